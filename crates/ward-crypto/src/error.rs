@@ -1,0 +1,129 @@
+//! The crate's one error type.
+
+use crate::keys::KeyId;
+
+/// A `Result` whose error is [`enum@Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in ward-crypto.
+///
+/// No message ever contains key bytes, plaintext, or a whole ciphertext: variants carry lengths,
+/// key ids and version numbers only.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Key material did not have the length AES-256 needs.
+    #[error("key material must be {expected} bytes, got {actual}")]
+    InvalidKeyLength {
+        /// The required length in bytes (32).
+        expected: usize,
+        /// The length that was supplied.
+        actual: usize,
+    },
+
+    /// Key material was not valid base64.
+    #[error("key material is not valid base64")]
+    InvalidKeyEncoding,
+
+    /// A key ring's configuration is unusable.
+    #[error("invalid key ring: {0}")]
+    KeyRing(#[from] KeyRingError),
+
+    /// No key with this id is known to the key source.
+    #[error("unknown key id {key_id}")]
+    UnknownKeyId {
+        /// The id that was asked for.
+        key_id: KeyId,
+    },
+
+    /// Authenticated decryption failed: wrong key, wrong context, or modified bytes.
+    ///
+    /// Deliberately carries no detail, so it cannot serve as an oracle.
+    #[error("decryption failed")]
+    Decrypt,
+
+    /// The data was written in a format version this build does not know (a newer writer).
+    #[error("unsupported format version {version}")]
+    UnsupportedVersion {
+        /// The version byte found.
+        version: u8,
+    },
+
+    /// The bytes are not in the expected format (too short, bad magic, bad header field).
+    #[error("malformed {format}: {reason}")]
+    Malformed {
+        /// Which format was being read (`field ciphertext`, `stream header`, …).
+        format: &'static str,
+        /// What was wrong, without echoing the bytes.
+        reason: &'static str,
+    },
+
+    /// A requested plaintext byte range does not fit the object.
+    #[error("byte range {start}..{end} is outside the plaintext of {len} bytes")]
+    RangeOutOfBounds {
+        /// First byte asked for.
+        start: u64,
+        /// One past the last byte asked for.
+        end: u64,
+        /// The plaintext length.
+        len: u64,
+    },
+
+    /// A key provider (environment, file, KMS) failed.
+    #[error("key provider `{provider}` failed: {message}")]
+    Provider {
+        /// Which provider (`local`, `aws-kms`, …).
+        provider: &'static str,
+        /// What went wrong, with no key material or credentials.
+        message: String,
+    },
+
+    /// The caller used the API in a way it does not allow (for example writing after finishing a
+    /// stream). This is a bug in the caller, not bad input.
+    #[error("api misuse: {0}")]
+    ApiMisuse(&'static str),
+
+    /// An I/O error while reading or writing a stream.
+    #[error("i/o error")]
+    Io(#[from] std::io::Error),
+}
+
+/// Why a key ring could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyRingError {
+    /// The ring holds no keys at all.
+    #[error("no keys configured")]
+    Empty,
+    /// No key is marked active, so nothing could wrap new keys.
+    #[error("no key is marked active")]
+    NoActiveKey,
+    /// More than one key is marked active.
+    #[error("keys {first} and {second} are both marked active")]
+    SeveralActiveKeys {
+        /// One active key id.
+        first: KeyId,
+        /// Another active key id.
+        second: KeyId,
+    },
+    /// Two keys share one id.
+    #[error("key id {key_id} appears more than once")]
+    DuplicateKeyId {
+        /// The repeated id.
+        key_id: KeyId,
+    },
+    /// A key entry could not be parsed.
+    #[error("key entry {entry}: {reason}")]
+    BadEntry {
+        /// The 1-based position of the entry in its source.
+        entry: usize,
+        /// What was wrong, without the key bytes.
+        reason: String,
+    },
+}
+
+impl From<aes_gcm::Error> for Error {
+    fn from(_: aes_gcm::Error) -> Self {
+        Self::Decrypt
+    }
+}

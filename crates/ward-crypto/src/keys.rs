@@ -1,0 +1,164 @@
+//! Key identifiers and 256-bit key material held in zeroizing containers.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::{ExposeSecret, SecretBox};
+use zeroize::Zeroize;
+
+use crate::error::{Error, Result};
+
+/// Length in bytes of every ward key (AES-256, HMAC-SHA256 and HKDF input keys).
+pub const KEY_LEN: usize = 32;
+
+/// The id of a key version, as written big-endian into every ciphertext header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(pub u32);
+
+impl KeyId {
+    /// The id as the 4 big-endian bytes written into headers.
+    pub fn to_be_bytes(self) -> [u8; 4] {
+        self.0.to_be_bytes()
+    }
+
+    /// Reads an id from the 4 big-endian bytes of a header.
+    pub fn from_be_bytes(bytes: [u8; 4]) -> Self {
+        Self(u32::from_be_bytes(bytes))
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl From<u32> for KeyId {
+    fn from(id: u32) -> Self {
+        Self(id)
+    }
+}
+
+/// 256 bits of secret key material.
+///
+/// The bytes live in a [`SecretBox`] and are zeroized when dropped. `Debug` prints `KeyMaterial(******)`;
+/// there is no `Display`, `Clone` or `Serialize`, so key bytes cannot reach a log by accident.
+///
+/// ```
+/// use ward_crypto::KeyMaterial;
+///
+/// let key = KeyMaterial::generate()?;
+/// let encoded = key.to_base64();
+/// let again = KeyMaterial::from_base64(encoded.as_str())?;
+/// assert_eq!(format!("{again:?}"), "KeyMaterial(******)");
+///
+/// // Anything but exactly 32 bytes is refused, naming lengths, never bytes.
+/// let err = KeyMaterial::from_base64("c2hvcnQ=").unwrap_err();
+/// assert_eq!(err.to_string(), "key material must be 32 bytes, got 5");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct KeyMaterial(SecretBox<[u8; KEY_LEN]>);
+
+impl KeyMaterial {
+    /// Fresh random key material from the operating system's generator.
+    pub fn generate() -> Result<Self> {
+        let mut failed = None;
+        let secret = SecretBox::init_with_mut(|bytes: &mut [u8; KEY_LEN]| {
+            if let Err(e) = getrandom::fill(bytes) {
+                failed = Some(e);
+            }
+        });
+        match failed {
+            None => Ok(Self(secret)),
+            Some(e) => Err(Error::Provider {
+                provider: "os-random",
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Key material from exactly [`KEY_LEN`] bytes. The caller's buffer is not zeroized; prefer
+    /// [`KeyMaterial::from_base64`] or [`KeyMaterial::generate`] where possible.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() != KEY_LEN {
+            return Err(Error::InvalidKeyLength {
+                expected: KEY_LEN,
+                actual: bytes.len(),
+            });
+        }
+        Ok(Self(SecretBox::init_with_mut(|key: &mut [u8; KEY_LEN]| {
+            key.copy_from_slice(bytes)
+        })))
+    }
+
+    /// Key material from standard base64 (surrounding whitespace ignored) that decodes to exactly
+    /// [`KEY_LEN`] bytes. The decoded buffer is zeroized after copying.
+    pub fn from_base64(encoded: &str) -> Result<Self> {
+        let mut decoded = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| Error::InvalidKeyEncoding)?;
+        let key = Self::from_bytes(&decoded);
+        decoded.zeroize();
+        key
+    }
+
+    /// The key as standard base64, in a zeroizing string. For key generation tools only.
+    pub fn to_base64(&self) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(STANDARD.encode(self.0.expose_secret()))
+    }
+
+    /// The raw key bytes, for the primitives inside this crate only.
+    pub(crate) fn expose(&self) -> &[u8; KEY_LEN] {
+        self.0.expose_secret()
+    }
+
+    /// A copy held in a new zeroizing container (explicit, never via `Clone`).
+    pub(crate) fn duplicate(&self) -> Self {
+        Self(SecretBox::init_with_mut(|key: &mut [u8; KEY_LEN]| {
+            key.copy_from_slice(self.expose())
+        }))
+    }
+}
+
+impl fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyMaterial(******)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_length_names_lengths_not_bytes() {
+        let err = KeyMaterial::from_bytes(&[7u8; 31]).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidKeyLength {
+                expected: 32,
+                actual: 31
+            }
+        ));
+        let err = KeyMaterial::from_base64("not base64!").unwrap_err();
+        assert!(matches!(err, Error::InvalidKeyEncoding));
+    }
+
+    #[test]
+    fn debug_never_shows_key_bytes() {
+        let key = KeyMaterial::from_bytes(&[0xAB; KEY_LEN]).unwrap();
+        let shown = format!("{key:?}");
+        assert!(!shown.to_lowercase().contains("ab"), "{shown}");
+        assert!(!shown.contains(&*key.to_base64()));
+    }
+
+    #[test]
+    fn generated_keys_differ_and_round_trip_base64() {
+        let a = KeyMaterial::generate().unwrap();
+        let b = KeyMaterial::generate().unwrap();
+        assert_ne!(a.expose(), b.expose());
+        let again = KeyMaterial::from_base64(&a.to_base64()).unwrap();
+        assert_eq!(a.expose(), again.expose());
+    }
+}

@@ -1,0 +1,1 @@
+//! ward-crypto's integration tests: one binary, one module per concern.

@@ -1,0 +1,37 @@
+//! `cargo xtask`: ward's build tasks, one module per subcommand.
+//!
+//! CI runs only `cargo xtask ci`, so a green run here is a green run in CI.
+
+mod ci;
+mod cmd;
+
+use anyhow::{Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci            run everything CI checks (fmt, clippy, deny, docs, tests)
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (task, rest) = match args.split_first() {
+        Some((task, rest)) => (task.as_str(), rest),
+        None => {
+            eprint!("{USAGE}");
+            bail!("no task given");
+        }
+    };
+    match task {
+        "ci" => ci::run(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("{USAGE}");
+            bail!("unknown task `{other}`")
+        }
+    }
+}
