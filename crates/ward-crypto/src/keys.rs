@@ -121,6 +121,51 @@ impl KeyMaterial {
     }
 }
 
+/// A data-encryption key (DEK): an id and its 256-bit material.
+///
+/// DEKs encrypt data; they are stored only wrapped by a key-encryption key. `Debug` shows the id
+/// and never the material.
+pub struct DataKey {
+    id: KeyId,
+    material: KeyMaterial,
+}
+
+impl DataKey {
+    /// A DEK from an id and its material.
+    pub fn new(id: KeyId, material: KeyMaterial) -> Self {
+        Self { id, material }
+    }
+
+    /// A fresh random DEK with this id.
+    pub fn generate(id: KeyId) -> Result<Self> {
+        Ok(Self::new(id, KeyMaterial::generate()?))
+    }
+
+    /// The id written into every ciphertext this key produces.
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+
+    /// The key material, for the primitives inside this crate only.
+    pub(crate) fn material(&self) -> &KeyMaterial {
+        &self.material
+    }
+
+    /// A copy held in new zeroizing containers (explicit, never via `Clone`).
+    pub(crate) fn duplicate(&self) -> Self {
+        Self::new(self.id, self.material.duplicate())
+    }
+}
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataKey")
+            .field("id", &self.id)
+            .field("material", &self.material)
+            .finish()
+    }
+}
+
 impl fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("KeyMaterial(******)")

@@ -2,10 +2,11 @@
 //!
 //! (Crate documentation is completed as the modules land; see README.md.)
 
+mod derive;
 mod error;
 mod keys;
 
 pub use error::{Error, KeyRingError, Result};
-pub use keys::{KEY_LEN, KeyId, KeyMaterial};
+pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial};
 
 pub use secrecy;
