@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::cmd::{self, cargo, step};
 
 /// cargo-deny version installed when missing; pinned so CI is repeatable.
-const CARGO_DENY_VERSION: &str = "0.19.0";
+const CARGO_DENY_VERSION: &str = "0.20.2";
 
 pub(crate) fn run(_args: &[String]) -> Result<()> {
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
@@ -42,7 +42,7 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     step("cargo deny (licenses, bans, sources)");
     cmd::ensure_cargo_tool("cargo-deny", CARGO_DENY_VERSION, &["deny", "--version"])?;
     // Advisories are left out: the advisory database cannot be fetched on these machines.
-    cargo(&["deny", "--offline", "check", "licenses", "bans", "sources"])?;
+    cargo(&["deny", "check", "licenses", "bans", "sources"])?;
 
     step("rustdoc (warnings are errors)");
     cmd::run_with(
