@@ -36,6 +36,17 @@ pub enum Error {
         key_id: KeyId,
     },
 
+    /// The key with this id was destroyed (crypto-shredded): data written with it is gone.
+    #[error("key id {key_id} was destroyed")]
+    KeyDestroyed {
+        /// The id that was asked for.
+        key_id: KeyId,
+    },
+
+    /// The key source has no active key, so nothing new can be written.
+    #[error("no active key")]
+    NoActiveKey,
+
     /// Authenticated decryption failed: wrong key, wrong context, or modified bytes.
     ///
     /// Deliberately carries no detail, so it cannot serve as an oracle.
