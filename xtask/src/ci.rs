@@ -53,6 +53,13 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         &["doc", "--workspace", "--no-deps", "--all-features"],
     )?;
 
+    if in_ci {
+        // The storage integration tests need moto and s3s-fs; installed only when missing.
+        crate::services::up()?;
+    }
+    // Endpoints for the integration tests (a developer's `cargo xtask services up` serves them).
+    crate::services::export_env();
+
     step("tests (unit, integration and doc tests)");
     cargo(&["test", "--workspace", "--all-features"])?;
 

@@ -4,6 +4,7 @@
 
 mod ci;
 mod cmd;
+mod services;
 
 use anyhow::{Result, bail};
 
@@ -12,6 +13,7 @@ usage: cargo xtask <task>
 
 tasks:
   ci            run everything CI checks (fmt, clippy, deny, docs, tests)
+  services      up|down|status: the S3 test servers (moto, s3s-fs) on loopback
 ";
 
 fn main() -> Result<()> {
@@ -25,6 +27,7 @@ fn main() -> Result<()> {
     };
     match task {
         "ci" => ci::run(rest),
+        "services" => services::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
