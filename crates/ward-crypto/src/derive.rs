@@ -8,7 +8,9 @@ use sha2::Sha256;
 
 use crate::keys::{KEY_LEN, KeyMaterial};
 
-/// Label for the key-commitment value in field ciphertext headers.
+/// Label for the AES-256-GCM key that seals field ciphertexts (derived from the DEK, salt empty).
+pub(crate) const LABEL_FIELD_KEY: &[u8] = b"ward/v1/field/key";
+/// Label for the key-commitment value in field ciphertext headers (salt empty).
 pub(crate) const LABEL_FIELD_COMMITMENT: &[u8] = b"ward/v1/field/commitment";
 /// Label for the per-object stream key (salt = the object's random salt).
 pub(crate) const LABEL_STREAM_KEY: &[u8] = b"ward/v1/stream/object-key";

@@ -2,16 +2,25 @@
 //!
 //! (Crate documentation is completed as the modules land; see README.md.)
 
-// Used by the field and stream modules as they land; removed once they do.
-#[expect(dead_code, reason = "consumers land in the next commits")]
 mod aead;
+mod blind;
 mod dek;
 mod derive;
 mod error;
+mod field;
+mod format;
+mod kek;
 mod keys;
 
-pub use dek::{DataKeySource, InMemoryKeySource};
+pub use blind::{BlindIndex, BlindIndexer, BlindIndexerBuilder, Normalizer};
+pub use dek::{
+    CachePolicy, CachedKeySource, Clock, DataKeySource, InMemoryKeySource, SystemClock,
+    WrappedKeySource,
+};
 pub use error::{Error, KeyRingError, Result};
+pub use field::FieldCipher;
+pub use kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, LocalKek, WrappedDataKey};
 pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial};
 
 pub use secrecy;
+pub use zeroize;

@@ -1,6 +1,14 @@
 //! Data-key sources: activation, lookup by id, destruction (crypto-shredding).
 
-use ward_crypto::{DataKey, DataKeySource, Error, InMemoryKeySource, KeyId, KeyRingError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ward_crypto::{
+    CachePolicy, CachedKeySource, Clock, DataKey, DataKeySource, Error, FieldCipher,
+    InMemoryKeySource, KeyEncryptionKey, KeyId, KeyMaterial, KeyRingError, LocalKek,
+    WrappedKeySource,
+};
 
 #[tokio::test]
 async fn in_memory_source_activates_and_resolves_by_id() {
@@ -36,7 +44,165 @@ async fn in_memory_source_destroys_keys_for_good() {
     // A destroyed id is never handed out again, neither by add nor by generate.
     assert!(matches!(
         source.add(DataKey::generate(KeyId(7)).unwrap()),
-        Err(Error::KeyRing(KeyRingError::DuplicateKeyId { key_id: KeyId(7) }))
+        Err(Error::KeyRing(KeyRingError::DuplicateKeyId {
+            key_id: KeyId(7)
+        }))
     ));
     assert_eq!(source.generate().unwrap(), KeyId(8));
+}
+
+/// A clock the test moves by hand, so cache expiry is tested without sleeping.
+#[derive(Debug)]
+struct ManualClock(Mutex<Instant>);
+
+impl ManualClock {
+    fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Counts how often the inner source is asked: what the cache saves.
+#[derive(Debug)]
+struct Counting {
+    inner: InMemoryKeySource,
+    fetches: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl DataKeySource for Counting {
+    async fn active_key(&self) -> ward_crypto::Result<Arc<DataKey>> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        self.inner.active_key().await
+    }
+
+    async fn key(&self, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        self.inner.key(id).await
+    }
+}
+
+fn counting() -> Arc<Counting> {
+    Arc::new(Counting {
+        inner: InMemoryKeySource::new(),
+        fetches: AtomicUsize::new(0),
+    })
+}
+
+#[tokio::test]
+async fn cache_expires_by_age_on_the_given_clock() {
+    let inner = counting();
+    let id = inner.inner.generate().unwrap();
+    let clock = Arc::new(ManualClock(Mutex::new(Instant::now())));
+    let cached = CachedKeySource::new(
+        Arc::clone(&inner),
+        CachePolicy::new()
+            .with_max_age(Duration::from_secs(60))
+            .with_max_uses(1_000),
+    )
+    .with_clock(clock.clone());
+
+    for _ in 0..5 {
+        assert_eq!(cached.key(id).await.unwrap().id(), id);
+    }
+    assert_eq!(inner.fetches.load(Ordering::SeqCst), 1);
+    clock.advance(Duration::from_secs(59));
+    cached.key(id).await.unwrap();
+    assert_eq!(inner.fetches.load(Ordering::SeqCst), 1);
+    clock.advance(Duration::from_secs(1));
+    cached.key(id).await.unwrap();
+    assert_eq!(inner.fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn cache_expires_by_number_of_uses() {
+    let inner = counting();
+    let id = inner.inner.generate().unwrap();
+    let cached = CachedKeySource::new(Arc::clone(&inner), CachePolicy::new().with_max_uses(3));
+    for _ in 0..3 {
+        cached.key(id).await.unwrap();
+    }
+    assert_eq!(inner.fetches.load(Ordering::SeqCst), 1);
+    cached.key(id).await.unwrap();
+    assert_eq!(inner.fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn cache_sees_a_new_active_key_after_its_age_and_forgets_on_invalidate() {
+    let inner = counting();
+    let v1 = inner.inner.generate().unwrap();
+    let clock = Arc::new(ManualClock(Mutex::new(Instant::now())));
+    let cached = CachedKeySource::new(
+        Arc::clone(&inner),
+        CachePolicy::new().with_max_age(Duration::from_secs(10)),
+    )
+    .with_clock(clock.clone());
+    assert_eq!(cached.active_key().await.unwrap().id(), v1);
+    let v2 = inner.inner.generate().unwrap();
+    inner.inner.activate(v2).unwrap();
+    assert_eq!(
+        cached.active_key().await.unwrap().id(),
+        v1,
+        "still within max age"
+    );
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(cached.active_key().await.unwrap().id(), v2);
+
+    inner.inner.destroy(v1).unwrap();
+    cached.key(v1).await.unwrap_err();
+    cached.invalidate(v2);
+    inner.inner.destroy(v2).unwrap();
+    assert!(matches!(
+        cached.key(v2).await,
+        Err(Error::KeyDestroyed { .. })
+    ));
+    assert!(matches!(cached.active_key().await, Err(Error::NoActiveKey)));
+}
+
+#[tokio::test]
+async fn cache_with_zero_uses_never_caches() {
+    let inner = counting();
+    let id = inner.inner.generate().unwrap();
+    let cached = CachedKeySource::new(Arc::clone(&inner), CachePolicy::new().with_max_uses(0));
+    cached.key(id).await.unwrap();
+    cached.key(id).await.unwrap();
+    assert_eq!(inner.fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn wrapped_source_unwraps_through_the_kek_and_is_bound_to_its_workspace() {
+    let ring = format!(
+        "1:{}:active",
+        KeyMaterial::generate().unwrap().to_base64().as_str()
+    );
+    let kek: Arc<dyn KeyEncryptionKey> = Arc::new(LocalKek::parse(&ring).unwrap());
+    let source = Arc::new(WrappedKeySource::new(Arc::clone(&kek), "workspace-a"));
+    let wrapped = source.generate().await.unwrap();
+    assert_eq!(wrapped.dek_id(), KeyId(1));
+    assert_eq!(wrapped.kek_id(), KeyId(1));
+
+    let cipher = FieldCipher::from_source(source.clone()).await.unwrap();
+    let sealed = cipher.seal(b"note", b"sessions.soap:1").unwrap();
+
+    // The same stored bytes in another workspace's source do not unwrap.
+    let other = WrappedKeySource::new(kek, "workspace-b");
+    other.insert(wrapped.clone()).unwrap();
+    assert!(matches!(other.key(KeyId(1)).await, Err(Error::Decrypt)));
+
+    // Destroying the key crypto-shreds the data.
+    source.destroy(KeyId(1)).unwrap();
+    let fresh = FieldCipher::from_source(source.clone()).await.unwrap();
+    assert!(matches!(
+        fresh.open_resolving(&sealed, b"sessions.soap:1").await,
+        Err(Error::KeyDestroyed { key_id: KeyId(1) })
+    ));
+    assert!(matches!(
+        source.insert(wrapped),
+        Err(Error::KeyRing(KeyRingError::DuplicateKeyId { .. }))
+    ));
 }

@@ -1,5 +1,12 @@
 //! Data-encryption keys of one workspace: the [`DataKeySource`] trait that resolves key ids to
-//! DEKs, and [`InMemoryKeySource`], its in-memory implementation.
+//! DEKs, [`InMemoryKeySource`], [`WrappedKeySource`] (wrapped DEKs unwrapped by a KEK) and the
+//! [`CachedKeySource`] decorator.
+
+mod cache;
+mod wrapped;
+
+pub use cache::{CachePolicy, CachedKeySource, Clock, SystemClock};
+pub use wrapped::WrappedKeySource;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,7 +25,7 @@ use crate::keys::{DataKey, KeyId};
 /// - [`key`](DataKeySource::key) returns [`Error::UnknownKeyId`] for an id it never held, and
 ///   [`Error::KeyDestroyed`] (or `UnknownKeyId`) for one that was destroyed: no fallback to
 ///   another key, ever.
-/// - Decorators (such as a caching layer) forward both methods.
+/// - Decorators (such as [`CachedKeySource`]) forward both methods.
 #[async_trait::async_trait]
 pub trait DataKeySource: std::fmt::Debug + Send + Sync {
     /// The DEK that new data is written with.

@@ -1,0 +1,226 @@
+//! Field encryption: [`FieldCipher`] seals and opens small values (names, notes, contact details)
+//! in the committed field format (see the `format::field` module for the byte layout).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use subtle::ConstantTimeEq as _;
+use zeroize::Zeroizing;
+
+use crate::aead::{AeadKey, random_nonce};
+use crate::dek::DataKeySource;
+use crate::derive::{LABEL_FIELD_COMMITMENT, LABEL_FIELD_KEY, derive_into, derive_key};
+use crate::error::{Error, Result};
+use crate::format::field::{self as format, COMMITMENT_LEN};
+use crate::keys::{DataKey, KeyId};
+
+/// One DEK made ready for field work: its expanded AES key and its commitment, computed once.
+struct FieldKey {
+    id: KeyId,
+    aead: AeadKey,
+    commitment: [u8; COMMITMENT_LEN],
+}
+
+impl FieldKey {
+    fn new(dek: &DataKey) -> Self {
+        let key = derive_key(dek.material(), b"", LABEL_FIELD_KEY);
+        let mut commitment = [0u8; COMMITMENT_LEN];
+        derive_into(dek.material(), b"", LABEL_FIELD_COMMITMENT, &mut commitment);
+        Self {
+            id: dek.id(),
+            aead: AeadKey::new(&key),
+            commitment,
+        }
+    }
+}
+
+/// Seals and opens field values for **one** workspace.
+///
+/// Ciphertext layout (version 1): `version(1) | key_id(4, BE) | commitment(32) | nonce(12) |
+/// ciphertext | tag(16)`, 65 bytes more than the plaintext. The associated data is the 49 header
+/// bytes followed by the caller's `context`, so a ciphertext moved to another row, column,
+/// workspace or key id fails to open. The commitment (HKDF of the DEK) is compared in constant
+/// time before decrypting, so no ciphertext opens under two different keys.
+///
+/// A `FieldCipher` prepares each key once (derivation and AES key expansion) and then seals and
+/// opens without further setup, so build one per workspace and request, not one per value.
+///
+/// - [`FieldCipher::new`] (sync) seals with one [`DataKey`] and opens what it sealed;
+///   [`FieldCipher::add_key`] adds older keys for reading.
+/// - [`FieldCipher::from_source`] (async) takes the active key of a [`DataKeySource`];
+///   [`FieldCipher::open_resolving`] fetches any other key a ciphertext names from that source.
+///
+/// ```
+/// use ward_crypto::{DataKey, FieldCipher, KeyId};
+///
+/// let cipher = FieldCipher::new(&DataKey::generate(KeyId(1))?);
+/// let sealed = cipher.seal(b"jane@example.org", b"clients.email:42")?;
+/// assert_eq!(cipher.open(&sealed, b"clients.email:42")?.as_slice(), b"jane@example.org");
+/// // The same bytes under another context (row, column, workspace) do not open.
+/// assert!(cipher.open(&sealed, b"clients.email:43").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct FieldCipher {
+    active: Option<Arc<FieldKey>>,
+    keys: RwLock<HashMap<KeyId, Arc<FieldKey>>>,
+    source: Option<Arc<dyn DataKeySource>>,
+}
+
+impl FieldCipher {
+    /// Bytes a ciphertext adds to its plaintext (65 in version 1).
+    pub const OVERHEAD: usize = format::OVERHEAD;
+
+    /// A cipher that seals with `key` and opens ciphertexts written with it.
+    pub fn new(key: &DataKey) -> Self {
+        let prepared = Arc::new(FieldKey::new(key));
+        let keys = HashMap::from([(prepared.id, Arc::clone(&prepared))]);
+        Self {
+            active: Some(prepared),
+            keys: RwLock::new(keys),
+            source: None,
+        }
+    }
+
+    /// A cipher over a workspace's key source: seals with its active key and resolves other key
+    /// ids through it in [`open_resolving`](Self::open_resolving).
+    ///
+    /// A source with no active key still gives a cipher that can open; sealing then fails with
+    /// [`Error::NoActiveKey`].
+    pub async fn from_source(source: Arc<dyn DataKeySource>) -> Result<Self> {
+        let active = match source.active_key().await {
+            Ok(key) => Some(Arc::new(FieldKey::new(&key))),
+            Err(Error::NoActiveKey) => None,
+            Err(e) => return Err(e),
+        };
+        let keys = active
+            .iter()
+            .map(|k| (k.id, Arc::clone(k)))
+            .collect::<HashMap<_, _>>();
+        Ok(Self {
+            active,
+            keys: RwLock::new(keys),
+            source: Some(source),
+        })
+    }
+
+    /// Adds `key` for opening (it does not become the sealing key).
+    pub fn add_key(&self, key: &DataKey) {
+        let prepared = Arc::new(FieldKey::new(key));
+        self.write_keys().insert(prepared.id, prepared);
+    }
+
+    /// The id of the key [`seal`](Self::seal) uses, if any.
+    pub fn active_key_id(&self) -> Option<KeyId> {
+        self.active.as_ref().map(|k| k.id)
+    }
+
+    /// The key id written in a field ciphertext's header, without decrypting anything.
+    ///
+    /// Fails on bytes too short to be a ciphertext and on unknown format versions.
+    pub fn key_id_of(ciphertext: &[u8]) -> Result<KeyId> {
+        format::peek_key_id(ciphertext)
+    }
+
+    /// Seals `plaintext` bound to `context` under the active key, with a fresh random nonce.
+    pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+        let key = self.active.as_ref().ok_or(Error::NoActiveKey)?;
+        let nonce = random_nonce()?;
+        let mut out = format::begin(key.id, &key.commitment, &nonce, plaintext.len());
+        let aad = associated_data(&out, context);
+        out.extend_from_slice(plaintext);
+        key.aead
+            .seal_append(&nonce, &aad, &mut out, format::HEADER_LEN)?;
+        Ok(out)
+    }
+
+    /// Opens a ciphertext written with any key this cipher holds, checking it was sealed for
+    /// `context`. The plaintext is zeroized when dropped.
+    ///
+    /// Errors: [`Error::UnknownKeyId`] if the key is not held (see
+    /// [`open_resolving`](Self::open_resolving)), [`Error::UnsupportedVersion`] /
+    /// [`Error::Malformed`] for bytes that are not a field ciphertext, and [`Error::Decrypt`] for
+    /// anything else (modified bytes, wrong key, wrong context).
+    pub fn open(&self, ciphertext: &[u8], context: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let field = format::parse(ciphertext)?;
+        let key = self
+            .read_keys()
+            .get(&field.key_id)
+            .cloned()
+            .ok_or(Error::UnknownKeyId {
+                key_id: field.key_id,
+            })?;
+        Self::open_with(&key, &field, context)
+    }
+
+    /// As [`open`](Self::open), but first fetches the ciphertext's key from the source given to
+    /// [`from_source`](Self::from_source) when it is not yet held. Later opens reuse it.
+    pub async fn open_resolving(
+        &self,
+        ciphertext: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let field = format::parse(ciphertext)?;
+        let held = self.read_keys().get(&field.key_id).cloned();
+        let key = match (held, &self.source) {
+            (Some(key), _) => key,
+            (None, Some(source)) => {
+                let dek = source.key(field.key_id).await?;
+                let prepared = Arc::new(FieldKey::new(&dek));
+                self.write_keys().insert(prepared.id, Arc::clone(&prepared));
+                prepared
+            }
+            (None, None) => {
+                return Err(Error::UnknownKeyId {
+                    key_id: field.key_id,
+                });
+            }
+        };
+        Self::open_with(&key, &field, context)
+    }
+
+    fn open_with(
+        key: &FieldKey,
+        field: &format::Field<'_>,
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        if !bool::from(key.commitment.ct_eq(field.commitment)) {
+            return Err(Error::Decrypt);
+        }
+        let aad = associated_data(field.header, context);
+        key.aead.open_to_vec(field.nonce, &aad, field.sealed)
+    }
+
+    fn read_keys(&self) -> std::sync::RwLockReadGuard<'_, HashMap<KeyId, Arc<FieldKey>>> {
+        // Each update is a single insert, so a poisoned map is still consistent.
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write_keys(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<KeyId, Arc<FieldKey>>> {
+        self.keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// `header ‖ context`, the AEAD's associated data.
+fn associated_data(header: &[u8], context: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(header.len() + context.len());
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(context);
+    aad
+}
+
+impl fmt::Debug for FieldCipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ids: Vec<KeyId> = self.read_keys().keys().copied().collect();
+        ids.sort();
+        f.debug_struct("FieldCipher")
+            .field("active_key_id", &self.active_key_id())
+            .field("key_ids", &ids)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,212 @@
+//! The local KEK provider: KEK versions held in process memory, loaded from an environment
+//! variable or a file.
+//!
+//! # Key ring text format
+//!
+//! One entry per line (or per comma-separated item, handy in an environment variable):
+//!
+//! ```text
+//! # comments and blank lines are ignored
+//! 1:3q2+7w6k0m4t3aGxxuE1yE0H2O5Vf0rG1qzQ5m3gYlk=
+//! 2:Zk3b0r9xK0pS2n0dQyF8cH1tW6vR4mJ5eL7aU2iO3sA=:active
+//! ```
+//!
+//! - `<id>` is a decimal `u32`, the version written into every wrapped DEK;
+//! - `<base64>` is standard base64 of exactly 32 random bytes
+//!   (`cargo run -p ward-crypto --example keygen` prints one);
+//! - the optional third part `active` marks the version new DEKs are wrapped under; exactly one
+//!   entry carries it. Whitespace around parts is ignored.
+//!
+//! Any entry that does not parse fails the whole load, naming its position and what was wrong,
+//! never its bytes.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::aead::{AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
+use crate::error::{Error, KeyRingError, Result};
+use crate::format::wrapped::Header;
+use crate::kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, WrappedDataKey};
+use crate::keys::{DataKey, KEY_LEN, KeyId, KeyMaterial};
+
+const PROVIDER: &str = "local";
+
+/// KEK versions held in memory: AES-256-GCM wraps DEKs under the active one.
+///
+/// The local provider suits development, tests and single-host deployments whose key file is
+/// protected by the operating system; production deployments with a KMS use `AwsKmsKek`
+/// (feature `aws-kms`). See the module docs for the ring's text format.
+///
+/// ```
+/// use ward_crypto::{DataKey, KeyEncryptionKey, KeyId, KeyMaterial, LocalKek};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let ring = format!("1:{}:active", KeyMaterial::generate()?.to_base64().as_str());
+/// let kek = LocalKek::parse(&ring)?;
+/// let dek = DataKey::generate(KeyId(7))?;
+/// let wrapped = kek.wrap(&dek, b"workspace-1").await?;
+/// assert_eq!((wrapped.kek_id(), wrapped.dek_id()), (KeyId(1), KeyId(7)));
+/// assert_eq!(kek.unwrap(&wrapped, b"workspace-1").await?.id(), KeyId(7));
+/// assert!(kek.unwrap(&wrapped, b"workspace-2").await.is_err());
+/// # Ok::<(), ward_crypto::Error>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct LocalKek {
+    ring: KeyRing<AeadKey>,
+}
+
+impl LocalKek {
+    /// The provider over an already validated ring of key material.
+    pub fn new(ring: KeyRing<KeyMaterial>) -> Self {
+        Self {
+            ring: ring.map(|key| AeadKey::new(&key)),
+        }
+    }
+
+    /// Parses a key ring in the text format described in the module docs.
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut entries = Vec::new();
+        let items = text
+            .lines()
+            .flat_map(|line| line.split(','))
+            .map(str::trim)
+            .filter(|item| !item.is_empty() && !item.starts_with('#'));
+        for (index, item) in items.enumerate() {
+            entries.push(parse_entry(item).map_err(|reason| KeyRingError::BadEntry {
+                entry: index + 1,
+                reason,
+            })?);
+        }
+        Ok(Self::new(KeyRing::new(entries)?))
+    }
+
+    /// Loads the ring from the environment variable `var` (text format of the module docs).
+    pub fn from_env(var: &str) -> Result<Self> {
+        let text = zeroize::Zeroizing::new(std::env::var(var).map_err(|e| Error::Provider {
+            provider: PROVIDER,
+            message: format!("environment variable {var}: {e}"),
+        })?);
+        Self::parse(&text)
+    }
+
+    /// Loads the ring from a file (text format of the module docs).
+    ///
+    /// Warns (through `tracing`) when the file is readable by group or others on Unix.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+            Error::Provider {
+                provider: PROVIDER,
+                message: format!("reading key file {}: {e}", path.display()),
+            }
+        })?);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %path.display(),
+                    "key file is readable by group or others; restrict it to its owner (0600)"
+                );
+            }
+        }
+        Self::parse(&text)
+    }
+}
+
+/// One `id:base64[:active]` item; the error says what was wrong without echoing the item.
+fn parse_entry(item: &str) -> std::result::Result<KeyRingEntry<KeyMaterial>, String> {
+    let mut parts = item.split(':').map(str::trim);
+    let (Some(id), Some(key)) = (parts.next(), parts.next()) else {
+        return Err("expected `<id>:<base64 key>[:active]`".to_owned());
+    };
+    let active = match parts.next() {
+        None => false,
+        Some("active") => true,
+        Some(_) => return Err("the third part may only be `active`".to_owned()),
+    };
+    if parts.next().is_some() {
+        return Err("too many `:`-separated parts".to_owned());
+    }
+    let id: u32 = id
+        .parse()
+        .map_err(|_| "the id is not a decimal number".to_owned())?;
+    let key = KeyMaterial::from_base64(key).map_err(|e| e.to_string())?;
+    Ok(KeyRingEntry {
+        id: KeyId(id),
+        key,
+        active,
+    })
+}
+
+#[async_trait::async_trait]
+impl KeyEncryptionKey for LocalKek {
+    fn active_id(&self) -> KeyId {
+        self.ring.active().0
+    }
+
+    fn key_ids(&self) -> Vec<KeyId> {
+        self.ring.ids()
+    }
+
+    async fn wrap(&self, dek: &DataKey, context: &[u8]) -> Result<WrappedDataKey> {
+        let (kek_id, kek) = self.ring.active();
+        let header = Header {
+            kek_id,
+            dek_id: dek.id(),
+        }
+        .to_bytes();
+        let nonce = random_nonce()?;
+        let mut body = zeroize::Zeroizing::new(Vec::with_capacity(NONCE_LEN + KEY_LEN + TAG_LEN));
+        body.extend_from_slice(&nonce);
+        body.extend_from_slice(dek.material().expose());
+        kek.seal_append(&nonce, &aad(&header, context), &mut body, NONCE_LEN)?;
+        Ok(WrappedDataKey::from_parts(
+            Header {
+                kek_id,
+                dek_id: dek.id(),
+            },
+            &body,
+        ))
+    }
+
+    async fn unwrap(&self, wrapped: &WrappedDataKey, context: &[u8]) -> Result<DataKey> {
+        let kek = self.ring.get(wrapped.kek_id()).ok_or(Error::UnknownKeyId {
+            key_id: wrapped.kek_id(),
+        })?;
+        let body = wrapped.body();
+        if body.len() != NONCE_LEN + KEY_LEN + TAG_LEN {
+            return Err(Error::Malformed {
+                format: "wrapped data key",
+                reason: "local body must be nonce, 32-byte key and tag",
+            });
+        }
+        let (nonce, sealed) = body.split_at(NONCE_LEN);
+        let nonce: &[u8; NONCE_LEN] = nonce.try_into().map_err(|_| Error::Decrypt)?;
+        let key = kek.open_to_vec(nonce, &aad(wrapped.header_bytes(), context), sealed)?;
+        Ok(DataKey::new(
+            wrapped.dek_id(),
+            KeyMaterial::from_bytes(&key)?,
+        ))
+    }
+}
+
+/// `header ‖ context`: what a local wrap authenticates.
+fn aad(header: &[u8], context: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(header.len() + context.len());
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(context);
+    aad
+}
+
+impl fmt::Debug for LocalKek {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalKek")
+            .field("active_id", &self.active_id())
+            .field("key_ids", &self.key_ids())
+            .finish_non_exhaustive()
+    }
+}

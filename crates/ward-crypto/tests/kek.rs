@@ -1,0 +1,253 @@
+//! KEK rings and the local provider: loading (and every way it fails), wrap and unwrap.
+
+use std::io::Write as _;
+
+use ward_crypto::{
+    DataKey, Error, KeyEncryptionKey, KeyId, KeyMaterial, KeyRing, KeyRingEntry, KeyRingError,
+    LocalKek, WrappedDataKey,
+};
+
+fn b64() -> String {
+    KeyMaterial::generate().unwrap().to_base64().to_string()
+}
+
+fn ring_error(text: &str) -> KeyRingError {
+    match LocalKek::parse(text) {
+        Err(Error::KeyRing(e)) => e,
+        other => panic!("expected a key ring error, got {other:?}"),
+    }
+}
+
+#[test]
+fn ring_with_no_active_key_is_refused() {
+    assert_eq!(
+        ring_error(&format!("1:{}\n2:{}", b64(), b64())),
+        KeyRingError::NoActiveKey
+    );
+}
+
+#[test]
+fn ring_with_two_active_keys_is_refused() {
+    assert_eq!(
+        ring_error(&format!("1:{}:active\n2:{}:active", b64(), b64())),
+        KeyRingError::SeveralActiveKeys {
+            first: KeyId(1),
+            second: KeyId(2)
+        }
+    );
+}
+
+#[test]
+fn ring_with_duplicate_ids_is_refused() {
+    assert_eq!(
+        ring_error(&format!("3:{}:active\n3:{}", b64(), b64())),
+        KeyRingError::DuplicateKeyId { key_id: KeyId(3) }
+    );
+}
+
+#[test]
+fn ring_with_bad_key_length_is_refused_naming_the_entry_not_the_bytes() {
+    // 16 bytes of key: valid base64, wrong length.
+    let short = "AAECAwQFBgcICQoLDA0ODw==";
+    let err = ring_error(&format!("1:{}:active\n2:{short}", b64()));
+    assert_eq!(
+        err,
+        KeyRingError::BadEntry {
+            entry: 2,
+            reason: "key material must be 32 bytes, got 16".to_owned()
+        }
+    );
+    assert!(!err.to_string().contains(short));
+}
+
+#[test]
+fn ring_entries_that_do_not_parse_are_refused_never_skipped() {
+    let good = b64();
+    for (text, reason) in [
+        (
+            format!("1:{good}:active\nx:{good}"),
+            "the id is not a decimal number",
+        ),
+        (
+            format!("1:{good}:active\n2"),
+            "expected `<id>:<base64 key>[:active]`",
+        ),
+        (
+            format!("1:{good}:actve"),
+            "the third part may only be `active`",
+        ),
+        (format!("1:{good}:active:x"), "too many `:`-separated parts"),
+        (
+            format!("1:{good}:active\n2:not base64!"),
+            "key material is not valid base64",
+        ),
+    ] {
+        match ring_error(&text) {
+            KeyRingError::BadEntry { reason: got, .. } => assert_eq!(got, reason, "{text}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    assert_eq!(ring_error("# only a comment\n\n"), KeyRingError::Empty);
+}
+
+#[test]
+fn generic_ring_validates_like_the_text_format() {
+    let err = KeyRing::new([
+        KeyRingEntry {
+            id: KeyId(1),
+            key: (),
+            active: true,
+        },
+        KeyRingEntry {
+            id: KeyId(2),
+            key: (),
+            active: true,
+        },
+    ])
+    .unwrap_err();
+    assert!(matches!(err, KeyRingError::SeveralActiveKeys { .. }));
+    assert_eq!(KeyRing::<()>::new([]).unwrap_err(), KeyRingError::Empty);
+}
+
+#[tokio::test]
+async fn local_ring_loads_from_a_file() {
+    let text = format!("# ward KEK ring\n1:{}\n2:{}:active\n", b64(), b64());
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    let from_file = LocalKek::from_file(file.path()).unwrap();
+    assert_eq!(from_file.active_id(), KeyId(2));
+    assert_eq!(from_file.key_ids(), vec![KeyId(1), KeyId(2)]);
+
+    let missing = LocalKek::from_file("/nonexistent/ward/kek-ring").unwrap_err();
+    assert!(matches!(
+        missing,
+        Error::Provider {
+            provider: "local",
+            ..
+        }
+    ));
+
+    // Both forms give the same keys: what one wraps, the other unwraps.
+    let comma_form = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(",");
+    let from_text = LocalKek::parse(&comma_form).unwrap();
+    let dek = DataKey::generate(KeyId(5)).unwrap();
+    let wrapped = from_file.wrap(&dek, b"ws").await.unwrap();
+    assert_eq!(
+        from_text.unwrap(&wrapped, b"ws").await.unwrap().id(),
+        KeyId(5)
+    );
+}
+
+/// Environment variable the child run of [`from_env_child`] reads.
+const ENV_VAR: &str = "WARD_TEST_KEK_RING_FROM_ENV";
+
+#[test]
+fn local_ring_loads_from_the_environment() {
+    // Edition 2024 makes `set_var` unsafe (and unsafe code is forbidden), so the variable is
+    // given to a child run of this test binary that executes `from_env_child` only.
+    let ring = format!("1:{},2:{}:active", b64(), b64());
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "kek::from_env_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ENV_VAR, ring)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("from_env: active 2 of [1, 2]"), "{stdout}");
+}
+
+#[test]
+fn from_env_child() {
+    match std::env::var_os(ENV_VAR) {
+        Some(_) => {
+            let kek = LocalKek::from_env(ENV_VAR).unwrap();
+            let ids: Vec<u32> = kek.key_ids().iter().map(|id| id.0).collect();
+            assert_eq!(kek.active_id(), KeyId(2));
+            println!("from_env: active {} of {ids:?}", kek.active_id());
+        }
+        // Run directly (not as the child): an unset variable is a provider error, not an empty ring.
+        None => assert!(matches!(
+            LocalKek::from_env(ENV_VAR),
+            Err(Error::Provider {
+                provider: "local",
+                ..
+            })
+        )),
+    }
+}
+
+#[tokio::test]
+async fn wrapped_keys_are_bound_to_context_and_header() {
+    let kek = LocalKek::parse(&format!("1:{}:active", b64())).unwrap();
+    let dek = DataKey::generate(KeyId(9)).unwrap();
+    let wrapped = kek.wrap(&dek, b"workspace-a").await.unwrap();
+    assert_eq!(wrapped.kek_id(), KeyId(1));
+    assert_eq!(wrapped.dek_id(), KeyId(9));
+    assert_eq!(wrapped.as_bytes().len(), 9 + 12 + 32 + 16);
+
+    let stored = WrappedDataKey::from_bytes(wrapped.as_bytes().to_vec()).unwrap();
+    let dek_again = kek.unwrap(&stored, b"workspace-a").await.unwrap();
+    // Same key material: a field sealed with one opens with the other.
+    let sealed = ward_crypto::FieldCipher::new(&dek)
+        .seal(b"x", b"c")
+        .unwrap();
+    assert_eq!(
+        ward_crypto::FieldCipher::new(&dek_again)
+            .open(&sealed, b"c")
+            .unwrap()
+            .as_slice(),
+        b"x"
+    );
+
+    assert!(matches!(
+        kek.unwrap(&stored, b"workspace-b").await,
+        Err(Error::Decrypt)
+    ));
+
+    // Relabelling the DEK id breaks authentication.
+    let mut relabelled = wrapped.as_bytes().to_vec();
+    relabelled[8] ^= 1;
+    let relabelled = WrappedDataKey::from_bytes(relabelled).unwrap();
+    assert!(matches!(
+        kek.unwrap(&relabelled, b"workspace-a").await,
+        Err(Error::Decrypt)
+    ));
+
+    // A KEK version the ring does not hold is named, never tried with another.
+    let mut other_kek = wrapped.as_bytes().to_vec();
+    other_kek[1..5].copy_from_slice(&7u32.to_be_bytes());
+    let other_kek = WrappedDataKey::from_bytes(other_kek).unwrap();
+    assert!(matches!(
+        kek.unwrap(&other_kek, b"workspace-a").await,
+        Err(Error::UnknownKeyId { key_id: KeyId(7) })
+    ));
+
+    assert!(matches!(
+        WrappedDataKey::from_bytes(vec![2; 40]),
+        Err(Error::UnsupportedVersion { version: 2 })
+    ));
+}
+
+#[test]
+fn debug_output_of_key_holders_lacks_the_secret() {
+    let material = KeyMaterial::generate().unwrap();
+    let encoded = material.to_base64().to_string();
+    let kek = LocalKek::parse(&format!("1:{encoded}:active")).unwrap();
+    let shown = format!("{kek:?}");
+    assert!(!shown.contains(&encoded), "{shown}");
+    assert!(shown.contains("LocalKek"));
+
+    let dek = DataKey::new(KeyId(1), material);
+    let shown = format!("{dek:?}");
+    assert!(!shown.contains(&encoded), "{shown}");
+    assert!(shown.contains("******"));
+}
