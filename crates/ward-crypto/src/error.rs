@@ -36,6 +36,15 @@ pub enum Error {
         key_id: KeyId,
     },
 
+    /// The ciphertext names a different key id than the data key supplied to open it.
+    #[error("ciphertext was written under key id {expected}, not key id {actual}")]
+    KeyIdMismatch {
+        /// The key id written in the ciphertext header.
+        expected: KeyId,
+        /// The id of the key that was supplied.
+        actual: KeyId,
+    },
+
     /// The key with this id was destroyed (crypto-shredded): data written with it is gone.
     #[error("key id {key_id} was destroyed")]
     KeyDestroyed {

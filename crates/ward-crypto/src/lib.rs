@@ -11,6 +11,7 @@ mod field;
 mod format;
 mod kek;
 mod keys;
+pub mod stream;
 
 pub use blind::{BlindIndex, BlindIndexer, BlindIndexerBuilder, Normalizer};
 pub use dek::{

@@ -1,0 +1,261 @@
+//! The stream format: chunked AES-256-GCM for files of any size, with range reads.
+//!
+//! An object is a header followed by fixed-size chunks, each sealed with the STREAM
+//! construction (Hoang, Reyhanitabar, Rogaway, Vizár, *Online Authenticated-Encryption and its
+//! Nonce-Reuse Misuse-Resistance*, 2015). Truncation, extension, reordering, swapping,
+//! duplicating or dropping chunks, and any change to the header, are detected; memory stays at
+//! about two chunks whatever the object's size; and a byte range can be decrypted from the chunks
+//! that cover it alone.
+//!
+//! # Byte layout (version 1)
+//!
+//! ```text
+//! offset  len  field
+//!      0    8  magic "WARDSTRM"
+//!      8    1  version = 0x01
+//!      9    4  key id of the data key (DEK), u32 big-endian
+//!     13    4  chunk size C in plaintext bytes, u32 big-endian, 1 KiB ..= 4 MiB (default 64 KiB)
+//!     17   32  salt: 32 random bytes, fresh for every object
+//!     49   32  key commitment = HKDF-SHA256(ikm = DEK, salt, "ward/v1/stream/commitment")
+//!     81       chunk 0, chunk 1, …, chunk n-1
+//! ```
+//!
+//! Every chunk is `AES-256-GCM(K, nonce_i, aad = the 81 header bytes, plaintext_i) ‖ tag(16)`:
+//!
+//! - `K = HKDF-SHA256(ikm = DEK, salt, "ward/v1/stream/object-key")`, one key per object, so
+//!   no GCM nonce or usage limit is ever near;
+//! - `nonce_i = 0x000000 ‖ i as u64 big-endian ‖ last`, where `last` is `0x01` for the final
+//!   chunk and `0x00` for every other (the prefix is zero because the key is never reused);
+//! - every chunk but the final one holds exactly `C` plaintext bytes; the final one holds
+//!   `1..=C`, or `0` only when it is the only chunk (an empty plaintext is one empty final chunk).
+//!
+//! So a plaintext of `L` bytes has `max(1, ⌈L / C⌉)` chunks and the object is
+//! `81 + L + 16 × chunks` bytes: [`StreamHeader::ciphertext_len`] and
+//! [`StreamHeader::plaintext_len`] map one to the other, and refuse lengths no writer produces.
+//!
+//! Readers check the key id, then the commitment (in constant time) before opening any chunk:
+//! the commitment binds the object to one DEK, which GCM alone does not. Readers accept every
+//! version ever written; a version they do not know is [`Error::UnsupportedVersion`].
+//!
+//! # What this module gives
+//!
+//! - [`StreamEncryptor`] (`AsyncWrite`) and [`StreamDecryptor`] (`AsyncRead`) wrap any tokio
+//!   writer or reader; [`encrypt_to_vec`] and [`decrypt_to_vec`] do whole buffers.
+//! - [`StreamHeader`] parses without any key: [`header_len`], [`StreamHeader::key_id`] and the
+//!   length functions, so a store can find the key and plan reads first.
+//! - [`StreamHeader::plan_range`] returns a [`RangePlan`]: the ciphertext bytes covering a
+//!   plaintext range. [`decrypt_range`] and [`StreamDecryptor::for_range`] decrypt them;
+//!   [`open_range`] does it all over a seekable file.
+//!
+//! Decrypted bytes are returned in [`Zeroizing`] buffers, and the readers and writers zeroize
+//! their chunk buffers on drop. No error carries key bytes or plaintext.
+//!
+//! # Reading a range from an object store
+//!
+//! The flow a store follows: fetch the first [`MAX_HEADER_LEN`] bytes, parse the header without
+//! a key, resolve the DEK by the header's key id, plan the range, fetch exactly the planned
+//! ciphertext bytes (an HTTP `Range` request), decrypt.
+//!
+//! ```
+//! use ward_crypto::{DataKey, KeyId};
+//! use ward_crypto::stream::{self, StreamHeader, MAX_HEADER_LEN};
+//!
+//! // Writing: the whole object, encrypted under the workspace's current DEK.
+//! let dek = DataKey::generate(KeyId(42))?;
+//! let photo: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+//! let object = stream::encrypt_to_vec(&dek, &photo)?;  // what the store puts
+//!
+//! // Reading bytes 70_000..140_000 of the plaintext:
+//! // 1. GET bytes 0..MAX_HEADER_LEN (and the object's total length from the response).
+//! let head = &object[..MAX_HEADER_LEN.min(object.len())];
+//! let total_len = object.len() as u64;
+//! // 2. Parse without any key, then resolve the DEK by its id (e.g. from a `DataKeySource`).
+//! let header = StreamHeader::parse(head)?;
+//! assert_eq!(header.key_id(), KeyId(42));
+//! // 3. Plan: which ciphertext bytes cover the range.
+//! let plan = header.plan_range(70_000..140_000, total_len)?;
+//! let fetch = plan.ciphertext_range();
+//! assert_eq!(plan.http_range().as_deref(), Some("bytes=65633-196736"));
+//! assert!(fetch.end - fetch.start < total_len / 2); // only the covering chunks
+//! // 4. GET that range, then decrypt exactly the requested slice.
+//! let fetched = &object[fetch.start as usize..fetch.end as usize];
+//! let slice = stream::decrypt_range(&dek, &header, &plan, fetched)?;
+//! assert_eq!(&slice[..], &photo[70_000..140_000]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! For a streamed GET, wrap the response body in [`StreamDecryptor::for_range`] instead of
+//! collecting it; for a whole object, [`read_header`] then [`StreamDecryptor::with_header`].
+
+mod chunk;
+mod format;
+mod nonce;
+mod range;
+mod read;
+mod write;
+
+use std::io;
+
+use zeroize::Zeroizing;
+
+pub use format::{
+    CURRENT_VERSION, DEFAULT_CHUNK_SIZE, MAGIC, MAX_CHUNK_SIZE, MAX_HEADER_LEN, MIN_CHUNK_SIZE,
+    StreamHeader, header_len,
+};
+pub use range::{RangePlan, decrypt_range, open_range};
+pub use read::{StreamDecryptor, read_header};
+pub use write::StreamEncryptor;
+
+use chunk::{ChunkOpener, ChunkSealer, StreamKey};
+use format::{SALT_LEN, TAG_LEN};
+
+use crate::error::{Error, Result};
+use crate::keys::DataKey;
+
+/// Settings for writing a stream. Readers need none: everything is in the header.
+///
+/// ```
+/// use ward_crypto::stream::StreamOptions;
+///
+/// let options = StreamOptions::new().with_chunk_size(256 * 1024);
+/// assert_eq!(options.chunk_size(), 256 * 1024);
+/// assert_eq!(StreamOptions::default().chunk_size(), 64 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamOptions {
+    chunk_size: u32,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        Self {
+            chunk_size: DEFAULT_CHUNK_SIZE,
+        }
+    }
+}
+
+impl StreamOptions {
+    /// The defaults: 64 KiB chunks.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Plaintext bytes per chunk, within [`MIN_CHUNK_SIZE`]`..=`[`MAX_CHUNK_SIZE`] (checked when
+    /// an encryptor is made). Larger chunks cost more memory and make range reads fetch more;
+    /// smaller ones add 16 bytes of tag per chunk.
+    pub fn with_chunk_size(mut self, bytes: u32) -> Self {
+        self.chunk_size = bytes;
+        self
+    }
+
+    /// Plaintext bytes per chunk.
+    pub fn chunk_size(&self) -> u32 {
+        self.chunk_size
+    }
+}
+
+/// Encrypts a whole buffer into a stream with the default options (64 KiB chunks).
+///
+/// For small objects and tests; large ones go through [`StreamEncryptor`] in constant memory.
+pub fn encrypt_to_vec(dek: &DataKey, plaintext: &[u8]) -> Result<Vec<u8>> {
+    encrypt_to_vec_with(dek, plaintext, &StreamOptions::default())
+}
+
+/// Encrypts a whole buffer into a stream with the given options.
+pub fn encrypt_to_vec_with(
+    dek: &DataKey,
+    plaintext: &[u8],
+    options: &StreamOptions,
+) -> Result<Vec<u8>> {
+    let mut salt = [0u8; SALT_LEN];
+    getrandom::fill(&mut salt).map_err(|e| Error::Provider {
+        provider: "os-random",
+        message: e.to_string(),
+    })?;
+    encrypt_with_salt(dek, plaintext, options, salt)
+}
+
+/// [`encrypt_to_vec_with`] with a caller-chosen salt, for tests and golden files only.
+pub(crate) fn encrypt_with_salt(
+    dek: &DataKey,
+    plaintext: &[u8],
+    options: &StreamOptions,
+    salt: [u8; SALT_LEN],
+) -> Result<Vec<u8>> {
+    let chunk_size = options.chunk_size();
+    if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
+        return Err(Error::ApiMisuse("chunk size must be within 1 KiB..=4 MiB"));
+    }
+    let (key, commitment) = StreamKey::for_writing(dek, &salt);
+    let header = StreamHeader::new_v1(dek.id(), chunk_size, salt, commitment);
+    let total = header.ciphertext_len(plaintext.len() as u64)?;
+    let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    out.extend_from_slice(&header.to_bytes());
+    let mut sealer = ChunkSealer::new(key, &header);
+    let count = header.chunk_count(plaintext.len() as u64);
+    // `chunks` yields nothing for an empty plaintext, which is one empty final chunk.
+    let mut chunks = plaintext.chunks(chunk_size as usize);
+    for i in 0..count {
+        let chunk = chunks.next().unwrap_or_default();
+        let start = out.len();
+        out.extend_from_slice(chunk);
+        let tag = sealer.seal_next(&mut out[start..], i + 1 == count)?;
+        out.extend_from_slice(&tag);
+    }
+    Ok(out)
+}
+
+/// Decrypts a whole stream held in memory, verifying every chunk.
+///
+/// Errors: [`Error::Malformed`] or [`Error::UnsupportedVersion`] for a bad header or an
+/// impossible length (truncated or extended); [`Error::KeyIdMismatch`] if `dek` has another id
+/// than the header; [`Error::Decrypt`] for another key with that id, or any modified, moved or
+/// missing chunk.
+pub fn decrypt_to_vec(dek: &DataKey, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let header = StreamHeader::parse(ciphertext)?;
+    let key = StreamKey::for_reading(dek, &header)?;
+    let len = header.plaintext_len(ciphertext.len() as u64)?;
+    let body = &ciphertext[header.encoded_len()..];
+    let mut opener = ChunkOpener::new(key, &header, 0);
+    let mut out = Zeroizing::new(Vec::with_capacity(usize::try_from(len).unwrap_or(0)));
+    let chunks = body.chunks(header.chunk_size() as usize + TAG_LEN);
+    let count = chunks.len();
+    for (i, chunk) in chunks.enumerate() {
+        let start = out.len();
+        out.extend_from_slice(chunk);
+        let n = opener.open_next(&mut out[start..], i + 1 == count)?;
+        out.truncate(start + n);
+    }
+    Ok(out)
+}
+
+impl Error {
+    /// Recovers the ward error carried by an [`io::Error`] from [`StreamEncryptor`] or
+    /// [`StreamDecryptor`]; any other I/O error becomes [`Error::Io`].
+    pub fn from_io(err: io::Error) -> Self {
+        if err.get_ref().is_some_and(|inner| inner.is::<Self>()) {
+            if let Some(inner) = err.into_inner()
+                && let Ok(ward) = inner.downcast::<Self>()
+            {
+                return *ward;
+            }
+            // Unreachable: checked just above.
+            return Self::ApiMisuse("i/o error lost its ward error");
+        }
+        Self::Io(err)
+    }
+}
+
+/// Wraps a ward error into an [`io::Error`] for the `AsyncRead`/`AsyncWrite` traits: bad or
+/// forged input is `InvalidData`, caller misuse is `Other`, I/O errors pass through.
+pub(crate) fn to_io(err: Error) -> io::Error {
+    match err {
+        Error::Io(e) => e,
+        Error::ApiMisuse(_) => io::Error::other(err),
+        _ => io::Error::new(io::ErrorKind::InvalidData, err),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,2 @@
+//! Unit tests that need crate-private access: fixed salts, golden-file generation and writer
+//! determinism.

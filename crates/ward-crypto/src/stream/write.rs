@@ -1,0 +1,204 @@
+//! [`StreamEncryptor`]: an `AsyncWrite` that encrypts everything written through it.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use tokio::io::AsyncWrite;
+use zeroize::Zeroizing;
+
+use super::chunk::{ChunkSealer, StreamKey};
+use super::format::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SALT_LEN, StreamHeader, TAG_LEN};
+use super::{StreamOptions, to_io};
+use crate::error::{Error, Result};
+use crate::keys::DataKey;
+
+pin_project! {
+    /// Encrypts a stream: wraps any [`AsyncWrite`], writes the header, then one sealed chunk per
+    /// `chunk_size` plaintext bytes.
+    ///
+    /// Call [`shutdown`](tokio::io::AsyncWriteExt::shutdown) when done: it seals the final chunk
+    /// and shuts the inner writer down. A stream dropped without `shutdown` lacks its final chunk,
+    /// and every reader refuses it. `flush` writes out every chunk sealed so far, but cannot seal a
+    /// partial chunk (chunks are fixed-size), so up to `chunk_size` bytes stay buffered.
+    ///
+    /// Memory is two chunk buffers, whatever the stream's length; both are zeroized on drop.
+    ///
+    /// ```
+    /// use tokio::io::AsyncWriteExt;
+    /// use ward_crypto::{DataKey, KeyId};
+    /// use ward_crypto::stream::{StreamEncryptor, decrypt_to_vec};
+    ///
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let dek = DataKey::generate(KeyId(1))?;
+    /// let mut enc = StreamEncryptor::new(&dek, Vec::new())?;
+    /// enc.write_all(b"consent form, page 1").await?;
+    /// enc.shutdown().await?;
+    /// let ciphertext = enc.into_inner();
+    /// assert_eq!(&decrypt_to_vec(&dek, &ciphertext)?[..], b"consent form, page 1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub struct StreamEncryptor<W> {
+        #[pin]
+        inner: W,
+        header: StreamHeader,
+        // `None` once the final chunk is sealed.
+        sealer: Option<ChunkSealer>,
+        chunk_size: usize,
+        // Plaintext of the chunk being filled.
+        plain: Zeroizing<Vec<u8>>,
+        // Sealed bytes (header, chunks) not yet accepted by `inner`, from `out_pos` on.
+        out: Zeroizing<Vec<u8>>,
+        out_pos: usize,
+    }
+}
+
+impl<W: AsyncWrite> StreamEncryptor<W> {
+    /// An encryptor with the default options (64 KiB chunks) writing into `inner`.
+    pub fn new(dek: &DataKey, inner: W) -> Result<Self> {
+        Self::with_options(dek, inner, &StreamOptions::default())
+    }
+
+    /// An encryptor with the given options writing into `inner`.
+    ///
+    /// Errors: [`Error::ApiMisuse`] if the chunk size is outside
+    /// [`MIN_CHUNK_SIZE`]`..=`[`MAX_CHUNK_SIZE`]; [`Error::Provider`] if the operating system's
+    /// random generator fails.
+    pub fn with_options(dek: &DataKey, inner: W, options: &StreamOptions) -> Result<Self> {
+        let mut salt = [0u8; SALT_LEN];
+        getrandom::fill(&mut salt).map_err(|e| Error::Provider {
+            provider: "os-random",
+            message: e.to_string(),
+        })?;
+        Self::with_salt(dek, inner, options, salt)
+    }
+
+    /// An encryptor with a caller-chosen salt. The salt must never repeat under one data key;
+    /// only tests and the golden-file generator choose one.
+    pub(crate) fn with_salt(
+        dek: &DataKey,
+        inner: W,
+        options: &StreamOptions,
+        salt: [u8; SALT_LEN],
+    ) -> Result<Self> {
+        let chunk_size = options.chunk_size();
+        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
+            return Err(Error::ApiMisuse("chunk size must be within 1 KiB..=4 MiB"));
+        }
+        let (key, commitment) = StreamKey::for_writing(dek, &salt);
+        let header = StreamHeader::new_v1(dek.id(), chunk_size, salt, commitment);
+        let sealer = ChunkSealer::new(key, &header);
+        let chunk = chunk_size as usize;
+        let mut out = Zeroizing::new(Vec::with_capacity(chunk + TAG_LEN));
+        out.extend_from_slice(&header.to_bytes());
+        Ok(Self {
+            inner,
+            header,
+            sealer: Some(sealer),
+            chunk_size: chunk,
+            plain: Zeroizing::new(Vec::with_capacity(chunk + TAG_LEN)),
+            out,
+            out_pos: 0,
+        })
+    }
+}
+
+impl<W> StreamEncryptor<W> {
+    /// The header written at the start of this stream.
+    pub fn header(&self) -> &StreamHeader {
+        &self.header
+    }
+
+    /// The inner writer.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// The inner writer; bytes written to it directly corrupt the stream.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// Gives back the inner writer. Call after `shutdown`, or the stream lacks its final chunk.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+/// Seals `plain` as the next chunk and swaps it into the (empty) output buffer.
+fn seal_into(
+    sealer: &mut ChunkSealer,
+    plain: &mut Zeroizing<Vec<u8>>,
+    out: &mut Zeroizing<Vec<u8>>,
+    last: bool,
+) -> Result<()> {
+    let tag = sealer.seal_next(plain.as_mut_slice(), last)?;
+    plain.extend_from_slice(&tag);
+    out.clear();
+    std::mem::swap(&mut **plain, &mut **out);
+    Ok(())
+}
+
+/// Writes the pending sealed bytes into `inner`.
+fn poll_drain<W: AsyncWrite>(
+    mut inner: Pin<&mut W>,
+    cx: &mut Context<'_>,
+    out: &mut Zeroizing<Vec<u8>>,
+    out_pos: &mut usize,
+) -> Poll<io::Result<()>> {
+    while *out_pos < out.len() {
+        let n = ready!(inner.as_mut().poll_write(cx, &out[*out_pos..]))?;
+        if n == 0 {
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        }
+        *out_pos += n;
+    }
+    out.clear();
+    *out_pos = 0;
+    Poll::Ready(Ok(()))
+}
+
+impl<W: AsyncWrite> AsyncWrite for StreamEncryptor<W> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut this = self.project();
+        let Some(sealer) = this.sealer.as_mut() else {
+            return Poll::Ready(Err(to_io(Error::ApiMisuse(
+                "write to a stream after its final chunk",
+            ))));
+        };
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if this.plain.len() == *this.chunk_size {
+            // A full chunk with more data behind it: it is not the final chunk.
+            ready!(poll_drain(this.inner.as_mut(), cx, this.out, this.out_pos))?;
+            seal_into(sealer, this.plain, this.out, false).map_err(to_io)?;
+        }
+        let n = buf.len().min(*this.chunk_size - this.plain.len());
+        this.plain.extend_from_slice(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut this = self.project();
+        ready!(poll_drain(this.inner.as_mut(), cx, this.out, this.out_pos))?;
+        this.inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut this = self.project();
+        ready!(poll_drain(this.inner.as_mut(), cx, this.out, this.out_pos))?;
+        if let Some(mut sealer) = this.sealer.take() {
+            seal_into(&mut sealer, this.plain, this.out, true).map_err(to_io)?;
+            ready!(poll_drain(this.inner.as_mut(), cx, this.out, this.out_pos))?;
+        }
+        this.inner.poll_shutdown(cx)
+    }
+}
