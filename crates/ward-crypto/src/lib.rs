@@ -11,6 +11,8 @@ mod field;
 mod format;
 mod kek;
 mod keys;
+mod legacy;
+mod rotation;
 pub mod stream;
 
 pub use blind::{BlindIndex, BlindIndexer, BlindIndexerBuilder, Normalizer};
@@ -22,6 +24,8 @@ pub use error::{Error, KeyRingError, Result};
 pub use field::FieldCipher;
 pub use kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, LocalKek, WrappedDataKey};
 pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial};
+pub use legacy::LegacyDecryptor;
+pub use rotation::{KeyUsage, needs_rewrap, reencrypt_field, rewrap, rewrap_source};
 
 pub use secrecy;
 pub use zeroize;

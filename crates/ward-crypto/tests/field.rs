@@ -54,7 +54,7 @@ proptest! {
         let sealed = cipher.seal(&plaintext, b"ctx").unwrap();
         let keep = cut.index(sealed.len());
         prop_assert!(cipher.open(&sealed[..keep], b"ctx").is_err());
-        let mut longer = sealed.clone();
+        let mut longer = sealed;
         longer.extend_from_slice(&extra);
         prop_assert!(matches!(cipher.open(&longer, b"ctx"), Err(Error::Decrypt)));
     }
@@ -146,7 +146,7 @@ fn seals_use_fresh_nonces() {
 fn error_messages_hold_no_plaintext_or_ciphertext() {
     let cipher = cipher();
     let sealed = cipher.seal(b"jane.doe@example.org", b"ctx").unwrap();
-    let mut bad = sealed.clone();
+    let mut bad = sealed;
     bad[60] ^= 1;
     let err = cipher.open(&bad, b"ctx").unwrap_err();
     let shown = format!("{err} {err:?}");

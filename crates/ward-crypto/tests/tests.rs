@@ -11,3 +11,12 @@ mod kek;
 
 // Blind indexes.
 mod blind;
+
+// Rotation: DEK and KEK rotation, rewrap, crypto-shredding, key-usage reports.
+mod rotation;
+
+// Legacy import of the seed application's formats.
+mod legacy;
+
+// Golden files of the field format (tests/data/field/), never regenerated.
+mod golden;

@@ -1,0 +1,117 @@
+//! Import from the seed application's two ciphertext formats, read-only.
+//!
+//! - **raw**: `nonce(12) ‖ ciphertext ‖ tag(16)`, AES-256-GCM with no associated data; the key
+//!   version is not stored, so the caller names it;
+//! - **text**: `"v<N>:" + base64(nonce ‖ ciphertext ‖ tag)` (standard alphabet, padded), where
+//!   `N` is the decimal key version.
+//!
+//! ward never writes these formats: import reads them once and re-encrypts into the field or
+//! stream format. Each legacy key version is configured explicitly, and a version that is not
+//! configured is always [`Error::UnknownKeyId`], never a fallback to another key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use zeroize::Zeroizing;
+
+use crate::aead::{AeadKey, NONCE_LEN, TAG_LEN};
+use crate::error::{Error, KeyRingError, Result};
+use crate::keys::{KeyId, KeyMaterial};
+
+const RAW: &str = "legacy raw ciphertext";
+const TEXT: &str = "legacy text ciphertext";
+
+/// Decrypts the seed application's formats with explicitly configured legacy keys.
+///
+/// ```
+/// use ward_crypto::{KeyMaterial, LegacyDecryptor};
+///
+/// let mut legacy = LegacyDecryptor::new();
+/// legacy.add_key(1, KeyMaterial::generate()?)?;
+/// // A version nobody configured is refused, never tried with key 1.
+/// let err = legacy.decrypt_text("v2:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap_err();
+/// assert_eq!(err.to_string(), "unknown key id 2");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Default)]
+pub struct LegacyDecryptor {
+    keys: BTreeMap<u32, AeadKey>,
+}
+
+impl LegacyDecryptor {
+    /// A decryptor with no keys.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Configures the key of legacy version `version`. A version can be configured once.
+    pub fn add_key(&mut self, version: u32, key: KeyMaterial) -> Result<()> {
+        if self.keys.contains_key(&version) {
+            return Err(KeyRingError::DuplicateKeyId {
+                key_id: KeyId(version),
+            }
+            .into());
+        }
+        self.keys.insert(version, AeadKey::new(&key));
+        Ok(())
+    }
+
+    /// Decrypts a raw `nonce ‖ ciphertext ‖ tag` value written with legacy key `version`.
+    pub fn decrypt_raw(&self, version: u32, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let key = self.keys.get(&version).ok_or(Error::UnknownKeyId {
+            key_id: KeyId(version),
+        })?;
+        if bytes.len() < NONCE_LEN + TAG_LEN {
+            return Err(Error::Malformed {
+                format: RAW,
+                reason: "shorter than nonce and tag",
+            });
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let nonce: &[u8; NONCE_LEN] = nonce.try_into().map_err(|_| Error::Decrypt)?;
+        key.open_to_vec(nonce, &[], sealed)
+    }
+
+    /// Decrypts a text `v<N>:<base64>` value with legacy key `N`.
+    pub fn decrypt_text(&self, text: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let (version, encoded) = parse_text(text)?;
+        let raw = Zeroizing::new(STANDARD.decode(encoded).map_err(|_| Error::Malformed {
+            format: TEXT,
+            reason: "payload is not valid base64",
+        })?);
+        self.decrypt_raw(version, &raw)
+    }
+}
+
+/// Splits `v<N>:<base64>` into `N` and the payload.
+fn parse_text(text: &str) -> Result<(u32, &str)> {
+    let rest = text.trim().strip_prefix('v').ok_or(Error::Malformed {
+        format: TEXT,
+        reason: "missing `v<N>:` prefix",
+    })?;
+    let (version, encoded) = rest.split_once(':').ok_or(Error::Malformed {
+        format: TEXT,
+        reason: "missing `:` after the key version",
+    })?;
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::Malformed {
+            format: TEXT,
+            reason: "key version is not a decimal number",
+        });
+    }
+    let version = version.parse().map_err(|_| Error::Malformed {
+        format: TEXT,
+        reason: "key version out of range",
+    })?;
+    Ok((version, encoded))
+}
+
+impl fmt::Debug for LegacyDecryptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LegacyDecryptor")
+            .field("versions", &self.keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
