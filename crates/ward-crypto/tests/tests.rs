@@ -20,3 +20,6 @@ mod legacy;
 
 // Golden files of the field format (tests/data/field/), never regenerated.
 mod golden;
+
+// Stream format: size edges, async round trips, tampering, range reads, golden files.
+mod stream;
