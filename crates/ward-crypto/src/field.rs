@@ -127,10 +127,15 @@ impl FieldCipher {
         let key = self.active.as_ref().ok_or(Error::NoActiveKey)?;
         let nonce = random_nonce()?;
         let mut out = format::begin(key.id, &key.commitment, &nonce, plaintext.len());
-        let aad = associated_data(&out, context);
         out.extend_from_slice(plaintext);
-        key.aead
-            .seal_append(&nonce, &aad, &mut out, format::HEADER_LEN)?;
+        let (header, _) = out.split_at(format::HEADER_LEN);
+        let header: [u8; format::HEADER_LEN] = header
+            .try_into()
+            .map_err(|_| Error::ApiMisuse("field header has a fixed length"))?;
+        with_associated_data(&header, context, |aad| {
+            key.aead
+                .seal_append(&nonce, aad, &mut out, format::HEADER_LEN)
+        })?;
         Ok(out)
     }
 
@@ -187,8 +192,9 @@ impl FieldCipher {
         if !bool::from(key.commitment.ct_eq(field.commitment)) {
             return Err(Error::Decrypt);
         }
-        let aad = associated_data(field.header, context);
-        key.aead.open_to_vec(field.nonce, &aad, field.sealed)
+        with_associated_data(field.header, context, |aad| {
+            key.aead.open_to_vec(field.nonce, aad, field.sealed)
+        })
     }
 
     fn read_keys(&self) -> std::sync::RwLockReadGuard<'_, HashMap<KeyId, Arc<FieldKey>>> {
@@ -205,12 +211,22 @@ impl FieldCipher {
     }
 }
 
-/// `header ‖ context`, the AEAD's associated data.
-fn associated_data(header: &[u8], context: &[u8]) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(header.len() + context.len());
-    aad.extend_from_slice(header);
-    aad.extend_from_slice(context);
-    aad
+/// Calls `f` with `header ‖ context`, the AEAD's associated data, built on the stack when it
+/// fits (the common case: a column name and a row id), so opening needs no extra allocation.
+fn with_associated_data<R>(header: &[u8], context: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    const INLINE: usize = 256;
+    let len = header.len() + context.len();
+    if len <= INLINE {
+        let mut buf = [0u8; INLINE];
+        buf[..header.len()].copy_from_slice(header);
+        buf[header.len()..len].copy_from_slice(context);
+        f(&buf[..len])
+    } else {
+        let mut aad = Vec::with_capacity(len);
+        aad.extend_from_slice(header);
+        aad.extend_from_slice(context);
+        f(&aad)
+    }
 }
 
 impl fmt::Debug for FieldCipher {

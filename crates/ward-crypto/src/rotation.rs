@@ -1,5 +1,6 @@
 //! Rotation helpers: rewrap DEKs under a new KEK version without touching data, re-encrypt a
-//! field under the active DEK, and count which key versions data still uses before retiring one.
+//! field under the active DEK, and count which key versions data (fields and stream objects)
+//! still uses before retiring one.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::field::FieldCipher;
 use crate::kek::{KeyEncryptionKey, WrappedDataKey};
 use crate::keys::KeyId;
+use crate::stream::StreamHeader;
 
 /// Unwraps `wrapped` (under whichever KEK version it names) and wraps the same DEK under the
 /// active version, bound to the same `context`. Data encrypted with the DEK is untouched and stays
@@ -113,7 +115,17 @@ impl KeyUsage {
         }
     }
 
-    /// Counts one ciphertext known to use key `id` (for example from a stream header).
+    /// Counts one stream object by the key id in its header; `prefix` is the object's first
+    /// [`MAX_HEADER_LEN`](crate::stream::MAX_HEADER_LEN) bytes (or all of it). Bytes that are not
+    /// a stream header count as unreadable.
+    pub fn record_stream_header(&mut self, prefix: &[u8]) {
+        match StreamHeader::parse(prefix) {
+            Ok(header) => self.record(header.key_id()),
+            Err(_) => self.unreadable += 1,
+        }
+    }
+
+    /// Counts one ciphertext known to use key `id`.
     pub fn record(&mut self, id: KeyId) {
         *self.by_key.entry(id).or_insert(0) += 1;
     }

@@ -208,3 +208,18 @@ async fn a_source_without_active_key_opens_but_does_not_seal() {
         b"x"
     );
 }
+
+#[test]
+fn long_contexts_round_trip_and_stay_bound() {
+    let cipher = cipher();
+    let long = vec![b'c'; 1000];
+    let sealed = cipher.seal(b"value", &long).unwrap();
+    assert_eq!(cipher.open(&sealed, &long).unwrap().as_slice(), b"value");
+    let mut other = long.clone();
+    other[999] = b'd';
+    assert!(matches!(cipher.open(&sealed, &other), Err(Error::Decrypt)));
+    assert!(matches!(
+        cipher.open(&sealed, &long[..207]),
+        Err(Error::Decrypt)
+    ));
+}

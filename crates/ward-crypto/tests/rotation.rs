@@ -167,3 +167,20 @@ fn usage_report_counts_unreadable_inputs_and_merges() {
     );
     assert!(a.is_unused(KeyId(4)));
 }
+
+#[test]
+fn usage_report_counts_stream_objects_by_header() {
+    let v3 = ward_crypto::DataKey::generate(KeyId(3)).unwrap();
+    let v4 = ward_crypto::DataKey::generate(KeyId(4)).unwrap();
+    let mut usage = KeyUsage::new();
+    for (dek, body) in [(&v3, &b"photo"[..]), (&v4, b"consent form"), (&v4, b"")] {
+        let object = ward_crypto::stream::encrypt_to_vec(dek, body).unwrap();
+        usage
+            .record_stream_header(&object[..object.len().min(ward_crypto::stream::MAX_HEADER_LEN)]);
+    }
+    usage.record_stream_header(b"not a ward stream");
+    usage.record_field(&FieldCipher::new(&v3).seal(b"x", b"c").unwrap());
+    assert_eq!(usage.count(KeyId(3)), 2);
+    assert_eq!(usage.count(KeyId(4)), 2);
+    assert_eq!(usage.unreadable(), 1);
+}
