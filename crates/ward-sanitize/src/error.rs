@@ -1,0 +1,255 @@
+//! The crate's one error type: every rejection names the rule that failed, never the file's content.
+
+use std::fmt;
+
+use crate::kind::FileKind;
+
+/// `Result` with this crate's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a file was rejected or could not be cleaned.
+///
+/// Messages are lowercase, name the failed rule and never contain the file's bytes, metadata
+/// values or name, so they are safe to log and to show to the uploader.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The uploaded name failed the extension rule.
+    #[error("file name rejected: {reason}")]
+    Name {
+        /// Which part of the extension rule failed.
+        reason: NameRule,
+    },
+    /// The content is a type ward does not accept (GIF, TIFF, HEIC, unknown bytes…).
+    #[error("unsupported file type: {detected}")]
+    UnsupportedType {
+        /// What the magic bytes look like, or `"unknown"`.
+        detected: &'static str,
+    },
+    /// The extension and the magic bytes name different accepted types.
+    #[error("extension says {extension} but the content is {content}")]
+    Mismatch {
+        /// The type the extension claims.
+        extension: FileKind,
+        /// The type the magic bytes show.
+        content: FileKind,
+    },
+    /// A limit from [`Limits`](crate::Limits) was exceeded.
+    #[error("limit exceeded: {0}")]
+    Limit(LimitRule),
+    /// The real parse failed: the file is damaged or hostile.
+    #[error("malformed {kind}: {reason}")]
+    Malformed {
+        /// The type being parsed.
+        kind: FileKind,
+        /// Which structural rule was broken (a fixed phrase, never file content).
+        reason: &'static str,
+        /// The decoder's own error, when a library decoder failed.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The PDF holds active content and the policy is [`ActiveContentPolicy::Reject`](crate::ActiveContentPolicy::Reject).
+    #[error("pdf holds active content: {0}")]
+    ActiveContent(ActiveContent),
+    /// The PDF is encrypted; encrypted PDFs are never accepted.
+    #[error("pdf is encrypted")]
+    Encrypted,
+    /// The EXIF orientation asks for a rotation that cannot be applied to this file (an animation).
+    #[error("cannot apply the exif orientation to an animated {kind}")]
+    OrientationUnsupported {
+        /// The animated type.
+        kind: FileKind,
+    },
+    /// Reading the upload failed.
+    #[error("could not read the upload")]
+    Io {
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the cleaned file failed (an internal fault, not the uploader's).
+    #[error("could not write the cleaned {kind}")]
+    Encode {
+        /// The type being written.
+        kind: FileKind,
+        /// The encoder's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// A short stable identifier of the failed rule, for metrics and API error codes
+    /// (`"extension"`, `"magic"`, `"mismatch"`, `"limit.file_size"`, `"parse"`, …).
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Self::Name { .. } => "extension",
+            Self::UnsupportedType { .. } => "magic",
+            Self::Mismatch { .. } => "mismatch",
+            Self::Limit(rule) => rule.id(),
+            Self::Malformed { .. } => "parse",
+            Self::ActiveContent(_) => "pdf.active_content",
+            Self::Encrypted => "pdf.encrypted",
+            Self::OrientationUnsupported { .. } => "orientation",
+            Self::Io { .. } => "io",
+            Self::Encode { .. } => "encode",
+        }
+    }
+
+    /// Whether the uploader is at fault (bad input), as opposed to an I/O or encoder fault.
+    pub fn is_client_fault(&self) -> bool {
+        !matches!(self, Self::Io { .. } | Self::Encode { .. })
+    }
+
+    pub(crate) fn malformed(kind: FileKind, reason: &'static str) -> Self {
+        Self::Malformed {
+            kind,
+            reason,
+            source: None,
+        }
+    }
+
+    pub(crate) fn decoder(
+        kind: FileKind,
+        reason: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Malformed {
+            kind,
+            reason,
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+/// The part of the extension rule a name failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NameRule {
+    /// The name holds a NUL or another control character.
+    ControlCharacter,
+    /// The last path component has no extension.
+    NoExtension,
+    /// The extension is not one of `jpg`, `jpeg`, `png`, `webp`, `pdf`.
+    NotAllowed,
+}
+
+impl fmt::Display for NameRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ControlCharacter => "it contains a control character",
+            Self::NoExtension => "it has no extension",
+            Self::NotAllowed => "the extension is not an accepted type",
+        })
+    }
+}
+
+/// A limit that was exceeded; the figures are sizes and counts, never content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LimitRule {
+    /// The upload is larger than [`Limits::max_file_bytes`](crate::Limits::max_file_bytes).
+    FileSize {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The file is empty.
+    Empty,
+    /// Width or height is zero.
+    ZeroDimension,
+    /// Width × height is above [`Limits::max_pixels`](crate::Limits::max_pixels).
+    Pixels {
+        /// Width × height of the image.
+        pixels: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The PDF has no page or more than [`Limits::max_pdf_pages`](crate::Limits::max_pdf_pages).
+    PdfPages {
+        /// Pages found.
+        pages: usize,
+        /// The upper limit (the lower one is always 1).
+        limit: usize,
+    },
+    /// The PDF has more objects than [`Limits::max_pdf_objects`](crate::Limits::max_pdf_objects).
+    PdfObjects {
+        /// The limit.
+        limit: usize,
+    },
+    /// PNG text chunks decompress to more than [`Limits::max_png_text_bytes`](crate::Limits::max_png_text_bytes).
+    PngText {
+        /// The limit in bytes.
+        limit: u64,
+    },
+}
+
+impl LimitRule {
+    fn id(&self) -> &'static str {
+        match self {
+            Self::FileSize { .. } => "limit.file_size",
+            Self::Empty => "limit.empty",
+            Self::ZeroDimension => "limit.zero_dimension",
+            Self::Pixels { .. } => "limit.pixels",
+            Self::PdfPages { .. } => "limit.pdf_pages",
+            Self::PdfObjects { .. } => "limit.pdf_objects",
+            Self::PngText { .. } => "limit.png_text",
+        }
+    }
+}
+
+impl fmt::Display for LimitRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::FileSize { limit } => write!(f, "file is larger than {limit} bytes"),
+            Self::Empty => f.write_str("file is empty"),
+            Self::ZeroDimension => f.write_str("image width or height is zero"),
+            Self::Pixels { pixels, limit } => {
+                write!(f, "image has {pixels} pixels, more than {limit}")
+            }
+            Self::PdfPages { pages, limit } => {
+                write!(f, "pdf has {pages} pages, outside 1 to {limit}")
+            }
+            Self::PdfObjects { limit } => write!(f, "pdf has more than {limit} objects"),
+            Self::PngText { limit } => {
+                write!(f, "png text chunks decompress to more than {limit} bytes")
+            }
+        }
+    }
+}
+
+/// The kind of active content found in a PDF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ActiveContent {
+    /// A JavaScript action or the document-level JavaScript name tree.
+    JavaScript,
+    /// An `/OpenAction` that is an action (a plain destination is allowed).
+    OpenAction,
+    /// An `/AA` additional-actions dictionary.
+    AdditionalActions,
+    /// A `/Launch` action.
+    Launch,
+    /// A remote or embedded go-to (`/GoToR`, `/GoToE`).
+    RemoteGoTo,
+    /// A form submission or data import action (`/SubmitForm`, `/ImportData`).
+    FormAction,
+    /// Embedded files (the `/EmbeddedFiles` name tree, `/EF` file specifications, file streams).
+    EmbeddedFile,
+    /// An XFA form.
+    Xfa,
+}
+
+impl fmt::Display for ActiveContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::JavaScript => "javascript",
+            Self::OpenAction => "an open action",
+            Self::AdditionalActions => "additional actions (/AA)",
+            Self::Launch => "a launch action",
+            Self::RemoteGoTo => "a remote go-to action",
+            Self::FormAction => "a form submit or import action",
+            Self::EmbeddedFile => "an embedded file",
+            Self::Xfa => "an xfa form",
+        })
+    }
+}

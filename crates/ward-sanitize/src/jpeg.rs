@@ -1,0 +1,180 @@
+//! JPEG: walks the marker segments, keeps only what decoding needs, copies scans byte for byte.
+
+use memchr::memchr;
+
+use crate::error::{Error, Result};
+use crate::exif;
+use crate::kind::FileKind;
+use crate::raster::Stripped;
+use crate::report::{Category, Report};
+
+const KIND: FileKind = FileKind::Jpeg;
+
+const EOI: u8 = 0xD9;
+const SOS: u8 = 0xDA;
+const APP0: u8 = 0xE0;
+const APP1: u8 = 0xE1;
+const APP2: u8 = 0xE2;
+const APP13: u8 = 0xED;
+const APP14: u8 = 0xEE;
+const COM: u8 = 0xFE;
+
+/// Removes every APPn segment but APP0 JFIF (without its thumbnail), APP2 ICC and APP14 Adobe,
+/// every COM segment and everything after EOI. Frame headers, tables and the entropy-coded scan
+/// data are copied unchanged, so decoded pixels are identical.
+pub(crate) fn strip(input: &[u8]) -> Result<Stripped> {
+    if !input.starts_with(&[0xFF, 0xD8]) {
+        return Err(Error::malformed(KIND, "missing start-of-image marker"));
+    }
+    let mut out = Vec::with_capacity(input.len());
+    out.extend_from_slice(&input[..2]);
+    let mut report = Report::default();
+    let mut orientation = None;
+    let mut dimensions = None;
+    let mut seen_frame = false;
+    let mut seen_scan = false;
+    let mut pos = 2;
+    loop {
+        // A marker: 0xFF, optional 0xFF fill bytes, then the marker code.
+        if input.get(pos) != Some(&0xFF) {
+            return Err(Error::malformed(KIND, "expected a marker"));
+        }
+        while input.get(pos) == Some(&0xFF) {
+            pos += 1;
+        }
+        let Some(&marker) = input.get(pos) else {
+            return Err(Error::malformed(KIND, "truncated before end-of-image"));
+        };
+        pos += 1;
+        match marker {
+            EOI => {
+                if !seen_frame || !seen_scan {
+                    return Err(Error::malformed(
+                        KIND,
+                        "no frame or scan before end-of-image",
+                    ));
+                }
+                out.extend_from_slice(&[0xFF, EOI]);
+                if pos < input.len() {
+                    report.add(Category::Trailer, (input.len() - pos) as u64);
+                }
+                return Ok(Stripped {
+                    bytes: out,
+                    report,
+                    orientation,
+                    animated: false,
+                    dimensions,
+                });
+            }
+            0xD8 => return Err(Error::malformed(KIND, "second start-of-image marker")),
+            0x00 => return Err(Error::malformed(KIND, "invalid marker code")),
+            // Standalone markers carry no length.
+            0x01 | 0xD0..=0xD7 => out.extend_from_slice(&[0xFF, marker]),
+            _ => {
+                let Some(len_bytes) = input.get(pos..pos + 2) else {
+                    return Err(Error::malformed(KIND, "truncated segment length"));
+                };
+                let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+                if len < 2 {
+                    return Err(Error::malformed(KIND, "segment length below 2"));
+                }
+                let Some(body) = input.get(pos + 2..pos + len) else {
+                    return Err(Error::malformed(
+                        KIND,
+                        "segment runs past the end of the file",
+                    ));
+                };
+                let segment = &input[pos - 2..pos + len];
+                pos += len;
+                match classify(marker, body) {
+                    Keep::Yes => out.extend_from_slice(segment),
+                    Keep::Jfif => write_jfif_without_thumbnail(&mut out, body, &mut report),
+                    Keep::No(category) => {
+                        if category == Category::Exif && orientation.is_none() {
+                            orientation = exif::orientation(&body[6..]);
+                        }
+                        report.add(category, segment.len() as u64);
+                    }
+                }
+                if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+                    if seen_frame {
+                        return Err(Error::malformed(KIND, "second frame header"));
+                    }
+                    // Precision(1), height(2), width(2).
+                    if body.len() < 6 {
+                        return Err(Error::malformed(KIND, "short frame header"));
+                    }
+                    let height = u32::from(u16::from_be_bytes([body[1], body[2]]));
+                    let width = u32::from(u16::from_be_bytes([body[3], body[4]]));
+                    dimensions = Some((width, height));
+                    seen_frame = true;
+                }
+                if marker == SOS {
+                    if !seen_frame {
+                        return Err(Error::malformed(KIND, "scan before frame header"));
+                    }
+                    seen_scan = true;
+                    pos = copy_entropy_coded(input, pos, &mut out)?;
+                }
+            }
+        }
+    }
+}
+
+enum Keep {
+    Yes,
+    Jfif,
+    No(Category),
+}
+
+fn classify(marker: u8, body: &[u8]) -> Keep {
+    match marker {
+        APP0 if body.starts_with(b"JFIF\0") && body.len() >= 14 => Keep::Jfif,
+        APP1 if body.starts_with(b"Exif\0\0") => Keep::No(Category::Exif),
+        APP1 if body.starts_with(b"http://ns.adobe.com/xap/1.0/\0") => Keep::No(Category::Xmp),
+        APP1 if body.starts_with(b"http://ns.adobe.com/xmp/extension/\0") => {
+            Keep::No(Category::Xmp)
+        }
+        APP2 if body.starts_with(b"ICC_PROFILE\0") => Keep::Yes,
+        APP13 => Keep::No(Category::Iptc),
+        APP14 if body.starts_with(b"Adobe") => Keep::Yes,
+        0xE0..=0xEF => Keep::No(Category::ApplicationData),
+        COM => Keep::No(Category::Comment),
+        _ => Keep::Yes,
+    }
+}
+
+/// Writes the JFIF APP0 header with its embedded thumbnail dropped (thumbnail size set to 0×0):
+/// a thumbnail can show the picture as it was before it was cropped.
+fn write_jfif_without_thumbnail(out: &mut Vec<u8>, body: &[u8], report: &mut Report) {
+    // JFIF\0, version(2), units(1), Xdensity(2), Ydensity(2), Xthumb(1), Ythumb(1).
+    out.extend_from_slice(&[0xFF, APP0, 0x00, 16]);
+    out.extend_from_slice(&body[..12]);
+    out.extend_from_slice(&[0, 0]);
+    if body.len() > 14 {
+        report.add(Category::ApplicationData, (body.len() - 14) as u64);
+    }
+}
+
+/// Copies the entropy-coded data that follows a scan header, up to the next marker that is not
+/// a stuffed byte (`FF 00`) or a restart marker, and returns that marker's position.
+fn copy_entropy_coded(input: &[u8], start: usize, out: &mut Vec<u8>) -> Result<usize> {
+    let mut pos = start;
+    loop {
+        let Some(off) = memchr(0xFF, &input[pos..]) else {
+            return Err(Error::malformed(
+                KIND,
+                "scan data runs to the end without end-of-image",
+            ));
+        };
+        let at = pos + off;
+        match input.get(at + 1) {
+            None => return Err(Error::malformed(KIND, "truncated marker in scan data")),
+            Some(0x00 | 0xD0..=0xD7) => pos = at + 2,
+            Some(_) => {
+                out.extend_from_slice(&input[start..at]);
+                return Ok(at);
+            }
+        }
+    }
+}

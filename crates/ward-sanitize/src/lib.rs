@@ -1,0 +1,82 @@
+//! Upload validation and metadata removal for files a clinic can trust.
+//!
+//! Clinicians photograph wounds and scan consent forms; those files carry GPS positions,
+//! device serials, author names and edit histories. `ward-sanitize` decides whether a file is
+//! what it claims to be, and removes everything but the picture or the document.
+//!
+//! It deliberately knows no cryptography and no storage: it takes bytes and returns bytes.
+//!
+//! # What it does
+//!
+//! - **Validation.** JPEG, PNG, WebP and PDF only. The extension ([`FileKind::from_name`]),
+//!   the magic bytes ([`FileKind::sniff`]) and a real parse must agree, else an [`Error`] naming
+//!   the failed rule ([`Error::rule`]). Every bound is in [`Limits`].
+//! - **Images, losslessly.** JPEG keeps only frame headers, tables, scans, JFIF (without its
+//!   thumbnail), ICC and Adobe segments; PNG keeps critical, colour and APNG chunks with valid
+//!   CRCs; WebP drops `EXIF` and `XMP ` and fixes the VP8X flags and RIFF size. The image data
+//!   is copied byte for byte, so decoded pixels are identical. Only when EXIF says the picture
+//!   is rotated or mirrored are the pixels decoded, turned upright and encoded again (JPEG at
+//!   quality 92, PNG and WebP losslessly), and the [`Report`] says so.
+//! - **PDF.** Written out as a fresh file without the Info dictionary, XMP streams,
+//!   `/PieceInfo` or page metadata; active content is rejected, or removed under
+//!   [`ActiveContentPolicy::Remove`]; encrypted PDFs are rejected. **Images embedded in a PDF
+//!   are not cleaned.**
+//! - **Names.** [`display_name`] makes an uploaded name safe to show. Storage names must never
+//!   come from it.
+//! - HEIC is refused as an unsupported type.
+//!
+//! # Bounds
+//!
+//! Parsers are linear walks with bounds-checked reads and no recursion on input-controlled
+//! depth beyond the PDF parser's own nesting cap of 100. Decoding allocates at most 512 MiB
+//! and only after the dimensions pass [`Limits::max_pixels`]. A hostile file gets an error, not
+//! a panic or a hang; on the reference machine the slowest accepted input (a 50-megapixel
+//! image) takes about a second.
+//!
+//! # Security promises
+//!
+//! Errors and logs carry rule names, types, sizes and counts, never file names, metadata values
+//! or content. The [`Report`] lists categories and byte counts, never values.
+//!
+//! # Map
+//!
+//! - [`Sanitizer`] → [`Sanitized`] (bytes + [`Report`] of [`Removed`] [`Category`]s)
+//! - [`Limits`], [`ActiveContentPolicy`]
+//! - [`Error`] with [`NameRule`], [`LimitRule`], [`ActiveContent`]
+//! - [`display_name`]
+//!
+//! No feature flags.
+//!
+//! # Example
+//!
+//! ```
+//! use ward_sanitize::{Error, Sanitizer};
+//!
+//! let sanitizer = Sanitizer::new();
+//! // A PNG's bytes uploaded under a `.jpg` name: the checks disagree.
+//! let err = sanitizer.sanitize("photo.jpg", b"\x89PNG\r\n\x1a\n....").unwrap_err();
+//! assert_eq!(err.rule(), "mismatch");
+//! assert_eq!(err.to_string(), "extension says jpeg but the content is png");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+mod exif;
+mod filename;
+mod jpeg;
+mod kind;
+mod limits;
+mod pdf;
+mod png;
+mod raster;
+mod report;
+mod sanitizer;
+mod webp;
+
+pub use error::{ActiveContent, Error, LimitRule, NameRule, Result};
+pub use filename::{MAX_DISPLAY_NAME_BYTES, display_name};
+pub use kind::FileKind;
+pub use limits::Limits;
+pub use pdf::ActiveContentPolicy;
+pub use report::{Category, Removed, Report};
+pub use sanitizer::{Sanitized, Sanitizer};

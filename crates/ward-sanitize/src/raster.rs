@@ -1,0 +1,162 @@
+//! Images: lossless stripping, the full decode within limits, and the EXIF orientation fix.
+
+use std::io::Cursor;
+
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::PngEncoder;
+use image::codecs::webp::WebPEncoder;
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader};
+
+use crate::error::{Error, LimitRule, Result};
+use crate::kind::FileKind;
+use crate::limits::Limits;
+use crate::report::Report;
+use crate::{jpeg, png, webp};
+
+/// JPEG quality used when an orientation fix forces a re-encode.
+pub(crate) const REENCODE_JPEG_QUALITY: u8 = 92;
+
+/// Most bytes the decoder may allocate: 50 megapixels at 16-bit RGBA, plus headroom.
+const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
+
+/// The outcome of lossless stripping, before decoding.
+pub(crate) struct Stripped {
+    /// The cleaned file.
+    pub(crate) bytes: Vec<u8>,
+    /// What was dropped.
+    pub(crate) report: Report,
+    /// EXIF orientation found in the dropped metadata.
+    pub(crate) orientation: Option<u16>,
+    /// Whether the file is an animation (APNG or animated WebP).
+    pub(crate) animated: bool,
+    /// Width and height from the container's own header, when it states them.
+    pub(crate) dimensions: Option<(u32, u32)>,
+}
+
+/// Strips metadata losslessly, without decoding pixels.
+pub(crate) fn strip(kind: FileKind, input: &[u8], limits: &Limits) -> Result<Stripped> {
+    match kind {
+        FileKind::Jpeg => jpeg::strip(input),
+        FileKind::Png => png::strip(input, limits),
+        FileKind::Webp => webp::strip(input),
+        FileKind::Pdf => Err(Error::malformed(kind, "not an image")),
+    }
+}
+
+/// Strips, then fully decodes the stripped file within `limits` (so hostile metadata never
+/// reaches the decoder), then applies any EXIF orientation by re-encoding.
+pub(crate) fn clean(kind: FileKind, input: &[u8], limits: &Limits) -> Result<(Vec<u8>, Report)> {
+    let stripped = strip(kind, input, limits)?;
+    if let Some((width, height)) = stripped.dimensions {
+        check_dimensions(width, height, limits)?;
+    }
+    let (image, icc) = decode(kind, &stripped.bytes, limits)?;
+    let mut report = stripped.report;
+    match stripped.orientation {
+        Some(o @ 2..=8) => {
+            if stripped.animated {
+                return Err(Error::OrientationUnsupported { kind });
+            }
+            let mut image = image;
+            let orientation =
+                Orientation::from_exif(o as u8).ok_or(Error::malformed(kind, "bad orientation"))?;
+            image.apply_orientation(orientation);
+            let encoded = encode(kind, &image, icc)?;
+            // The encoder's own output goes through the stripper too, so nothing but pixels,
+            // colour profile and JFIF header can reach the result.
+            let again = strip(kind, &encoded, &Limits::default())?;
+            report.merge(&again.report);
+            report.set_orientation(o);
+            Ok((again.bytes, report))
+        }
+        _ => Ok((stripped.bytes, report)),
+    }
+}
+
+/// Reads the header, checks dimensions against the limits, then decodes every pixel of the
+/// (first) frame with the decoder's allocation limit set.
+pub(crate) fn decode(
+    kind: FileKind,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(DynamicImage, Option<Vec<u8>>)> {
+    let format = match kind {
+        FileKind::Jpeg => ImageFormat::Jpeg,
+        FileKind::Png => ImageFormat::Png,
+        FileKind::Webp => ImageFormat::WebP,
+        FileKind::Pdf => return Err(Error::malformed(kind, "not an image")),
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut decode_limits = image::Limits::default();
+    decode_limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    reader.limits(decode_limits);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| Error::decoder(kind, "unreadable image header", e))?;
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height, limits)?;
+    let icc = decoder.icc_profile().ok().flatten();
+    let image = DynamicImage::from_decoder(decoder)
+        .map_err(|e| Error::decoder(kind, "pixel data does not decode", e))?;
+    Ok((image, icc))
+}
+
+/// Each side above 0 and width × height within [`Limits::max_pixels`].
+pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::Limit(LimitRule::ZeroDimension));
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels() {
+        return Err(Error::Limit(LimitRule::Pixels {
+            pixels,
+            limit: limits.max_pixels(),
+        }));
+    }
+    Ok(())
+}
+
+fn encode(kind: FileKind, image: &DynamicImage, icc: Option<Vec<u8>>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let fail = |e: image::ImageError| Error::Encode {
+        kind,
+        source: Box::new(e),
+    };
+    match kind {
+        FileKind::Jpeg => {
+            let mut encoder = JpegEncoder::new_with_quality(&mut out, REENCODE_JPEG_QUALITY);
+            if let Some(icc) = icc {
+                // A profile the encoder cannot embed is left out rather than failing the upload.
+                let _ = encoder.set_icc_profile(icc);
+            }
+            let image = match image {
+                DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => image.clone(),
+                other if other.color().has_color() => DynamicImage::ImageRgb8(other.to_rgb8()),
+                other => DynamicImage::ImageLuma8(other.to_luma8()),
+            };
+            image.write_with_encoder(encoder).map_err(fail)?;
+        }
+        FileKind::Png => {
+            let mut encoder = PngEncoder::new(&mut out);
+            if let Some(icc) = icc {
+                let _ = encoder.set_icc_profile(icc);
+            }
+            image.write_with_encoder(encoder).map_err(fail)?;
+        }
+        FileKind::Webp => {
+            let mut encoder = WebPEncoder::new_lossless(&mut out);
+            if let Some(icc) = icc {
+                let _ = encoder.set_icc_profile(icc);
+            }
+            let image = if image.color().has_alpha() {
+                DynamicImage::ImageRgba8(image.to_rgba8())
+            } else {
+                DynamicImage::ImageRgb8(image.to_rgb8())
+            };
+            image.write_with_encoder(encoder).map_err(fail)?;
+        }
+        FileKind::Pdf => return Err(Error::malformed(kind, "not an image")),
+    }
+    Ok(out)
+}

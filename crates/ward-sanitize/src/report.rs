@@ -1,0 +1,138 @@
+//! [`Report`]: what cleaning removed or changed, as categories and byte counts, never values.
+
+use std::fmt;
+
+/// A kind of content that cleaning removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Category {
+    /// EXIF (camera settings, GPS position, device serials, dates, maker notes, thumbnails).
+    Exif,
+    /// XMP packets, including JPEG extended XMP.
+    Xmp,
+    /// IPTC and Photoshop resource blocks (JPEG APP13).
+    Iptc,
+    /// Comments (JPEG COM).
+    Comment,
+    /// PNG text chunks (`tEXt`, `zTXt`, `iTXt`).
+    Text,
+    /// PNG modification time (`tIME`).
+    Time,
+    /// JPEG application segments other than JFIF, ICC and Adobe (MPF, FlashPix, Ducky, …) and
+    /// the JFIF thumbnail.
+    ApplicationData,
+    /// Other ancillary PNG chunks or WebP chunks outside the allow-list (private chunks).
+    OtherChunk,
+    /// Bytes after the end of the image or document (trailers, MPO second frames).
+    Trailer,
+    /// The PDF Info dictionary (title, author, producer, dates).
+    PdfInfo,
+    /// PDF XMP metadata streams and page-level metadata.
+    PdfMetadata,
+    /// PDF `/PieceInfo` private application data.
+    PdfPieceInfo,
+    /// PDF active content removed under [`ActiveContentPolicy::Remove`](crate::ActiveContentPolicy::Remove).
+    PdfActiveContent,
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Exif => "exif",
+            Self::Xmp => "xmp",
+            Self::Iptc => "iptc",
+            Self::Comment => "comment",
+            Self::Text => "text",
+            Self::Time => "time",
+            Self::ApplicationData => "application data",
+            Self::OtherChunk => "other chunk",
+            Self::Trailer => "trailer",
+            Self::PdfInfo => "pdf info",
+            Self::PdfMetadata => "pdf metadata",
+            Self::PdfPieceInfo => "pdf piece info",
+            Self::PdfActiveContent => "pdf active content",
+        })
+    }
+}
+
+/// One category of removed content with how much of it there was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removed {
+    /// What was removed.
+    pub category: Category,
+    /// How many items (segments, chunks, objects or entries).
+    pub count: u64,
+    /// How many bytes of the input they took (for PDF objects, their serialised size is not
+    /// known and this is 0).
+    pub bytes: u64,
+}
+
+/// What cleaning did. Holds only categories, counts and sizes, so it may be logged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    removed: Vec<Removed>,
+    orientation: Option<u16>,
+    re_encoded: bool,
+}
+
+impl Report {
+    /// The removed categories, each once, in the order first met.
+    pub fn removed(&self) -> &[Removed] {
+        &self.removed
+    }
+
+    /// Bytes removed in `category` (0 when none).
+    pub fn removed_bytes(&self, category: Category) -> u64 {
+        self.find(category).map_or(0, |r| r.bytes)
+    }
+
+    /// Whether anything of `category` was removed.
+    pub fn has_removed(&self, category: Category) -> bool {
+        self.find(category).is_some()
+    }
+
+    /// The EXIF orientation (2 to 8) that was applied to the pixels, if any.
+    pub fn orientation_applied(&self) -> Option<u16> {
+        self.orientation
+    }
+
+    /// Whether the pixels were decoded and encoded again (only after an orientation fix).
+    pub fn re_encoded(&self) -> bool {
+        self.re_encoded
+    }
+
+    fn find(&self, category: Category) -> Option<&Removed> {
+        self.removed.iter().find(|r| r.category == category)
+    }
+
+    pub(crate) fn add(&mut self, category: Category, bytes: u64) {
+        match self.removed.iter_mut().find(|r| r.category == category) {
+            Some(r) => {
+                r.count += 1;
+                r.bytes += bytes;
+            }
+            None => self.removed.push(Removed {
+                category,
+                count: 1,
+                bytes,
+            }),
+        }
+    }
+
+    pub(crate) fn merge(&mut self, other: &Self) {
+        for r in &other.removed {
+            match self.removed.iter_mut().find(|m| m.category == r.category) {
+                Some(m) => {
+                    m.count += r.count;
+                    m.bytes += r.bytes;
+                }
+                None => self.removed.push(*r),
+            }
+        }
+    }
+
+    pub(crate) fn set_orientation(&mut self, orientation: u16) {
+        self.orientation = Some(orientation);
+        self.re_encoded = true;
+    }
+}

@@ -1,0 +1,243 @@
+//! PDF: Info, XMP and page metadata removed, pages kept, active content and encryption refused.
+
+use lopdf::{Document, Object, Stream, dictionary};
+use ward_sanitize::{ActiveContent, ActiveContentPolicy, Category, Error, Sanitizer};
+
+use crate::common::*;
+
+fn media_boxes(pdf: &[u8]) -> Vec<Object> {
+    let doc = Document::load_mem(pdf).unwrap();
+    doc.get_pages()
+        .values()
+        .map(|&id| {
+            doc.get_dictionary(id)
+                .unwrap()
+                .get(b"MediaBox")
+                .unwrap()
+                .clone()
+        })
+        .collect()
+}
+
+#[test]
+fn info_xmp_piece_info_and_page_metadata_are_removed() {
+    let input = save(&mut pdf_with_metadata(3));
+    assert!(contains(&input, SECRET));
+    let out = Sanitizer::new().sanitize("f.pdf", &input).unwrap();
+    assert!(!contains(out.bytes(), SECRET));
+    assert!(!contains(out.bytes(), b"xmpmeta"));
+    assert!(!contains(out.bytes(), b"Scanner 3000"));
+    let doc = Document::load_mem(out.bytes()).unwrap();
+    assert!(!doc.trailer.has(b"Info"));
+    assert!(!doc.catalog().unwrap().has(b"Metadata"));
+    for id in doc.get_pages().values() {
+        let page = doc.get_dictionary(*id).unwrap();
+        assert!(!page.has(b"Metadata") && !page.has(b"PieceInfo") && !page.has(b"LastModified"));
+    }
+    let r = out.report();
+    assert!(r.has_removed(Category::PdfInfo));
+    assert!(r.has_removed(Category::PdfMetadata));
+    assert!(r.has_removed(Category::PdfPieceInfo));
+}
+
+#[test]
+fn pages_and_media_boxes_are_unchanged() {
+    let input = save(&mut pdf_with_metadata(4));
+    let out = Sanitizer::new().sanitize("f.pdf", &input).unwrap();
+    assert_eq!(media_boxes(&input), media_boxes(out.bytes()));
+    assert_eq!(media_boxes(out.bytes()).len(), 4);
+}
+
+#[test]
+fn an_incremental_update_leaves_no_old_bytes() {
+    // The original revision names the author; an appended update replaces the Info dictionary.
+    let mut doc = pdf_with_metadata(1);
+    let mut input = save(&mut doc);
+    let info_id = doc.trailer.get(b"Info").unwrap().as_reference().unwrap();
+    let root = doc.trailer.get(b"Root").unwrap().clone();
+    let xref_at = input.len();
+    let update = format!("{} 0 obj\n<< /Author (Nobody) >>\nendobj\n", info_id.0);
+    input.extend_from_slice(update.as_bytes());
+    let startxref_prev = {
+        let s = String::from_utf8_lossy(&input);
+        let at = s.rfind("startxref").unwrap();
+        s[at + 9..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+    };
+    let trailer = format!(
+        "xref\n0 1\n0000000000 65535 f \n{} 1\n{:010} 00000 n \ntrailer\n<< /Size {} /Root {} {} R /Info {} 0 R /Prev {} >>\nstartxref\n{}\n%%EOF\n",
+        info_id.0,
+        xref_at,
+        doc.max_id + 1,
+        root.as_reference().unwrap().0,
+        root.as_reference().unwrap().1,
+        info_id.0,
+        startxref_prev,
+        xref_at + update.len(),
+    );
+    input.extend_from_slice(trailer.as_bytes());
+    assert!(Document::load_mem(&input).is_ok());
+    let out = Sanitizer::new().sanitize("f.pdf", &input).unwrap();
+    assert!(!contains(out.bytes(), SECRET));
+    assert!(!contains(out.bytes(), b"Nobody"));
+    assert_eq!(
+        String::from_utf8_lossy(out.bytes())
+            .matches("%%EOF")
+            .count(),
+        1,
+        "written as one fresh revision"
+    );
+}
+
+fn with_catalog_entry(key: &str, value: Object) -> Vec<u8> {
+    let mut doc = pdf_with_metadata(1);
+    catalog_mut(&mut doc).set(key, value);
+    save(&mut doc)
+}
+
+fn with_action(action: lopdf::Dictionary) -> Vec<u8> {
+    let mut doc = pdf_with_metadata(1);
+    let id = doc.add_object(action);
+    catalog_mut(&mut doc).set("OpenAction", id);
+    save(&mut doc)
+}
+
+fn rejected_as(pdf: &[u8]) -> ActiveContent {
+    match Sanitizer::new().sanitize("f.pdf", pdf) {
+        Err(Error::ActiveContent(kind)) => kind,
+        other => panic!("expected active content, got {other:?}"),
+    }
+}
+
+fn removable(pdf: &[u8]) {
+    let out = Sanitizer::new()
+        .with_active_content(ActiveContentPolicy::Remove)
+        .sanitize("f.pdf", pdf)
+        .unwrap();
+    assert!(out.report().has_removed(Category::PdfActiveContent));
+    // The cleaned file passes the default (rejecting) policy.
+    Sanitizer::new().sanitize("f.pdf", out.bytes()).unwrap();
+}
+
+#[test]
+fn javascript_is_rejected_by_default_and_removable() {
+    let pdf = with_action(
+        dictionary! { "S" => "JavaScript", "JS" => Object::string_literal("app.alert(1)") },
+    );
+    assert_eq!(rejected_as(&pdf), ActiveContent::JavaScript);
+    removable(&pdf);
+    let names = with_catalog_entry(
+        "Names",
+        Object::Dictionary(dictionary! { "JavaScript" => dictionary! { "Names" => vec![] } }),
+    );
+    assert_eq!(rejected_as(&names), ActiveContent::JavaScript);
+    removable(&names);
+}
+
+#[test]
+fn launch_and_remote_actions_are_rejected_and_removable() {
+    for (s, kind) in [
+        ("Launch", ActiveContent::Launch),
+        ("GoToR", ActiveContent::RemoteGoTo),
+        ("SubmitForm", ActiveContent::FormAction),
+    ] {
+        // On a link annotation, so OpenAction does not mask the kind.
+        let mut doc = pdf_with_metadata(1);
+        let action =
+            doc.add_object(dictionary! { "S" => s, "F" => Object::string_literal("cmd.exe") });
+        let annot = doc.add_object(dictionary! {
+            "Type" => "Annot", "Subtype" => "Link", "Rect" => vec![0.into(), 0.into(), 10.into(), 10.into()], "A" => action,
+        });
+        let page = *doc.get_pages().values().next().unwrap();
+        doc.get_dictionary_mut(page)
+            .unwrap()
+            .set("Annots", vec![annot.into()]);
+        let pdf = save(&mut doc);
+        assert_eq!(rejected_as(&pdf), kind, "{s}");
+        removable(&pdf);
+    }
+}
+
+#[test]
+fn additional_actions_are_rejected_and_removable() {
+    let mut doc = pdf_with_metadata(1);
+    let page = *doc.get_pages().values().next().unwrap();
+    doc.get_dictionary_mut(page).unwrap().set(
+        "AA",
+        dictionary! { "O" => dictionary! { "S" => "GoTo", "D" => vec![] } },
+    );
+    let pdf = save(&mut doc);
+    assert_eq!(rejected_as(&pdf), ActiveContent::AdditionalActions);
+    removable(&pdf);
+}
+
+#[test]
+fn embedded_files_are_rejected_and_removable() {
+    let mut doc = pdf_with_metadata(1);
+    let file = doc.add_object(Stream::new(
+        dictionary! { "Type" => "EmbeddedFile" },
+        SECRET.to_vec(),
+    ));
+    let spec = doc.add_object(dictionary! { "Type" => "Filespec", "F" => Object::string_literal("a.txt"), "EF" => dictionary! { "F" => file } });
+    catalog_mut(&mut doc).set(
+        "Names",
+        dictionary! { "EmbeddedFiles" => dictionary! { "Names" => vec![Object::string_literal("a.txt"), spec.into()] } },
+    );
+    let pdf = save(&mut doc);
+    assert_eq!(rejected_as(&pdf), ActiveContent::EmbeddedFile);
+    let out = Sanitizer::new()
+        .with_active_content(ActiveContentPolicy::Remove)
+        .sanitize("f.pdf", &pdf)
+        .unwrap();
+    assert!(!contains(out.bytes(), SECRET));
+}
+
+#[test]
+fn xfa_is_rejected_and_removable() {
+    let pdf = with_catalog_entry(
+        "AcroForm",
+        Object::Dictionary(
+            dictionary! { "Fields" => vec![], "XFA" => Object::string_literal("<xdp/>") },
+        ),
+    );
+    assert_eq!(rejected_as(&pdf), ActiveContent::Xfa);
+    removable(&pdf);
+}
+
+#[test]
+fn a_plain_goto_open_action_is_allowed() {
+    let mut doc = pdf_with_metadata(1);
+    let page = *doc.get_pages().values().next().unwrap();
+    let goto =
+        doc.add_object(dictionary! { "S" => "GoTo", "D" => vec![page.into(), "Fit".into()] });
+    catalog_mut(&mut doc).set("OpenAction", goto);
+    let pdf = save(&mut doc);
+    assert!(Sanitizer::new().sanitize("f.pdf", &pdf).is_ok());
+    let dest = with_catalog_entry("OpenAction", Object::Array(vec![page.into(), "Fit".into()]));
+    assert!(Sanitizer::new().sanitize("f.pdf", &dest).is_ok());
+}
+
+#[test]
+fn encrypted_pdfs_are_rejected() {
+    let mut doc = pdf_with_metadata(1);
+    let enc = doc.add_object(dictionary! {
+        "Filter" => "Standard", "V" => 1, "R" => 2, "Length" => 40,
+        "O" => Object::string_literal(vec![0u8; 32]), "U" => Object::string_literal(vec![0u8; 32]), "P" => -4,
+    });
+    doc.trailer.set("Encrypt", enc);
+    doc.trailer.set(
+        "ID",
+        vec![
+            Object::string_literal(vec![1u8; 16]),
+            Object::string_literal(vec![1u8; 16]),
+        ],
+    );
+    let pdf = save(&mut doc);
+    let err = Sanitizer::new().sanitize("f.pdf", &pdf).unwrap_err();
+    assert!(matches!(err, Error::Encrypted), "{err:?}");
+    assert_eq!(err.rule(), "pdf.encrypted");
+}

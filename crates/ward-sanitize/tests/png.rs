@@ -1,0 +1,151 @@
+//! PNG: chunk removal with CRCs checked, image data untouched, APNG kept.
+
+use ward_sanitize::{Category, Sanitizer};
+
+use crate::common::*;
+
+#[test]
+fn text_exif_time_and_private_chunks_are_removed() {
+    let png = encode_png(&picture(40, 30));
+    let input = png_insert(&png, &png_metadata_chunks(None));
+    assert!(contains(&input, SECRET));
+    let out = Sanitizer::new().sanitize("p.png", &input).unwrap();
+    assert!(!contains(out.bytes(), SECRET));
+    for ty in [b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME", b"prVt"] {
+        assert!(png_chunks_of(out.bytes(), ty).is_empty(), "{ty:?} left");
+    }
+    let r = out.report();
+    assert_eq!(
+        r.removed()
+            .iter()
+            .find(|x| x.category == Category::Text)
+            .unwrap()
+            .count,
+        3
+    );
+    assert!(r.has_removed(Category::Exif));
+    assert!(r.has_removed(Category::Time));
+    assert!(r.has_removed(Category::OtherChunk));
+    assert!(!r.re_encoded());
+}
+
+#[test]
+fn colour_chunks_are_kept_with_valid_crcs() {
+    let png = encode_png(&picture(40, 30));
+    let icc = [b"prof\0\0".as_slice(), &zlib(&[1u8; 64])].concat();
+    let input = png_insert(
+        &png,
+        &[
+            png_chunk(b"iCCP", &icc),
+            png_chunk(b"cHRM", &[0u8; 32]),
+            png_chunk(b"sRGB", &[0]),
+            png_chunk(b"gAMA", &45455u32.to_be_bytes()),
+            png_chunk(b"pHYs", &[0, 0, 11, 19, 0, 0, 11, 19, 1]),
+        ],
+    );
+    let out = Sanitizer::new().sanitize("p.png", &input).unwrap();
+    for ty in [b"iCCP", b"cHRM", b"sRGB", b"gAMA", b"pHYs"] {
+        assert!(!png_chunks_of(out.bytes(), ty).is_empty(), "{ty:?} dropped");
+    }
+    // Every chunk's CRC is valid (checked here without the crate).
+    let b = out.bytes();
+    let mut pos = 8;
+    while pos < b.len() {
+        let len = u32::from_be_bytes(b[pos..pos + 4].try_into().unwrap()) as usize;
+        let crc = u32::from_be_bytes(b[pos + 8 + len..pos + 12 + len].try_into().unwrap());
+        assert_eq!(crc32fast::hash(&b[pos + 4..pos + 8 + len]), crc);
+        pos += 12 + len;
+    }
+    assert_eq!(pos, b.len());
+}
+
+#[test]
+fn image_data_is_byte_identical_and_decodes_the_same() {
+    let png = encode_png(&picture(70, 50));
+    let input = png_insert(&png, &png_metadata_chunks(None));
+    let out = Sanitizer::new().sanitize("p.png", &input).unwrap();
+    for ty in [b"IHDR", b"IDAT", b"IEND"] {
+        assert_eq!(png_chunks_of(&input, ty), png_chunks_of(out.bytes(), ty));
+    }
+    assert_eq!(
+        image::load_from_memory(&input).unwrap().to_rgba8(),
+        image::load_from_memory(out.bytes()).unwrap().to_rgba8()
+    );
+}
+
+#[test]
+fn bad_crc_is_rejected() {
+    let png = encode_png(&picture(10, 10));
+    let mut text = png_chunk(b"tEXt", b"k\0v");
+    let n = text.len();
+    text[n - 1] ^= 1;
+    let err = Sanitizer::new()
+        .sanitize("p.png", &png_insert(&png, &[text]))
+        .unwrap_err();
+    assert_eq!(err.rule(), "parse");
+    assert!(err.to_string().contains("crc"), "{err}");
+}
+
+#[test]
+fn unknown_critical_chunk_is_rejected() {
+    let png = encode_png(&picture(10, 10));
+    let err = Sanitizer::new()
+        .sanitize("p.png", &png_insert(&png, &[png_chunk(b"ABCD", b"x")]))
+        .unwrap_err();
+    assert_eq!(err.rule(), "parse");
+}
+
+#[test]
+fn trailing_bytes_after_iend_are_removed() {
+    let mut input = encode_png(&picture(10, 10));
+    input.extend_from_slice(SECRET);
+    let out = Sanitizer::new().sanitize("p.png", &input).unwrap();
+    assert!(!contains(out.bytes(), SECRET));
+    assert_eq!(
+        out.report().removed_bytes(Category::Trailer),
+        SECRET.len() as u64
+    );
+}
+
+#[test]
+fn apng_keeps_its_animation_chunks() {
+    let png = encode_png(&picture(8, 8));
+    // acTL: 1 frame, loop forever; fcTL for the default image (sequence 0).
+    let mut fctl = 0u32.to_be_bytes().to_vec();
+    fctl.extend_from_slice(&8u32.to_be_bytes());
+    fctl.extend_from_slice(&8u32.to_be_bytes());
+    fctl.extend_from_slice(&[0; 8]);
+    fctl.extend_from_slice(&[0, 1, 0, 10, 0, 0]);
+    let input = png_insert(
+        &png,
+        &[
+            png_chunk(b"acTL", &[0, 0, 0, 1, 0, 0, 0, 0]),
+            png_chunk(b"fcTL", &fctl),
+            png_chunk(b"tEXt", &[b"k\0".as_slice(), SECRET].concat()),
+        ],
+    );
+    let out = Sanitizer::new().sanitize("a.png", &input).unwrap();
+    assert_eq!(
+        png_chunks_of(out.bytes(), b"acTL"),
+        [0, 0, 0, 1, 0, 0, 0, 0]
+    );
+    assert_eq!(png_chunks_of(out.bytes(), b"fcTL"), fctl);
+    assert!(!contains(out.bytes(), SECRET));
+}
+
+#[test]
+fn exif_orientation_in_png_is_applied_exactly() {
+    let img = picture(30, 20);
+    for orientation in 2..=8u16 {
+        let input = png_insert(&encode_png(&img), &png_metadata_chunks(Some(orientation)));
+        let out = Sanitizer::new().sanitize("p.png", &input).unwrap();
+        assert_eq!(out.report().orientation_applied(), Some(orientation));
+        let shown = image::load_from_memory(out.bytes()).unwrap().to_rgb8();
+        assert_eq!(
+            shown,
+            upright(&img, orientation),
+            "orientation {orientation}"
+        );
+        assert!(!contains(out.bytes(), SECRET));
+    }
+}

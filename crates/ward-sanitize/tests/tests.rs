@@ -1,0 +1,20 @@
+//! ward-sanitize integration tests: one binary, one module per area.
+
+/// Builders for synthetic inputs (images with planted metadata, PDFs) and independent checks.
+mod common;
+/// The real-file corpus under `tests/corpus/`, with exiftool and a second decoder as judges.
+mod corpus;
+/// Display-name rules.
+mod filename;
+/// JPEG segment removal, pixels identical, orientation.
+mod jpeg;
+/// Proptest-driven mutation fuzzing of every parser: never a panic, outputs re-validate.
+mod mutation;
+/// PDF metadata and active content.
+mod pdf;
+/// PNG chunk removal, APNG, text limits.
+mod png;
+/// The three-way validation and every limit at its boundary.
+mod validation;
+/// WebP chunk removal, VP8X flags, RIFF size.
+mod webp;

@@ -1,0 +1,89 @@
+//! WebP: EXIF and XMP chunks removed, VP8X flags and RIFF size fixed, image chunks untouched.
+
+use ward_sanitize::{Category, Error, FileKind, Sanitizer};
+
+use crate::common::*;
+
+#[test]
+fn exif_xmp_and_unknown_chunks_are_removed_and_flags_fixed() {
+    let img = picture(40, 30);
+    let input = webp_with_metadata(&img, None);
+    assert!(contains(&input, SECRET));
+    let out = Sanitizer::new().sanitize("p.webp", &input).unwrap();
+    let b = out.bytes();
+    assert!(!contains(b, SECRET));
+    let chunks = webp_chunks(b);
+    let names: Vec<&[u8; 4]> = chunks.iter().map(|(f, _)| f).collect();
+    assert_eq!(names, [b"VP8X", b"VP8L"]);
+    assert_eq!(
+        chunks[0].1[0] & (0x08 | 0x04),
+        0,
+        "EXIF/XMP flags still set"
+    );
+    assert_eq!(
+        u32::from_le_bytes(b[4..8].try_into().unwrap()) as usize,
+        b.len() - 8,
+        "RIFF size"
+    );
+    let r = out.report();
+    assert!(r.has_removed(Category::Exif) && r.has_removed(Category::Xmp));
+    assert!(r.has_removed(Category::OtherChunk));
+    // The image chunk is unchanged and decodes to the same pixels.
+    assert_eq!(webp_chunks(&input)[1], chunks[1]);
+    assert_eq!(image::load_from_memory(b).unwrap().to_rgb8(), img);
+}
+
+#[test]
+fn simple_lossless_file_passes_unchanged() {
+    let input = encode_webp(&picture(20, 20));
+    let out = Sanitizer::new().sanitize("p.webp", &input).unwrap();
+    assert_eq!(out.bytes(), input.as_slice());
+    assert!(out.report().removed().is_empty());
+}
+
+#[test]
+fn riff_size_lies_are_rejected_and_trailers_dropped() {
+    let mut input = webp_with_metadata(&picture(10, 10), None);
+    let mut too_big = input.clone();
+    too_big[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(
+        Sanitizer::new()
+            .sanitize("p.webp", &too_big)
+            .unwrap_err()
+            .rule(),
+        "parse"
+    );
+    input.extend_from_slice(b"TRAILER");
+    let out = Sanitizer::new().sanitize("p.webp", &input).unwrap();
+    assert_eq!(out.report().removed_bytes(Category::Trailer), 7);
+}
+
+#[test]
+fn exif_orientation_in_webp_is_applied_exactly() {
+    let img = picture(30, 20);
+    for orientation in [3u16, 6, 8] {
+        let input = webp_with_metadata(&img, Some(orientation));
+        let out = Sanitizer::new().sanitize("p.webp", &input).unwrap();
+        assert_eq!(out.kind(), FileKind::Webp);
+        assert_eq!(out.report().orientation_applied(), Some(orientation));
+        let shown = image::load_from_memory(out.bytes()).unwrap().to_rgb8();
+        assert_eq!(shown, upright(&img, orientation));
+    }
+}
+
+#[test]
+fn orientation_on_an_animation_is_refused() {
+    let img = picture(10, 10);
+    let mut input = webp_with_metadata(&img, Some(6));
+    // Mark it animated: the VP8X animation flag.
+    input[20] |= 0x02;
+    let res = Sanitizer::new().sanitize("p.webp", &input);
+    // The decoder may refuse the inconsistent file first; either way it is not accepted.
+    match res {
+        Err(Error::OrientationUnsupported {
+            kind: FileKind::Webp,
+        }) => {}
+        Err(e) => assert_eq!(e.rule(), "parse", "{e}"),
+        Ok(_) => panic!("an animated file with an orientation was accepted"),
+    }
+}
