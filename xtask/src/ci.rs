@@ -60,8 +60,16 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     // Endpoints for the integration tests (a developer's `cargo xtask services up` serves them).
     crate::services::export_env();
 
+    if in_ci {
+        // ward-sanitize's corpus test judges metadata removal with exiftool; installed when missing.
+        crate::fuzz::ensure_exiftool()?;
+    }
+
     step("tests (unit, integration and doc tests)");
     cargo(&["test", "--workspace", "--all-features"])?;
+
+    step("fuzz smoke (ward-sanitize parsers)");
+    crate::fuzz::run(&["--smoke".to_owned()])?;
 
     println!("\nxtask ci: all checks passed");
     Ok(())

@@ -4,6 +4,7 @@
 
 mod ci;
 mod cmd;
+mod fuzz;
 mod services;
 
 use anyhow::{Result, bail};
@@ -14,6 +15,7 @@ usage: cargo xtask <task>
 tasks:
   ci            run everything CI checks (fmt, clippy, deny, docs, tests)
   services      up|down|status: the S3 test servers (moto, s3s-fs) on loopback
+  fuzz          [--smoke | --seconds N]: fuzz ward-sanitize's parsers (cargo fuzz or mutation tests)
 ";
 
 fn main() -> Result<()> {
@@ -28,6 +30,7 @@ fn main() -> Result<()> {
     match task {
         "ci" => ci::run(rest),
         "services" => services::run(rest),
+        "fuzz" => fuzz::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
