@@ -30,6 +30,8 @@ use crate::cmd::{self, step};
 const MOTO_ADDR: &str = "127.0.0.1:9100";
 /// Where s3s-fs listens.
 const S3S_ADDR: &str = "127.0.0.1:9200";
+/// moto, pinned so every machine runs the server the tests were written against.
+const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
 /// s3s-fs version; later versions need a newer rustc than the pinned toolchain.
 const S3S_FS_VERSION: &str = "0.14.1";
 /// Fixed, test-only credentials for s3s-fs (loopback only, no data of value).
@@ -163,7 +165,7 @@ fn ensure_moto_installed(dir: &Path) -> Result<PathBuf> {
     )?;
     let pip = venv.join("bin").join("pip");
     let pip_str = pip.to_str().context("the repository path is not UTF-8")?;
-    cmd::run(pip_str, &["install", "--quiet", "moto[server]"])?;
+    cmd::run(pip_str, &["install", "--quiet", MOTO_REQUIREMENT])?;
     if !moto.exists() {
         bail!("pip finished but {} is missing", moto.display());
     }

@@ -1,0 +1,91 @@
+//! Object storage for protected health information, where every stored byte is ward ciphertext
+//! and every claim about encryption is something a server was seen to say.
+//!
+//! # What it deliberately does not do
+//!
+//! - It never guesses from an endpoint's name whether a server encrypts: whether server-side
+//!   evidence is required is configuration ([`EncryptionExpectation`]).
+//! - It never records an encryption value the server did not send ([`ObservedSse`] holds headers
+//!   exactly as received, `None` when absent).
+//! - It never lets user text into an object key ([`ObjectKey`] is built from ids only).
+//! - It never logs object bytes, key material or credentials: logs carry keys (ids), sizes and
+//!   outcomes.
+//!
+//! # Map
+//!
+//! - [`ObjectStore`], the trait (put, streamed put, get with ranges, head, delete, paginated
+//!   list, presign), and [`ObjectStoreExt`] for the convenience calls.
+//! - Backends: [`MemoryStore`], [`LocalStore`] (atomic, durable file writes), and with the `s3`
+//!   feature [`S3Store`] built by [`S3StoreBuilder`].
+//! - [`EncryptedStore`]: ward stream encryption on put, decryption on get (ranges fetch only the
+//!   covering chunks), over any store, with keys from a [`WorkspaceKeys`].
+//! - [`SsePolicy`]: the server-side encryption sent on every S3 put.
+//! - [`verify_file_encrypted`] → [`EncryptionEvidence`], deleting the object when it fails.
+//! - With `s3`: [`bootstrap::ensure_bucket`] and [`bootstrap::verify_bucket_exists`].
+//!
+//! # Features
+//!
+//! - `s3` (default): the S3 backend (aws-sdk-s3) and bucket bootstrap.
+//! - `testing`: exposes the [`conformance`] suite, for stores written elsewhere.
+//!
+//! # Example
+//!
+//! ```
+//! use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+//! use ward_storage::{
+//!     EncryptedStore, EncryptionExpectation, FileKind, MemoryStore, ObjectKey, ObjectStoreExt,
+//!     Owner, verify_file_encrypted,
+//! };
+//! # use uuid::Uuid;
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1))?);
+//! let backend = MemoryStore::new();
+//! let store = EncryptedStore::new(backend.clone(), keys);
+//!
+//! let key = ObjectKey::new(Uuid::new_v4(), Owner::Session(Uuid::new_v4()), Uuid::new_v4(), FileKind::Pdf);
+//! store.put(&key, "%PDF-1.7 consent form".into()).await?;
+//!
+//! // Prove what the backend holds, from the stored bytes (this backend has no SSE).
+//! let expect = EncryptionExpectation::ClientSide { key_id: KeyId(1) };
+//! let evidence = verify_file_encrypted(&backend, &key, &expect).await?;
+//! assert_eq!(evidence.algorithm, "ward-stream-v1");
+//! assert_eq!(store.get(&key).await?.bytes().await?, "%PDF-1.7 consent form");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#[cfg(feature = "s3")]
+pub mod bootstrap;
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+mod encrypted;
+mod error;
+mod key;
+mod local;
+mod memory;
+#[cfg(feature = "s3")]
+pub mod s3;
+mod sse;
+mod store;
+mod verify;
+
+pub use encrypted::{EncryptedStore, WorkspaceKeys};
+pub use error::{BoxError, ConfigRule, Error, Result, VerificationFailure};
+pub use key::{FileKind, KeyPrefix, ObjectKey, Owner};
+pub use local::LocalStore;
+pub use memory::MemoryStore;
+#[cfg(feature = "s3")]
+pub use s3::{S3Store, S3StoreBuilder};
+pub use sse::{
+    ObservedSse, SSE_C_ALGORITHM, SSE_KMS_ALGORITHM, SSE_S3_ALGORITHM, SseCustomerKey, SsePolicy,
+};
+pub use store::{
+    BoxReader, GetOptions, GetResult, ListOptions, MAX_PRESIGN_EXPIRY, ObjectMeta, ObjectStore,
+    ObjectStoreExt, PresignMethod, PresignOptions, PresignedRequest, PutOptions, PutResult,
+};
+pub use verify::{EncryptionEvidence, EncryptionExpectation, Proof, verify_file_encrypted};
+
+pub use bytes;
+pub use uuid;
+pub use ward_crypto;

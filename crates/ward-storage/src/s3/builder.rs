@@ -1,0 +1,585 @@
+//! `S3StoreBuilder`: endpoint, credentials, bucket, SSE policy and the client settings, validated
+//! once in `build`, where production rules refuse plain http and weak credentials.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::S3Store;
+use crate::error::{ConfigRule, Error, Result};
+use crate::sse::SsePolicy;
+
+/// Connections kept per host.
+pub const POOL_SIZE: usize = 50;
+/// Retries after the first attempt (adaptive: the client also slows down when throttled).
+pub const RETRIES: u32 = 3;
+/// Time allowed to open a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time allowed between bytes of a response.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default multipart part size, which is also the size above which streamed puts go multipart.
+pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+/// S3's minimum part size (all parts but the last).
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+/// Minimum access key length in `staging` and `production`.
+pub const MIN_ACCESS_KEY_LEN: usize = 12;
+/// Minimum secret key length in `staging` and `production`.
+pub const MIN_SECRET_KEY_LEN: usize = 20;
+
+/// Access keys refused in `staging` and `production`: MinIO's root defaults, documentation
+/// examples and ward's own test credentials.
+const DEFAULT_ACCESS_KEYS: &[&str] = &[
+    "minioadmin",
+    "minio",
+    "admin",
+    "root",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ward-test-access-key",
+];
+/// Secret keys refused in `staging` and `production`, for the same reasons.
+const DEFAULT_SECRET_KEYS: &[&str] = &[
+    "minioadmin",
+    "minio123",
+    "password",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "ward-test-secret-key-not-for-production",
+];
+
+/// The deployment environment a store is built for; `Staging` and `Production` apply the strict
+/// rules (https endpoint, no default or weak credentials).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Environment {
+    /// A developer machine.
+    #[default]
+    Development,
+    /// Automated tests.
+    Test,
+    /// Pre-production: strict rules.
+    Staging,
+    /// Production: strict rules.
+    Production,
+}
+
+impl Environment {
+    /// The lowercase name, as configured.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Test => "test",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+
+    /// Whether the strict rules apply.
+    pub fn is_strict(self) -> bool {
+        matches!(self, Self::Staging | Self::Production)
+    }
+}
+
+impl FromStr for Environment {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "development" => Ok(Self::Development),
+            "test" => Ok(Self::Test),
+            "staging" => Ok(Self::Staging),
+            "production" => Ok(Self::Production),
+            _ => Err(Error::Config {
+                rule: ConfigRule::Invalid {
+                    setting: "environment",
+                    reason: "expected development, test, staging or production".to_owned(),
+                },
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string setting of [`S3StoreBuilder`], for configuration files and the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum S3ConfigKey {
+    /// `endpoint` (env `WARD_S3_ENDPOINT`): the server URL; AWS when unset.
+    Endpoint,
+    /// `region` (env `WARD_S3_REGION`), default `us-east-1`.
+    Region,
+    /// `bucket` (env `WARD_S3_BUCKET`).
+    Bucket,
+    /// `access_key_id` (env `WARD_S3_ACCESS_KEY_ID`).
+    AccessKeyId,
+    /// `secret_access_key` (env `WARD_S3_SECRET_ACCESS_KEY`).
+    SecretAccessKey,
+    /// `environment` (env `WARD_ENV`).
+    Environment,
+    /// `kms_key_id` (env `WARD_S3_KMS_KEY_ID`): when set, SSE-KMS with this key.
+    KmsKeyId,
+}
+
+impl S3ConfigKey {
+    /// Every key, in the order `from_env` reads them.
+    pub const ALL: [Self; 7] = [
+        Self::Endpoint,
+        Self::Region,
+        Self::Bucket,
+        Self::AccessKeyId,
+        Self::SecretAccessKey,
+        Self::Environment,
+        Self::KmsKeyId,
+    ];
+
+    /// The environment variable holding this setting.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Self::Endpoint => "WARD_S3_ENDPOINT",
+            Self::Region => "WARD_S3_REGION",
+            Self::Bucket => "WARD_S3_BUCKET",
+            Self::AccessKeyId => "WARD_S3_ACCESS_KEY_ID",
+            Self::SecretAccessKey => "WARD_S3_SECRET_ACCESS_KEY",
+            Self::Environment => "WARD_ENV",
+            Self::KmsKeyId => "WARD_S3_KMS_KEY_ID",
+        }
+    }
+}
+
+impl AsRef<str> for S3ConfigKey {
+    fn as_ref(&self) -> &str {
+        match self {
+            Self::Endpoint => "endpoint",
+            Self::Region => "region",
+            Self::Bucket => "bucket",
+            Self::AccessKeyId => "access_key_id",
+            Self::SecretAccessKey => "secret_access_key",
+            Self::Environment => "environment",
+            Self::KmsKeyId => "kms_key_id",
+        }
+    }
+}
+
+impl FromStr for S3ConfigKey {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_ref() == s)
+            .ok_or_else(|| Error::Config {
+                rule: ConfigRule::Invalid {
+                    setting: "s3 configuration key",
+                    reason: "unknown key".to_owned(),
+                },
+            })
+    }
+}
+
+/// Builds an [`S3Store`]. `new()` equals `default()`; setters never fail; [`build`](Self::build)
+/// validates everything.
+///
+/// Client settings: a pool of [`POOL_SIZE`] connections per host, [`RETRIES`] adaptive retries,
+/// [`CONNECT_TIMEOUT`] and [`READ_TIMEOUT`], SigV4 signing, path-style addressing whenever an
+/// endpoint is set (MinIO and other S3-compatible servers), request checksums only where S3
+/// requires them (ward's own AEAD already authenticates every byte).
+///
+/// ```
+/// use ward_storage::{ConfigRule, Error, S3StoreBuilder, s3::Environment};
+///
+/// // In production, plain http and MinIO's root credentials are refused, naming the rule.
+/// let err = S3StoreBuilder::new()
+///     .with_endpoint("http://minio.internal:9000")
+///     .with_bucket("attachments")
+///     .with_credentials("minioadmin", "minioadmin")
+///     .with_environment(Environment::Production)
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, Error::Config { rule: ConfigRule::HttpsRequired { .. } }));
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid storage configuration: the production environment requires an https endpoint"
+/// );
+/// ```
+#[derive(Clone, Default)]
+pub struct S3StoreBuilder {
+    endpoint: Option<String>,
+    region: Option<String>,
+    bucket: Option<String>,
+    access_key: Option<String>,
+    secret_key: Option<SecretString>,
+    environment: Environment,
+    environment_error: bool,
+    sse: Option<SsePolicy>,
+    part_size: Option<usize>,
+}
+
+impl fmt::Debug for S3StoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3StoreBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("access_key", &self.access_key.as_ref().map(|_| "******"))
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "******"))
+            .field("environment", &self.environment)
+            .field("sse", &self.sse)
+            .field("part_size", &self.part_size)
+            .finish()
+    }
+}
+
+impl S3StoreBuilder {
+    /// A builder with nothing set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder from the `WARD_S3_*` and `WARD_ENV` variables ([`S3ConfigKey::env_var`]).
+    pub fn from_env() -> Self {
+        S3ConfigKey::ALL.into_iter().fold(Self::new(), |b, key| {
+            match std::env::var(key.env_var()) {
+                Ok(value) => b.with_config(key, value),
+                Err(_) => b,
+            }
+        })
+    }
+
+    /// Sets one string setting.
+    pub fn with_config(self, key: S3ConfigKey, value: impl Into<String>) -> Self {
+        let value = value.into();
+        match key {
+            S3ConfigKey::Endpoint => self.with_endpoint(value),
+            S3ConfigKey::Region => self.with_region(value),
+            S3ConfigKey::Bucket => self.with_bucket(value),
+            S3ConfigKey::AccessKeyId => Self {
+                access_key: Some(value),
+                ..self
+            },
+            S3ConfigKey::SecretAccessKey => Self {
+                secret_key: Some(SecretString::from(value)),
+                ..self
+            },
+            S3ConfigKey::Environment => match value.parse() {
+                Ok(env) => self.with_environment(env),
+                // Remembered and reported by `build`, which is where validation happens.
+                Err(_) => Self {
+                    environment_error: true,
+                    ..self
+                },
+            },
+            S3ConfigKey::KmsKeyId => self.with_sse(SsePolicy::Kms { key_id: value }),
+        }
+    }
+
+    /// The server URL (`https://s3.example.org`, `http://127.0.0.1:9000`); AWS when unset.
+    /// Setting an endpoint turns on path-style addressing.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The region (default `us-east-1`).
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// The bucket every object goes to.
+    pub fn with_bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.bucket = Some(bucket.into());
+        self
+    }
+
+    /// Static credentials. They are never printed (`Debug` shows `******`).
+    pub fn with_credentials(
+        mut self,
+        access_key: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Self {
+        self.access_key = Some(access_key.into());
+        self.secret_key = Some(SecretString::from(secret_key.into()));
+        self
+    }
+
+    /// The environment whose rules apply (default `development`).
+    pub fn with_environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self.environment_error = false;
+        self
+    }
+
+    /// The server-side encryption requested on every put (default SSE-S3, `AES256`).
+    pub fn with_sse(mut self, sse: SsePolicy) -> Self {
+        self.sse = Some(sse);
+        self
+    }
+
+    /// The multipart part size (default [`DEFAULT_PART_SIZE`], at least [`MIN_PART_SIZE`]).
+    /// Streamed bodies larger than one part go multipart; memory stays within two parts.
+    pub fn with_part_size(mut self, part_size: usize) -> Self {
+        self.part_size = Some(part_size);
+        self
+    }
+
+    /// Checks every setting and builds the store.
+    pub fn build(self) -> Result<S3Store> {
+        let missing = |setting| Error::Config {
+            rule: ConfigRule::Missing { setting },
+        };
+        if self.environment_error {
+            return Err(Error::Config {
+                rule: ConfigRule::Invalid {
+                    setting: "environment",
+                    reason: "expected development, test, staging or production".to_owned(),
+                },
+            });
+        }
+        let bucket = self.bucket.clone().ok_or_else(|| missing("bucket"))?;
+        let access_key = self
+            .access_key
+            .clone()
+            .ok_or_else(|| missing("access_key_id"))?;
+        let secret_key = self
+            .secret_key
+            .clone()
+            .ok_or_else(|| missing("secret_access_key"))?;
+        let part_size = self.part_size.unwrap_or(DEFAULT_PART_SIZE);
+        if part_size < MIN_PART_SIZE {
+            return Err(Error::Config {
+                rule: ConfigRule::Invalid {
+                    setting: "part_size",
+                    reason: format!("must be at least {MIN_PART_SIZE} bytes"),
+                },
+            });
+        }
+        if let Some(endpoint) = &self.endpoint
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            return Err(Error::Config {
+                rule: ConfigRule::Invalid {
+                    setting: "endpoint",
+                    reason: "must start with https:// or http://".to_owned(),
+                },
+            });
+        }
+        check_strict_rules(
+            self.environment,
+            self.endpoint.as_deref(),
+            &access_key,
+            secret_key.expose_secret(),
+        )?;
+
+        let http_client = aws_smithy_http_client::Builder::new()
+            .pool_max_idle_per_host(POOL_SIZE)
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let credentials = Credentials::new(
+            access_key,
+            secret_key.expose_secret(),
+            None,
+            None,
+            "ward-storage",
+        );
+        let mut config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(
+                self.region
+                    .clone()
+                    .unwrap_or_else(|| "us-east-1".to_owned()),
+            ))
+            .credentials_provider(credentials)
+            .http_client(http_client)
+            .retry_config(RetryConfig::adaptive().with_max_attempts(RETRIES + 1))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .read_timeout(READ_TIMEOUT)
+                    .build(),
+            )
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if let Some(endpoint) = &self.endpoint {
+            config = config.endpoint_url(endpoint).force_path_style(true);
+        }
+        Ok(S3Store::from_parts(
+            aws_sdk_s3::Client::from_conf(config.build()),
+            bucket,
+            self.sse.unwrap_or(SsePolicy::S3Managed),
+            part_size,
+            self.endpoint.unwrap_or_else(|| "aws".to_owned()),
+        ))
+    }
+}
+
+/// The `staging`/`production` rules, checked in order so the first broken one is named.
+fn check_strict_rules(
+    environment: Environment,
+    endpoint: Option<&str>,
+    access_key: &str,
+    secret_key: &str,
+) -> Result<()> {
+    if !environment.is_strict() {
+        return Ok(());
+    }
+    let env = environment.as_str();
+    let fail = |rule| Err(Error::Config { rule });
+    if endpoint.is_some_and(|e| !e.starts_with("https://")) {
+        return fail(ConfigRule::HttpsRequired { environment: env });
+    }
+    if DEFAULT_ACCESS_KEYS.contains(&access_key) || DEFAULT_SECRET_KEYS.contains(&secret_key) {
+        return fail(ConfigRule::DefaultCredentials { environment: env });
+    }
+    if access_key.chars().count() < MIN_ACCESS_KEY_LEN {
+        return fail(ConfigRule::WeakAccessKey {
+            environment: env,
+            min: MIN_ACCESS_KEY_LEN,
+        });
+    }
+    if secret_key.chars().count() < MIN_SECRET_KEY_LEN {
+        return fail(ConfigRule::WeakSecretKey {
+            environment: env,
+            min: MIN_SECRET_KEY_LEN,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strict(env: Environment, endpoint: &str, ak: &str, sk: &str) -> Result<S3Store> {
+        S3StoreBuilder::new()
+            .with_endpoint(endpoint)
+            .with_bucket("b")
+            .with_credentials(ak, sk)
+            .with_environment(env)
+            .build()
+    }
+
+    const GOOD_AK: &str = "AKIAWARDEXAMPLE01";
+    const GOOD_SK: &str = "a-long-enough-secret-key-0123";
+
+    #[test]
+    fn strict_environments_name_the_rule_they_refuse() {
+        for env in [Environment::Staging, Environment::Production] {
+            let rule = |r: Result<S3Store>| match r {
+                Err(Error::Config { rule }) => rule,
+                other => panic!("expected a config error, got {other:?}"),
+            };
+            assert!(matches!(
+                rule(strict(env, "http://s3.internal", GOOD_AK, GOOD_SK)),
+                ConfigRule::HttpsRequired { .. }
+            ));
+            assert!(matches!(
+                rule(strict(
+                    env,
+                    "https://s3.internal",
+                    "minioadmin",
+                    "minioadmin"
+                )),
+                ConfigRule::DefaultCredentials { .. }
+            ));
+            assert!(matches!(
+                rule(strict(env, "https://s3.internal", GOOD_AK, "minio123")),
+                ConfigRule::DefaultCredentials { .. }
+            ));
+            assert_eq!(
+                rule(strict(env, "https://s3.internal", "short", GOOD_SK)),
+                ConfigRule::WeakAccessKey {
+                    environment: env.as_str(),
+                    min: 12
+                }
+            );
+            assert_eq!(
+                rule(strict(
+                    env,
+                    "https://s3.internal",
+                    GOOD_AK,
+                    "nineteen-characters"
+                )),
+                ConfigRule::WeakSecretKey {
+                    environment: env.as_str(),
+                    min: 20
+                }
+            );
+            assert!(strict(env, "https://s3.internal", GOOD_AK, GOOD_SK).is_ok());
+        }
+    }
+
+    #[test]
+    fn development_accepts_loopback_http_and_test_credentials() {
+        for env in [Environment::Development, Environment::Test] {
+            assert!(strict(env, "http://127.0.0.1:9000", "minioadmin", "minioadmin").is_ok());
+        }
+    }
+
+    #[test]
+    fn errors_and_debug_never_show_credentials() {
+        let secret = "super-secret-value-0123456789";
+        let builder = S3StoreBuilder::new().with_credentials("AKIAWARDSECRETID", secret);
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains(secret) && !shown.contains("AKIAWARDSECRETID"));
+        let err = strict(
+            Environment::Production,
+            "https://x",
+            "AKIAWARDSECRETID",
+            "short",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            !err.contains("short") && !err.contains("AKIAWARDSECRETID"),
+            "{err}"
+        );
+        let store = strict(
+            Environment::Development,
+            "http://127.0.0.1:1",
+            "AKIAWARDSECRETID",
+            secret,
+        )
+        .unwrap();
+        let shown = format!("{store:?} {store}");
+        assert!(!shown.contains(secret) && !shown.contains("AKIAWARDSECRETID"));
+    }
+
+    #[test]
+    fn missing_and_invalid_settings_are_named() {
+        let err = S3StoreBuilder::new().build().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid storage configuration: missing setting `bucket`"
+        );
+        let err = S3StoreBuilder::new()
+            .with_config(S3ConfigKey::Environment, "prod")
+            .with_bucket("b")
+            .with_credentials(GOOD_AK, GOOD_SK)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("`environment`"), "{err}");
+        let err = S3StoreBuilder::new()
+            .with_bucket("b")
+            .with_credentials(GOOD_AK, GOOD_SK)
+            .with_part_size(1024)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("`part_size`"), "{err}");
+        assert_eq!(
+            "bucket".parse::<S3ConfigKey>().unwrap(),
+            S3ConfigKey::Bucket
+        );
+        assert!("nope".parse::<S3ConfigKey>().is_err());
+    }
+}

@@ -1,0 +1,233 @@
+//! Server-side encryption: the policy requested on every S3 put, and what a server was observed
+//! to report.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hkdf::Hkdf;
+use secrecy::{ExposeSecret, SecretBox};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{ConfigRule, Error, Result};
+use crate::key::ObjectKey;
+
+/// The `x-amz-server-side-encryption` value for SSE-S3.
+pub const SSE_S3_ALGORITHM: &str = "AES256";
+/// The `x-amz-server-side-encryption` value for SSE-KMS.
+pub const SSE_KMS_ALGORITHM: &str = "aws:kms";
+/// The `x-amz-server-side-encryption-customer-algorithm` value for SSE-C.
+pub const SSE_C_ALGORITHM: &str = "AES256";
+
+/// The server-side encryption requested on every S3 put, single and multipart.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SsePolicy {
+    /// SSE-S3: the server encrypts with keys it manages (`AES256`).
+    S3Managed,
+    /// SSE-KMS with this KMS key (`aws:kms`).
+    Kms {
+        /// The KMS key id or ARN.
+        key_id: String,
+    },
+    /// SSE-C: the server encrypts with a key ward sends on every request; a distinct key is
+    /// derived for each object from this master key.
+    CustomerKey(SseCustomerKey),
+}
+
+impl SsePolicy {
+    /// The value the server must report: `x-amz-server-side-encryption` for SSE-S3 and SSE-KMS,
+    /// the customer algorithm for SSE-C.
+    pub fn expected_algorithm(&self) -> &str {
+        match self {
+            Self::S3Managed => SSE_S3_ALGORITHM,
+            Self::Kms { .. } => SSE_KMS_ALGORITHM,
+            Self::CustomerKey(_) => SSE_C_ALGORITHM,
+        }
+    }
+
+    /// A short name for evidence and logs: `sse-s3`, `sse-kms` or `sse-c`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::S3Managed => "sse-s3",
+            Self::Kms { .. } => "sse-kms",
+            Self::CustomerKey(_) => "sse-c",
+        }
+    }
+}
+
+impl fmt::Debug for SsePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::S3Managed => f.write_str("S3Managed"),
+            Self::Kms { key_id } => f.debug_struct("Kms").field("key_id", key_id).finish(),
+            Self::CustomerKey(k) => f.debug_tuple("CustomerKey").field(k).finish(),
+        }
+    }
+}
+
+/// The SSE-C master key: 32 secret bytes from which each object's SSE-C key is derived with
+/// HKDF-SHA256 bound to the object key, so no two objects share a customer key.
+///
+/// `Debug` prints `******`; the bytes never reach a log or an error.
+#[derive(Clone)]
+pub struct SseCustomerKey(Arc<SecretBox<[u8; 32]>>);
+
+impl SseCustomerKey {
+    /// A master key from standard base64 that decodes to exactly 32 bytes.
+    pub fn from_base64(encoded: &str) -> Result<Self> {
+        let mut decoded = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| config_invalid("base64 decoding failed"))?;
+        if decoded.len() != 32 {
+            let len = decoded.len();
+            decoded.zeroize();
+            return Err(config_invalid(&format!("must be 32 bytes, got {len}")));
+        }
+        let key = SecretBox::init_with_mut(|k: &mut [u8; 32]| k.copy_from_slice(&decoded));
+        decoded.zeroize();
+        Ok(Self(Arc::new(key)))
+    }
+
+    /// A fresh random master key.
+    pub fn generate() -> Result<Self> {
+        let mut failed = false;
+        let key = SecretBox::init_with_mut(|k: &mut [u8; 32]| {
+            failed = getrandom::fill(k).is_err();
+        });
+        if failed {
+            return Err(config_invalid(
+                "the operating system's random generator failed",
+            ));
+        }
+        Ok(Self(Arc::new(key)))
+    }
+
+    /// The SSE-C key for one object, base64-encoded as the `x-amz-…-customer-key` header wants.
+    pub(crate) fn object_key_base64(&self, key: &ObjectKey) -> Zeroizing<String> {
+        /// HKDF label for per-object SSE-C keys (HKDF-SHA256, RFC 5869; info = label ‖ key).
+        const LABEL_SSE_C_OBJECT_KEY: &[u8] = b"ward/v1/storage/sse-c/object-key";
+        let hk = Hkdf::<Sha256>::new(None, self.0.expose_secret());
+        let mut info = Vec::with_capacity(LABEL_SSE_C_OBJECT_KEY.len() + key.as_str().len());
+        info.extend_from_slice(LABEL_SSE_C_OBJECT_KEY);
+        info.extend_from_slice(key.as_str().as_bytes());
+        let mut okm = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+        if hk.expand(&info, okm.as_mut()).is_err() {
+            unreachable!("hkdf output length is fixed at 32 bytes");
+        }
+        Zeroizing::new(STANDARD.encode(okm.as_ref()))
+    }
+}
+
+fn config_invalid(reason: &str) -> Error {
+    Error::Config {
+        rule: ConfigRule::Invalid {
+            setting: "sse_customer_key",
+            reason: reason.to_owned(),
+        },
+    }
+}
+
+impl fmt::Debug for SseCustomerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SseCustomerKey(******)")
+    }
+}
+
+impl PartialEq for SseCustomerKey {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.expose_secret().ct_eq(other.0.expose_secret()).into()
+    }
+}
+
+impl Eq for SseCustomerKey {}
+
+/// The base64 MD5 of a base64 SSE-C key, as `x-amz-server-side-encryption-customer-key-MD5`
+/// carries it.
+pub(crate) fn customer_key_md5(key_b64: &str) -> String {
+    use md5::{Digest as _, Md5};
+    let raw = Zeroizing::new(STANDARD.decode(key_b64).unwrap_or_default());
+    STANDARD.encode(Md5::digest(raw.as_slice()))
+}
+
+/// Server-side encryption exactly as a server reported it: each field is the header's value, or
+/// `None` when the header was absent. Nothing is filled in or assumed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ObservedSse {
+    /// `x-amz-server-side-encryption`.
+    pub algorithm: Option<String>,
+    /// `x-amz-server-side-encryption-aws-kms-key-id`.
+    pub kms_key_id: Option<String>,
+    /// `x-amz-server-side-encryption-customer-algorithm`.
+    pub customer_algorithm: Option<String>,
+    /// `x-amz-server-side-encryption-customer-key-MD5`.
+    pub customer_key_md5: Option<String>,
+}
+
+impl ObservedSse {
+    /// Whether the server said nothing at all about server-side encryption.
+    pub fn is_empty(&self) -> bool {
+        self.algorithm.is_none()
+            && self.kms_key_id.is_none()
+            && self.customer_algorithm.is_none()
+            && self.customer_key_md5.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{FileKind, Owner};
+    use uuid::Uuid;
+
+    fn key() -> ObjectKey {
+        ObjectKey::new(
+            Uuid::new_v4(),
+            Owner::Client(Uuid::new_v4()),
+            Uuid::new_v4(),
+            FileKind::Png,
+        )
+    }
+
+    #[test]
+    fn customer_keys_differ_per_object_and_repeat_per_key() {
+        let master = SseCustomerKey::generate().unwrap();
+        let (a, b) = (key(), key());
+        assert_ne!(*master.object_key_base64(&a), *master.object_key_base64(&b));
+        assert_eq!(*master.object_key_base64(&a), *master.object_key_base64(&a));
+        let other = SseCustomerKey::generate().unwrap();
+        assert_ne!(*master.object_key_base64(&a), *other.object_key_base64(&a));
+    }
+
+    #[test]
+    fn customer_key_debug_and_errors_hide_the_bytes() {
+        let encoded = STANDARD.encode([7u8; 32]);
+        let master = SseCustomerKey::from_base64(&encoded).unwrap();
+        let policy = SsePolicy::CustomerKey(master);
+        let shown = format!("{policy:?}");
+        assert!(shown.contains("******"));
+        assert!(!shown.contains(&encoded));
+
+        let short = STANDARD.encode([7u8; 31]);
+        let err = SseCustomerKey::from_base64(&short).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid storage configuration: setting `sse_customer_key` is invalid: must be 32 bytes, got 31"
+        );
+        assert!(SseCustomerKey::from_base64("not base64!").is_err());
+    }
+
+    #[test]
+    fn expected_algorithms_are_the_exact_header_values() {
+        assert_eq!(SsePolicy::S3Managed.expected_algorithm(), "AES256");
+        let kms = SsePolicy::Kms { key_id: "k".into() };
+        assert_eq!(kms.expected_algorithm(), "aws:kms");
+        assert!(ObservedSse::default().is_empty());
+    }
+}

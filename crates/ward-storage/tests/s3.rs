@@ -1,0 +1,782 @@
+//! S3 against real servers on loopback: moto (reports SSE like AWS) and s3s-fs (checks
+//! signatures and presigned expiry, drops SSE headers).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
+use uuid::Uuid;
+use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+use ward_storage::bootstrap::{StepOutcome, VersioningReport, ensure_bucket, verify_bucket_exists};
+use ward_storage::conformance::{self, Capabilities, fresh_key, pattern};
+use ward_storage::{
+    BoxReader, EncryptedStore, EncryptionExpectation, Error, FileKind, GetOptions, GetResult,
+    KeyPrefix, ListOptions, ObjectKey, ObjectMeta, ObjectStore, ObjectStoreExt as _, Owner,
+    PresignMethod, PresignOptions, PresignedRequest, Proof, PutOptions, PutResult, S3Store,
+    SseCustomerKey, SsePolicy, VerificationFailure, verify_file_encrypted,
+};
+
+use crate::common::{Server, peak_rss};
+
+fn keys() -> InMemoryKeySource {
+    InMemoryKeySource::with_active(DataKey::generate(KeyId(9)).unwrap())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conformance
+
+#[tokio::test]
+async fn moto_store_passes_the_conformance_suite() {
+    let Some(store) = Server::Moto.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    conformance::run_all(&store, Capabilities::s3()).await;
+}
+
+#[tokio::test]
+async fn s3s_store_passes_the_conformance_suite() {
+    let Some(store) = Server::S3s.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    conformance::run_all(&store, Capabilities::s3()).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server-side encryption evidence
+
+#[tokio::test]
+async fn sse_s3_requested_and_observed_gives_evidence() {
+    let Some(store) = Server::Moto.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let key = fresh_key(FileKind::Jpeg);
+    store.put(&key, pattern(1000, 1)).await.unwrap();
+    let expect = EncryptionExpectation::ServerSide(SsePolicy::S3Managed);
+    let ev = verify_file_encrypted(&store, &key, &expect).await.unwrap();
+    assert_eq!(ev.proof, Proof::ServerSide);
+    assert_eq!(ev.algorithm, "sse-s3");
+    assert_eq!(ev.observed_sse.as_deref(), Some("AES256"));
+    assert_eq!(ev.size, 1000);
+    assert!(ev.etag.is_some());
+    // Evidence of one kind does not pass for another.
+    let kms = EncryptionExpectation::ServerSide(SsePolicy::Kms { key_id: "k".into() });
+    let err = verify_file_encrypted(&store, &key, &kms).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::EncryptionVerification { reason: VerificationFailure::SseMismatch { observed, .. }, .. }
+                if observed == "AES256"
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn sse_kms_requested_and_observed_gives_evidence_with_the_key_id() {
+    let kms = SsePolicy::Kms {
+        key_id: "ward-test-kms-key".into(),
+    };
+    let Some(store) = Server::Moto.store(kms.clone()).await else {
+        return;
+    };
+    let key = fresh_key(FileKind::Pdf);
+    store
+        .put_stream(
+            &key,
+            Box::pin(std::io::Cursor::new(pattern(9 * 1024 * 1024, 2))),
+        )
+        .await
+        .unwrap();
+    let ev = verify_file_encrypted(&store, &key, &EncryptionExpectation::ServerSide(kms))
+        .await
+        .unwrap();
+    assert_eq!(ev.observed_sse.as_deref(), Some("aws:kms"));
+    assert!(ev.kms_key_id.unwrap().ends_with("ward-test-kms-key"));
+    let other = SsePolicy::Kms {
+        key_id: "another-key".into(),
+    };
+    let err = verify_file_encrypted(&store, &key, &EncryptionExpectation::ServerSide(other))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::EncryptionVerification {
+            reason: VerificationFailure::KmsKeyMismatch { .. },
+            ..
+        }
+    ));
+}
+
+/// moto ignores SSE-C (it neither applies nor reports it), so this is the fail-closed path for
+/// SSE-C; the evidence path for SSE-C is covered in `verify`'s unit tests.
+#[tokio::test]
+async fn sse_c_is_sent_per_object_and_a_server_ignoring_it_fails_closed() {
+    let policy = SsePolicy::CustomerKey(SseCustomerKey::generate().unwrap());
+    let Some(store) = Server::Moto.store(policy.clone()).await else {
+        return;
+    };
+    let (a, b) = (fresh_key(FileKind::Png), fresh_key(FileKind::Png));
+    assert_ne!(
+        store.customer_key_md5_for(&a),
+        store.customer_key_md5_for(&b)
+    );
+    let data = pattern(70_000, 3);
+    store.put(&a, data.clone()).await.unwrap();
+    assert_eq!(store.get(&a).await.unwrap().bytes().await.unwrap(), data);
+    let err = verify_file_encrypted(&store, &a, &EncryptionExpectation::ServerSide(policy))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::EncryptionVerification { reason: VerificationFailure::SseMissing { expected }, .. }
+                if expected == "AES256"
+        ),
+        "{err:?}"
+    );
+    assert!(
+        store.head(&a).await.unwrap_err().is_not_found(),
+        "object must be deleted"
+    );
+}
+
+#[tokio::test]
+async fn server_that_drops_sse_gets_the_object_deleted_and_an_error() {
+    let Some(store) = Server::S3s.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let key = fresh_key(FileKind::Jpeg);
+    let put = store.put(&key, pattern(2000, 4)).await.unwrap();
+    assert!(put.sse.is_empty(), "s3s-fs is expected to drop SSE headers");
+    let err = verify_file_encrypted(
+        &store,
+        &key,
+        &EncryptionExpectation::ServerSide(SsePolicy::S3Managed),
+    )
+    .await
+    .unwrap_err();
+    match &err {
+        Error::EncryptionVerification { key: k, reason } => {
+            assert_eq!(*k, key.to_string());
+            assert_eq!(
+                *reason,
+                VerificationFailure::SseMissing {
+                    expected: "AES256".into()
+                }
+            );
+        }
+        other => panic!("expected EncryptionVerification, got {other:?}"),
+    }
+    assert!(store.head(&key).await.unwrap_err().is_not_found());
+}
+
+#[tokio::test]
+async fn without_server_sse_the_stored_ward_header_is_the_proof() {
+    let Some(raw) = Server::S3s.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let store = EncryptedStore::new(raw.clone(), keys());
+    let key = fresh_key(FileKind::Pdf);
+    store.put(&key, pattern(100_000, 5)).await.unwrap();
+    let ev = verify_file_encrypted(
+        &raw,
+        &key,
+        &EncryptionExpectation::ClientSide { key_id: KeyId(9) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(ev.proof, Proof::ClientSide);
+    assert_eq!(ev.ward_key_id, Some(9));
+    assert_eq!(ev.observed_sse, None, "nothing the server did not say");
+
+    // A plaintext object under the same expectation is refused and removed.
+    raw.put(&key, pattern(100_000, 5)).await.unwrap();
+    let err = verify_file_encrypted(
+        &raw,
+        &key,
+        &EncryptionExpectation::ClientSide { key_id: KeyId(9) },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::EncryptionVerification {
+            reason: VerificationFailure::NotWardCiphertext,
+            ..
+        }
+    ));
+    assert!(raw.head(&key).await.unwrap_err().is_not_found());
+}
+
+/// Routes `head` and `delete` to other stores on the same server, so their failures are real
+/// server answers (a store with a wrong secret gets a real 403) while everything else succeeds.
+/// A real server cannot be told to fail only HEAD or only DELETE, hence this wrapper.
+#[derive(Debug)]
+struct Routed {
+    main: S3Store,
+    head_via: S3Store,
+    delete_via: S3Store,
+}
+
+impl fmt::Display for Routed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Routed({})", self.main)
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl ObjectStore for Routed {
+    async fn put_opts(
+        &self,
+        key: &ObjectKey,
+        payload: Bytes,
+        opts: PutOptions,
+    ) -> ward_storage::Result<PutResult> {
+        self.main.put_opts(key, payload, opts).await
+    }
+    async fn put_stream_opts(
+        &self,
+        key: &ObjectKey,
+        body: BoxReader,
+        opts: PutOptions,
+    ) -> ward_storage::Result<PutResult> {
+        self.main.put_stream_opts(key, body, opts).await
+    }
+    async fn get_opts(&self, key: &ObjectKey, opts: GetOptions) -> ward_storage::Result<GetResult> {
+        self.main.get_opts(key, opts).await
+    }
+    async fn head(&self, key: &ObjectKey) -> ward_storage::Result<ObjectMeta> {
+        self.head_via.head(key).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> ward_storage::Result<()> {
+        self.delete_via.delete(key).await
+    }
+    fn list_opts(
+        &self,
+        prefix: &KeyPrefix,
+        opts: ListOptions,
+    ) -> BoxStream<'static, ward_storage::Result<ObjectMeta>> {
+        self.main.list_opts(prefix, opts)
+    }
+    async fn presign(
+        &self,
+        method: PresignMethod,
+        key: &ObjectKey,
+        opts: PresignOptions,
+    ) -> ward_storage::Result<PresignedRequest> {
+        self.main.presign(method, key, opts).await
+    }
+}
+
+#[tokio::test]
+async fn failed_head_is_an_error_and_the_object_is_deleted() {
+    let Some(good) = Server::S3s.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let routed = Routed {
+        main: good.clone(),
+        head_via: Server::S3s.wrong_credentials(&good),
+        delete_via: good.clone(),
+    };
+    let key = fresh_key(FileKind::Png);
+    routed.put(&key, pattern(500, 6)).await.unwrap();
+    let err = verify_file_encrypted(
+        &routed,
+        &key,
+        &EncryptionExpectation::ServerSide(SsePolicy::S3Managed),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::EncryptionVerification {
+                reason: VerificationFailure::HeadFailed { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        good.head(&key).await.unwrap_err().is_not_found(),
+        "object must be deleted"
+    );
+}
+
+#[tokio::test]
+async fn failed_delete_after_failed_check_reports_both_and_keeps_nothing_secret() {
+    let Some(good) = Server::S3s.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let routed = Routed {
+        main: good.clone(),
+        head_via: good.clone(),
+        delete_via: Server::S3s.wrong_credentials(&good),
+    };
+    let key = fresh_key(FileKind::Pdf);
+    routed.put(&key, pattern(500, 7)).await.unwrap();
+    let err = verify_file_encrypted(
+        &routed,
+        &key,
+        &EncryptionExpectation::ServerSide(SsePolicy::S3Managed),
+    )
+    .await
+    .unwrap_err();
+    match &err {
+        Error::EncryptionVerificationCleanup {
+            reason,
+            delete_error,
+            ..
+        } => {
+            assert!(matches!(reason, VerificationFailure::SseMissing { .. }));
+            assert!(
+                matches!(**delete_error, Error::Unauthorized { .. }),
+                "{delete_error:?}"
+            );
+        }
+        other => panic!("expected EncryptionVerificationCleanup, got {other:?}"),
+    }
+    let shown = err.to_string();
+    assert!(shown.contains("deleting it failed"), "{shown}");
+    assert!(!shown.contains("definitely-not-the-secret-key"));
+    // The delete really failed: the object is still there for the alert's responder.
+    assert_eq!(good.head(&key).await.unwrap().size, 500);
+    good.delete(&key).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials and presigned URLs
+
+#[tokio::test]
+async fn wrong_credentials_give_a_clear_error_without_the_secret() {
+    let Some(good) = Server::S3s.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let bad = Server::S3s.wrong_credentials(&good);
+    let key = fresh_key(FileKind::Jpeg);
+    let err = bad.put(&key, pattern(10, 8)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Unauthorized {
+                store: "S3Store",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with("S3Store refused the credentials"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("403") || shown.contains("Signature"),
+        "{shown}"
+    );
+    assert!(!shown.contains("definitely-not-the-secret-key"));
+    assert!(matches!(
+        bad.verify_bucket_exists().await,
+        Err(Error::Unauthorized { .. })
+    ));
+}
+
+async fn http(method: &str, url: &str, headers: &[(String, String)], body: Bytes) -> (u16, Bytes) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut builder = http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let response = client
+        .request(builder.body(Full::new(body)).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, body)
+}
+
+#[tokio::test]
+async fn presigned_get_works_and_is_refused_after_expiry() {
+    let Some(store) = Server::S3s.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let key = fresh_key(FileKind::Jpeg);
+    let data = pattern(4000, 9);
+    store.put(&key, data.clone()).await.unwrap();
+    let url = store
+        .presign(
+            PresignMethod::Get,
+            &key,
+            PresignOptions::new().with_expires_in(Duration::from_secs(2)),
+        )
+        .await
+        .unwrap();
+    let (status, body) = http("GET", &url.url, &url.headers, Bytes::new()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, data);
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let (status, _) = http("GET", &url.url, &url.headers, Bytes::new()).await;
+    assert_eq!(status, 403, "an expired presigned URL must be refused");
+}
+
+#[tokio::test]
+async fn presigned_put_signs_content_type_and_sse_headers() {
+    let Some(store) = Server::S3s.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let key = fresh_key(FileKind::Png);
+    let req = store
+        .presign(PresignMethod::Put, &key, PresignOptions::new())
+        .await
+        .unwrap();
+    let names: Vec<String> = req
+        .headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect();
+    assert!(names.contains(&"content-type".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"x-amz-server-side-encryption".to_owned()),
+        "{names:?}"
+    );
+    assert!(req.url.contains("content-type") || req.url.contains("X-Amz-SignedHeaders"));
+
+    // Another content type than the signed one is refused by the signature check.
+    let mut altered = req.headers.clone();
+    for (k, v) in &mut altered {
+        if k.eq_ignore_ascii_case("content-type") {
+            *v = "text/html".into();
+        }
+    }
+    let (status, _) = http("PUT", &req.url, &altered, pattern(100, 1)).await;
+    assert_eq!(status, 403);
+    assert!(store.head(&key).await.unwrap_err().is_not_found());
+
+    let (status, _) = http("PUT", &req.url, &req.headers, pattern(100, 1)).await;
+    assert_eq!(status, 200);
+    let head = store.head(&key).await.unwrap();
+    assert_eq!(head.size, 100);
+    assert_eq!(head.content_type.as_deref(), Some("image/png"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Large bodies, ranges and listing
+
+/// Yields `len` pattern bytes generated on the fly (nothing held), hashing what it yields.
+struct Generated {
+    left: u64,
+    counter: u64,
+    hash: Arc<Mutex<Sha256>>,
+}
+
+impl AsyncRead for Generated {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let n = (buf.remaining() as u64).min(self.left).min(64 * 1024) as usize;
+        let mut chunk = vec![0u8; n];
+        for b in &mut chunk {
+            self.counter = self
+                .counter
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *b = (self.counter >> 56) as u8;
+        }
+        self.hash.lock().unwrap().update(&chunk);
+        buf.put_slice(&chunk);
+        self.left -= n as u64;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Runs in a child process (the same test, re-run alone) so the peak memory measured is this
+/// upload's only. On moto: s3s-fs names a file after the upload id and the base64 key, which
+/// exceeds 255 bytes for ward keys, so it cannot take multipart uploads of them.
+#[tokio::test]
+async fn multipart_upload_of_64_mib_keeps_memory_bounded() {
+    const CHILD: &str = "WARD_TEST_RSS_CHILD";
+    const LEN: u64 = 64 * 1024 * 1024;
+    if std::env::var_os(CHILD).is_none() {
+        if !Server::Moto.available() {
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "s3::multipart_upload_of_64_mib_keeps_memory_bounded",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "child failed:\n{text}");
+        assert!(text.contains("peak rss"), "child did not run:\n{text}");
+        return;
+    }
+    let store = Server::Moto.store(SsePolicy::S3Managed).await.unwrap();
+    let key = fresh_key(FileKind::Pdf);
+    let hash = Arc::new(Mutex::new(Sha256::new()));
+    let body = Generated {
+        left: LEN,
+        counter: 1,
+        hash: Arc::clone(&hash),
+    };
+    let before = peak_rss();
+    let put = store.put_stream(&key, Box::pin(body)).await.unwrap();
+    assert_eq!(put.size, LEN);
+    assert!(put.etag.unwrap().contains('-'), "expected a multipart etag");
+
+    let mut reader = store.get(&key).await.unwrap().into_reader();
+    let mut read_hash = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        read_hash.update(&buf[..n]);
+        total += n as u64;
+    }
+    assert_eq!(total, LEN);
+    assert_eq!(
+        read_hash.finalize(),
+        hash.lock().unwrap().clone().finalize()
+    );
+    let peak = peak_rss();
+    println!(
+        "peak rss {} MiB (before upload {} MiB)",
+        peak >> 20,
+        before >> 20
+    );
+    // Two 8 MiB parts in flight plus client buffers; far below the 64 MiB body.
+    assert!(
+        peak < before + 40 * 1024 * 1024,
+        "peak rss {peak} grew more than 40 MiB over {before}"
+    );
+    store.delete(&key).await.unwrap();
+}
+
+/// Records the byte ranges fetched from the store below, to check what a range read costs.
+#[derive(Debug)]
+struct Recording<S> {
+    inner: S,
+    ranges: Mutex<Vec<Option<std::ops::Range<u64>>>>,
+}
+
+impl<S: ObjectStore> fmt::Display for Recording<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Recording({})", self.inner)
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<S: ObjectStore> ObjectStore for Recording<S> {
+    async fn put_opts(
+        &self,
+        key: &ObjectKey,
+        payload: Bytes,
+        opts: PutOptions,
+    ) -> ward_storage::Result<PutResult> {
+        self.inner.put_opts(key, payload, opts).await
+    }
+    async fn put_stream_opts(
+        &self,
+        key: &ObjectKey,
+        body: BoxReader,
+        opts: PutOptions,
+    ) -> ward_storage::Result<PutResult> {
+        self.inner.put_stream_opts(key, body, opts).await
+    }
+    async fn get_opts(&self, key: &ObjectKey, opts: GetOptions) -> ward_storage::Result<GetResult> {
+        self.ranges.lock().unwrap().push(opts.range.clone());
+        self.inner.get_opts(key, opts).await
+    }
+    async fn head(&self, key: &ObjectKey) -> ward_storage::Result<ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> ward_storage::Result<()> {
+        self.inner.delete(key).await
+    }
+    fn list_opts(
+        &self,
+        prefix: &KeyPrefix,
+        opts: ListOptions,
+    ) -> BoxStream<'static, ward_storage::Result<ObjectMeta>> {
+        self.inner.list_opts(prefix, opts)
+    }
+    async fn presign(
+        &self,
+        method: PresignMethod,
+        key: &ObjectKey,
+        opts: PresignOptions,
+    ) -> ward_storage::Result<PresignedRequest> {
+        self.inner.presign(method, key, opts).await
+    }
+}
+
+#[tokio::test]
+async fn byte_ranges_through_encrypted_store_equal_the_plaintext_and_fetch_only_covering_chunks() {
+    let Some(raw) = Server::Moto.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let recording = Arc::new(Recording {
+        inner: raw,
+        ranges: Mutex::new(Vec::new()),
+    });
+    let store = EncryptedStore::new(Arc::clone(&recording), keys());
+    let key = fresh_key(FileKind::Pdf);
+    let data = pattern(3 * 1024 * 1024 + 12_345, 10);
+    store.put(&key, data.clone()).await.unwrap();
+    let len = data.len() as u64;
+    let chunk = 64 * 1024u64;
+    for range in [
+        0..1,
+        0..chunk,
+        chunk - 1..chunk + 1,
+        1_000_000..1_000_100,
+        len - 10..len,
+        5..len - 5,
+        7..7,
+    ] {
+        recording.ranges.lock().unwrap().clear();
+        let got = store.get_range(&key, range.clone()).await.unwrap();
+        assert_eq!(
+            got,
+            data.slice(range.start as usize..range.end as usize),
+            "{range:?}"
+        );
+        let fetched: u64 = recording
+            .ranges
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_ref().map_or(u64::MAX, |r| r.end - r.start))
+            .sum();
+        // The header, then the covering chunks (each 64 KiB + 16 B tag) and nothing more.
+        let chunks = if range.is_empty() {
+            0
+        } else {
+            (range.end - 1) / chunk - range.start / chunk + 1
+        };
+        assert!(
+            fetched <= 81 + chunks * (chunk + 16),
+            "{range:?} fetched {fetched} bytes"
+        );
+    }
+    let whole = store.get(&key).await.unwrap().bytes().await.unwrap();
+    assert_eq!(whole, data);
+}
+
+#[tokio::test]
+async fn listing_2500_keys_pages_through_all_of_them_in_order() {
+    let Some(store) = Server::S3s.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let ws = Uuid::new_v4();
+    let owner = Owner::Client(Uuid::new_v4());
+    let keys: Vec<ObjectKey> = (0..2500)
+        .map(|_| ObjectKey::new(ws, owner, Uuid::new_v4(), FileKind::Jpeg))
+        .collect();
+    stream::iter(keys.iter())
+        .map(|k| store.put(k, Bytes::from_static(b"x")))
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    let listed: Vec<ObjectKey> = store
+        .list(&KeyPrefix::workspace(ws))
+        .map_ok(|m| m.key)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2500);
+    assert!(
+        listed.windows(2).all(|w| w[0] < w[1]),
+        "keys out of order or repeated"
+    );
+    let expected: BTreeSet<_> = keys.iter().cloned().collect();
+    assert_eq!(listed.into_iter().collect::<BTreeSet<_>>(), expected);
+    let paged: usize = store
+        .list_opts(
+            &KeyPrefix::owner(ws, owner),
+            ListOptions::new().with_page_size(999),
+        )
+        .try_fold(0, |n, _| async move { Ok(n + 1) })
+        .await
+        .unwrap();
+    assert_eq!(paged, 2500);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bucket bootstrap
+
+#[tokio::test]
+async fn bootstrap_on_a_full_server_applies_every_step_and_is_idempotent() {
+    if !Server::Moto.available() {
+        return;
+    }
+    let store = Server::Moto.builder().build().unwrap();
+    assert!(
+        verify_bucket_exists(&store).await.is_err(),
+        "bucket must not exist yet"
+    );
+    let report = ensure_bucket(&store).await.unwrap();
+    assert_eq!(report.created, StepOutcome::Applied);
+    assert_eq!(report.default_encryption, StepOutcome::Applied);
+    assert_eq!(report.public_access_block, StepOutcome::Applied);
+    assert_eq!(report.abort_multipart_lifecycle, StepOutcome::Applied);
+    // moto 5.2.5 answers GetBucketVersioning with a `GetBucketVersioningResponse` root, which
+    // the SDK cannot read: reported as a failure with the server's answer, never as a state.
+    assert!(
+        matches!(&report.versioning, VersioningReport::Failed { detail } if detail.contains("GetBucketVersioningResponse")),
+        "{:?}",
+        report.versioning
+    );
+    assert!(report.is_complete());
+    verify_bucket_exists(&store).await.unwrap();
+    let again = ensure_bucket(&store).await.unwrap();
+    assert_eq!(again.created, StepOutcome::AlreadyInPlace);
+    assert!(again.is_complete());
+}
+
+#[tokio::test]
+async fn bootstrap_reports_steps_the_server_does_not_implement() {
+    if !Server::S3s.available() {
+        return;
+    }
+    let store = Server::S3s.builder().build().unwrap();
+    let report = ensure_bucket(&store).await.unwrap();
+    assert_eq!(report.created, StepOutcome::Applied);
+    assert!(
+        matches!(
+            report.default_encryption,
+            StepOutcome::NotImplemented { .. }
+        ),
+        "{report:?}"
+    );
+    assert!(!report.is_complete());
+    assert!(report.gaps().contains(&"default encryption"));
+    verify_bucket_exists(&store).await.unwrap();
+}

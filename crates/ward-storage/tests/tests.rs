@@ -1,0 +1,9 @@
+//! ward-storage integration tests: one binary, one module per area.
+
+/// Server endpoints, skip rules and test stores shared by the modules below.
+mod common;
+/// `LocalStore` on a real filesystem: traversal refused, partial writes never visible.
+mod local;
+/// S3 against real servers on loopback (moto, s3s-fs): conformance, SSE evidence and the
+/// fail-closed paths, credentials, presigned URLs, multipart, listing, bootstrap.
+mod s3;
