@@ -154,15 +154,29 @@ fn port_of(addr: &str) -> &str {
 fn ensure_moto_installed(dir: &Path) -> Result<PathBuf> {
     let venv = dir.join("venv");
     let moto = venv.join("bin").join("moto_server");
-    if moto.exists() {
-        println!("moto is installed ({})", moto.display());
+    let python = venv.join("bin").join("python");
+    let wanted = MOTO_REQUIREMENT.rsplit("==").next().unwrap_or_default();
+    let installed = Command::new(&python)
+        .args(["-c", "import moto; print(moto.__version__)"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    if moto.exists() && installed.as_deref() == Some(wanted) {
+        println!("moto {wanted} is installed ({})", moto.display());
         return Ok(moto);
     }
-    println!("installing moto into {} (missing)", venv.display());
+    println!(
+        "installing {MOTO_REQUIREMENT} into {} (missing)",
+        venv.display()
+    );
     let venv_str = venv.to_str().context("the repository path is not UTF-8")?;
-    cmd::run("python3", &["-m", "venv", venv_str]).context(
-        "could not create a Python venv (on Debian, `apt-get install python3-venv` provides it)",
-    )?;
+    if !python.exists() {
+        cmd::run("python3", &["-m", "venv", venv_str]).context(
+            "could not create a Python venv (on Debian, `apt-get install python3-venv` provides it)",
+        )?;
+    }
     let pip = venv.join("bin").join("pip");
     let pip_str = pip.to_str().context("the repository path is not UTF-8")?;
     cmd::run(pip_str, &["install", "--quiet", MOTO_REQUIREMENT])?;

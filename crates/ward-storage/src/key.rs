@@ -225,6 +225,25 @@ impl FromStr for ObjectKey {
     }
 }
 
+/// Serialized as its string; deserializing validates like parsing.
+impl serde::Serialize for ObjectKey {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ObjectKey {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl TryFrom<&str> for ObjectKey {
     type Error = Error;
 
@@ -335,6 +354,16 @@ mod tests {
                 "accepted {b:?}"
             );
         }
+    }
+
+    #[test]
+    fn serde_round_trips_and_validates() {
+        let key = sample();
+        let json = serde_json::to_string(&key).unwrap();
+        assert_eq!(json, format!("\"{key}\""));
+        assert_eq!(serde_json::from_str::<ObjectKey>(&json).unwrap(), key);
+        let err = serde_json::from_str::<ObjectKey>("\"workspaces/../x\"").unwrap_err();
+        assert!(err.to_string().contains("invalid object key"), "{err}");
     }
 
     #[test]

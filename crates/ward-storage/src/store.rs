@@ -392,6 +392,7 @@ pub trait ObjectStoreExt: ObjectStore {
 impl<T: ObjectStore + ?Sized> ObjectStoreExt for T {}
 
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl<T: ObjectStore + ?Sized> ObjectStore for std::sync::Arc<T> {
     async fn put_opts(
         &self,
