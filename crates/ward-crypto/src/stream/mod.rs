@@ -218,7 +218,10 @@ pub fn decrypt_to_vec(dek: &DataKey, ciphertext: &[u8]) -> Result<Zeroizing<Vec<
     let len = header.plaintext_len(ciphertext.len() as u64)?;
     let body = &ciphertext[header.encoded_len()..];
     let mut opener = ChunkOpener::new(key, &header, 0);
-    let mut out = Zeroizing::new(Vec::with_capacity(usize::try_from(len).unwrap_or(0)));
+    // Room for the plaintext plus the one tag each chunk briefly holds: the buffer never
+    // reallocates, so no copy of plaintext is left behind in freed memory.
+    let capacity = usize::try_from(len).unwrap_or(0).saturating_add(TAG_LEN);
+    let mut out = Zeroizing::new(Vec::with_capacity(capacity));
     let chunks = body.chunks(header.chunk_size() as usize + TAG_LEN);
     let count = chunks.len();
     for (i, chunk) in chunks.enumerate() {

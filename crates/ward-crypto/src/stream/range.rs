@@ -169,6 +169,7 @@ pub fn decrypt_range(
     }
     let mut opener = ChunkOpener::new(key, header, plan.first_chunk());
     let sealed = header.chunk_size() as usize + TAG_LEN;
+    // `fetched` holds the plaintext and its tags, so the buffer never reallocates.
     let mut out = Zeroizing::new(Vec::with_capacity(fetched.len()));
     let chunks = fetched.chunks(sealed);
     let count = chunks.len();

@@ -263,12 +263,10 @@ impl<R: AsyncRead> AsyncRead for StreamDecryptor<R> {
                 *this.remaining -= n as u64;
                 return Poll::Ready(Ok(()));
             }
-            // The chunk's plaintext is used up: wipe it before reading the next.
-            if *this.plain_end > 0 {
-                this.buf[..*this.plain_end].zeroize();
-                *this.plain_pos = 0;
-                *this.plain_end = 0;
-            }
+            // The chunk's plaintext is used up; the next chunk's ciphertext overwrites it, and
+            // the buffer is wiped on drop.
+            *this.plain_pos = 0;
+            *this.plain_end = 0;
             if *this.remaining == 0 {
                 return Poll::Ready(Ok(()));
             }

@@ -1,0 +1,177 @@
+//! Stream format throughput beside raw AES-256-GCM (in memory) and a plain buffered copy (files).
+//!
+//! `cargo bench -p ward-crypto --bench stream -- --warm-up-time 1 --measurement-time 5 --sample-size 10`
+
+use std::hint::black_box;
+use std::path::Path;
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{AeadInOut, KeyInit, Nonce, Tag};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use ward_crypto::stream::{StreamDecryptor, StreamEncryptor, decrypt_to_vec, encrypt_to_vec};
+use ward_crypto::{DataKey, KeyId, KeyMaterial};
+
+const MIB: usize = 1024 * 1024;
+const CHUNK: usize = 64 * 1024;
+const IO_BUF: usize = 256 * 1024;
+
+fn dek() -> DataKey {
+    DataKey::new(KeyId(1), KeyMaterial::from_bytes(&[7; 32]).unwrap())
+}
+
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect()
+}
+
+fn nonce(i: usize, last: bool) -> Nonce<Aes256Gcm> {
+    let mut n = [0u8; 12];
+    n[3..11].copy_from_slice(&(i as u64).to_be_bytes());
+    n[11] = u8::from(last);
+    Nonce::<Aes256Gcm>::from(n)
+}
+
+/// The baseline: the same 64 KiB chunks sealed with aes-gcm directly into one output buffer.
+fn raw_seal(cipher: &Aes256Gcm, pt: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pt.len() + pt.len() / CHUNK * 16 + 16);
+    let count = pt.len().div_ceil(CHUNK);
+    for (i, chunk) in pt.chunks(CHUNK).enumerate() {
+        let start = out.len();
+        out.extend_from_slice(chunk);
+        let tag = cipher
+            .encrypt_inout_detached(&nonce(i, i + 1 == count), b"", (&mut out[start..]).into())
+            .unwrap();
+        out.extend_from_slice(&tag);
+    }
+    out
+}
+
+/// The baseline: open the chunks of [`raw_seal`] with aes-gcm directly into one output buffer.
+fn raw_open(cipher: &Aes256Gcm, ct: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ct.len());
+    let sealed = ct.chunks(CHUNK + 16);
+    let count = sealed.len();
+    for (i, chunk) in sealed.enumerate() {
+        let (body, tag) = chunk.split_at(chunk.len() - 16);
+        let start = out.len();
+        out.extend_from_slice(body);
+        let tag = Tag::<Aes256Gcm>::try_from(tag).unwrap();
+        cipher
+            .decrypt_inout_detached(
+                &nonce(i, i + 1 == count),
+                b"",
+                (&mut out[start..]).into(),
+                &tag,
+            )
+            .unwrap();
+    }
+    out
+}
+
+fn in_memory(c: &mut Criterion) {
+    let len = 64 * MIB;
+    let pt = data(len);
+    let dek = dek();
+    let cipher = Aes256Gcm::new_from_slice(&[7; 32]).unwrap();
+    let raw_ct = raw_seal(&cipher, &pt);
+    let ct = encrypt_to_vec(&dek, &pt).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+
+    let mut g = c.benchmark_group("stream_64MiB_in_memory");
+    g.throughput(Throughput::Bytes(len as u64));
+    g.bench_function("encrypt/raw_aes_gcm", |b| {
+        b.iter_with_large_drop(|| black_box(raw_seal(&cipher, black_box(&pt))))
+    });
+    g.bench_function("encrypt/stream_to_vec", |b| {
+        b.iter_with_large_drop(|| black_box(encrypt_to_vec(&dek, black_box(&pt)).unwrap()))
+    });
+    g.bench_function("encrypt/stream_async_writer", |b| {
+        b.iter_with_large_drop(|| {
+            rt.block_on(async {
+                let mut enc =
+                    StreamEncryptor::new(&dek, Vec::with_capacity(len + len / CHUNK * 16 + 128))
+                        .unwrap();
+                enc.write_all(black_box(&pt)).await.unwrap();
+                enc.shutdown().await.unwrap();
+                black_box(enc.into_inner())
+            })
+        })
+    });
+    g.bench_function("decrypt/raw_aes_gcm", |b| {
+        b.iter_with_large_drop(|| black_box(raw_open(&cipher, black_box(&raw_ct))))
+    });
+    g.bench_function("decrypt/stream_to_vec", |b| {
+        b.iter_with_large_drop(|| black_box(decrypt_to_vec(&dek, black_box(&ct)).unwrap()))
+    });
+    g.bench_function("decrypt/stream_async_reader", |b| {
+        b.iter_with_large_drop(|| {
+            rt.block_on(async {
+                let mut dec = StreamDecryptor::new(&dek, black_box(&ct[..]));
+                let mut out = Vec::with_capacity(len + 64);
+                dec.read_to_end(&mut out).await.unwrap();
+                black_box(out)
+            })
+        })
+    });
+    g.finish();
+}
+
+async fn buffered_copy(from: &Path, to: &Path) {
+    let mut src = BufReader::with_capacity(IO_BUF, tokio::fs::File::open(from).await.unwrap());
+    let mut dst = tokio::fs::File::create(to).await.unwrap();
+    tokio::io::copy_buf(&mut src, &mut dst).await.unwrap();
+    dst.shutdown().await.unwrap();
+}
+
+async fn encrypt_file(dek: &DataKey, from: &Path, to: &Path) {
+    let mut src = BufReader::with_capacity(IO_BUF, tokio::fs::File::open(from).await.unwrap());
+    let dst = tokio::fs::File::create(to).await.unwrap();
+    let mut enc = StreamEncryptor::new(dek, dst).unwrap();
+    tokio::io::copy_buf(&mut src, &mut enc).await.unwrap();
+    enc.shutdown().await.unwrap();
+}
+
+async fn decrypt_file(dek: &DataKey, from: &Path, to: &Path) {
+    let src = BufReader::with_capacity(IO_BUF, tokio::fs::File::open(from).await.unwrap());
+    let dec = StreamDecryptor::new(dek, src);
+    let mut dec = BufReader::with_capacity(IO_BUF, dec);
+    let mut dst = tokio::fs::File::create(to).await.unwrap();
+    tokio::io::copy_buf(&mut dec, &mut dst).await.unwrap();
+    dst.shutdown().await.unwrap();
+}
+
+fn file_to_file(c: &mut Criterion) {
+    let len = 256 * MIB;
+    let dir = tempfile::Builder::new()
+        .prefix("ward-stream-bench")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let plain = dir.path().join("plain.bin");
+    let sealed = dir.path().join("sealed.ward");
+    let out = dir.path().join("out.bin");
+    std::fs::write(&plain, data(len)).unwrap();
+    let dek = dek();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    rt.block_on(encrypt_file(&dek, &plain, &sealed));
+
+    let mut g = c.benchmark_group("stream_256MiB_file_to_file");
+    g.throughput(Throughput::Bytes(len as u64));
+    g.bench_function("buffered_copy", |b| {
+        b.iter(|| rt.block_on(buffered_copy(&plain, &out)))
+    });
+    g.bench_function("stream_encrypt", |b| {
+        b.iter(|| rt.block_on(encrypt_file(&dek, &plain, &out)))
+    });
+    g.bench_function("stream_decrypt", |b| {
+        b.iter(|| rt.block_on(decrypt_file(&dek, &sealed, &out)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, in_memory, file_to_file);
+criterion_main!(benches);
