@@ -477,8 +477,22 @@ fn empty_ranges_yield_nothing_and_fetch_nothing() {
         assert_eq!(plan.http_range(), None);
         assert!(range_of(&ct, &dek(), at..at).unwrap().is_empty());
     }
+}
+
+#[test]
+fn reading_all_of_an_empty_object_still_verifies_its_final_chunk() {
     let empty = encrypt_to_vec(&dek(), b"").unwrap();
+    let header = StreamHeader::parse(&empty).unwrap();
+    let plan = header.plan_range(0..0, empty.len() as u64).unwrap();
+    assert!(!plan.is_empty());
+    assert_eq!(plan.ciphertext_range(), HEADER as u64..empty.len() as u64);
     assert!(range_of(&empty, &dek(), 0..0).unwrap().is_empty());
+    let mut forged = empty;
+    forged[HEADER] ^= 1;
+    assert!(matches!(
+        range_of(&forged, &dek(), 0..0),
+        Err(Error::Decrypt)
+    ));
 }
 
 #[test]

@@ -34,7 +34,8 @@ impl StreamHeader {
     /// Plans the read of plaintext bytes `range` from an object of `ciphertext_len` bytes in
     /// total (header included, as a store's `HEAD` or `Content-Range` reports it).
     ///
-    /// An empty range (`start == end`, within the plaintext) plans no fetch and yields nothing.
+    /// An empty range (`start == end`, within the plaintext) yields nothing and fetches nothing,
+    /// except on an empty object, where the plan fetches and verifies its one empty final chunk.
     ///
     /// Errors: [`Error::RangeOutOfBounds`] if the range ends past the plaintext or starts after
     /// it ends; [`Error::Malformed`] if `ciphertext_len` is impossible for this header.
@@ -50,6 +51,19 @@ impl StreamHeader {
         let chunk = u64::from(self.chunk_size());
         let sealed = self.sealed_chunk_len();
         let body_start = self.encoded_len() as u64;
+        if len == 0 {
+            // An empty object is one empty final chunk: fetch and verify it, so that even a whole
+            // read of an empty object is authenticated.
+            return Ok(RangePlan {
+                plaintext: range,
+                ciphertext: body_start..ciphertext_len,
+                first_chunk: 0,
+                chunk_count: 1,
+                last_chunk_len: TAG_LEN,
+                includes_final: true,
+                skip: 0,
+            });
+        }
         if range.is_empty() {
             let at = body_start + (range.start / chunk) * sealed;
             return Ok(RangePlan {
@@ -106,13 +120,14 @@ impl RangePlan {
         self.plaintext.end - self.plaintext.start
     }
 
-    /// Whether the plan yields nothing (and fetches nothing).
+    /// Whether the plan fetches nothing (and so yields nothing): an empty range of a non-empty
+    /// object. An empty range of an empty object still fetches its one empty chunk.
     pub fn is_empty(&self) -> bool {
-        self.plaintext.is_empty()
+        self.chunk_count == 0
     }
 
     /// The HTTP `Range` header value for the fetch (`bytes=first-last`, inclusive), or `None` for
-    /// an empty plan, which needs no fetch.
+    /// a plan that fetches nothing.
     pub fn http_range(&self) -> Option<String> {
         (!self.is_empty()).then(|| {
             format!(

@@ -267,9 +267,6 @@ impl<R: AsyncRead> AsyncRead for StreamDecryptor<R> {
             // the buffer is wiped on drop.
             *this.plain_pos = 0;
             *this.plain_end = 0;
-            if *this.remaining == 0 {
-                return Poll::Ready(Ok(()));
-            }
             let (sealed_len, last) = match this.framing {
                 Framing::Done => return Poll::Ready(Ok(())),
                 Framing::Failed => {
