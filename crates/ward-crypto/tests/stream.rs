@@ -356,6 +356,27 @@ async fn decryptor_fails_for_good_after_a_bad_chunk() {
 
 // ---- keys ----
 
+#[tokio::test]
+async fn debug_output_shows_no_key_or_plaintext() {
+    let mut enc = StreamEncryptor::with_options(&dek(), Vec::new(), &small()).unwrap();
+    enc.write_all(b"SECRET-PATIENT-NAME").await.unwrap();
+    let shown = format!("{enc:?}");
+    assert!(shown.contains("key_id: KeyId(7)"), "{shown}");
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert!(!shown.to_lowercase().contains("4242"), "{shown}");
+    enc.shutdown().await.unwrap();
+    let ct = enc.into_inner();
+    let mut dec = StreamDecryptor::new(&dek(), &ct[..]);
+    let mut first = [0u8; 3];
+    dec.read_exact(&mut first).await.unwrap();
+    let shown = format!("{dec:?}");
+    assert!(shown.contains("buffered_plaintext: 16"), "{shown}");
+    assert!(
+        !shown.contains("SECRET") && !shown.contains("PATIENT"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn wrong_data_key_with_the_same_id_fails_to_decrypt() {
     let ct = three_chunks();

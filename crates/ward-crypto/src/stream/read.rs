@@ -47,7 +47,6 @@ async fn read_exact_or_truncated<R: AsyncRead + Unpin>(
 }
 
 /// How chunk boundaries and the final chunk are found.
-#[derive(Debug)]
 enum Framing {
     /// A whole stream: the header is still to be read, with this key.
     Header { dek: DataKey, filled: usize },
@@ -217,6 +216,23 @@ impl<R> StreamDecryptor<R> {
     /// Gives back the inner reader.
     pub fn into_inner(self) -> R {
         self.inner
+    }
+}
+
+impl<R> std::fmt::Debug for StreamDecryptor<R> {
+    /// Shows the reading state and sizes, never key material or plaintext.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.framing {
+            Framing::Header { .. } => "header",
+            Framing::UntilEof { .. } | Framing::Planned { .. } => "chunks",
+            Framing::Done => "done",
+            Framing::Failed => "failed",
+        };
+        f.debug_struct("StreamDecryptor")
+            .field("state", &state)
+            .field("chunk_size", &self.chunk_size)
+            .field("buffered_plaintext", &(self.plain_end - self.plain_pos))
+            .finish_non_exhaustive()
     }
 }
 

@@ -128,6 +128,19 @@ impl<W> StreamEncryptor<W> {
     }
 }
 
+impl<W> std::fmt::Debug for StreamEncryptor<W> {
+    /// Shows the header (key id, chunk size; nothing secret) and buffer fill, never bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamEncryptor")
+            .field("key_id", &self.header.key_id())
+            .field("chunk_size", &self.chunk_size)
+            .field("buffered_plaintext", &self.plain.len())
+            .field("pending_ciphertext", &(self.out.len() - self.out_pos))
+            .field("finished", &self.sealer.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Seals `plain` as the next chunk and swaps it into the (empty) output buffer.
 fn seal_into(
     sealer: &mut ChunkSealer,
