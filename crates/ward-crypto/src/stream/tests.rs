@@ -39,18 +39,6 @@ fn encrypt_golden(len: usize, chunk_size: u32) -> Vec<u8> {
     encrypt_with_salt(&golden_key(), &golden_plaintext(len), &options, GOLDEN_SALT).unwrap()
 }
 
-#[test]
-fn writer_still_produces_the_committed_golden_bytes() {
-    for &(name, len, chunk_size) in GOOD_CASES {
-        let committed = std::fs::read(golden_dir().join(name)).unwrap();
-        assert_eq!(
-            encrypt_golden(len, chunk_size),
-            committed,
-            "{name}: the v1 writer changed"
-        );
-    }
-}
-
 #[tokio::test]
 async fn async_writer_matches_the_buffer_writer_byte_for_byte() {
     use tokio::io::AsyncWriteExt;
@@ -66,56 +54,64 @@ async fn async_writer_matches_the_buffer_writer_byte_for_byte() {
     }
 }
 
-/// Writes the golden files once. Runs only with `WARD_WRITE_STREAM_GOLDEN=1`, and never
-/// overwrites a file: golden files are generated once and committed, never regenerated.
-#[test]
-fn generate_golden_files_once_when_asked() {
-    if std::env::var("WARD_WRITE_STREAM_GOLDEN").as_deref() != Ok("1") {
-        return;
-    }
-    let dir = golden_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut files: Vec<(String, Vec<u8>)> = GOOD_CASES
+/// Every golden file, good and must-fail, as the v1 writer and the documented mutations make it.
+fn golden_files() -> Vec<(&'static str, Vec<u8>)> {
+    let mut files: Vec<(&'static str, Vec<u8>)> = GOOD_CASES
         .iter()
-        .map(|&(name, len, chunk)| (name.to_owned(), encrypt_golden(len, chunk)))
+        .map(|&(name, len, chunk)| (name, encrypt_golden(len, chunk)))
         .collect();
 
     // Must-fail cases, all cut from the three-chunk object (chunks of 1024 + 16 bytes).
     let good = encrypt_golden(2600, 1024);
     let (h, c) = (81usize, 1040usize);
     let chunk = |i: usize| good[h + i * c..(h + (i + 1) * c).min(good.len())].to_vec();
-    let mut bad = Vec::new();
-    bad.push((
+    files.push((
         "v1-truncated-final-chunk-dropped.ward",
         good[..h + 2 * c].to_vec(),
     ));
-    bad.push(("v1-truncated-mid-chunk.ward", good[..h + c + 100].to_vec()));
-    bad.push(("v1-truncated-header.ward", good[..40].to_vec()));
+    files.push(("v1-truncated-mid-chunk.ward", good[..h + c + 100].to_vec()));
+    files.push(("v1-truncated-header.ward", good[..40].to_vec()));
     let mut trailing = good.clone();
     trailing.extend_from_slice(b"garbage");
-    bad.push(("v1-trailing-garbage.ward", trailing));
+    files.push(("v1-trailing-garbage.ward", trailing));
     let mut swapped = good[..h].to_vec();
     swapped.extend(chunk(1));
     swapped.extend(chunk(0));
     swapped.extend(chunk(2));
-    bad.push(("v1-swapped-chunks.ward", swapped));
+    files.push(("v1-swapped-chunks.ward", swapped));
     let mut duplicated = good[..h + 2 * c].to_vec();
     duplicated.extend(chunk(1));
     duplicated.extend(chunk(2));
-    bad.push(("v1-duplicated-chunk.ward", duplicated));
+    files.push(("v1-duplicated-chunk.ward", duplicated));
     let mut flipped = good.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x01;
-    bad.push(("v1-flipped-tag-bit.ward", flipped));
-    let mut version = good.clone();
+    files.push(("v1-flipped-tag-bit.ward", flipped));
+    let mut version = good;
     version[8] = 2;
-    bad.push(("v2-unknown-version.ward", version));
-    files.extend(bad.into_iter().map(|(n, b)| (n.to_owned(), b)));
+    files.push(("v2-unknown-version.ward", version));
+    files
+}
 
-    for (name, bytes) in files {
-        let path = dir.join(&name);
-        if !path.exists() {
-            std::fs::write(&path, bytes).unwrap();
+/// The committed golden files are exactly what the v1 writer and the documented mutations
+/// produce: the writer has not drifted and no file was edited by hand.
+///
+/// With `WARD_WRITE_STREAM_GOLDEN=1`, missing files are written first (that is how they were made,
+/// once); an existing file is never overwritten, since golden files are never regenerated.
+#[test]
+fn golden_files_match_the_v1_writer_and_their_documented_mutations() {
+    let dir = golden_dir();
+    let write_missing = std::env::var("WARD_WRITE_STREAM_GOLDEN").as_deref() == Ok("1");
+    for (name, expected) in golden_files() {
+        let path = dir.join(name);
+        if write_missing && !path.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &expected).unwrap();
         }
+        let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            committed, expected,
+            "{name} differs from the v1 writer's output"
+        );
     }
 }
