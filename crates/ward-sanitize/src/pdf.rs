@@ -1,6 +1,7 @@
 //! PDF: loads the object graph within limits, removes metadata and active content, writes a
 //! fresh file and checks that pages and media boxes survived.
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashSet};
 
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
@@ -80,9 +81,22 @@ pub(crate) fn clean(
 fn load(input: &[u8], limits: &Limits) -> Result<Loaded> {
     let options = LoadOptions {
         max_decompressed_size: Some(limits.max_pdf_stream_bytes()),
+        filter: Some(count_object),
         ..LoadOptions::default()
     };
-    let doc = match Document::load_mem_with_options(input, options) {
+    OBJECT_BUDGET.with(|b| {
+        b.set(Budget {
+            left: limits.max_pdf_objects(),
+            exceeded: false,
+        })
+    });
+    let loaded = Document::load_mem_with_options(input, options);
+    if OBJECT_BUDGET.with(|b| b.get().exceeded) {
+        return Err(Error::Limit(LimitRule::PdfObjects {
+            limit: limits.max_pdf_objects(),
+        }));
+    }
+    let doc = match loaded {
         Ok(doc) => doc,
         Err(
             lopdf::Error::Decryption(_)
@@ -112,6 +126,40 @@ fn load(input: &[u8], limits: &Limits) -> Result<Loaded> {
     }
     let pages = page_ids.values().map(|&id| media_box(&doc, id)).collect();
     Ok(Loaded { doc, pages })
+}
+
+/// Objects the current load may still keep, so the object cap holds while loading (objects
+/// unpacked from object streams included), not only afterwards. Loading is single-threaded
+/// (lopdf's `rayon` feature is off), so a thread-local is exact.
+#[derive(Clone, Copy)]
+struct Budget {
+    left: usize,
+    exceeded: bool,
+}
+
+thread_local! {
+    static OBJECT_BUDGET: Cell<Budget> = const { Cell::new(Budget { left: 0, exceeded: false }) };
+}
+
+/// lopdf's load filter: keeps objects while the budget lasts, then drops them and flags it.
+fn count_object(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
+    OBJECT_BUDGET.with(|b| {
+        let mut budget = b.get();
+        if budget.left == 0 {
+            budget.exceeded = true;
+            b.set(budget);
+            return None;
+        }
+        budget.left -= 1;
+        b.set(budget);
+        // lopdf keeps its own `object` for top-level objects and uses the returned value only
+        // for members of object streams, which are never streams: so streams, the only large
+        // objects, are not copied.
+        match object {
+            Object::Stream(_) => Some((id, Object::Null)),
+            other => Some((id, other.clone())),
+        }
+    })
 }
 
 /// The page's media box, inherited from ancestors when the page has none.

@@ -1,6 +1,7 @@
 //! [`Sanitizer`]: the one entry point that validates an upload three ways and cleans it.
 
 use std::io::Read;
+use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use crate::error::{Error, LimitRule, Result};
@@ -135,9 +136,15 @@ impl Sanitizer {
     fn sanitize_inner(&self, name: &str, bytes: &[u8]) -> Result<Sanitized> {
         let extension = FileKind::from_name(name)?;
         let kind = self.check_content(extension, bytes)?;
-        let (bytes, report) = match kind {
-            FileKind::Pdf => pdf::clean(bytes, &self.limits, self.active_content)?,
-            image => raster::clean(image, bytes, &self.limits)?,
+        // Defence in depth: a panic inside a third-party decoder on hostile input becomes a
+        // parse error for that file instead of taking the caller down.
+        let cleaned = panic::catch_unwind(AssertUnwindSafe(|| match kind {
+            FileKind::Pdf => pdf::clean(bytes, &self.limits, self.active_content),
+            image => raster::clean(image, bytes, &self.limits),
+        }));
+        let (bytes, report) = match cleaned {
+            Ok(result) => result?,
+            Err(_) => return Err(Error::malformed(kind, "decoder fault on this input")),
         };
         Ok(Sanitized {
             kind,

@@ -332,3 +332,17 @@ fn errors_never_echo_the_name_or_content() {
         "{shown}"
     );
 }
+
+#[test]
+fn pdf_object_limit_counts_objects_inside_object_streams_while_loading() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/pypdf");
+    // metadata.pdf keeps most of its objects in one compressed object stream.
+    let pdf = std::fs::read(dir.join("metadata.pdf")).unwrap();
+    assert!(contains(&pdf, b"/ObjStm"));
+    assert!(Sanitizer::new().sanitize("m.pdf", &pdf).is_ok());
+    let few = Sanitizer::new().with_limits(Limits::default().with_max_pdf_objects(8));
+    assert!(matches!(
+        few.sanitize("m.pdf", &pdf),
+        Err(Error::Limit(LimitRule::PdfObjects { limit: 8 }))
+    ));
+}
