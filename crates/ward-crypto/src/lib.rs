@@ -22,10 +22,14 @@ pub use dek::{
 };
 pub use error::{Error, KeyRingError, Result};
 pub use field::FieldCipher;
+#[cfg(feature = "aws-kms")]
+pub use kek::AwsKmsKek;
 pub use kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, LocalKek, WrappedDataKey};
 pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial};
 pub use legacy::LegacyDecryptor;
 pub use rotation::{KeyUsage, needs_rewrap, reencrypt_field, rewrap, rewrap_source};
 
+#[cfg(feature = "aws-kms")]
+pub use aws_sdk_kms;
 pub use secrecy;
 pub use zeroize;

@@ -23,3 +23,7 @@ mod golden;
 
 // Stream format: size edges, async round trips, tampering, range reads, golden files.
 mod stream;
+
+// The AWS KMS provider against moto on loopback (feature `aws-kms`).
+#[cfg(feature = "aws-kms")]
+mod kms;

@@ -3,9 +3,14 @@
 
 mod local;
 
+#[cfg(feature = "aws-kms")]
+mod aws_kms;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
+#[cfg(feature = "aws-kms")]
+pub use aws_kms::AwsKmsKek;
 pub use local::LocalKek;
 
 use crate::error::{KeyRingError, Result};
