@@ -1,6 +1,93 @@
-//! Versioned envelope AES-256-GCM for protected health information at rest.
+//! Versioned envelope AES-256-GCM for protected health information (PHI) at rest: a KEK ring,
+//! per-workspace data keys, field and stream encryption, and blind indexes.
 //!
-//! (Crate documentation is completed as the modules land; see README.md.)
+//! # What it does not do
+//!
+//! It stores nothing: wrapped data keys, ciphertexts and blind indexes are bytes the caller puts
+//! in its database or object store (the database-backed [`DataKeySource`] lives in ward-domain).
+//! It does not log PHI or keys, never writes the seed application's legacy formats (it only reads
+//! them, see [`LegacyDecryptor`]), and never falls back from one key to another.
+//!
+//! # Map
+//!
+//! | layer | types |
+//! |---|---|
+//! | key material | [`KeyMaterial`], [`DataKey`], [`KeyId`] (base64 keys must be exactly 32 bytes) |
+//! | key-encryption keys | [`KeyEncryptionKey`] trait; [`LocalKek`] (env/file ring), `AwsKmsKek` (feature `aws-kms`); [`KeyRing`] validation; [`WrappedDataKey`] |
+//! | data keys of one workspace | [`DataKeySource`] trait; [`InMemoryKeySource`], [`WrappedKeySource`], [`CachedKeySource`] (age and use bounds, injectable [`Clock`]) |
+//! | small values | [`FieldCipher`]: `seal(plaintext, context)` / `open(ciphertext, context)` |
+//! | files | [`stream`]: chunked STREAM encryption with range reads |
+//! | search | [`BlindIndexer`] → [`BlindIndex`], with a [`Normalizer`] |
+//! | operations | [`rewrap`], [`rewrap_source`], [`reencrypt_field`], [`KeyUsage`] reports; [`LegacyDecryptor`] |
+//!
+//! # Formats (all integers big-endian; readers accept every version ever written)
+//!
+//! - **Field, v1**: `version(1)=0x01 | key_id(4) | commitment(32) | nonce(12) | ciphertext |
+//!   tag(16)`. The AES-256-GCM key and the commitment are HKDF-SHA256 outputs of the DEK (labels
+//!   `ward/v1/field/key` and `ward/v1/field/commitment`, empty salt); the associated data is the
+//!   49 header bytes followed by the caller's context. The commitment is compared in constant
+//!   time before decrypting, so a ciphertext opens under one key only. Golden files:
+//!   `tests/data/field/`.
+//! - **Wrapped DEK, v1**: `version(1)=0x01 | kek_id(4) | dek_id(4) | body`, the body being
+//!   `nonce(12) | sealed key(32) | tag(16)` for the local provider (associated data = the 9
+//!   header bytes + caller context) or the KMS ciphertext blob (header and context in the KMS
+//!   encryption context).
+//! - **Blind index, v1**: `version(1)=0x01 | key_id(4) | HMAC-SHA256 tag truncated to 8..=32
+//!   bytes`, keyed by HKDF(DEK, salt = workspace id, `ward/v1/blind-index`).
+//! - **Stream, v1**: see [`stream`].
+//!
+//! # Feature flags
+//!
+//! - `aws-kms`: `AwsKmsKek`, the AWS KMS (or KMS-compatible) KEK provider, and a re-export of
+//!   `aws_sdk_kms`.
+//!
+//! # Example
+//!
+//! A workspace's keys wrapped by a local KEK ring, cached, and used to seal a field and index it:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ward_crypto::{
+//!     BlindIndexer, CachePolicy, CachedKeySource, DataKeySource, FieldCipher, KeyMaterial,
+//!     LocalKek, Normalizer, WrappedKeySource,
+//! };
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! // The KEK ring, normally from a file or an environment variable (`LocalKek::from_file`).
+//! let ring = format!("1:{}:active", KeyMaterial::generate()?.to_base64().as_str());
+//! let kek = Arc::new(LocalKek::parse(&ring)?);
+//!
+//! // One source per workspace; the wrapped keys would be stored in the database.
+//! let wrapped = WrappedKeySource::new(kek, "workspace-0f9e7c1a");
+//! let stored = wrapped.generate().await?;
+//! let source = Arc::new(CachedKeySource::new(wrapped, CachePolicy::new()));
+//!
+//! let cipher = FieldCipher::from_source(source.clone()).await?;
+//! let sealed = cipher.seal(b"jane@example.org", b"clients.email:42")?;
+//! let opened = cipher.open_resolving(&sealed, b"clients.email:42").await?;
+//! assert_eq!(opened.as_slice(), b"jane@example.org");
+//!
+//! let email_index = BlindIndexer::builder("clients.email")
+//!     .with_normalizer(Normalizer::Email)
+//!     .build(&*source.active_key().await?, b"workspace-0f9e7c1a")?;
+//! assert_eq!(email_index.index("Jane@Example.org"), email_index.index("jane@example.org"));
+//! # let _ = stored;
+//! # Ok::<(), ward_crypto::Error>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Security promises
+//!
+//! - Key bytes live only in zeroizing containers ([`secrecy`], [`zeroize`]); no key-holding type
+//!   prints them in `Debug`, and none implements `Display`, `Clone` or `Serialize`.
+//! - Decrypted values are returned in [`zeroize::Zeroizing`] buffers.
+//! - No error message holds key bytes, plaintext or a whole ciphertext; decryption failures are
+//!   one detail-free [`Error::Decrypt`].
+//! - A key id that is not configured is [`Error::UnknownKeyId`] (or [`Error::KeyDestroyed`]),
+//!   never a fallback to another key. Destroying a DEK crypto-shreds what it wrote.
+//! - Nonces for field seals are random 96-bit values under per-workspace keys; stream objects get
+//!   their own derived key each, so no GCM nonce limit is approached.
 
 mod aead;
 mod blind;

@@ -7,8 +7,8 @@
 //!
 //! ```text
 //! # comments and blank lines are ignored
-//! 1:3q2+7w6k0m4t3aGxxuE1yE0H2O5Vf0rG1qzQ5m3gYlk=
-//! 2:Zk3b0r9xK0pS2n0dQyF8cH1tW6vR4mJ5eL7aU2iO3sA=:active
+//! 1:<base64 of 32 random bytes, from the keygen example>
+//! 2:<base64 of 32 random bytes>:active
 //! ```
 //!
 //! - `<id>` is a decimal `u32`, the version written into every wrapped DEK;
