@@ -24,6 +24,9 @@ mod golden;
 // Stream format: size edges, async round trips, tampering, range reads, golden files.
 mod stream;
 
+// Debug output of every key-holding type lacks the secret.
+mod debug;
+
 // The AWS KMS provider against moto on loopback (feature `aws-kms`).
 #[cfg(feature = "aws-kms")]
 mod kms;

@@ -184,6 +184,8 @@ impl<S: DataKeySource> CachedKeySource<S> {
     }
 }
 
+// A decorator forwards every method of the trait, so none can bypass the cache or drift.
+#[deny(clippy::missing_trait_methods)]
 #[async_trait::async_trait]
 impl<S: DataKeySource> DataKeySource for CachedKeySource<S> {
     async fn active_key(&self) -> Result<Arc<DataKey>> {
