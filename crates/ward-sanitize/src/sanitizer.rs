@@ -1,5 +1,6 @@
 //! [`Sanitizer`]: the one entry point that validates an upload three ways and cleans it.
 
+use std::fmt;
 use std::io::Read;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
@@ -37,12 +38,22 @@ pub struct Sanitizer {
     active_content: ActiveContentPolicy,
 }
 
-/// A validated, cleaned file.
-#[derive(Debug, Clone)]
+/// A validated, cleaned file. Its `Debug` output shows the type, size and report, never the bytes.
+#[derive(Clone)]
 pub struct Sanitized {
     kind: FileKind,
     bytes: Vec<u8>,
     report: Report,
+}
+
+impl fmt::Debug for Sanitized {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sanitized")
+            .field("kind", &self.kind)
+            .field("len", &self.bytes.len())
+            .field("report", &self.report)
+            .finish()
+    }
 }
 
 impl Sanitized {

@@ -138,3 +138,15 @@ fn truncated_or_broken_structure_is_rejected() {
         "parse"
     );
 }
+
+#[test]
+fn debug_output_of_a_cleaned_file_shows_no_bytes() {
+    let out = Sanitizer::new()
+        .sanitize("p.jpg", &encode_jpeg(&picture(8, 8)))
+        .unwrap();
+    let shown = format!("{out:?}");
+    assert!(
+        shown.contains("len") && !shown.contains("255, 216"),
+        "{shown}"
+    );
+}
