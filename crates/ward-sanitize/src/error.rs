@@ -176,6 +176,12 @@ pub enum LimitRule {
         /// The limit.
         limit: usize,
     },
+    /// A PDF object or cross-reference stream inflates to more than
+    /// [`Limits::max_pdf_stream_bytes`](crate::Limits::max_pdf_stream_bytes).
+    PdfStream {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// PNG text chunks decompress to more than [`Limits::max_png_text_bytes`](crate::Limits::max_png_text_bytes).
     PngText {
         /// The limit in bytes.
@@ -192,6 +198,7 @@ impl LimitRule {
             Self::Pixels { .. } => "limit.pixels",
             Self::PdfPages { .. } => "limit.pdf_pages",
             Self::PdfObjects { .. } => "limit.pdf_objects",
+            Self::PdfStream { .. } => "limit.pdf_stream",
             Self::PngText { .. } => "limit.png_text",
         }
     }
@@ -210,6 +217,9 @@ impl fmt::Display for LimitRule {
                 write!(f, "pdf has {pages} pages, outside 1 to {limit}")
             }
             Self::PdfObjects { limit } => write!(f, "pdf has more than {limit} objects"),
+            Self::PdfStream { limit } => {
+                write!(f, "a pdf object stream inflates to more than {limit} bytes")
+            }
             Self::PngText { limit } => {
                 write!(f, "png text chunks decompress to more than {limit} bytes")
             }

@@ -104,6 +104,11 @@ fn load(input: &[u8], limits: &Limits) -> Result<Loaded> {
             | lopdf::Error::AlreadyEncrypted
             | lopdf::Error::UnsupportedSecurityHandler(_),
         ) => return Err(Error::Encrypted),
+        Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. })) => {
+            return Err(Error::Limit(LimitRule::PdfStream {
+                limit: limits.max_pdf_stream_bytes(),
+            }));
+        }
         Err(e) => return Err(Error::decoder(KIND, "document does not load", e)),
     };
     if doc.was_encrypted() || doc.trailer.has(b"Encrypt") {

@@ -346,3 +346,18 @@ fn pdf_object_limit_counts_objects_inside_object_streams_while_loading() {
         Err(Error::Limit(LimitRule::PdfObjects { limit: 8 }))
     ));
 }
+
+#[test]
+fn pdf_stream_inflation_limit_applies_to_object_streams() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/pypdf");
+    let pdf = std::fs::read(dir.join("metadata.pdf")).unwrap();
+    // Its object stream inflates to exactly 1,309 bytes.
+    let at = Sanitizer::new().with_limits(Limits::default().with_max_pdf_stream_bytes(1_309));
+    assert!(at.sanitize("m.pdf", &pdf).is_ok());
+    let under = Sanitizer::new().with_limits(Limits::default().with_max_pdf_stream_bytes(1_308));
+    assert!(matches!(
+        under.sanitize("m.pdf", &pdf),
+        Err(Error::Limit(LimitRule::PdfStream { limit: 1_308 }))
+    ));
+    assert_eq!(Limits::default().max_pdf_stream_bytes(), 32 * 1024 * 1024);
+}
