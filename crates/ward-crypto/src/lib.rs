@@ -116,6 +116,8 @@ pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial};
 pub use legacy::LegacyDecryptor;
 pub use rotation::{KeyUsage, needs_rewrap, reencrypt_field, rewrap, rewrap_source};
 
+// Implementors of `DataKeySource` and `KeyEncryptionKey` use the same `async_trait` macro.
+pub use async_trait;
 #[cfg(feature = "aws-kms")]
 pub use aws_sdk_kms;
 pub use secrecy;

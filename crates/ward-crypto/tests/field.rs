@@ -223,3 +223,24 @@ fn long_contexts_round_trip_and_stay_bound() {
         Err(Error::Decrypt)
     ));
 }
+
+#[test]
+fn ciphers_and_sources_can_be_shared_across_tasks() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<FieldCipher>();
+    shared::<InMemoryKeySource>();
+    shared::<ward_crypto::CachedKeySource<Arc<InMemoryKeySource>>>();
+    shared::<ward_crypto::WrappedKeySource>();
+    shared::<ward_crypto::LocalKek>();
+    shared::<ward_crypto::BlindIndexer>();
+    // A cipher built in one task opens in another.
+    let cipher = Arc::new(cipher());
+    let sealed = cipher.seal(b"x", b"c").unwrap();
+    let opened = std::thread::spawn({
+        let cipher = Arc::clone(&cipher);
+        move || cipher.open(&sealed, b"c").unwrap().to_vec()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(opened, b"x");
+}
