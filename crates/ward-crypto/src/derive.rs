@@ -35,6 +35,16 @@ pub(crate) fn derive_into(ikm: &KeyMaterial, salt: &[u8], label: &[u8], out: &mu
         .unwrap_or_else(|_| unreachable!("hkdf output length within limit"));
 }
 
+/// HKDF-SHA256 with one extract and one expand per `(label, out)` pair: several purpose keys
+/// from one input key for the cost of a single extract.
+pub(crate) fn derive_many(ikm: &KeyMaterial, salt: &[u8], outputs: &mut [(&[u8], &mut [u8])]) {
+    let hk = Hkdf::<Sha256>::new(Some(salt), ikm.expose());
+    for (label, out) in outputs.iter_mut() {
+        hk.expand(label, out)
+            .unwrap_or_else(|_| unreachable!("hkdf output length within limit"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +59,16 @@ mod tests {
         assert_ne!(a.expose(), c.expose());
         let again = derive_key(&ikm, b"salt", LABEL_STREAM_KEY);
         assert_eq!(a.expose(), again.expose());
+
+        let (mut x, mut y) = ([0u8; KEY_LEN], [0u8; 16]);
+        derive_many(
+            &ikm,
+            b"salt",
+            &mut [(LABEL_STREAM_KEY, &mut x), (LABEL_BLIND_INDEX, &mut y)],
+        );
+        assert_eq!(&x, a.expose());
+        let mut y_alone = [0u8; 16];
+        derive_into(&ikm, b"salt", LABEL_BLIND_INDEX, &mut y_alone);
+        assert_eq!(y, y_alone);
     }
 }

@@ -10,10 +10,10 @@ use zeroize::Zeroizing;
 
 use crate::aead::{AeadKey, random_nonce};
 use crate::dek::DataKeySource;
-use crate::derive::{LABEL_FIELD_COMMITMENT, LABEL_FIELD_KEY, derive_into, derive_key};
+use crate::derive::{LABEL_FIELD_COMMITMENT, LABEL_FIELD_KEY, derive_many};
 use crate::error::{Error, Result};
 use crate::format::field::{self as format, COMMITMENT_LEN};
-use crate::keys::{DataKey, KeyId};
+use crate::keys::{DataKey, KEY_LEN, KeyId, KeyMaterial};
 
 /// One DEK made ready for field work: its expanded AES key and its commitment, computed once.
 struct FieldKey {
@@ -24,9 +24,18 @@ struct FieldKey {
 
 impl FieldKey {
     fn new(dek: &DataKey) -> Self {
-        let key = derive_key(dek.material(), b"", LABEL_FIELD_KEY);
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
         let mut commitment = [0u8; COMMITMENT_LEN];
-        derive_into(dek.material(), b"", LABEL_FIELD_COMMITMENT, &mut commitment);
+        derive_many(
+            dek.material(),
+            b"",
+            &mut [
+                (LABEL_FIELD_KEY, key.as_mut_slice()),
+                (LABEL_FIELD_COMMITMENT, &mut commitment),
+            ],
+        );
+        let key = KeyMaterial::from_bytes(key.as_slice())
+            .unwrap_or_else(|_| unreachable!("fixed-size derived key"));
         Self {
             id: dek.id(),
             aead: AeadKey::new(&key),
@@ -148,14 +157,11 @@ impl FieldCipher {
     /// anything else (modified bytes, wrong key, wrong context).
     pub fn open(&self, ciphertext: &[u8], context: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let field = format::parse(ciphertext)?;
-        let key = self
-            .read_keys()
-            .get(&field.key_id)
-            .cloned()
-            .ok_or(Error::UnknownKeyId {
-                key_id: field.key_id,
-            })?;
-        Self::open_with(&key, &field, context)
+        let keys = self.read_keys();
+        let key = keys.get(&field.key_id).ok_or(Error::UnknownKeyId {
+            key_id: field.key_id,
+        })?;
+        Self::open_with(key, &field, context)
     }
 
     /// As [`open`](Self::open), but first fetches the ciphertext's key from the source given to
