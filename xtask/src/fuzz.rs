@@ -114,5 +114,17 @@ pub(crate) fn ensure_exiftool() -> Result<()> {
     }
     step("installing exiftool (missing)");
     cmd::run("apt-get", &["update"])?;
-    cmd::run("apt-get", &["install", "-y", "libimage-exiftool-perl"])
+    let args = [
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "libimage-exiftool-perl",
+    ];
+    cmd::run_with(
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        "apt-get",
+        &args,
+    )
 }

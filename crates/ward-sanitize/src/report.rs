@@ -57,6 +57,7 @@ impl fmt::Display for Category {
 
 /// One category of removed content with how much of it there was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Removed {
     /// What was removed.
     pub category: Category,
