@@ -161,11 +161,11 @@ async fn stream_written_with_exact_chunk_multiple_round_trips_async() {
 #[tokio::test]
 async fn encryptor_dropped_without_shutdown_leaves_a_stream_that_never_opens() {
     let mut enc = StreamEncryptor::with_options(&dek(), Vec::new(), &small()).unwrap();
-    enc.write_all(&plaintext(3000)).await.unwrap();
+    enc.write_all(&plaintext(40_000)).await.unwrap();
     enc.flush().await.unwrap();
     let ct = enc.into_inner();
-    // Two full chunks were flushed, the third never sealed.
-    assert_eq!(ct.len(), HEADER + 2 * SEALED);
+    // Two full batches (16 chunks each) were sealed and flushed; the rest was never sealed.
+    assert_eq!(ct.len(), HEADER + 32 * SEALED);
     assert!(matches!(decrypt_to_vec(&dek(), &ct), Err(Error::Decrypt)));
     assert!(decrypt_async(&dek(), &ct, 512).await.is_err());
 }
@@ -341,17 +341,119 @@ fn every_single_bit_flip_in_a_small_stream_is_detected() {
 }
 
 #[tokio::test]
-async fn decryptor_fails_for_good_after_a_bad_chunk() {
-    let mut ct = three_chunks();
-    ct[HEADER + SEALED + 3] ^= 1;
+async fn decryptor_releases_only_verified_batches_and_fails_for_good_after_a_bad_chunk() {
+    // 1 KiB chunks are opened 16 at a time; chunk 17 (in the second batch) is damaged.
+    let pt = plaintext(40_000);
+    let mut ct = encrypt_to_vec_with(&dek(), &pt, &small()).unwrap();
+    ct[HEADER + 17 * SEALED + 3] ^= 1;
     let mut dec = StreamDecryptor::new(&dek(), &ct[..]);
-    let mut buf = vec![0u8; 4096];
-    // The first chunk verifies and is released; the second does not.
-    assert_eq!(dec.read(&mut buf).await.unwrap(), 1024);
-    let err = dec.read(&mut buf).await.unwrap_err();
+    let mut released = Vec::new();
+    let mut buf = vec![0u8; 3000];
+    let err = loop {
+        match dec.read(&mut buf).await {
+            Ok(0) => panic!("a damaged stream must not end cleanly"),
+            Ok(n) => released.extend_from_slice(&buf[..n]),
+            Err(e) => break e,
+        }
+    };
+    // Exactly the first batch, verified, was released; nothing of the damaged batch.
+    assert_eq!(released.len(), 16 * 1024);
+    assert_eq!(released, &pt[..16 * 1024]);
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     assert!(matches!(Error::from_io(err), Error::Decrypt));
     assert!(dec.read(&mut buf).await.is_err());
+}
+
+#[test]
+fn round_trips_and_tamper_detection_across_batch_boundaries() {
+    // 1 KiB chunks are sealed and opened 16 at a time.
+    for len in [16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 32 * 1024, 50_000] {
+        let pt = plaintext(len);
+        let ct = encrypt_to_vec_with(&dek(), &pt, &small()).unwrap();
+        let streamed = rt().block_on(async {
+            let (writer, reader) = tokio::io::duplex(4096);
+            let data = pt.clone();
+            let writing = tokio::spawn(async move {
+                let mut enc = StreamEncryptor::with_options(&dek(), writer, &small()).unwrap();
+                for piece in data.chunks(777) {
+                    enc.write_all(piece).await.unwrap();
+                }
+                enc.shutdown().await.unwrap();
+            });
+            let mut out = Vec::new();
+            StreamDecryptor::new(&dek(), reader)
+                .read_to_end(&mut out)
+                .await
+                .unwrap();
+            writing.await.unwrap();
+            out
+        });
+        assert_eq!(streamed, pt, "len {len}");
+        assert_eq!(
+            &decrypt_to_vec(&dek(), &ct).unwrap()[..],
+            &pt[..],
+            "len {len}"
+        );
+        let chunks = len.div_ceil(1024);
+        // Truncated at every chunk boundary near the batch edge, and one byte short.
+        for cut_chunks in [15usize, 16, 17].into_iter().filter(|&c| c < chunks) {
+            refused(&ct[..HEADER + cut_chunks * SEALED]);
+        }
+        refused(&ct[..ct.len() - 1]);
+        // Chunks swapped across the batch edge.
+        if chunks > 17 {
+            let mut bad = ct[..HEADER + 15 * SEALED].to_vec();
+            bad.extend_from_slice(chunk(&ct, 16));
+            bad.extend_from_slice(chunk(&ct, 15));
+            bad.extend_from_slice(&ct[HEADER + 17 * SEALED..]);
+            assert!(matches!(refused(&bad), Error::Decrypt), "len {len}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn default_size_batches_detect_any_damage_and_serve_ranges() {
+    // Default 64 KiB chunks: batches of four chunks (256 KiB).
+    let pt = plaintext(1024 * 1024 + 12_345);
+    let ct = encrypt_to_vec(&dek(), &pt).unwrap();
+    assert_eq!(decrypt_async(&dek(), &ct, 100_000).await.unwrap(), pt);
+    let sealed = 64 * 1024 + 16;
+    for at in [
+        HEADER + 5,
+        HEADER + 3 * sealed + 7,
+        HEADER + 9 * sealed / 2,
+        ct.len() - 1,
+    ] {
+        let mut bad = ct.clone();
+        bad[at] ^= 0x40;
+        assert!(
+            matches!(decrypt_to_vec(&dek(), &bad), Err(Error::Decrypt)),
+            "byte {at}"
+        );
+        assert!(
+            decrypt_async(&dek(), &bad, 65_536).await.is_err(),
+            "byte {at}"
+        );
+    }
+    // Chunks 1 and 2 swapped inside one batch.
+    let mut bad = ct[..HEADER + sealed].to_vec();
+    bad.extend_from_slice(&ct[HEADER + 2 * sealed..HEADER + 3 * sealed]);
+    bad.extend_from_slice(&ct[HEADER + sealed..HEADER + 2 * sealed]);
+    bad.extend_from_slice(&ct[HEADER + 3 * sealed..]);
+    assert!(matches!(decrypt_to_vec(&dek(), &bad), Err(Error::Decrypt)));
+    assert!(decrypt_async(&dek(), &bad, 65_536).await.is_err());
+    // A range across several batches equals the slice.
+    let header = StreamHeader::parse(&ct).unwrap();
+    let plan = header.plan_range(100..1_000_000, ct.len() as u64).unwrap();
+    let fetch = plan.ciphertext_range();
+    let fetched = &ct[fetch.start as usize..fetch.end as usize];
+    let mut out = Vec::new();
+    StreamDecryptor::for_range(&dek(), &header, &plan, fetched)
+        .unwrap()
+        .read_to_end(&mut out)
+        .await
+        .unwrap();
+    assert_eq!(out, &pt[100..1_000_000]);
 }
 
 // ---- keys ----

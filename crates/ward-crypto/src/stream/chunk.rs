@@ -2,6 +2,7 @@
 //! the AES-256-GCM primitive, with the header bytes as every chunk's associated data.
 
 use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
 use super::format::{COMMITMENT_LEN, SALT_LEN, StreamHeader, TAG_LEN};
 use super::nonce::StreamNonce;
@@ -57,6 +58,15 @@ fn commitment(dek: &DataKey, salt: &[u8; SALT_LEN]) -> [u8; COMMITMENT_LEN] {
     out
 }
 
+/// Plaintext bytes a reader or writer gathers before sealing or opening them in one go, so that
+/// the inner reader or writer sees few large operations rather than many chunk-sized ones.
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// Chunks per batch for a chunk size: `BATCH_BYTES` worth, at least 1, at most 16.
+pub(crate) fn batch_chunks(chunk_size: usize) -> usize {
+    (BATCH_BYTES / chunk_size.max(1)).clamp(1, 16)
+}
+
 /// Seals the chunks of one stream in order.
 pub(crate) struct ChunkSealer {
     aead: AeadKey,
@@ -73,10 +83,27 @@ impl ChunkSealer {
         }
     }
 
-    /// Encrypts the next chunk in place and returns its tag.
-    pub(crate) fn seal_next(&mut self, chunk: &mut [u8], last: bool) -> Result<[u8; TAG_LEN]> {
-        let nonce = self.nonce.advance(last)?;
-        self.aead.seal_in_place(&nonce, &self.aad, chunk)
+    /// Seals the next chunks in place. `batch` holds them back to back, each as its plaintext
+    /// (`chunk_size` bytes, the last possibly fewer) followed by `TAG_LEN` bytes of room that
+    /// receive its tag. The last one is the stream's final chunk if `last`.
+    pub(crate) fn seal_batch(
+        &mut self,
+        batch: &mut [u8],
+        chunk_size: usize,
+        last: bool,
+    ) -> Result<()> {
+        let total = batch.len();
+        let region = chunk_size + TAG_LEN;
+        let count = total.div_ceil(region);
+        if count == 0 || total - (count - 1) * region < TAG_LEN {
+            return Err(Error::ApiMisuse("stream batch without room for its tags"));
+        }
+        for (i, chunk) in batch.chunks_mut(region).enumerate() {
+            let nonce = self.nonce.advance(last && i + 1 == count)?;
+            let (body, tag) = chunk.split_at_mut(chunk.len() - TAG_LEN);
+            tag.copy_from_slice(&self.aead.seal_in_place(&nonce, &self.aad, body)?);
+        }
+        Ok(())
     }
 }
 
@@ -97,25 +124,56 @@ impl ChunkOpener {
         }
     }
 
-    /// The number of the chunk [`ChunkOpener::open_next`] opens next.
+    /// The number of the next chunk [`ChunkOpener::open_batch`] opens.
     pub(crate) fn next_chunk(&self) -> u64 {
         self.nonce.counter()
     }
 
-    /// Verifies and decrypts the next chunk, `sealed` being its ciphertext followed by its tag.
-    /// Returns the plaintext length; `sealed[..len]` then holds the plaintext. On failure `sealed`
-    /// holds no plaintext.
-    pub(crate) fn open_next(&mut self, sealed: &mut [u8], last: bool) -> Result<usize> {
-        let len = sealed.len().checked_sub(TAG_LEN).ok_or(Error::Malformed {
-            format: "stream",
-            reason: "chunk shorter than its tag",
-        })?;
-        let (body, tag) = sealed.split_at_mut(len);
-        let tag: [u8; TAG_LEN] = (&*tag)
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("split leaves exactly one tag"));
-        let nonce = self.nonce.advance(last)?;
-        self.aead.open_in_place(&nonce, &self.aad, body, &tag)?;
+    /// Verifies and decrypts the next chunks in place. `batch` holds them back to back as
+    /// written (`chunk_size + TAG_LEN` bytes each, the last possibly shorter but never shorter
+    /// than a tag); the last one is the stream's final chunk if `last`.
+    ///
+    /// On success the plaintext is moved to the front of `batch` and its length returned. On
+    /// failure `batch` is zeroized, so no plaintext of any chunk in it is left behind.
+    pub(crate) fn open_batch(
+        &mut self,
+        batch: &mut [u8],
+        chunk_size: usize,
+        last: bool,
+    ) -> Result<usize> {
+        let total = batch.len();
+        let region = chunk_size + TAG_LEN;
+        let count = total.div_ceil(region);
+        if count == 0 || total - (count - 1) * region < TAG_LEN {
+            return Err(Error::Malformed {
+                format: "stream",
+                reason: "chunk shorter than its tag",
+            });
+        }
+        let opened = batch
+            .chunks_mut(region)
+            .enumerate()
+            .try_for_each(|(i, chunk)| {
+                let nonce = self.nonce.advance(last && i + 1 == count)?;
+                let (body, tag) = chunk.split_at_mut(chunk.len() - TAG_LEN);
+                let tag: [u8; TAG_LEN] = (&*tag)
+                    .try_into()
+                    .unwrap_or_else(|_| unreachable!("split leaves exactly one tag"));
+                self.aead.open_in_place(&nonce, &self.aad, body, &tag)
+            });
+        if let Err(e) = opened {
+            // Chunks before the failing one were decrypted in place: wipe them.
+            batch.zeroize();
+            return Err(e);
+        }
+        // Close the gaps the tags leave: chunk i's plaintext moves to i × chunk_size.
+        let mut len = 0;
+        for i in 0..count {
+            let start = i * region;
+            let body = (total.min(start + region) - start) - TAG_LEN;
+            batch.copy_within(start..start + body, len);
+            len += body;
+        }
         Ok(len)
     }
 }

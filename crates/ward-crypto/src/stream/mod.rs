@@ -193,16 +193,17 @@ pub(crate) fn encrypt_with_salt(
     let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     out.extend_from_slice(&header.to_bytes());
     let mut sealer = ChunkSealer::new(key, &header);
-    let count = header.chunk_count(plaintext.len() as u64);
-    // `chunks` yields nothing for an empty plaintext, which is one empty final chunk.
-    let mut chunks = plaintext.chunks(chunk_size as usize);
-    for i in 0..count {
-        let chunk = chunks.next().unwrap_or_default();
-        let start = out.len();
-        out.extend_from_slice(chunk);
-        let tag = sealer.seal_next(&mut out[start..], i + 1 == count)?;
-        out.extend_from_slice(&tag);
+    // Lay out every chunk's plaintext followed by room for its tag, then seal them all. An empty
+    // plaintext is one empty final chunk: just its tag.
+    let chunk = chunk_size as usize;
+    for piece in plaintext.chunks(chunk) {
+        out.extend_from_slice(piece);
+        out.extend_from_slice(&[0u8; TAG_LEN]);
     }
+    if plaintext.is_empty() {
+        out.extend_from_slice(&[0u8; TAG_LEN]);
+    }
+    sealer.seal_batch(&mut out[header.encoded_len()..], chunk, true)?;
     Ok(out)
 }
 
@@ -216,20 +217,14 @@ pub fn decrypt_to_vec(dek: &DataKey, ciphertext: &[u8]) -> Result<Zeroizing<Vec<
     let header = StreamHeader::parse(ciphertext)?;
     let key = StreamKey::for_reading(dek, &header)?;
     let len = header.plaintext_len(ciphertext.len() as u64)?;
-    let body = &ciphertext[header.encoded_len()..];
     let mut opener = ChunkOpener::new(key, &header, 0);
-    // Room for the plaintext plus the one tag each chunk briefly holds: the buffer never
-    // reallocates, so no copy of plaintext is left behind in freed memory.
-    let capacity = usize::try_from(len).unwrap_or(0).saturating_add(TAG_LEN);
-    let mut out = Zeroizing::new(Vec::with_capacity(capacity));
-    let chunks = body.chunks(header.chunk_size() as usize + TAG_LEN);
-    let count = chunks.len();
-    for (i, chunk) in chunks.enumerate() {
-        let start = out.len();
-        out.extend_from_slice(chunk);
-        let n = opener.open_next(&mut out[start..], i + 1 == count)?;
-        out.truncate(start + n);
-    }
+    // `plaintext_len` has checked the chunk layout; open every chunk in place, then drop the
+    // tags. The buffer never reallocates, so no copy of plaintext is left
+    // behind in freed memory.
+    let mut out = Zeroizing::new(ciphertext[header.encoded_len()..].to_vec());
+    let n = opener.open_batch(&mut out, header.chunk_size() as usize, true)?;
+    debug_assert_eq!(n as u64, len);
+    out.truncate(n);
     Ok(out)
 }
 

@@ -183,18 +183,12 @@ pub fn decrypt_range(
         return Ok(Zeroizing::new(Vec::new()));
     }
     let mut opener = ChunkOpener::new(key, header, plan.first_chunk());
-    let sealed = header.chunk_size() as usize + TAG_LEN;
-    // `fetched` holds the plaintext and its tags, so the buffer never reallocates.
-    let mut out = Zeroizing::new(Vec::with_capacity(fetched.len()));
-    let chunks = fetched.chunks(sealed);
-    let count = chunks.len();
-    for (i, chunk) in chunks.enumerate() {
-        let last = i + 1 == count && plan.includes_final_chunk();
-        let start = out.len();
-        out.extend_from_slice(chunk);
-        let len = opener.open_next(&mut out[start..], last)?;
-        out.truncate(start + len);
-    }
+    let mut out = Zeroizing::new(fetched.to_vec());
+    opener.open_batch(
+        &mut out,
+        header.chunk_size() as usize,
+        plan.includes_final_chunk(),
+    )?;
     let skip = plan.skip();
     let wanted = plan.plaintext_len() as usize;
     out.copy_within(skip..skip + wanted, 0);

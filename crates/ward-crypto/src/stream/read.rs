@@ -9,7 +9,7 @@ use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::chunk::{ChunkOpener, StreamKey};
+use super::chunk::{ChunkOpener, StreamKey, batch_chunks};
 use super::format::{MAGIC, MAX_HEADER_LEN, StreamHeader, TAG_LEN, header_len};
 use super::range::RangePlan;
 use super::to_io;
@@ -76,7 +76,10 @@ pin_project! {
     /// - a stream missing its final chunk fails at end of input: it never reads as a silent short
     ///   file. End of file (`Ok(0)`) is only returned after the final chunk verified.
     ///
-    /// Memory is one chunk buffer, whatever the stream's length; it is zeroized on drop.
+    /// Memory is one batch buffer (256 KiB of ciphertext with the default chunk size, never less
+    /// than one chunk), whatever the stream's length; it is zeroized on drop. Chunks are opened a
+    /// batch at a time, and none of a batch's plaintext is released before all of its chunks
+    /// verified.
     ///
     /// ```
     /// use tokio::io::AsyncReadExt;
@@ -106,6 +109,8 @@ pin_project! {
         opener: Option<ChunkOpener>,
         framing: Framing,
         chunk_size: usize,
+        // Chunks opened together.
+        batch: usize,
         // Raw sealed bytes while filling; plaintext at `plain_pos..plain_end` once opened.
         buf: Zeroizing<Vec<u8>>,
         filled: usize,
@@ -134,6 +139,7 @@ impl<R: AsyncRead> StreamDecryptor<R> {
                 filled: 0,
             },
             chunk_size: 0,
+            batch: 1,
             buf: Zeroizing::new(vec![0u8; MAX_HEADER_LEN]),
             filled: 0,
             plain_pos: 0,
@@ -150,12 +156,14 @@ impl<R: AsyncRead> StreamDecryptor<R> {
     pub fn with_header(dek: &DataKey, header: &StreamHeader, inner: R) -> Result<Self> {
         let key = StreamKey::for_reading(dek, header)?;
         let chunk_size = header.chunk_size() as usize;
+        let batch = batch_chunks(chunk_size);
         Ok(Self {
             inner,
             opener: Some(ChunkOpener::new(key, header, 0)),
             framing: Framing::UntilEof { carry: None },
             chunk_size,
-            buf: Zeroizing::new(vec![0u8; chunk_size + TAG_LEN + 1]),
+            batch,
+            buf: Zeroizing::new(vec![0u8; batch * (chunk_size + TAG_LEN) + 1]),
             filled: 0,
             plain_pos: 0,
             plain_end: 0,
@@ -187,16 +195,20 @@ impl<R: AsyncRead> StreamDecryptor<R> {
                 last_is_final: plan.includes_final_chunk(),
             }
         };
+        let batch = batch_chunks(chunk_size);
         let buf_len = if plan.is_empty() {
             0
         } else {
-            chunk_size + TAG_LEN
+            // No bigger than the plan needs.
+            let chunks = usize::try_from(plan.chunk_count()).map_or(batch, |n| n.min(batch));
+            chunks * (chunk_size + TAG_LEN)
         };
         Ok(Self {
             inner,
             opener: Some(ChunkOpener::new(key, header, plan.first_chunk())),
             framing,
             chunk_size,
+            batch,
             buf: Zeroizing::new(vec![0u8; buf_len]),
             filled: 0,
             plain_pos: 0,
@@ -316,8 +328,9 @@ impl<R: AsyncRead> AsyncRead for StreamDecryptor<R> {
                     match opened {
                         Ok((key, header)) => {
                             *this.chunk_size = header.chunk_size() as usize;
+                            *this.batch = batch_chunks(*this.chunk_size);
                             *this.opener = Some(ChunkOpener::new(key, &header, 0));
-                            **this.buf = vec![0u8; *this.chunk_size + TAG_LEN + 1];
+                            **this.buf = vec![0u8; *this.batch * (*this.chunk_size + TAG_LEN) + 1];
                             *this.framing = Framing::UntilEof { carry: None };
                             continue;
                         }
@@ -332,7 +345,8 @@ impl<R: AsyncRead> AsyncRead for StreamDecryptor<R> {
                         this.buf[0] = byte;
                         *this.filled = 1;
                     }
-                    let full = *this.chunk_size + TAG_LEN;
+                    let region = *this.chunk_size + TAG_LEN;
+                    let full = *this.batch * region;
                     let eof = ready!(poll_fill(
                         this.inner.as_mut(),
                         cx,
@@ -341,13 +355,20 @@ impl<R: AsyncRead> AsyncRead for StreamDecryptor<R> {
                         full + 1
                     ))?;
                     if eof {
-                        let first = this.opener.as_ref().is_none_or(|o| o.next_chunk() == 0);
-                        if *this.filled < TAG_LEN || (*this.filled == TAG_LEN && !first) {
+                        // The input ended inside this batch: its last chunk is the final one.
+                        let n = *this.filled;
+                        let chunks = n.div_ceil(region);
+                        let last_len = n.saturating_sub(chunks.saturating_sub(1) * region);
+                        let only_chunk =
+                            chunks == 1 && this.opener.as_ref().is_none_or(|o| o.next_chunk() == 0);
+                        if n < TAG_LEN || last_len < TAG_LEN || (last_len == TAG_LEN && !only_chunk)
+                        {
                             *this.framing = Framing::Failed;
                             return Poll::Ready(Err(to_io(TRUNCATED)));
                         }
-                        (*this.filled, true)
+                        (n, true)
                     } else {
+                        // More input follows: no chunk of this batch is the final one.
                         *carry = Some(this.buf[full]);
                         (full, false)
                     }
@@ -357,12 +378,12 @@ impl<R: AsyncRead> AsyncRead for StreamDecryptor<R> {
                     last_len,
                     last_is_final,
                 } => {
-                    let one_left = *chunks_left == 1;
-                    let want = if one_left {
-                        *last_len
-                    } else {
-                        *this.chunk_size + TAG_LEN
-                    };
+                    let region = *this.chunk_size + TAG_LEN;
+                    let chunks = (*this.batch as u64).min(*chunks_left);
+                    let ends_plan = chunks == *chunks_left;
+                    // At most one batch: fits in memory, so the casts cannot truncate.
+                    let want =
+                        (chunks as usize - 1) * region + if ends_plan { *last_len } else { region };
                     let eof = ready!(poll_fill(
                         this.inner.as_mut(),
                         cx,
@@ -377,18 +398,19 @@ impl<R: AsyncRead> AsyncRead for StreamDecryptor<R> {
                             reason: "fewer bytes than the plan fetches",
                         })));
                     }
-                    *chunks_left -= 1;
-                    (want, one_left && *last_is_final)
+                    *chunks_left -= chunks;
+                    (want, ends_plan && *last_is_final)
                 }
             };
-            // `sealed_len` bytes are buffered: verify, then decrypt.
+            // `sealed_len` bytes are buffered: verify every chunk, then decrypt.
             *this.filled = 0;
             let finished = match this.framing {
                 Framing::Planned { chunks_left, .. } => *chunks_left == 0,
                 _ => last,
             };
+            let chunk_size = *this.chunk_size;
             let opened = match this.opener.as_mut() {
-                Some(opener) => opener.open_next(&mut this.buf[..sealed_len], last),
+                Some(opener) => opener.open_batch(&mut this.buf[..sealed_len], chunk_size, last),
                 None => Err(Error::ApiMisuse("stream opener missing")),
             };
             match opened {

@@ -8,7 +8,7 @@ use pin_project_lite::pin_project;
 use tokio::io::AsyncWrite;
 use zeroize::Zeroizing;
 
-use super::chunk::{ChunkSealer, StreamKey};
+use super::chunk::{ChunkSealer, StreamKey, batch_chunks};
 use super::format::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SALT_LEN, StreamHeader, TAG_LEN};
 use super::{StreamOptions, to_io};
 use crate::error::{Error, Result};
@@ -20,10 +20,11 @@ pin_project! {
     ///
     /// Call [`shutdown`](tokio::io::AsyncWriteExt::shutdown) when done: it seals the final chunk
     /// and shuts the inner writer down. A stream dropped without `shutdown` lacks its final chunk,
-    /// and every reader refuses it. `flush` writes out every chunk sealed so far, but cannot seal a
-    /// partial chunk (chunks are fixed-size), so up to `chunk_size` bytes stay buffered.
+    /// and every reader refuses it. `flush` writes out every chunk sealed so far; chunks are sealed
+    /// a batch at a time once more data follows them, so up to one batch stays buffered.
     ///
-    /// Memory is two chunk buffers, whatever the stream's length; both are zeroized on drop.
+    /// Memory is two batch buffers (256 KiB of plaintext each with the default chunk size, never
+    /// less than one chunk), whatever the stream's length; both are zeroized on drop.
     ///
     /// ```
     /// use tokio::io::AsyncWriteExt;
@@ -48,8 +49,13 @@ pin_project! {
         // `None` once the final chunk is sealed.
         sealer: Option<ChunkSealer>,
         chunk_size: usize,
-        // Plaintext of the chunk being filled.
+        // Plaintext bytes a batch holds before it is sealed.
+        batch_len: usize,
+        // The batch being filled: each chunk's plaintext followed by room for its tag (the last
+        // chunk's room is added when the batch is sealed).
         plain: Zeroizing<Vec<u8>>,
+        // Plaintext bytes in `plain`.
+        plain_len: usize,
         // Sealed bytes (header, chunks) not yet accepted by `inner`, from `out_pos` on.
         out: Zeroizing<Vec<u8>>,
         out_pos: usize,
@@ -92,14 +98,18 @@ impl<W: AsyncWrite> StreamEncryptor<W> {
         let header = StreamHeader::new_v1(dek.id(), chunk_size, salt, commitment);
         let sealer = ChunkSealer::new(key, &header);
         let chunk = chunk_size as usize;
-        let mut out = Zeroizing::new(Vec::with_capacity(chunk + TAG_LEN));
+        let chunks = batch_chunks(chunk);
+        let capacity = chunks * (chunk + TAG_LEN);
+        let mut out = Zeroizing::new(Vec::with_capacity(capacity));
         out.extend_from_slice(&header.to_bytes());
         Ok(Self {
             inner,
             header,
             sealer: Some(sealer),
             chunk_size: chunk,
-            plain: Zeroizing::new(Vec::with_capacity(chunk + TAG_LEN)),
+            batch_len: chunks * chunk,
+            plain: Zeroizing::new(Vec::with_capacity(capacity)),
+            plain_len: 0,
             out,
             out_pos: 0,
         })
@@ -134,22 +144,23 @@ impl<W> std::fmt::Debug for StreamEncryptor<W> {
         f.debug_struct("StreamEncryptor")
             .field("key_id", &self.header.key_id())
             .field("chunk_size", &self.chunk_size)
-            .field("buffered_plaintext", &self.plain.len())
+            .field("buffered_plaintext", &self.plain_len)
             .field("pending_ciphertext", &(self.out.len() - self.out_pos))
             .field("finished", &self.sealer.is_none())
             .finish_non_exhaustive()
     }
 }
 
-/// Seals `plain` as the next chunk and swaps it into the (empty) output buffer.
+/// Seals the batch in `plain` and swaps it into the (drained, empty) output buffer.
 fn seal_into(
     sealer: &mut ChunkSealer,
     plain: &mut Zeroizing<Vec<u8>>,
     out: &mut Zeroizing<Vec<u8>>,
+    chunk_size: usize,
     last: bool,
 ) -> Result<()> {
-    let tag = sealer.seal_next(plain.as_mut_slice(), last)?;
-    plain.extend_from_slice(&tag);
+    plain.extend_from_slice(&[0u8; TAG_LEN]);
+    sealer.seal_batch(plain.as_mut_slice(), chunk_size, last)?;
     out.clear();
     std::mem::swap(&mut **plain, &mut **out);
     Ok(())
@@ -189,14 +200,26 @@ impl<W: AsyncWrite> AsyncWrite for StreamEncryptor<W> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        if this.plain.len() == *this.chunk_size {
-            // A full chunk with more data behind it: it is not the final chunk.
+        if *this.plain_len == *this.batch_len {
+            // A full batch with more data behind it: none of its chunks is the final one.
             ready!(poll_drain(this.inner.as_mut(), cx, this.out, this.out_pos))?;
-            seal_into(sealer, this.plain, this.out, false).map_err(to_io)?;
+            seal_into(sealer, this.plain, this.out, *this.chunk_size, false).map_err(to_io)?;
+            *this.plain_len = 0;
         }
-        let n = buf.len().min(*this.chunk_size - this.plain.len());
-        this.plain.extend_from_slice(&buf[..n]);
-        Poll::Ready(Ok(n))
+        let chunk = *this.chunk_size;
+        let mut taken = 0;
+        while taken < buf.len() && *this.plain_len < *this.batch_len {
+            let in_chunk = *this.plain_len % chunk;
+            if in_chunk == 0 && *this.plain_len > 0 {
+                // The previous chunk is full: leave room for its tag.
+                this.plain.extend_from_slice(&[0u8; TAG_LEN]);
+            }
+            let n = (chunk - in_chunk).min(buf.len() - taken);
+            this.plain.extend_from_slice(&buf[taken..taken + n]);
+            taken += n;
+            *this.plain_len += n;
+        }
+        Poll::Ready(Ok(taken))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -209,7 +232,8 @@ impl<W: AsyncWrite> AsyncWrite for StreamEncryptor<W> {
         let mut this = self.project();
         ready!(poll_drain(this.inner.as_mut(), cx, this.out, this.out_pos))?;
         if let Some(mut sealer) = this.sealer.take() {
-            seal_into(&mut sealer, this.plain, this.out, true).map_err(to_io)?;
+            seal_into(&mut sealer, this.plain, this.out, *this.chunk_size, true).map_err(to_io)?;
+            *this.plain_len = 0;
             ready!(poll_drain(this.inner.as_mut(), cx, this.out, this.out_pos))?;
         }
         this.inner.poll_shutdown(cx)
