@@ -55,6 +55,9 @@ impl FieldKey {
 /// A `FieldCipher` prepares each key once (derivation and AES key expansion) and then seals and
 /// opens without further setup, so build one per workspace and request, not one per value.
 ///
+/// Nonces are random (96 bits), which is safe for 2^32 seals under one DEK (NIST SP 800-38D
+/// §8.3): rotate a workspace's DEK long before it has sealed that many values.
+///
 /// - [`FieldCipher::new`] (sync) seals with one [`DataKey`] and opens what it sealed;
 ///   [`FieldCipher::add_key`] adds older keys for reading.
 /// - [`FieldCipher::from_source`] (async) takes the active key of a [`DataKeySource`];
