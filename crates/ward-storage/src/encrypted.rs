@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt as _};
-use tokio::io::{AsyncRead, AsyncWriteExt as _, DuplexStream, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, DuplexStream, ReadBuf};
 use uuid::Uuid;
 use ward_crypto::stream::{
     self as wstream, MAX_HEADER_LEN, StreamDecryptor, StreamEncryptor, StreamHeader, StreamOptions,
@@ -19,6 +19,7 @@ use ward_crypto::{DataKey, DataKeySource, KeyId};
 
 use crate::error::{Error, Result};
 use crate::key::{KeyPrefix, ObjectKey};
+use crate::store::ObjectStoreExt as _;
 use crate::store::{
     BoxReader, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PresignMethod,
     PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
@@ -174,6 +175,53 @@ impl<S: ObjectStore> fmt::Display for EncryptedStore<S> {
     }
 }
 
+/// Pieces read ahead of the decryptor, each up to [`READ_AHEAD_PIECE`] bytes.
+const READ_AHEAD_PIECES: usize = 4;
+/// The size of one read-ahead piece.
+const READ_AHEAD_PIECE: usize = 256 * 1024;
+
+/// Reads `inner` on its own task, up to [`READ_AHEAD_PIECES`] pieces ahead, so receiving the
+/// ciphertext and decrypting it run on different cores. Memory stays bounded by the pieces.
+fn read_ahead(mut inner: BoxReader) -> BoxReader {
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(READ_AHEAD_PIECES);
+    tokio::spawn(async move {
+        loop {
+            let mut piece = bytes::BytesMut::with_capacity(READ_AHEAD_PIECE);
+            let mut failed = None;
+            while piece.len() < READ_AHEAD_PIECE {
+                match inner.read_buf(&mut piece).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            let at_end = piece.len() < READ_AHEAD_PIECE;
+            // A closed channel means the reader was dropped: stop reading.
+            if !piece.is_empty() && tx.send(Ok(piece.freeze())).await.is_err() {
+                return;
+            }
+            if let Some(e) = failed {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+            if at_end {
+                return;
+            }
+        }
+    });
+    Box::pin(tokio_util::io::StreamReader::new(channel_stream(rx)))
+}
+
+/// The receiving end of a channel as a stream.
+fn channel_stream(
+    mut rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+) -> impl futures::Stream<Item = io::Result<Bytes>> + Send + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
 /// How the encrypting half of a streamed put ended: `None` while running.
 type Outcome = Arc<Mutex<Option<std::result::Result<(), String>>>>;
 
@@ -237,7 +285,9 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             let outcome = Arc::clone(&outcome);
             async move {
                 let copied = async {
-                    let n = tokio::io::copy(&mut body, &mut encryptor).await?;
+                    // Large reads keep the pipe busy with few wake-ups.
+                    let mut source = tokio::io::BufReader::with_capacity(PIPE_CAPACITY, &mut body);
+                    let n = tokio::io::copy_buf(&mut source, &mut encryptor).await?;
                     encryptor.shutdown().await?;
                     Ok::<u64, io::Error>(n)
                 }
@@ -257,10 +307,15 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             pipe: reader,
             outcome,
         };
-        let (copied, stored) = tokio::join!(
-            encrypt,
-            self.inner.put_stream_opts(key, Box::pin(guarded), opts)
-        );
+        // Encryption runs on its own task, so it overlaps with the upload on another core.
+        let encrypting = tokio::spawn(encrypt);
+        let stored = self
+            .inner
+            .put_stream_opts(key, Box::pin(guarded), opts)
+            .await;
+        let copied = encrypting
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)));
         let mut result = stored?;
         match copied {
             Ok(n) => {
@@ -280,19 +335,32 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
     }
 
     async fn get_opts(&self, key: &ObjectKey, opts: GetOptions) -> Result<GetResult> {
+        let Some(range) = opts.range.clone() else {
+            // The whole object: one request, the header read off the front of the body.
+            let got = self.inner.get(key).await?;
+            let stored = got.meta.clone();
+            let mut body = got.into_reader();
+            let header = wstream::read_header(&mut body).await?;
+            let dek = self.keys.key(key.workspace(), header.key_id()).await?;
+            let meta = plaintext_meta(&header, stored)?;
+            let range = 0..meta.size;
+            let body = StreamDecryptor::with_header(&dek, &header, read_ahead(body))?;
+            return Ok(GetResult::new(meta, range, Box::pin(body)));
+        };
         let (header, stored) = read_header(self.inner.as_ref(), key).await?;
         let dek = self.keys.key(key.workspace(), header.key_id()).await?;
         let meta = plaintext_meta(&header, stored.clone())?;
-        let range = opts.range.clone().unwrap_or(0..meta.size);
         check_range(&range, meta.size)?;
         let plan = header.plan_range(range.clone(), stored.size)?;
         let fetched: BoxReader = if plan.is_empty() {
             Box::pin(io::Cursor::new(Bytes::new()))
         } else {
-            self.inner
-                .get_opts(key, GetOptions::new().with_range(plan.ciphertext_range()))
-                .await?
-                .into_reader()
+            read_ahead(
+                self.inner
+                    .get_opts(key, GetOptions::new().with_range(plan.ciphertext_range()))
+                    .await?
+                    .into_reader(),
+            )
         };
         let body = StreamDecryptor::for_range(&dek, &header, &plan, fetched)?;
         Ok(GetResult::new(meta, range, Box::pin(body)))
@@ -353,7 +421,6 @@ mod tests {
     use crate::conformance::{self, Capabilities, fresh_key, pattern};
     use crate::key::FileKind;
     use crate::memory::MemoryStore;
-    use crate::store::ObjectStoreExt as _;
     use ward_crypto::InMemoryKeySource;
 
     fn keys() -> InMemoryKeySource {
