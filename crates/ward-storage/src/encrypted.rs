@@ -2,9 +2,10 @@
 //! stream format, so the store under it only ever holds ciphertext.
 
 use std::fmt;
+use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
@@ -222,14 +223,14 @@ fn channel_stream(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-/// How the encrypting half of a streamed put ended: `None` while running.
-type Outcome = Arc<Mutex<Option<std::result::Result<(), String>>>>;
+/// How the encrypting half of a streamed put ended.
+type Outcome = std::result::Result<(), String>;
 
-/// The reading end of the encryption pipe. At end of stream it checks how encryption ended and
-/// fails unless it finished, so a body that failed part-way can never be stored as complete.
+/// The reading end of the encryption pipe. At end of stream it waits for how encryption ended
+/// and fails unless it finished, so a body that failed part-way can never be stored as complete.
 struct GuardedReader {
     pipe: DuplexStream,
-    outcome: Outcome,
+    outcome: tokio::sync::oneshot::Receiver<Outcome>,
 }
 
 impl AsyncRead for GuardedReader {
@@ -241,13 +242,16 @@ impl AsyncRead for GuardedReader {
         let before = buf.filled().len();
         match Pin::new(&mut self.pipe).poll_read(cx, buf) {
             Poll::Ready(Ok(())) if buf.filled().len() == before && buf.remaining() > 0 => {
-                let outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
-                match outcome.as_ref() {
-                    Some(Ok(())) => Poll::Ready(Ok(())),
-                    Some(Err(message)) => Poll::Ready(Err(io::Error::other(format!(
+                // The pipe is closed; the stream is complete only if encryption says so.
+                match Pin::new(&mut self.outcome).poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Ok(Ok(()))) => Poll::Ready(Ok(())),
+                    Poll::Ready(Ok(Err(message))) => Poll::Ready(Err(io::Error::other(format!(
                         "plaintext source failed: {message}"
                     )))),
-                    None => Poll::Ready(Err(io::Error::other("encryption stopped early"))),
+                    Poll::Ready(Err(_)) => {
+                        Poll::Ready(Err(io::Error::other("encryption stopped early")))
+                    }
                 }
             }
             other => other,
@@ -279,29 +283,26 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
     ) -> Result<PutResult> {
         let dek = self.keys.active_key(key.workspace()).await?;
         let (writer, reader) = tokio::io::duplex(PIPE_CAPACITY);
-        let outcome: Outcome = Arc::default();
+        let (done, outcome) = tokio::sync::oneshot::channel::<Outcome>();
         let mut encryptor = StreamEncryptor::with_options(&dek, writer, &self.options)?;
-        let encrypt = {
-            let outcome = Arc::clone(&outcome);
-            async move {
-                let copied = async {
-                    // Large reads keep the pipe busy with few wake-ups.
-                    let mut source = tokio::io::BufReader::with_capacity(PIPE_CAPACITY, &mut body);
-                    let n = tokio::io::copy_buf(&mut source, &mut encryptor).await?;
-                    encryptor.shutdown().await?;
-                    Ok::<u64, io::Error>(n)
-                }
-                .await;
-                *outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(
-                    copied
-                        .as_ref()
-                        .map(|_| ())
-                        .map_err(|e| e.kind().to_string()),
-                );
-                // Dropping the encryptor closes the pipe; the reader then sees the outcome.
-                drop(encryptor);
-                copied
+        let encrypt = async move {
+            let copied = async {
+                // Large reads keep the pipe busy with few wake-ups.
+                let mut source = tokio::io::BufReader::with_capacity(PIPE_CAPACITY, &mut body);
+                let n = tokio::io::copy_buf(&mut source, &mut encryptor).await?;
+                encryptor.shutdown().await?;
+                Ok::<u64, io::Error>(n)
             }
+            .await;
+            // The reader may already see the pipe closed; it waits for this before ending.
+            let _ = done.send(
+                copied
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| e.kind().to_string()),
+            );
+            drop(encryptor);
+            copied
         };
         let guarded = GuardedReader {
             pipe: reader,
@@ -508,6 +509,24 @@ mod tests {
         assert!(matches!(store.get(&key).await, Err(Error::Crypto(_))));
         raw.put(&key, "tiny".into()).await.unwrap();
         assert!(matches!(store.head(&key).await, Err(Error::Crypto(_))));
+    }
+
+    /// Encryption runs on its own task: on a multi-threaded runtime the upload may see the pipe
+    /// close before encryption reports how it ended, and must wait for that, not fail.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn streamed_puts_on_a_multi_threaded_runtime_always_complete() {
+        let store = EncryptedStore::new(MemoryStore::new(), keys());
+        for i in 0..60u8 {
+            let key = fresh_key(FileKind::Pdf);
+            let data = pattern(usize::from(i) * 4099, i);
+            let body = conformance::TestReader::new(data.clone());
+            store.put_stream(&key, Box::pin(body)).await.unwrap();
+            assert_eq!(store.get(&key).await.unwrap().bytes().await.unwrap(), data);
+        }
+        let key = fresh_key(FileKind::Pdf);
+        let failing = conformance::TestReader::failing_after(pattern(200_000, 1));
+        assert!(store.put_stream(&key, Box::pin(failing)).await.is_err());
+        assert!(store.head(&key).await.unwrap_err().is_not_found());
     }
 
     #[tokio::test]
