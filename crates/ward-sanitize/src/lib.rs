@@ -18,7 +18,7 @@
 //!   is rotated or mirrored are the pixels decoded, turned upright and encoded again (JPEG at
 //!   quality 92, PNG and WebP losslessly), and the [`Report`] says so.
 //! - **PDF.** Written out as a fresh file without the Info dictionary, XMP streams,
-//!   `/PieceInfo` or page metadata; active content is rejected, or removed under
+//!   `/PieceInfo`, page metadata or markup-annotation authors; active content is rejected, or removed under
 //!   [`ActiveContentPolicy::Remove`]; encrypted PDFs are rejected. **Images embedded in a PDF
 //!   are not cleaned.**
 //! - **Names.** [`display_name`] makes an uploaded name safe to show. Storage names must never

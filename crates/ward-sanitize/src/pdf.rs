@@ -386,8 +386,29 @@ fn remove_active(doc: &mut Document, report: &mut Report) {
     }
 }
 
-/// Removes the Info dictionary, every `/Metadata` entry and XMP stream, `/PieceInfo` and
-/// `/LastModified`.
+/// Annotation subtypes that are markup (ISO 32000-1 table 170): they carry an author in `/T`.
+const MARKUP_ANNOTATIONS: &[&[u8]] = &[
+    b"Text",
+    b"FreeText",
+    b"Line",
+    b"Square",
+    b"Circle",
+    b"Polygon",
+    b"PolyLine",
+    b"Highlight",
+    b"Underline",
+    b"Squiggly",
+    b"StrikeOut",
+    b"Stamp",
+    b"Caret",
+    b"Ink",
+    b"FileAttachment",
+    b"Sound",
+    b"Redact",
+];
+
+/// Removes the Info dictionary, every `/Metadata` entry and XMP stream, `/PieceInfo`,
+/// `/LastModified`, and the author and dates of markup annotations.
 fn remove_metadata(doc: &mut Document, report: &mut Report) {
     if doc.trailer.remove(b"Info").is_some() {
         report.add(Category::PdfInfo, 0);
@@ -418,6 +439,17 @@ fn remove_metadata(doc: &mut Document, report: &mut Report) {
         }
         if d.remove(b"LastModified").is_some() {
             report.add(Category::PdfMetadata, 0);
+        }
+        // Markup annotations (comments, highlights, stamps) name their author in /T and date
+        // themselves; form widgets keep /T, which there is the field name.
+        let subtype = name(d, b"Subtype");
+        let markup = subtype.is_some_and(|s| MARKUP_ANNOTATIONS.contains(&s));
+        if markup || (name(d, b"Type") == Some(b"Annot") && subtype != Some(b"Widget")) {
+            for key in [&b"T"[..], b"M", b"CreationDate"] {
+                if d.remove(key).is_some() {
+                    report.add(Category::PdfMetadata, 0);
+                }
+            }
         }
     });
 }

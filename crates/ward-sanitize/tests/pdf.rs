@@ -241,3 +241,26 @@ fn encrypted_pdfs_are_rejected() {
     assert!(matches!(err, Error::Encrypted), "{err:?}");
     assert_eq!(err.rule(), "pdf.encrypted");
 }
+
+#[test]
+fn annotation_authors_and_dates_are_removed_but_form_field_names_kept() {
+    let mut doc = pdf_with_metadata(1);
+    let comment = doc.add_object(dictionary! {
+        "Type" => "Annot", "Subtype" => "Text", "Rect" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+        "T" => Object::string_literal(SECRET), "M" => Object::string_literal("D:20240101"),
+        "Contents" => Object::string_literal("wound edge looks clean"),
+    });
+    let widget = doc.add_object(dictionary! {
+        "Type" => "Annot", "Subtype" => "Widget", "FT" => "Tx", "Rect" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+        "T" => Object::string_literal("patient_signature_field"),
+    });
+    let page = *doc.get_pages().values().next().unwrap();
+    doc.get_dictionary_mut(page)
+        .unwrap()
+        .set("Annots", vec![comment.into(), widget.into()]);
+    let out = Sanitizer::new().sanitize("f.pdf", &save(&mut doc)).unwrap();
+    assert!(!contains(out.bytes(), SECRET));
+    assert!(!contains(out.bytes(), b"D:20240101"));
+    assert!(contains(out.bytes(), b"wound edge looks clean"));
+    assert!(contains(out.bytes(), b"patient_signature_field"));
+}
