@@ -231,6 +231,8 @@ type Outcome = std::result::Result<(), String>;
 struct GuardedReader {
     pipe: DuplexStream,
     outcome: tokio::sync::oneshot::Receiver<Outcome>,
+    /// The outcome once received, so reads after the end answer the same.
+    ended: Option<Outcome>,
 }
 
 impl AsyncRead for GuardedReader {
@@ -243,15 +245,19 @@ impl AsyncRead for GuardedReader {
         match Pin::new(&mut self.pipe).poll_read(cx, buf) {
             Poll::Ready(Ok(())) if buf.filled().len() == before && buf.remaining() > 0 => {
                 // The pipe is closed; the stream is complete only if encryption says so.
-                match Pin::new(&mut self.outcome).poll(cx) {
-                    Poll::Pending => Poll::Pending,
-                    Poll::Ready(Ok(Ok(()))) => Poll::Ready(Ok(())),
-                    Poll::Ready(Ok(Err(message))) => Poll::Ready(Err(io::Error::other(format!(
+                if self.ended.is_none() {
+                    let outcome = match Pin::new(&mut self.outcome).poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(outcome)) => outcome,
+                        Poll::Ready(Err(_)) => Err("encryption stopped early".to_owned()),
+                    };
+                    self.ended = Some(outcome);
+                }
+                match &self.ended {
+                    Some(Err(message)) => Poll::Ready(Err(io::Error::other(format!(
                         "plaintext source failed: {message}"
                     )))),
-                    Poll::Ready(Err(_)) => {
-                        Poll::Ready(Err(io::Error::other("encryption stopped early")))
-                    }
+                    _ => Poll::Ready(Ok(())),
                 }
             }
             other => other,
@@ -307,6 +313,7 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
         let guarded = GuardedReader {
             pipe: reader,
             outcome,
+            ended: None,
         };
         // Encryption runs on its own task, so it overlaps with the upload on another core.
         let encrypting = tokio::spawn(encrypt);
@@ -527,6 +534,34 @@ mod tests {
         let failing = conformance::TestReader::failing_after(pattern(200_000, 1));
         assert!(store.put_stream(&key, Box::pin(failing)).await.is_err());
         assert!(store.head(&key).await.unwrap_err().is_not_found());
+    }
+
+    #[tokio::test]
+    async fn the_guarded_pipe_answers_the_same_after_its_end() {
+        use tokio::io::AsyncReadExt as _;
+        for outcome in [Ok(()), Err("source failed".to_owned())] {
+            let (mut writer, reader) = tokio::io::duplex(1024);
+            let (done, rx) = tokio::sync::oneshot::channel();
+            let mut guarded = GuardedReader {
+                pipe: reader,
+                outcome: rx,
+                ended: None,
+            };
+            writer.write_all(b"sealed").await.unwrap();
+            drop(writer);
+            done.send(outcome.clone()).unwrap();
+            let mut buf = Vec::new();
+            let first = guarded.read_to_end(&mut buf).await;
+            assert_eq!(buf, b"sealed");
+            for _ in 0..3 {
+                let again = guarded.read(&mut [0u8; 8]).await;
+                assert_eq!(first.is_ok(), outcome.is_ok());
+                match &outcome {
+                    Ok(()) => assert_eq!(again.unwrap(), 0),
+                    Err(_) => assert!(again.is_err()),
+                }
+            }
+        }
     }
 
     #[tokio::test]

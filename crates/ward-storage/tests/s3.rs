@@ -780,3 +780,37 @@ async fn bootstrap_reports_steps_the_server_does_not_implement() {
     assert!(report.gaps().contains(&"default encryption"));
     verify_bucket_exists(&store).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_streamed_multipart_upload_round_trips() {
+    let Some(raw) = Server::Moto.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let store = EncryptedStore::new(raw.clone(), keys());
+    let key = fresh_key(FileKind::Pdf);
+    let data = pattern(17 * 1024 * 1024 + 3, 11);
+    let put = store
+        .put_stream(&key, Box::pin(conformance::TestReader::new(data.clone())))
+        .await
+        .unwrap();
+    assert_eq!(put.size, data.len() as u64);
+    assert!(
+        put.etag.unwrap().contains('-'),
+        "expected a multipart upload"
+    );
+    assert_eq!(store.get(&key).await.unwrap().bytes().await.unwrap(), data);
+    let ev = verify_file_encrypted(
+        &raw,
+        &key,
+        &EncryptionExpectation::ClientSide { key_id: KeyId(9) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(ev.proof, Proof::ClientSide);
+
+    // A source failing after two parts stores nothing (the multipart upload is aborted).
+    let failing = conformance::TestReader::failing_after(pattern(20 * 1024 * 1024, 12));
+    let other = fresh_key(FileKind::Pdf);
+    assert!(store.put_stream(&other, Box::pin(failing)).await.is_err());
+    assert!(raw.head(&other).await.unwrap_err().is_not_found());
+}
