@@ -203,7 +203,12 @@ impl<W: AsyncWrite> AsyncWrite for StreamEncryptor<W> {
         if *this.plain_len == *this.batch_len {
             // A full batch with more data behind it: none of its chunks is the final one.
             ready!(poll_drain(this.inner.as_mut(), cx, this.out, this.out_pos))?;
-            seal_into(sealer, this.plain, this.out, *this.chunk_size, false).map_err(to_io)?;
+            if let Err(e) = seal_into(sealer, this.plain, this.out, *this.chunk_size, false) {
+                // Fail closed: the stream can take no more writes and never gets a final chunk.
+                *this.sealer = None;
+                this.plain.clear();
+                return Poll::Ready(Err(to_io(e)));
+            }
             *this.plain_len = 0;
         }
         let chunk = *this.chunk_size;
