@@ -436,7 +436,19 @@ impl ObjectStore for S3Store {
         };
         let returned = u64::try_from(out.content_length().unwrap_or(0)).unwrap_or(0);
         let total = match &opts.range {
-            Some(_) => total_from_content_range(out.content_range()).unwrap_or(returned),
+            Some(r) => match total_from_content_range(out.content_range()) {
+                Some(total) => total,
+                // No Content-Range: the server sent the whole object. That answers the range
+                // only if the range is the whole object; anything else would be wrong bytes.
+                None if r.start == 0 && r.end == returned => returned,
+                None => {
+                    return Err(Error::Generic {
+                        store: STORE,
+                        operation: "get",
+                        source: "the server ignored the Range header".into(),
+                    });
+                }
+            },
             None => returned,
         };
         let range: Range<u64> = opts.range.clone().unwrap_or(0..total);
