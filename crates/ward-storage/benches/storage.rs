@@ -22,8 +22,8 @@ use uuid::Uuid;
 use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
 use ward_storage::bootstrap::ensure_bucket;
 use ward_storage::{
-    EncryptedStore, FileKind, LocalStore, ObjectKey, ObjectStore, ObjectStoreExt as _, Owner,
-    S3Store, S3StoreBuilder,
+    EncryptedStore, FileKind, LocalStore, ObjectKey, ObjectStore, ObjectStoreExt as _, S3Store,
+    S3StoreBuilder,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -77,12 +77,7 @@ async fn drain(store: &dyn ObjectStore, key: &ObjectKey) -> u64 {
 }
 
 fn key() -> ObjectKey {
-    ObjectKey::new(
-        Uuid::new_v4(),
-        Owner::Session(Uuid::new_v4()),
-        Uuid::new_v4(),
-        FileKind::Pdf,
-    )
+    ward_storage::conformance::fresh_key(FileKind::Pdf)
 }
 
 async fn moto_store() -> Option<S3Store> {

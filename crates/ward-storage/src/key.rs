@@ -307,12 +307,7 @@ mod tests {
     use super::*;
 
     fn sample() -> ObjectKey {
-        ObjectKey::new(
-            Uuid::new_v4(),
-            Owner::Session(Uuid::new_v4()),
-            Uuid::new_v4(),
-            FileKind::Jpeg,
-        )
+        crate::conformance::fresh_key(FileKind::Jpeg)
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::key::{KeyPrefix, ObjectKey};
 use crate::store::{
     BoxReader, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PresignMethod,
-    PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
+    PresignOptions, PresignedRequest, PutOptions, PutResult, check_range, presign_not_supported,
 };
 
 const STORE: &str = "MemoryStore";
@@ -186,11 +186,7 @@ impl ObjectStore for MemoryStore {
         _key: &ObjectKey,
         opts: PresignOptions,
     ) -> Result<PresignedRequest> {
-        opts.check()?;
-        Err(Error::NotSupported {
-            store: STORE,
-            operation: "presign",
-        })
+        presign_not_supported(STORE, &opts)
     }
 }
 

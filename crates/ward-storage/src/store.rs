@@ -117,6 +117,19 @@ impl GetOptions {
     }
 }
 
+/// The answer of a backend that cannot presign: the options are still checked first, so an
+/// over-long expiry is reported as such on every backend.
+pub(crate) fn presign_not_supported(
+    store: &'static str,
+    opts: &PresignOptions,
+) -> Result<PresignedRequest> {
+    opts.check()?;
+    Err(Error::NotSupported {
+        store,
+        operation: "presign",
+    })
+}
+
 /// Checks `range` against an object of `len` bytes.
 pub(crate) fn check_range(range: &Range<u64>, len: u64) -> Result<()> {
     if range.start > range.end || range.end > len {

@@ -261,18 +261,12 @@ async fn check_client_side(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{FileKind, Owner};
+    use crate::key::FileKind;
     use crate::memory::MemoryStore;
-    use uuid::Uuid;
     use ward_crypto::DataKey;
 
     fn key() -> ObjectKey {
-        ObjectKey::new(
-            Uuid::new_v4(),
-            Owner::Session(Uuid::new_v4()),
-            Uuid::new_v4(),
-            FileKind::Jpeg,
-        )
+        crate::conformance::fresh_key(FileKind::Jpeg)
     }
 
     #[test]

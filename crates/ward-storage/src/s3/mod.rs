@@ -98,6 +98,30 @@ macro_rules! with_customer_key {
     }};
 }
 
+/// The SSE headers a put, head or get response reports (each output type has the same getters).
+macro_rules! observed_sse {
+    ($out:expr) => {
+        ObservedSse {
+            algorithm: $out.server_side_encryption().map(|s| s.as_str().to_owned()),
+            kms_key_id: $out.ssekms_key_id().map(str::to_owned),
+            customer_algorithm: $out.sse_customer_algorithm().map(str::to_owned),
+            customer_key_md5: $out.sse_customer_key_md5().map(str::to_owned),
+        }
+    };
+}
+
+/// The [`ObjectMeta`] of `$key` (`$size` bytes) from a head or get response.
+macro_rules! object_meta {
+    ($key:expr, $size:expr, $out:expr) => {{
+        let mut meta = ObjectMeta::new($key.clone(), $size);
+        meta.etag = unquote($out.e_tag());
+        meta.content_type = $out.content_type().map(str::to_owned);
+        meta.last_modified = to_offset($out.last_modified());
+        meta.sse = observed_sse!($out);
+        meta
+    }};
+}
+
 fn to_offset(dt: Option<&aws_smithy_types::DateTime>) -> Option<OffsetDateTime> {
     dt.and_then(|d| OffsetDateTime::from_unix_timestamp(d.secs()).ok())
 }
@@ -208,12 +232,7 @@ impl S3Store {
         Ok(PutResult {
             size,
             etag: unquote(out.e_tag()),
-            sse: ObservedSse {
-                algorithm: out.server_side_encryption().map(|s| s.as_str().to_owned()),
-                kms_key_id: out.ssekms_key_id().map(str::to_owned),
-                customer_algorithm: out.sse_customer_algorithm().map(str::to_owned),
-                customer_key_md5: out.sse_customer_key_md5().map(str::to_owned),
-            },
+            sse: observed_sse!(out),
         })
     }
 
@@ -346,20 +365,8 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| S3CallError::from_sdk(e).into_error("head", Some(key)))?;
-        let mut meta = ObjectMeta::new(
-            key.clone(),
-            u64::try_from(out.content_length().unwrap_or(0)).unwrap_or(0),
-        );
-        meta.etag = unquote(out.e_tag());
-        meta.content_type = out.content_type().map(str::to_owned);
-        meta.last_modified = to_offset(out.last_modified());
-        meta.sse = ObservedSse {
-            algorithm: out.server_side_encryption().map(|s| s.as_str().to_owned()),
-            kms_key_id: out.ssekms_key_id().map(str::to_owned),
-            customer_algorithm: out.sse_customer_algorithm().map(str::to_owned),
-            customer_key_md5: out.sse_customer_key_md5().map(str::to_owned),
-        };
-        Ok(meta)
+        let size = u64::try_from(out.content_length().unwrap_or(0)).unwrap_or(0);
+        Ok(object_meta!(key, size, out))
     }
 }
 
@@ -453,16 +460,7 @@ impl ObjectStore for S3Store {
         };
         let range: Range<u64> = opts.range.clone().unwrap_or(0..total);
         check_range(&range, total)?;
-        let mut meta = ObjectMeta::new(key.clone(), total);
-        meta.etag = unquote(out.e_tag());
-        meta.content_type = out.content_type().map(str::to_owned);
-        meta.last_modified = to_offset(out.last_modified());
-        meta.sse = ObservedSse {
-            algorithm: out.server_side_encryption().map(|s| s.as_str().to_owned()),
-            kms_key_id: out.ssekms_key_id().map(str::to_owned),
-            customer_algorithm: out.sse_customer_algorithm().map(str::to_owned),
-            customer_key_md5: out.sse_customer_key_md5().map(str::to_owned),
-        };
+        let meta = object_meta!(key, total, out);
         Ok(GetResult::new(
             meta,
             range,
