@@ -32,7 +32,7 @@ pub(crate) fn step(name: &str) {
 
 /// Runs `program args…` in the workspace root and fails unless it exits 0.
 pub(crate) fn run(program: &str, args: &[&str]) -> Result<()> {
-    run_with(Command::new(program).args(args), program, args)
+    run_with(Command::new(program).args(args))
 }
 
 /// Runs `cargo args…` in the workspace root and fails unless it exits 0.
@@ -40,8 +40,14 @@ pub(crate) fn cargo(args: &[&str]) -> Result<()> {
     run("cargo", args)
 }
 
-/// Runs a prepared command (environment already set) and fails unless it exits 0.
-pub(crate) fn run_with(command: &mut Command, program: &str, args: &[&str]) -> Result<()> {
+/// Runs a prepared command (its own environment already set) in the workspace root, printing it
+/// first, and fails unless it exits 0.
+pub(crate) fn run_with(command: &mut Command) -> Result<()> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let args: Vec<String> = command
+        .get_args()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
     println!("$ {program} {}", args.join(" "));
     let env = CHILD_ENV
         .lock()
@@ -68,14 +74,4 @@ pub(crate) fn has_tool(program: &str, args: &[&str]) -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false)
-}
-
-/// Installs a cargo tool with `cargo install --locked` unless `check` shows it is present.
-pub(crate) fn ensure_cargo_tool(krate: &str, version: &str, check: &[&str]) -> Result<()> {
-    if has_tool("cargo", check) {
-        println!("{krate} is installed");
-        return Ok(());
-    }
-    step(&format!("installing {krate} {version} (missing)"));
-    cargo(&["install", "--locked", krate, "--version", version])
 }

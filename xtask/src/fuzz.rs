@@ -93,38 +93,5 @@ fn mutation_tests(cases: &str) -> Result<()> {
                 "--nocapture",
             ])
             .env("WARD_FUZZ_CASES", cases),
-        "cargo",
-        &[
-            "test",
-            "-p",
-            "ward-sanitize",
-            "--test",
-            "tests",
-            "mutation::",
-        ],
-    )
-}
-
-/// Installs exiftool (Debian `libimage-exiftool-perl`) unless `exiftool -ver` already runs: the
-/// ward-sanitize corpus test uses it as an independent judge of metadata removal.
-pub(crate) fn ensure_exiftool() -> Result<()> {
-    if cmd::has_tool("exiftool", &["-ver"]) {
-        println!("exiftool is installed");
-        return Ok(());
-    }
-    step("installing exiftool (missing)");
-    cmd::run("apt-get", &["update"])?;
-    let args = [
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "libimage-exiftool-perl",
-    ];
-    cmd::run_with(
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-        "apt-get",
-        &args,
     )
 }

@@ -6,6 +6,7 @@ mod ci;
 mod cmd;
 mod fuzz;
 mod services;
+mod tools;
 
 use anyhow::{Result, bail};
 
