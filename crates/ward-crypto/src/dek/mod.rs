@@ -3,15 +3,15 @@
 //! [`CachedKeySource`] decorator.
 
 mod cache;
+mod state;
 mod wrapped;
 
 pub use cache::{CachePolicy, CachedKeySource, Clock, SystemClock};
 pub use wrapped::WrappedKeySource;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::error::{Error, KeyRingError, Result};
+use crate::error::{Error, Result};
 use crate::keys::{DataKey, KeyId};
 
 /// Resolves key ids to the data-encryption keys (DEKs) of **one** workspace.
@@ -75,12 +75,7 @@ pub struct InMemoryKeySource {
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    keys: BTreeMap<KeyId, Arc<DataKey>>,
-    active: Option<KeyId>,
-    destroyed: BTreeSet<KeyId>,
-}
+type State = state::State<Arc<DataKey>>;
 
 impl InMemoryKeySource {
     /// An empty source: no keys, none active.
@@ -111,73 +106,32 @@ impl InMemoryKeySource {
     ///
     /// Fails if a key with the same id is held or was destroyed (ids are never reused).
     pub fn add(&self, key: DataKey) -> Result<()> {
-        let mut state = self.lock();
-        let id = key.id();
-        if state.keys.contains_key(&id) || state.destroyed.contains(&id) {
-            return Err(KeyRingError::DuplicateKeyId { key_id: id }.into());
-        }
-        state.keys.insert(id, Arc::new(key));
-        if state.active.is_none() {
-            state.active = Some(id);
-        }
-        Ok(())
+        self.lock().add(key.id(), Arc::new(key))
     }
 
     /// Generates a fresh random key with the next unused id (one above the highest ever held)
     /// and adds it as [`add`](Self::add) does. Returns its id.
     pub fn generate(&self) -> Result<KeyId> {
         let mut state = self.lock();
-        let highest = state
-            .keys
-            .keys()
-            .chain(state.destroyed.iter())
-            .max()
-            .map_or(0, |id| id.0);
-        let next = highest
-            .checked_add(1)
-            .ok_or(Error::ApiMisuse("key ids exhausted"))?;
-        let id = KeyId(next);
-        state.keys.insert(id, Arc::new(DataKey::generate(id)?));
-        if state.active.is_none() {
-            state.active = Some(id);
-        }
+        let id = state.next_id()?;
+        state.add(id, Arc::new(DataKey::generate(id)?))?;
         Ok(id)
     }
 
     /// Makes the key `id` the one new data is written with.
     pub fn activate(&self, id: KeyId) -> Result<()> {
-        let mut state = self.lock();
-        Self::check_held(&state, id)?;
-        state.active = Some(id);
-        Ok(())
+        self.lock().activate(id)
     }
 
     /// Destroys the key `id`: data written with it can no longer be read by anyone holding only
     /// this source. If it was active, no key is active afterwards until one is activated.
     pub fn destroy(&self, id: KeyId) -> Result<()> {
-        let mut state = self.lock();
-        Self::check_held(&state, id)?;
-        state.keys.remove(&id);
-        state.destroyed.insert(id);
-        if state.active == Some(id) {
-            state.active = None;
-        }
-        Ok(())
+        self.lock().destroy(id)
     }
 
     /// The ids of every key held (destroyed keys excluded), in ascending order.
     pub fn key_ids(&self) -> Vec<KeyId> {
         self.lock().keys.keys().copied().collect()
-    }
-
-    fn check_held(state: &State, id: KeyId) -> Result<()> {
-        if state.keys.contains_key(&id) {
-            Ok(())
-        } else if state.destroyed.contains(&id) {
-            Err(Error::KeyDestroyed { key_id: id })
-        } else {
-            Err(Error::UnknownKeyId { key_id: id })
-        }
     }
 }
 
@@ -194,12 +148,6 @@ impl DataKeySource for InMemoryKeySource {
     }
 
     async fn key(&self, id: KeyId) -> Result<Arc<DataKey>> {
-        let state = self.lock();
-        Self::check_held(&state, id)?;
-        state
-            .keys
-            .get(&id)
-            .cloned()
-            .ok_or(Error::UnknownKeyId { key_id: id })
+        self.lock().get(id)
     }
 }

@@ -1,20 +1,14 @@
 //! [`WrappedKeySource`]: a workspace's DEKs held wrapped, unwrapped by a KEK on every lookup.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::dek::DataKeySource;
-use crate::error::{Error, KeyRingError, Result};
+use crate::dek::{DataKeySource, state};
+use crate::error::{Error, Result};
 use crate::kek::{KeyEncryptionKey, WrappedDataKey};
 use crate::keys::{DataKey, KeyId};
 
-#[derive(Default)]
-struct State {
-    wrapped: BTreeMap<KeyId, WrappedDataKey>,
-    active: Option<KeyId>,
-    destroyed: BTreeSet<KeyId>,
-}
+type State = state::State<WrappedDataKey>;
 
 /// The DEKs of one workspace kept only in wrapped form and unwrapped through a
 /// [`KeyEncryptionKey`] on each lookup: the shape of a database-backed source, held in memory.
@@ -48,35 +42,13 @@ impl WrappedKeySource {
     /// Adds a stored wrapped key. It becomes active only if no key is active yet. Its id may not
     /// be held or destroyed already.
     pub fn insert(&self, wrapped: WrappedDataKey) -> Result<()> {
-        let mut state = self.lock();
-        let id = wrapped.dek_id();
-        if state.wrapped.contains_key(&id) || state.destroyed.contains(&id) {
-            return Err(KeyRingError::DuplicateKeyId { key_id: id }.into());
-        }
-        state.wrapped.insert(id, wrapped);
-        if state.active.is_none() {
-            state.active = Some(id);
-        }
-        Ok(())
+        self.lock().add(wrapped.dek_id(), wrapped)
     }
 
     /// Generates a DEK with the next unused id, wraps it under the KEK's active version and adds
     /// it (active if none is). Returns the wrapped form, for storing.
     pub async fn generate(&self) -> Result<WrappedDataKey> {
-        let id = {
-            let state = self.lock();
-            let highest = state
-                .wrapped
-                .keys()
-                .chain(state.destroyed.iter())
-                .max()
-                .map_or(0, |id| id.0);
-            KeyId(
-                highest
-                    .checked_add(1)
-                    .ok_or(Error::ApiMisuse("key ids exhausted"))?,
-            )
-        };
+        let id = self.lock().next_id()?;
         let dek = DataKey::generate(id)?;
         let wrapped = self.kek.wrap(&dek, &self.context).await?;
         self.insert(wrapped.clone())?;
@@ -85,47 +57,27 @@ impl WrappedKeySource {
 
     /// Makes key `id` the one new data is written with.
     pub fn activate(&self, id: KeyId) -> Result<()> {
-        let mut state = self.lock();
-        Self::check_held(&state, id)?;
-        state.active = Some(id);
-        Ok(())
+        self.lock().activate(id)
     }
 
     /// Destroys key `id` (crypto-shredding what it wrote). If it was active, none is afterwards.
     pub fn destroy(&self, id: KeyId) -> Result<()> {
-        let mut state = self.lock();
-        Self::check_held(&state, id)?;
-        state.wrapped.remove(&id);
-        state.destroyed.insert(id);
-        if state.active == Some(id) {
-            state.active = None;
-        }
-        Ok(())
+        self.lock().destroy(id)
     }
 
     /// The stored form of key `id`.
     pub fn wrapped(&self, id: KeyId) -> Result<WrappedDataKey> {
-        let state = self.lock();
-        Self::check_held(&state, id)?;
-        state
-            .wrapped
-            .get(&id)
-            .cloned()
-            .ok_or(Error::UnknownKeyId { key_id: id })
+        self.lock().get(id)
     }
 
     /// Every wrapped key held, by ascending DEK id.
     pub fn all_wrapped(&self) -> Vec<WrappedDataKey> {
-        self.lock().wrapped.values().cloned().collect()
+        self.lock().keys.values().cloned().collect()
     }
 
     /// Replaces the stored form of a key (after a rewrap). The DEK id must already be held.
     pub fn replace(&self, wrapped: WrappedDataKey) -> Result<()> {
-        let mut state = self.lock();
-        let id = wrapped.dek_id();
-        Self::check_held(&state, id)?;
-        state.wrapped.insert(id, wrapped);
-        Ok(())
+        self.lock().replace(wrapped.dek_id(), wrapped)
     }
 
     /// The KEK provider keys are unwrapped with.
@@ -136,16 +88,6 @@ impl WrappedKeySource {
     /// The context every key is bound to.
     pub fn context(&self) -> &[u8] {
         &self.context
-    }
-
-    fn check_held(state: &State, id: KeyId) -> Result<()> {
-        if state.wrapped.contains_key(&id) {
-            Ok(())
-        } else if state.destroyed.contains(&id) {
-            Err(Error::KeyDestroyed { key_id: id })
-        } else {
-            Err(Error::UnknownKeyId { key_id: id })
-        }
     }
 
     async fn unwrap(&self, id: KeyId) -> Result<Arc<DataKey>> {
@@ -173,7 +115,7 @@ impl fmt::Debug for WrappedKeySource {
         f.debug_struct("WrappedKeySource")
             .field("kek", &self.kek)
             .field("context_len", &self.context.len())
-            .field("key_ids", &state.wrapped.keys().collect::<Vec<_>>())
+            .field("key_ids", &state.keys.keys().collect::<Vec<_>>())
             .field("active", &state.active)
             .finish_non_exhaustive()
     }
