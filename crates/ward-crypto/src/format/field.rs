@@ -52,13 +52,7 @@ pub(crate) fn peek_key_id(bytes: &[u8]) -> Result<KeyId> {
 
 /// Splits a field ciphertext into its parts, checking version and minimum length.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Field<'_>> {
-    let (&version, _) = bytes.split_first().ok_or(Error::Malformed {
-        format: FORMAT,
-        reason: "empty input",
-    })?;
-    if version != VERSION_1 {
-        return Err(Error::UnsupportedVersion { version });
-    }
+    super::check_version(bytes, FORMAT, VERSION_1)?;
     if bytes.len() < OVERHEAD {
         return Err(Error::Malformed {
             format: FORMAT,

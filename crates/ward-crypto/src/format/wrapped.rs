@@ -46,13 +46,7 @@ impl Header {
 
 /// Splits wrapped-DEK bytes into header and body.
 pub(crate) fn parse(bytes: &[u8]) -> Result<(Header, &[u8])> {
-    let (&version, _) = bytes.split_first().ok_or(Error::Malformed {
-        format: FORMAT,
-        reason: "empty input",
-    })?;
-    if version != VERSION_1 {
-        return Err(Error::UnsupportedVersion { version });
-    }
+    super::check_version(bytes, FORMAT, VERSION_1)?;
     let too_short = || Error::Malformed {
         format: FORMAT,
         reason: "no body after the header",
