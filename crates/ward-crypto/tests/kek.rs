@@ -185,27 +185,27 @@ fn from_env_child() {
     }
 }
 
-#[tokio::test]
-async fn wrapped_keys_are_bound_to_context_and_header() {
-    let kek = LocalKek::parse(&format!("1:{}:active", b64())).unwrap();
-    let dek = DataKey::generate(KeyId(9)).unwrap();
-    let wrapped = kek.wrap(&dek, b"workspace-a").await.unwrap();
-    assert_eq!(wrapped.kek_id(), KeyId(1));
-    assert_eq!(wrapped.dek_id(), KeyId(9));
-    assert_eq!(wrapped.as_bytes().len(), 9 + 12 + 32 + 16);
-
+/// Checks `wrapped` (`dek` wrapped by `kek` for context `workspace-a`): its stored bytes unwrap
+/// to the same key there, but not for another context, not with the DEK id relabelled, and a
+/// KEK version `unknown_kek` the ring does not hold is named, never tried with another.
+pub(crate) async fn assert_wrapped_is_bound<K: KeyEncryptionKey + ?Sized>(
+    kek: &K,
+    dek: &DataKey,
+    wrapped: &WrappedDataKey,
+    unknown_kek: u32,
+) {
     let stored = WrappedDataKey::from_bytes(wrapped.as_bytes().to_vec()).unwrap();
     let dek_again = kek.unwrap(&stored, b"workspace-a").await.unwrap();
     // Same key material: a field sealed with one opens with the other.
-    let sealed = ward_crypto::FieldCipher::new(&dek)
-        .seal(b"x", b"c")
+    let sealed = ward_crypto::FieldCipher::new(dek)
+        .seal(b"phi", b"c")
         .unwrap();
     assert_eq!(
         ward_crypto::FieldCipher::new(&dek_again)
             .open(&sealed, b"c")
             .unwrap()
             .as_slice(),
-        b"x"
+        b"phi"
     );
 
     assert!(matches!(
@@ -222,14 +222,25 @@ async fn wrapped_keys_are_bound_to_context_and_header() {
         Err(Error::Decrypt)
     ));
 
-    // A KEK version the ring does not hold is named, never tried with another.
     let mut other_kek = wrapped.as_bytes().to_vec();
-    other_kek[1..5].copy_from_slice(&7u32.to_be_bytes());
+    other_kek[1..5].copy_from_slice(&unknown_kek.to_be_bytes());
     let other_kek = WrappedDataKey::from_bytes(other_kek).unwrap();
     assert!(matches!(
         kek.unwrap(&other_kek, b"workspace-a").await,
-        Err(Error::UnknownKeyId { key_id: KeyId(7) })
+        Err(Error::UnknownKeyId { key_id }) if key_id == KeyId(unknown_kek)
     ));
+}
+
+#[tokio::test]
+async fn wrapped_keys_are_bound_to_context_and_header() {
+    let kek = LocalKek::parse(&format!("1:{}:active", b64())).unwrap();
+    let dek = DataKey::generate(KeyId(9)).unwrap();
+    let wrapped = kek.wrap(&dek, b"workspace-a").await.unwrap();
+    assert_eq!(wrapped.kek_id(), KeyId(1));
+    assert_eq!(wrapped.dek_id(), KeyId(9));
+    assert_eq!(wrapped.as_bytes().len(), 9 + 12 + 32 + 16);
+
+    assert_wrapped_is_bound(&kek, &dek, &wrapped, 7).await;
 
     assert!(matches!(
         WrappedDataKey::from_bytes(vec![2; 40]),
