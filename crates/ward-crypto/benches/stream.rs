@@ -77,7 +77,7 @@ fn in_memory(c: &mut Criterion) {
     let dek = dek();
     let cipher = Aes256Gcm::new_from_slice(&[7; 32]).unwrap();
     let raw_ct = raw_seal(&cipher, &pt);
-    let ct = encrypt_to_vec(&dek, &pt).unwrap();
+    let ct = encrypt_to_vec(&dek, &pt, b"bench").unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -88,14 +88,19 @@ fn in_memory(c: &mut Criterion) {
         b.iter_with_large_drop(|| black_box(raw_seal(&cipher, black_box(&pt))))
     });
     g.bench_function("encrypt/stream_to_vec", |b| {
-        b.iter_with_large_drop(|| black_box(encrypt_to_vec(&dek, black_box(&pt)).unwrap()))
+        b.iter_with_large_drop(|| {
+            black_box(encrypt_to_vec(&dek, black_box(&pt), b"bench").unwrap())
+        })
     });
     g.bench_function("encrypt/stream_async_writer", |b| {
         b.iter_with_large_drop(|| {
             rt.block_on(async {
-                let mut enc =
-                    StreamEncryptor::new(&dek, Vec::with_capacity(len + len / CHUNK * 16 + 128))
-                        .unwrap();
+                let mut enc = StreamEncryptor::new(
+                    &dek,
+                    Vec::with_capacity(len + len / CHUNK * 16 + 128),
+                    b"bench",
+                )
+                .unwrap();
                 enc.write_all(black_box(&pt)).await.unwrap();
                 enc.shutdown().await.unwrap();
                 black_box(enc.into_inner())
@@ -106,12 +111,14 @@ fn in_memory(c: &mut Criterion) {
         b.iter_with_large_drop(|| black_box(raw_open(&cipher, black_box(&raw_ct))))
     });
     g.bench_function("decrypt/stream_to_vec", |b| {
-        b.iter_with_large_drop(|| black_box(decrypt_to_vec(&dek, black_box(&ct)).unwrap()))
+        b.iter_with_large_drop(|| {
+            black_box(decrypt_to_vec(&dek, black_box(&ct), b"bench").unwrap())
+        })
     });
     g.bench_function("decrypt/stream_async_reader", |b| {
         b.iter_with_large_drop(|| {
             rt.block_on(async {
-                let mut dec = StreamDecryptor::new(&dek, black_box(&ct[..]));
+                let mut dec = StreamDecryptor::new(&dek, black_box(&ct[..]), b"bench");
                 let mut out = Vec::with_capacity(len + 64);
                 dec.read_to_end(&mut out).await.unwrap();
                 black_box(out)
@@ -192,7 +199,7 @@ async fn buffered_copy(from: &Path, to: &Path) {
 async fn encrypt_file(dek: &DataKey, from: &Path, to: &Path) {
     let mut src = read_ahead(from);
     let dst = tokio::fs::File::create(to).await.unwrap();
-    let mut enc = StreamEncryptor::new(dek, dst).unwrap();
+    let mut enc = StreamEncryptor::new(dek, dst, b"bench").unwrap();
     while let Some(buf) = src.recv().await {
         enc.write_all(&buf).await.unwrap();
     }
@@ -205,7 +212,7 @@ async fn decrypt_file(dek: &DataKey, from: &Path, to: &Path) {
         piece: Vec::new(),
         pos: 0,
     };
-    let mut dec = StreamDecryptor::new(dek, reader);
+    let mut dec = StreamDecryptor::new(dek, reader, b"bench");
     let mut dst = tokio::fs::File::create(to).await.unwrap();
     let mut buf = vec![0u8; IO_BUF];
     loop {

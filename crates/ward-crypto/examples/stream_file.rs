@@ -15,6 +15,8 @@ use ward_crypto::stream::{StreamDecryptor, StreamEncryptor};
 use ward_crypto::{DataKey, KeyId, KeyMaterial};
 
 const IO_BUF: usize = 256 * 1024;
+/// What the file is, bound into every chunk: decrypting needs the same context.
+const CONTEXT: &[u8] = b"stream_file example";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,13 +33,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bytes = match mode.as_str() {
         "encrypt" => {
             let mut src = src;
-            let mut enc = StreamEncryptor::new(&dek, dst)?;
+            let mut enc = StreamEncryptor::new(&dek, dst, CONTEXT)?;
             let n = tokio::io::copy_buf(&mut src, &mut enc).await?;
             enc.shutdown().await?;
             n
         }
         "decrypt" => {
-            let mut dec = BufReader::with_capacity(IO_BUF, StreamDecryptor::new(&dek, src));
+            let mut dec =
+                BufReader::with_capacity(IO_BUF, StreamDecryptor::new(&dek, src, CONTEXT));
             let mut dst = dst;
             let n = tokio::io::copy_buf(&mut dec, &mut dst)
                 .await

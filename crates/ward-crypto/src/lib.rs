@@ -34,7 +34,9 @@
 //!   encryption context).
 //! - **Blind index, v1**: `version(1)=0x01 | key_id(4) | HMAC-SHA256 tag truncated to 8..=32
 //!   bytes`, keyed by HKDF(DEK, salt = workspace id, `ward/v1/blind-index`).
-//! - **Stream, v1**: see [`stream`].
+//! - **Stream, v2** (v1 still read): a header, then chunks whose associated data is the header and
+//!   the caller's context (the object key), so an object copied elsewhere fails to open; see
+//!   [`stream`].
 //!
 //! # Feature flags
 //!
@@ -88,6 +90,9 @@
 //!   never a fallback to another key. Destroying a DEK crypto-shreds what it wrote.
 //! - Nonces for field seals are random 96-bit values under per-workspace keys; stream objects get
 //!   their own derived key each, so no GCM nonce limit is approached.
+//! - Field values and (from stream version 2) files are bound to the context the caller names:
+//!   a ciphertext copied to another row, column, object key or workspace fails to open. Version 1
+//!   stream objects, written before contexts existed, still open, bound to their key only.
 
 mod aead;
 mod blind;

@@ -96,6 +96,13 @@ const CASES: &[Case] = &[
         context: b"clients.email:42",
         expect: Expect::Malformed,
     },
+    // Tags valid under the DEK, commitment of another key: refused by the commitment check alone
+    // (`commitment_check_alone_refuses_a_value_whose_tag_is_valid` proves the tag is valid).
+    Case {
+        file: "v1_other_key_commitment.bin",
+        context: b"clients.email:42",
+        expect: Expect::Decrypt,
+    },
 ];
 
 fn dir() -> PathBuf {
@@ -104,11 +111,19 @@ fn dir() -> PathBuf {
 
 /// Independent field-format v1 writer (test helper only; fixed nonce).
 fn seal_v1(plaintext: &[u8], context: &[u8]) -> Vec<u8> {
+    seal_v1_committing_to(plaintext, context, &dek_bytes())
+}
+
+/// The v1 writer, with the header's commitment taken from `committed_key` while the AES key
+/// always comes from the golden DEK: with another key there, every tag is valid and only the
+/// commitment check can refuse the value.
+fn seal_v1_committing_to(plaintext: &[u8], context: &[u8], committed_key: &[u8; 32]) -> Vec<u8> {
     let hk = Hkdf::<Sha256>::new(Some(b""), &dek_bytes());
     let mut key = [0u8; 32];
     hk.expand(b"ward/v1/field/key", &mut key).unwrap();
     let mut commitment = [0u8; 32];
-    hk.expand(b"ward/v1/field/commitment", &mut commitment)
+    Hkdf::<Sha256>::new(Some(b""), committed_key)
+        .expand(b"ward/v1/field/commitment", &mut commitment)
         .unwrap();
     let mut out = vec![1u8];
     out.extend_from_slice(&KEY_ID.to_be_bytes());
@@ -181,6 +196,9 @@ fn generate(file: &str) -> Vec<u8> {
             n
         }
         "empty.bin" => Vec::new(),
+        "v1_other_key_commitment.bin" => {
+            seal_v1_committing_to(SHORT, b"clients.email:42", &[0xEE; 32])
+        }
         other => panic!("no generator for {other}"),
     }
 }
@@ -239,4 +257,20 @@ fn ward_output_opens_with_the_independent_reader() {
     );
     assert_eq!(open_v1(&sealed, b"sessions.soap:7").unwrap(), NOTE);
     assert_eq!(open_v1(&sealed, b"sessions.soap:8"), None);
+}
+
+#[test]
+fn commitment_check_alone_refuses_a_value_whose_tag_is_valid() {
+    let forged = std::fs::read(dir().join("v1_other_key_commitment.bin")).unwrap();
+    // The independent reader (which checks no commitment) opens it: the tag is valid.
+    assert_eq!(open_v1(&forged, b"clients.email:42").unwrap(), SHORT);
+    // ward refuses it, so ward checks the commitment.
+    let cipher = FieldCipher::new(&DataKey::new(
+        KeyId(KEY_ID),
+        KeyMaterial::from_bytes(&dek_bytes()).unwrap(),
+    ));
+    assert!(matches!(
+        cipher.open(&forged, b"clients.email:42"),
+        Err(Error::Decrypt)
+    ));
 }

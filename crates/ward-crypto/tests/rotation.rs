@@ -174,7 +174,7 @@ fn usage_report_counts_stream_objects_by_header() {
     let v4 = ward_crypto::DataKey::generate(KeyId(4)).unwrap();
     let mut usage = KeyUsage::new();
     for (dek, body) in [(&v3, &b"photo"[..]), (&v4, b"consent form"), (&v4, b"")] {
-        let object = ward_crypto::stream::encrypt_to_vec(dek, body).unwrap();
+        let object = ward_crypto::stream::encrypt_to_vec(dek, body, b"object").unwrap();
         usage
             .record_stream_header(&object[..object.len().min(ward_crypto::stream::MAX_HEADER_LEN)]);
     }

@@ -12,6 +12,8 @@ use ward_crypto::stream::{
 use ward_crypto::{DataKey, Error, KeyId, KeyMaterial};
 
 const HEADER: usize = MAX_HEADER_LEN;
+/// The context every test object is bound to (an object key, as a store passes it).
+const CTX: &[u8] = b"workspaces/w/clients/c/attachments/a.jpg";
 const SMALL: u32 = 1024;
 const SEALED: usize = SMALL as usize + 16;
 
@@ -41,7 +43,7 @@ async fn decrypt_async(
     ciphertext: &[u8],
     read_size: usize,
 ) -> Result<Vec<u8>, Error> {
-    let mut dec = StreamDecryptor::new(dek, ciphertext);
+    let mut dec = StreamDecryptor::new(dek, ciphertext, CTX);
     let mut out = Vec::new();
     let mut buf = vec![0u8; read_size];
     loop {
@@ -55,7 +57,7 @@ async fn decrypt_async(
 
 /// Both decryption paths must refuse `ciphertext`; returns the buffer path's error.
 fn refused(ciphertext: &[u8]) -> Error {
-    let sync = decrypt_to_vec(&dek(), ciphertext).expect_err("buffer decryption must fail");
+    let sync = decrypt_to_vec(&dek(), ciphertext, CTX).expect_err("buffer decryption must fail");
     let streamed = rt().block_on(decrypt_async(&dek(), ciphertext, 4096));
     assert!(streamed.is_err(), "async decryption must fail too");
     sync
@@ -67,7 +69,7 @@ fn refused(ciphertext: &[u8]) -> Error {
 fn stream_round_trips_at_chunk_size_edges() {
     for len in [0, 1, 1023, 1024, 1025, 2047, 2048, 2049, 10 * 1024 + 17] {
         let pt = plaintext(len);
-        let ct = encrypt_to_vec_with(&dek(), &pt, &small()).unwrap();
+        let ct = encrypt_to_vec_with(&dek(), &pt, CTX, &small()).unwrap();
         let header = StreamHeader::parse(&ct).unwrap();
         assert_eq!(
             ct.len() as u64,
@@ -76,7 +78,7 @@ fn stream_round_trips_at_chunk_size_edges() {
         );
         assert_eq!(header.plaintext_len(ct.len() as u64).unwrap(), len as u64);
         assert_eq!(
-            &decrypt_to_vec(&dek(), &ct).unwrap()[..],
+            &decrypt_to_vec(&dek(), &ct, CTX).unwrap()[..],
             &pt[..],
             "len {len}"
         );
@@ -87,9 +89,9 @@ fn stream_round_trips_at_chunk_size_edges() {
 
 #[test]
 fn empty_plaintext_is_one_empty_final_chunk() {
-    let ct = encrypt_to_vec(&dek(), b"").unwrap();
+    let ct = encrypt_to_vec(&dek(), b"", CTX).unwrap();
     assert_eq!(ct.len(), HEADER + 16);
-    assert!(decrypt_to_vec(&dek(), &ct).unwrap().is_empty());
+    assert!(decrypt_to_vec(&dek(), &ct, CTX).unwrap().is_empty());
     // Without its final chunk, the empty stream is refused rather than read as empty.
     assert!(matches!(
         refused(&ct[..HEADER]),
@@ -103,12 +105,12 @@ fn empty_plaintext_is_one_empty_final_chunk() {
 #[test]
 fn default_chunk_size_round_trips_many_chunks() {
     let pt = plaintext(5 * 64 * 1024 + 3);
-    let ct = encrypt_to_vec(&dek(), &pt).unwrap();
+    let ct = encrypt_to_vec(&dek(), &pt, CTX).unwrap();
     let header = StreamHeader::parse(&ct).unwrap();
     assert_eq!(header.chunk_size(), 64 * 1024);
     assert_eq!(header.chunk_count(pt.len() as u64), 6);
     assert_eq!(ct.len(), HEADER + pt.len() + 6 * 16);
-    assert_eq!(&decrypt_to_vec(&dek(), &ct).unwrap()[..], &pt[..]);
+    assert_eq!(&decrypt_to_vec(&dek(), &ct, CTX).unwrap()[..], &pt[..]);
 }
 
 #[tokio::test]
@@ -119,7 +121,7 @@ async fn async_round_trip_through_a_small_pipe_with_odd_write_and_read_sizes() {
     let (writer, reader) = tokio::io::duplex(97);
     let data = pt.clone();
     let writing = tokio::spawn(async move {
-        let mut enc = StreamEncryptor::with_options(&dek(), writer, &small()).unwrap();
+        let mut enc = StreamEncryptor::with_options(&dek(), writer, CTX, &small()).unwrap();
         let sizes = [1usize, 7, 1000, 3333, 13, 1024];
         let (mut at, mut i) = (0, 0);
         while at < data.len() {
@@ -130,7 +132,7 @@ async fn async_round_trip_through_a_small_pipe_with_odd_write_and_read_sizes() {
         }
         enc.shutdown().await.unwrap();
     });
-    let mut dec = StreamDecryptor::new(&dek(), reader);
+    let mut dec = StreamDecryptor::new(&dek(), reader, CTX);
     let mut out = Vec::new();
     let mut buf = [0u8; 61];
     loop {
@@ -148,7 +150,7 @@ async fn async_round_trip_through_a_small_pipe_with_odd_write_and_read_sizes() {
 async fn stream_written_with_exact_chunk_multiple_round_trips_async() {
     for len in [0usize, 1024, 3072] {
         let pt = plaintext(len);
-        let mut enc = StreamEncryptor::with_options(&dek(), Vec::new(), &small()).unwrap();
+        let mut enc = StreamEncryptor::with_options(&dek(), Vec::new(), CTX, &small()).unwrap();
         enc.write_all(&pt).await.unwrap();
         enc.flush().await.unwrap();
         enc.shutdown().await.unwrap();
@@ -160,19 +162,22 @@ async fn stream_written_with_exact_chunk_multiple_round_trips_async() {
 
 #[tokio::test]
 async fn encryptor_dropped_without_shutdown_leaves_a_stream_that_never_opens() {
-    let mut enc = StreamEncryptor::with_options(&dek(), Vec::new(), &small()).unwrap();
+    let mut enc = StreamEncryptor::with_options(&dek(), Vec::new(), CTX, &small()).unwrap();
     enc.write_all(&plaintext(40_000)).await.unwrap();
     enc.flush().await.unwrap();
     let ct = enc.into_inner();
     // Two full batches (16 chunks each) were sealed and flushed; the rest was never sealed.
     assert_eq!(ct.len(), HEADER + 32 * SEALED);
-    assert!(matches!(decrypt_to_vec(&dek(), &ct), Err(Error::Decrypt)));
+    assert!(matches!(
+        decrypt_to_vec(&dek(), &ct, CTX),
+        Err(Error::Decrypt)
+    ));
     assert!(decrypt_async(&dek(), &ct, 512).await.is_err());
 }
 
 #[tokio::test]
 async fn writing_after_shutdown_is_api_misuse() {
-    let mut enc = StreamEncryptor::new(&dek(), Vec::new()).unwrap();
+    let mut enc = StreamEncryptor::new(&dek(), Vec::new(), CTX).unwrap();
     enc.write_all(b"abc").await.unwrap();
     enc.shutdown().await.unwrap();
     let err = enc.write_all(b"more").await.unwrap_err();
@@ -180,7 +185,7 @@ async fn writing_after_shutdown_is_api_misuse() {
     // A second shutdown does not add a second final chunk.
     enc.shutdown().await.unwrap();
     let ct = enc.into_inner();
-    assert_eq!(&decrypt_to_vec(&dek(), &ct).unwrap()[..], b"abc");
+    assert_eq!(&decrypt_to_vec(&dek(), &ct, CTX).unwrap()[..], b"abc");
 }
 
 #[test]
@@ -188,25 +193,25 @@ fn chunk_sizes_outside_the_bounds_are_refused() {
     for size in [0, 1023, 4 * 1024 * 1024 + 1] {
         let options = StreamOptions::new().with_chunk_size(size);
         assert!(matches!(
-            encrypt_to_vec_with(&dek(), b"x", &options),
+            encrypt_to_vec_with(&dek(), b"x", CTX, &options),
             Err(Error::ApiMisuse(_))
         ));
         assert!(matches!(
-            StreamEncryptor::with_options(&dek(), Vec::new(), &options),
+            StreamEncryptor::with_options(&dek(), Vec::new(), CTX, &options),
             Err(Error::ApiMisuse(_))
         ));
     }
     for size in [stream::MIN_CHUNK_SIZE, stream::MAX_CHUNK_SIZE] {
         let options = StreamOptions::new().with_chunk_size(size);
-        let ct = encrypt_to_vec_with(&dek(), b"bounds", &options).unwrap();
-        assert_eq!(&decrypt_to_vec(&dek(), &ct).unwrap()[..], b"bounds");
+        let ct = encrypt_to_vec_with(&dek(), b"bounds", CTX, &options).unwrap();
+        assert_eq!(&decrypt_to_vec(&dek(), &ct, CTX).unwrap()[..], b"bounds");
     }
 }
 
 #[test]
 fn each_object_gets_a_fresh_salt_and_ciphertext() {
-    let a = encrypt_to_vec(&dek(), b"same plaintext").unwrap();
-    let b = encrypt_to_vec(&dek(), b"same plaintext").unwrap();
+    let a = encrypt_to_vec(&dek(), b"same plaintext", CTX).unwrap();
+    let b = encrypt_to_vec(&dek(), b"same plaintext", CTX).unwrap();
     assert_ne!(a[17..49], b[17..49], "salts must differ");
     assert_ne!(a[HEADER..], b[HEADER..]);
 }
@@ -214,7 +219,7 @@ fn each_object_gets_a_fresh_salt_and_ciphertext() {
 // ---- tampering ----
 
 fn three_chunks() -> Vec<u8> {
-    encrypt_to_vec_with(&dek(), &plaintext(2600), &small()).unwrap()
+    encrypt_to_vec_with(&dek(), &plaintext(2600), CTX, &small()).unwrap()
 }
 
 fn chunk(ct: &[u8], i: usize) -> &[u8] {
@@ -293,12 +298,15 @@ fn stream_fails_when_any_header_field_changes() {
             ..
         }
     ));
-    // Version.
+    // Version: relabelled as version 1 (which binds no context) it fails; unknown is refused.
     let mut bad = ct.clone();
-    bad[8] = 2;
+    bad[8] = 1;
+    assert!(matches!(refused(&bad), Error::Decrypt));
+    let mut bad = ct.clone();
+    bad[8] = 3;
     assert!(matches!(
         refused(&bad),
-        Error::UnsupportedVersion { version: 2 }
+        Error::UnsupportedVersion { version: 3 }
     ));
     // Key id: refused by id; and a key with the new id but the same bytes still fails, because
     // the header is every chunk's associated data.
@@ -313,7 +321,7 @@ fn stream_fails_when_any_header_field_changes() {
     ));
     let renamed = DataKey::new(KeyId(6), KeyMaterial::from_bytes(&[0x42; 32]).unwrap());
     assert!(matches!(
-        decrypt_to_vec(&renamed, &bad),
+        decrypt_to_vec(&renamed, &bad, CTX),
         Err(Error::Decrypt)
     ));
     // Chunk size: 2048 makes the length impossible or the chunks fail.
@@ -330,12 +338,15 @@ fn stream_fails_when_any_header_field_changes() {
 
 #[test]
 fn every_single_bit_flip_in_a_small_stream_is_detected() {
-    let ct = encrypt_to_vec_with(&dek(), &plaintext(1500), &small()).unwrap();
+    let ct = encrypt_to_vec_with(&dek(), &plaintext(1500), CTX, &small()).unwrap();
     for byte in 0..ct.len() {
         for bit in 0..8 {
             let mut bad = ct.clone();
             bad[byte] ^= 1 << bit;
-            assert!(decrypt_to_vec(&dek(), &bad).is_err(), "flip {byte}:{bit}");
+            assert!(
+                decrypt_to_vec(&dek(), &bad, CTX).is_err(),
+                "flip {byte}:{bit}"
+            );
         }
     }
 }
@@ -344,9 +355,9 @@ fn every_single_bit_flip_in_a_small_stream_is_detected() {
 async fn decryptor_releases_only_verified_batches_and_fails_for_good_after_a_bad_chunk() {
     // 1 KiB chunks are opened 16 at a time; chunk 17 (in the second batch) is damaged.
     let pt = plaintext(40_000);
-    let mut ct = encrypt_to_vec_with(&dek(), &pt, &small()).unwrap();
+    let mut ct = encrypt_to_vec_with(&dek(), &pt, CTX, &small()).unwrap();
     ct[HEADER + 17 * SEALED + 3] ^= 1;
-    let mut dec = StreamDecryptor::new(&dek(), &ct[..]);
+    let mut dec = StreamDecryptor::new(&dek(), &ct[..], CTX);
     let mut released = Vec::new();
     let mut buf = vec![0u8; 3000];
     let err = loop {
@@ -369,19 +380,19 @@ fn round_trips_and_tamper_detection_across_batch_boundaries() {
     // 1 KiB chunks are sealed and opened 16 at a time.
     for len in [16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 32 * 1024, 50_000] {
         let pt = plaintext(len);
-        let ct = encrypt_to_vec_with(&dek(), &pt, &small()).unwrap();
+        let ct = encrypt_to_vec_with(&dek(), &pt, CTX, &small()).unwrap();
         let streamed = rt().block_on(async {
             let (writer, reader) = tokio::io::duplex(4096);
             let data = pt.clone();
             let writing = tokio::spawn(async move {
-                let mut enc = StreamEncryptor::with_options(&dek(), writer, &small()).unwrap();
+                let mut enc = StreamEncryptor::with_options(&dek(), writer, CTX, &small()).unwrap();
                 for piece in data.chunks(777) {
                     enc.write_all(piece).await.unwrap();
                 }
                 enc.shutdown().await.unwrap();
             });
             let mut out = Vec::new();
-            StreamDecryptor::new(&dek(), reader)
+            StreamDecryptor::new(&dek(), reader, CTX)
                 .read_to_end(&mut out)
                 .await
                 .unwrap();
@@ -390,7 +401,7 @@ fn round_trips_and_tamper_detection_across_batch_boundaries() {
         });
         assert_eq!(streamed, pt, "len {len}");
         assert_eq!(
-            &decrypt_to_vec(&dek(), &ct).unwrap()[..],
+            &decrypt_to_vec(&dek(), &ct, CTX).unwrap()[..],
             &pt[..],
             "len {len}"
         );
@@ -415,7 +426,7 @@ fn round_trips_and_tamper_detection_across_batch_boundaries() {
 async fn default_size_batches_detect_any_damage_and_serve_ranges() {
     // Default 64 KiB chunks: batches of four chunks (256 KiB).
     let pt = plaintext(1024 * 1024 + 12_345);
-    let ct = encrypt_to_vec(&dek(), &pt).unwrap();
+    let ct = encrypt_to_vec(&dek(), &pt, CTX).unwrap();
     assert_eq!(decrypt_async(&dek(), &ct, 100_000).await.unwrap(), pt);
     let sealed = 64 * 1024 + 16;
     for at in [
@@ -427,7 +438,7 @@ async fn default_size_batches_detect_any_damage_and_serve_ranges() {
         let mut bad = ct.clone();
         bad[at] ^= 0x40;
         assert!(
-            matches!(decrypt_to_vec(&dek(), &bad), Err(Error::Decrypt)),
+            matches!(decrypt_to_vec(&dek(), &bad, CTX), Err(Error::Decrypt)),
             "byte {at}"
         );
         assert!(
@@ -440,7 +451,10 @@ async fn default_size_batches_detect_any_damage_and_serve_ranges() {
     bad.extend_from_slice(&ct[HEADER + 2 * sealed..HEADER + 3 * sealed]);
     bad.extend_from_slice(&ct[HEADER + sealed..HEADER + 2 * sealed]);
     bad.extend_from_slice(&ct[HEADER + 3 * sealed..]);
-    assert!(matches!(decrypt_to_vec(&dek(), &bad), Err(Error::Decrypt)));
+    assert!(matches!(
+        decrypt_to_vec(&dek(), &bad, CTX),
+        Err(Error::Decrypt)
+    ));
     assert!(decrypt_async(&dek(), &bad, 65_536).await.is_err());
     // A range across several batches equals the slice.
     let header = StreamHeader::parse(&ct).unwrap();
@@ -448,7 +462,7 @@ async fn default_size_batches_detect_any_damage_and_serve_ranges() {
     let fetch = plan.ciphertext_range();
     let fetched = &ct[fetch.start as usize..fetch.end as usize];
     let mut out = Vec::new();
-    StreamDecryptor::for_range(&dek(), &header, &plan, fetched)
+    StreamDecryptor::for_range(&dek(), &header, &plan, fetched, CTX)
         .unwrap()
         .read_to_end(&mut out)
         .await
@@ -460,7 +474,7 @@ async fn default_size_batches_detect_any_damage_and_serve_ranges() {
 
 #[tokio::test]
 async fn debug_output_shows_no_key_or_plaintext() {
-    let mut enc = StreamEncryptor::with_options(&dek(), Vec::new(), &small()).unwrap();
+    let mut enc = StreamEncryptor::with_options(&dek(), Vec::new(), CTX, &small()).unwrap();
     enc.write_all(b"SECRET-PATIENT-NAME").await.unwrap();
     let shown = format!("{enc:?}");
     assert!(shown.contains("key_id: KeyId(7)"), "{shown}");
@@ -468,7 +482,7 @@ async fn debug_output_shows_no_key_or_plaintext() {
     assert!(!shown.to_lowercase().contains("4242"), "{shown}");
     enc.shutdown().await.unwrap();
     let ct = enc.into_inner();
-    let mut dec = StreamDecryptor::new(&dek(), &ct[..]);
+    let mut dec = StreamDecryptor::new(&dek(), &ct[..], CTX);
     let mut first = [0u8; 3];
     dec.read_exact(&mut first).await.unwrap();
     let shown = format!("{dec:?}");
@@ -483,7 +497,10 @@ async fn debug_output_shows_no_key_or_plaintext() {
 fn wrong_data_key_with_the_same_id_fails_to_decrypt() {
     let ct = three_chunks();
     let other = DataKey::new(KeyId(7), KeyMaterial::from_bytes(&[0x43; 32]).unwrap());
-    assert!(matches!(decrypt_to_vec(&other, &ct), Err(Error::Decrypt)));
+    assert!(matches!(
+        decrypt_to_vec(&other, &ct, CTX),
+        Err(Error::Decrypt)
+    ));
     let err = rt().block_on(decrypt_async(&other, &ct, 64)).unwrap_err();
     assert!(matches!(err, Error::Decrypt));
 }
@@ -492,14 +509,14 @@ fn wrong_data_key_with_the_same_id_fails_to_decrypt() {
 fn data_key_with_another_id_is_refused_by_id() {
     let ct = three_chunks();
     let other = DataKey::new(KeyId(8), KeyMaterial::from_bytes(&[0x42; 32]).unwrap());
-    let err = decrypt_to_vec(&other, &ct).unwrap_err();
+    let err = decrypt_to_vec(&other, &ct, CTX).unwrap_err();
     assert_eq!(
         err.to_string(),
         "ciphertext was written under key id 7, not key id 8"
     );
     let header = StreamHeader::parse(&ct).unwrap();
     assert!(matches!(
-        StreamDecryptor::with_header(&other, &header, &ct[HEADER..]),
+        StreamDecryptor::with_header(&other, &header, &ct[HEADER..], CTX),
         Err(Error::KeyIdMismatch { .. })
     ));
 }
@@ -521,7 +538,7 @@ async fn header_parses_without_a_key_and_resolves_the_key_first() {
     assert_eq!(read, header);
     assert_eq!(reader.len(), ct.len() - HEADER);
     let key = dek(); // resolved by `read.key_id()` in a real store
-    let mut dec = StreamDecryptor::with_header(&key, &read, reader).unwrap();
+    let mut dec = StreamDecryptor::with_header(&key, &read, reader, CTX).unwrap();
     let mut out = Vec::new();
     dec.read_to_end(&mut out).await.unwrap();
     assert_eq!(out, plaintext(2600));
@@ -543,9 +560,9 @@ fn range_of(ct: &[u8], dek: &DataKey, range: Range<u64>) -> Result<Vec<u8>, Erro
     let plan = header.plan_range(range, ct.len() as u64)?;
     let fetch = plan.ciphertext_range();
     let fetched = &ct[fetch.start as usize..fetch.end as usize];
-    let sync = decrypt_range(dek, &header, &plan, fetched)?;
+    let sync = decrypt_range(dek, &header, &plan, fetched, CTX)?;
     let streamed = rt().block_on(async {
-        let mut dec = StreamDecryptor::for_range(dek, &header, &plan, fetched)?;
+        let mut dec = StreamDecryptor::for_range(dek, &header, &plan, fetched, CTX)?;
         let mut out = Vec::new();
         dec.read_to_end(&mut out).await.map_err(Error::from_io)?;
         Ok::<_, Error>(out)
@@ -557,7 +574,7 @@ fn range_of(ct: &[u8], dek: &DataKey, range: Range<u64>) -> Result<Vec<u8>, Erro
 #[test]
 fn range_reads_fetch_only_the_covering_chunks() {
     let pt = plaintext(10 * 1024 + 100);
-    let ct = encrypt_to_vec_with(&dek(), &pt, &small()).unwrap();
+    let ct = encrypt_to_vec_with(&dek(), &pt, CTX, &small()).unwrap();
     let header = StreamHeader::parse(&ct).unwrap();
     let total = ct.len() as u64;
     let h = HEADER as u64;
@@ -604,7 +621,7 @@ fn empty_ranges_yield_nothing_and_fetch_nothing() {
 
 #[test]
 fn reading_all_of_an_empty_object_still_verifies_its_final_chunk() {
-    let empty = encrypt_to_vec(&dek(), b"").unwrap();
+    let empty = encrypt_to_vec(&dek(), b"", CTX).unwrap();
     let header = StreamHeader::parse(&empty).unwrap();
     let plan = header.plan_range(0..0, empty.len() as u64).unwrap();
     assert!(!plan.is_empty());
@@ -674,12 +691,13 @@ fn range_reads_detect_tampering_and_truncation_of_what_they_cover() {
     // Fetched bytes shorter than planned.
     let plan = header.plan_range(0..10, ct.len() as u64).unwrap();
     assert!(matches!(
-        decrypt_range(&dek(), &header, &plan, &ct[HEADER..HEADER + 100]),
+        decrypt_range(&dek(), &header, &plan, &ct[HEADER..HEADER + 100], CTX),
         Err(Error::Malformed { .. })
     ));
     let short = rt().block_on(async {
         let mut dec =
-            StreamDecryptor::for_range(&dek(), &header, &plan, &ct[HEADER..HEADER + 100]).unwrap();
+            StreamDecryptor::for_range(&dek(), &header, &plan, &ct[HEADER..HEADER + 100], CTX)
+                .unwrap();
         dec.read_to_end(&mut Vec::new()).await
     });
     assert!(matches!(
@@ -698,7 +716,7 @@ async fn open_range_reads_a_slice_of_a_real_file() {
     let pt = plaintext(200_000);
     {
         let file = tokio::fs::File::create(&path).await.unwrap();
-        let mut enc = StreamEncryptor::new(&dek(), file).unwrap();
+        let mut enc = StreamEncryptor::new(&dek(), file, CTX).unwrap();
         enc.write_all(&pt).await.unwrap();
         enc.shutdown().await.unwrap();
     }
@@ -710,7 +728,7 @@ async fn open_range_reads_a_slice_of_a_real_file() {
         500..500,
     ] {
         let file = tokio::fs::File::open(&path).await.unwrap();
-        let mut reader = open_range(&dek(), file, range.clone()).await.unwrap();
+        let mut reader = open_range(&dek(), file, range.clone(), CTX).await.unwrap();
         let mut out = Vec::new();
         reader.read_to_end(&mut out).await.unwrap();
         assert_eq!(
@@ -721,7 +739,7 @@ async fn open_range_reads_a_slice_of_a_real_file() {
     }
     let file = tokio::fs::File::open(&path).await.unwrap();
     assert!(matches!(
-        open_range(&dek(), file, 199_999..200_001).await,
+        open_range(&dek(), file, 199_999..200_001, CTX).await,
         Err(Error::RangeOutOfBounds { len: 200_000, .. })
     ));
 }
@@ -733,34 +751,34 @@ proptest! {
 
     #[test]
     fn any_plaintext_round_trips(pt in proptest::collection::vec(any::<u8>(), 0..5000), read in 1usize..3000) {
-        let ct = encrypt_to_vec_with(&dek(), &pt, &small()).unwrap();
-        prop_assert_eq!(&decrypt_to_vec(&dek(), &ct).unwrap()[..], &pt[..]);
+        let ct = encrypt_to_vec_with(&dek(), &pt, CTX, &small()).unwrap();
+        prop_assert_eq!(&decrypt_to_vec(&dek(), &ct, CTX).unwrap()[..], &pt[..]);
         let streamed = rt().block_on(decrypt_async(&dek(), &ct, read)).unwrap();
         prop_assert_eq!(streamed, pt);
     }
 
     #[test]
     fn any_bit_flip_is_an_error(len in 0usize..4000, at in any::<prop::sample::Index>(), bit in 0u8..8) {
-        let mut ct = encrypt_to_vec_with(&dek(), &plaintext(len), &small()).unwrap();
+        let mut ct = encrypt_to_vec_with(&dek(), &plaintext(len), CTX, &small()).unwrap();
         let i = at.index(ct.len());
         ct[i] ^= 1 << bit;
-        prop_assert!(decrypt_to_vec(&dek(), &ct).is_err());
+        prop_assert!(decrypt_to_vec(&dek(), &ct, CTX).is_err());
         prop_assert!(rt().block_on(decrypt_async(&dek(), &ct, 700)).is_err());
     }
 
     #[test]
     fn any_truncation_is_an_error(len in 0usize..4000, at in any::<prop::sample::Index>()) {
-        let ct = encrypt_to_vec_with(&dek(), &plaintext(len), &small()).unwrap();
+        let ct = encrypt_to_vec_with(&dek(), &plaintext(len), CTX, &small()).unwrap();
         let cut = at.index(ct.len());
-        prop_assert!(decrypt_to_vec(&dek(), &ct[..cut]).is_err());
+        prop_assert!(decrypt_to_vec(&dek(), &ct[..cut], CTX).is_err());
         prop_assert!(rt().block_on(decrypt_async(&dek(), &ct[..cut], 700)).is_err());
     }
 
     #[test]
     fn any_extension_is_an_error(len in 0usize..4000, extra in proptest::collection::vec(any::<u8>(), 1..2000)) {
-        let mut ct = encrypt_to_vec_with(&dek(), &plaintext(len), &small()).unwrap();
+        let mut ct = encrypt_to_vec_with(&dek(), &plaintext(len), CTX, &small()).unwrap();
         ct.extend_from_slice(&extra);
-        prop_assert!(decrypt_to_vec(&dek(), &ct).is_err());
+        prop_assert!(decrypt_to_vec(&dek(), &ct, CTX).is_err());
         prop_assert!(rt().block_on(decrypt_async(&dek(), &ct, 700)).is_err());
     }
 
@@ -769,7 +787,7 @@ proptest! {
         len in 1025usize..6000,
         order in proptest::collection::vec(0usize..6, 1..8),
     ) {
-        let ct = encrypt_to_vec_with(&dek(), &plaintext(len), &small()).unwrap();
+        let ct = encrypt_to_vec_with(&dek(), &plaintext(len), CTX, &small()).unwrap();
         let chunks = len.div_ceil(1024);
         let order: Vec<usize> = order.into_iter().map(|i| i % chunks).collect();
         prop_assume!(order != (0..chunks).collect::<Vec<_>>());
@@ -777,15 +795,15 @@ proptest! {
         for i in order {
             bad.extend_from_slice(chunk(&ct, i));
         }
-        prop_assert!(decrypt_to_vec(&dek(), &bad).is_err());
+        prop_assert!(decrypt_to_vec(&dek(), &bad, CTX).is_err());
         prop_assert!(rt().block_on(decrypt_async(&dek(), &bad, 700)).is_err());
     }
 
     #[test]
     fn any_header_byte_change_is_an_error(len in 0usize..3000, at in 0usize..HEADER, xor in 1u8..=255) {
-        let mut ct = encrypt_to_vec_with(&dek(), &plaintext(len), &small()).unwrap();
+        let mut ct = encrypt_to_vec_with(&dek(), &plaintext(len), CTX, &small()).unwrap();
         ct[at] ^= xor;
-        prop_assert!(decrypt_to_vec(&dek(), &ct).is_err());
+        prop_assert!(decrypt_to_vec(&dek(), &ct, CTX).is_err());
         prop_assert!(rt().block_on(decrypt_async(&dek(), &ct, 700)).is_err());
     }
 
@@ -796,10 +814,10 @@ proptest! {
         b in any::<prop::sample::Index>(),
     ) {
         let pt = plaintext(len);
-        let ct = encrypt_to_vec_with(&dek(), &pt, &small()).unwrap();
+        let ct = encrypt_to_vec_with(&dek(), &pt, CTX, &small()).unwrap();
         let (x, y) = (a.index(len + 1), b.index(len + 1));
         let range = x.min(y) as u64..x.max(y) as u64;
-        let full = decrypt_to_vec(&dek(), &ct).unwrap();
+        let full = decrypt_to_vec(&dek(), &ct, CTX).unwrap();
         let got = range_of(&ct, &dek(), range.clone()).unwrap();
         prop_assert_eq!(&got[..], &full[range.start as usize..range.end as usize]);
         // The plan fetches whole chunks, only those overlapping the range.
@@ -840,7 +858,7 @@ fn golden_v1_files_decrypt_to_their_plaintexts() {
             "{name}"
         );
         assert_eq!(
-            &decrypt_to_vec(&dek(), &ct).unwrap()[..],
+            &decrypt_to_vec(&dek(), &ct, CTX).unwrap()[..],
             &plaintext(len)[..],
             "{name}"
         );
@@ -871,8 +889,239 @@ fn golden_v1_must_fail_files_are_refused() {
             ..
         }
     ));
+    // Made when no version 2 existed (a v1 object with its version byte set to 2): it now reads
+    // as a version 2 object whose chunks were sealed with another header and no context.
     assert!(matches!(
         refused(&golden("v2-unknown-version.ward")),
-        Error::UnsupportedVersion { version: 2 }
+        Error::Decrypt
     ));
+}
+
+// ---- golden files (format v2: chunks bound to a context) ----
+
+/// The context the version 2 golden files were written for (tests/data/stream/README.md).
+const GOLDEN_CONTEXT: &[u8] = b"workspaces/00000000-0000-4000-8000-000000000001/clients/00000000-0000-4000-8000-000000000002/attachments/00000000-0000-4000-8000-000000000003.pdf";
+
+#[test]
+fn golden_v2_files_decrypt_to_their_plaintexts_only_in_their_context() {
+    for (name, len) in [
+        ("v2-empty.ward", 0),
+        ("v2-one-byte.ward", 1),
+        ("v2-one-chunk.ward", 1024),
+        ("v2-three-chunks.ward", 2600),
+        ("v2-default-chunk-size.ward", 70_000),
+    ] {
+        let ct = golden(name);
+        let header = StreamHeader::parse(&ct).unwrap();
+        assert_eq!((header.version(), header.key_id()), (2, KeyId(7)), "{name}");
+        assert!(header.binds_context());
+        assert_eq!(
+            &decrypt_to_vec(&dek(), &ct, GOLDEN_CONTEXT).unwrap()[..],
+            &plaintext(len)[..],
+            "{name}"
+        );
+        let mut moved = GOLDEN_CONTEXT.to_vec();
+        let last = moved.len() - 5;
+        moved[last] = b'4'; // another attachment id
+        for context in [&moved[..], b"", CTX] {
+            assert!(
+                matches!(decrypt_to_vec(&dek(), &ct, context), Err(Error::Decrypt)),
+                "{name} opened in another context"
+            );
+            let mut dec = StreamDecryptor::new(&dek(), &ct[..], context);
+            let err = rt().block_on(dec.read_to_end(&mut Vec::new())).unwrap_err();
+            assert!(matches!(Error::from_io(err), Error::Decrypt), "{name}");
+        }
+    }
+}
+
+#[test]
+fn golden_v2_must_fail_files_are_refused() {
+    let open = |name: &str| decrypt_to_vec(&dek(), &golden(name), GOLDEN_CONTEXT).map(|_| ());
+    // A v2 object relabelled v1 (to skip the context) fails: the version byte is authenticated.
+    assert!(matches!(
+        open("v2-downgraded-to-v1.ward"),
+        Err(Error::Decrypt)
+    ));
+    // Tags valid under the key, but another key's commitment: the commitment check refuses it.
+    assert!(matches!(
+        open("v2-other-key-commitment.ward"),
+        Err(Error::Decrypt)
+    ));
+    assert!(matches!(
+        open("v3-unknown-version.ward"),
+        Err(Error::UnsupportedVersion { version: 3 })
+    ));
+}
+
+#[test]
+fn version_1_objects_still_open_and_say_they_bind_no_context() {
+    let ct = golden("v1-three-chunks.ward");
+    let header = StreamHeader::parse(&ct).unwrap();
+    assert_eq!(header.version(), 1);
+    assert!(!header.binds_context());
+    for context in [b"" as &[u8], CTX, GOLDEN_CONTEXT] {
+        assert_eq!(
+            &decrypt_to_vec(&dek(), &ct, context).unwrap()[..],
+            &plaintext(2600)[..]
+        );
+    }
+}
+
+// ---- contexts: an object copied onto another object fails ----
+
+#[test]
+fn a_stream_opens_only_in_the_context_it_was_written_for() {
+    let ct = encrypt_to_vec_with(&dek(), &plaintext(5000), CTX, &small()).unwrap();
+    assert_eq!(StreamHeader::parse(&ct).unwrap().version(), 2);
+    let header = StreamHeader::parse(&ct).unwrap();
+    let plan = header.plan_range(3000..3100, ct.len() as u64).unwrap();
+    let fetched = &ct[plan.ciphertext_range().start as usize..plan.ciphertext_range().end as usize];
+    for other in [
+        b"workspaces/w/clients/c/attachments/b.jpg" as &[u8],
+        b"workspaces/x/clients/c/attachments/a.jpg",
+        b"workspaces/w/clients/c/attachments/a.jpg\0",
+        b"",
+    ] {
+        assert!(matches!(
+            decrypt_to_vec(&dek(), &ct, other),
+            Err(Error::Decrypt)
+        ));
+        assert!(matches!(
+            decrypt_range(&dek(), &header, &plan, fetched, other),
+            Err(Error::Decrypt)
+        ));
+    }
+    assert_eq!(
+        &decrypt_range(&dek(), &header, &plan, fetched, CTX).unwrap()[..],
+        &plaintext(5000)[3000..3100]
+    );
+}
+
+// ---- the pull-shaped encryptor ----
+
+/// A plaintext source that yields its bytes in pieces of the given sizes, returning `Pending`
+/// before every other piece, then fails or ends.
+struct Trickle {
+    data: Vec<u8>,
+    at: usize,
+    sizes: Vec<usize>,
+    step: usize,
+    fail_at_end: bool,
+    pending: bool,
+}
+
+impl tokio::io::AsyncRead for Trickle {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.pending {
+            self.pending = false;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        self.pending = true;
+        if self.at == self.data.len() {
+            return std::task::Poll::Ready(if self.fail_at_end {
+                Err(std::io::Error::other("upload connection reset"))
+            } else {
+                Ok(())
+            });
+        }
+        let size = self.sizes[self.step % self.sizes.len()];
+        self.step += 1;
+        let n = size.min(buf.remaining()).min(self.data.len() - self.at);
+        let at = self.at;
+        buf.put_slice(&self.data[at..at + n]);
+        self.at += n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+fn trickle(data: Vec<u8>, fail_at_end: bool) -> Trickle {
+    Trickle {
+        data,
+        at: 0,
+        sizes: vec![1, 700, 4096, 13, 1024, 100_000],
+        step: 0,
+        fail_at_end,
+        pending: false,
+    }
+}
+
+#[tokio::test]
+async fn encrypting_reader_round_trips_at_chunk_and_batch_edges() {
+    // 1 KiB chunks: a batch is 16 chunks (16 KiB), so these cross chunk and batch edges.
+    for len in [
+        0,
+        1,
+        1023,
+        1024,
+        1025,
+        16 * 1024 - 1,
+        16 * 1024,
+        16 * 1024 + 1,
+        100_003,
+    ] {
+        let pt = plaintext(len);
+        let mut reader = stream::EncryptingReader::with_options(
+            &dek(),
+            trickle(pt.clone(), false),
+            CTX,
+            &small(),
+        )
+        .unwrap();
+        let mut ct = Vec::new();
+        // Small reads from the consumer too.
+        let mut buf = [0u8; 333];
+        loop {
+            let n = reader.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            ct.extend_from_slice(&buf[..n]);
+        }
+        let header = StreamHeader::parse(&ct).unwrap();
+        assert_eq!(header, *reader.header());
+        assert_eq!(
+            ct.len() as u64,
+            header.ciphertext_len(len as u64).unwrap(),
+            "len {len}"
+        );
+        assert_eq!(
+            &decrypt_to_vec(&dek(), &ct, CTX).unwrap()[..],
+            &pt[..],
+            "len {len}"
+        );
+        // Reads after the end keep answering end of input.
+        assert_eq!(reader.read(&mut buf).await.unwrap(), 0);
+    }
+}
+
+#[tokio::test]
+async fn encrypting_reader_passes_a_source_failure_on_and_never_seals_the_final_chunk() {
+    for len in [0, 10, 16 * 1024, 50_000] {
+        let mut reader = stream::EncryptingReader::with_options(
+            &dek(),
+            trickle(plaintext(len), true),
+            CTX,
+            &small(),
+        )
+        .unwrap();
+        let mut ct = Vec::new();
+        let mut buf = [0u8; 4096];
+        let err = loop {
+            match reader.read(&mut buf).await {
+                Ok(0) => panic!("len {len}: a failing source must not end cleanly"),
+                Ok(n) => ct.extend_from_slice(&buf[..n]),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.to_string(), "upload connection reset");
+        // Fail closed: later reads fail too, and what came out before never opens.
+        assert!(reader.read(&mut buf).await.is_err());
+        assert!(decrypt_to_vec(&dek(), &ct, CTX).is_err(), "len {len}");
+    }
 }

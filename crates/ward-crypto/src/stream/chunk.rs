@@ -1,10 +1,13 @@
 //! The stream protocol's keys and chunk sealing: composes key derivation, the STREAM nonce and
-//! the AES-256-GCM primitive, with the header bytes as every chunk's associated data.
+//! the AES-256-GCM primitive, with the header bytes (and, from version 2, the caller's context)
+//! as every chunk's associated data.
 
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
-use super::format::{COMMITMENT_LEN, SALT_LEN, StreamHeader, TAG_LEN};
+use super::format::{
+    COMMITMENT_LEN, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SALT_LEN, StreamHeader, TAG_LEN,
+};
 use super::nonce::StreamNonce;
 use crate::aead::AeadKey;
 use crate::derive::{LABEL_STREAM_COMMITMENT, LABEL_STREAM_KEY, derive_into, derive_key};
@@ -58,6 +61,16 @@ fn commitment(dek: &DataKey, salt: &[u8; SALT_LEN]) -> [u8; COMMITMENT_LEN] {
     out
 }
 
+/// Every chunk's associated data: the header bytes, then (from version 2) the caller's context.
+/// The header has a fixed length per version, so the split between the two is unambiguous.
+fn associated_data(header: &StreamHeader, context: &[u8]) -> Vec<u8> {
+    let mut aad = header.to_bytes();
+    if header.binds_context() {
+        aad.extend_from_slice(context);
+    }
+    aad
+}
+
 /// Plaintext bytes a reader or writer gathers before sealing or opening them in one go, so that
 /// the inner reader or writer sees few large operations rather than many chunk-sized ones.
 const BATCH_BYTES: usize = 256 * 1024;
@@ -75,10 +88,38 @@ pub(crate) struct ChunkSealer {
 }
 
 impl ChunkSealer {
-    pub(crate) fn new(key: StreamKey, header: &StreamHeader) -> Self {
+    /// Starts a new object: checks the chunk size, derives the object's key and commitment from
+    /// `dek` and `salt`, and returns the header to write first and the sealer of its chunks.
+    ///
+    /// `version` is [`CURRENT_VERSION`](super::CURRENT_VERSION) outside tests.
+    pub(crate) fn start(
+        dek: &DataKey,
+        context: &[u8],
+        chunk_size: u32,
+        salt: [u8; SALT_LEN],
+        version: u8,
+    ) -> Result<(StreamHeader, Self)> {
+        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
+            return Err(Error::ApiMisuse("chunk size must be within 1 KiB..=4 MiB"));
+        }
+        let (key, commitment) = StreamKey::for_writing(dek, &salt);
+        let header = StreamHeader::new(version, dek.id(), chunk_size, salt, commitment);
+        let sealer = Self {
+            aead: AeadKey::new(&key.0),
+            aad: associated_data(&header, context),
+            nonce: StreamNonce::starting_at(0),
+        };
+        Ok((header, sealer))
+    }
+
+    /// A sealer whose key comes from `dek` while `header` may carry another key's commitment:
+    /// for the test that proves readers check the commitment, never for writing.
+    #[cfg(test)]
+    pub(crate) fn forged(dek: &DataKey, header: &StreamHeader, context: &[u8]) -> Self {
+        let (key, _) = StreamKey::for_writing(dek, header.salt());
         Self {
             aead: AeadKey::new(&key.0),
-            aad: header.to_bytes(),
+            aad: associated_data(header, context),
             nonce: StreamNonce::starting_at(0),
         }
     }
@@ -115,11 +156,17 @@ pub(crate) struct ChunkOpener {
 }
 
 impl ChunkOpener {
-    /// An opener whose first chunk is number `first_chunk`.
-    pub(crate) fn new(key: StreamKey, header: &StreamHeader, first_chunk: u64) -> Self {
+    /// An opener whose first chunk is number `first_chunk`, for an object written with
+    /// `context` (ignored for a version 1 object, which bound none).
+    pub(crate) fn new(
+        key: StreamKey,
+        header: &StreamHeader,
+        context: &[u8],
+        first_chunk: u64,
+    ) -> Self {
         Self {
             aead: AeadKey::new(&key.0),
-            aad: header.to_bytes(),
+            aad: associated_data(header, context),
             nonce: StreamNonce::starting_at(first_chunk),
         }
     }

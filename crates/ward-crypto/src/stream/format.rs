@@ -6,8 +6,9 @@ use crate::keys::KeyId;
 /// The eight bytes every ward stream starts with.
 pub const MAGIC: [u8; 8] = *b"WARDSTRM";
 
-/// The newest stream format version this build writes.
-pub const CURRENT_VERSION: u8 = 1;
+/// The newest stream format version this build writes: 2, whose chunks also authenticate the
+/// caller's context (version 1 authenticated the header alone; it is still read).
+pub const CURRENT_VERSION: u8 = 2;
 
 /// Length of the per-object random salt in bytes.
 pub(crate) const SALT_LEN: usize = 32;
@@ -18,12 +19,12 @@ pub(crate) const COMMITMENT_LEN: usize = 32;
 /// Length of the authentication tag that ends every chunk.
 pub(crate) const TAG_LEN: usize = crate::aead::TAG_LEN;
 
-/// Length of a version 1 header in bytes.
-const HEADER_LEN_V1: usize = MAGIC.len() + 1 + 4 + 4 + SALT_LEN + COMMITMENT_LEN;
+/// Length of a version 1 or version 2 header in bytes (the two share one layout).
+const HEADER_LEN: usize = MAGIC.len() + 1 + 4 + 4 + SALT_LEN + COMMITMENT_LEN;
 
 /// The longest header of any version this build reads. Fetching this many bytes from the start of
 /// an object (or the whole object, if shorter) is always enough to parse its header.
-pub const MAX_HEADER_LEN: usize = HEADER_LEN_V1;
+pub const MAX_HEADER_LEN: usize = HEADER_LEN;
 
 /// The default plaintext bytes per chunk: 64 KiB.
 pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
@@ -60,7 +61,7 @@ fn length_error(reason: &'static str) -> Error {
 /// use ward_crypto::stream::{header_len, MAX_HEADER_LEN};
 ///
 /// let mut start = b"WARDSTRM".to_vec();
-/// start.push(1);
+/// start.push(2);
 /// assert_eq!(header_len(&start)?, MAX_HEADER_LEN);
 /// start[8] = 9;
 /// assert!(matches!(
@@ -78,7 +79,7 @@ pub fn header_len(prefix: &[u8]) -> Result<usize> {
     }
     match rest.first() {
         None => Err(malformed("missing version byte")),
-        Some(1) => Ok(HEADER_LEN_V1),
+        Some(1 | 2) => Ok(HEADER_LEN),
         Some(&version) => Err(Error::UnsupportedVersion { version }),
     }
 }
@@ -99,15 +100,17 @@ pub struct StreamHeader {
 }
 
 impl StreamHeader {
-    /// A header for a new object (the writer fills in the commitment it derived).
-    pub(crate) fn new_v1(
+    /// A header for a new object (the writer fills in the commitment it derived). `version` is
+    /// [`CURRENT_VERSION`] except where tests write version 1 to check the reader.
+    pub(crate) fn new(
+        version: u8,
         key_id: KeyId,
         chunk_size: u32,
         salt: [u8; SALT_LEN],
         commitment: [u8; COMMITMENT_LEN],
     ) -> Self {
         Self {
-            version: 1,
+            version,
             key_id,
             chunk_size,
             salt,
@@ -125,7 +128,8 @@ impl StreamHeader {
         let header = bytes
             .get(..len)
             .ok_or_else(|| malformed("truncated header"))?;
-        // Only version 1 exists; `header_len` has refused every other version.
+        // Versions 1 and 2 share this layout; `header_len` has refused every other version.
+        let version = header[MAGIC.len()];
         let (key_id, rest) = split_array::<4>(&header[MAGIC.len() + 1..]);
         let (chunk_size, rest) = split_array::<4>(rest);
         let (salt, rest) = split_array::<SALT_LEN>(rest);
@@ -135,7 +139,7 @@ impl StreamHeader {
             return Err(malformed("chunk size outside 1 KiB..=4 MiB"));
         }
         Ok(Self {
-            version: 1,
+            version,
             key_id: KeyId::from_be_bytes(key_id),
             chunk_size,
             salt,
@@ -145,7 +149,7 @@ impl StreamHeader {
 
     /// The header's bytes exactly as written at the start of the object.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_LEN_V1);
+        let mut out = Vec::with_capacity(HEADER_LEN);
         out.extend_from_slice(&MAGIC);
         out.push(self.version);
         out.extend_from_slice(&self.key_id.to_be_bytes());
@@ -160,6 +164,14 @@ impl StreamHeader {
         self.version
     }
 
+    /// Whether the object's chunks authenticate the caller's context (version 2 on). A version 1
+    /// object opens whatever context is given: it was written before contexts existed, so it is
+    /// bound to its data key but not to its place. Callers that must refuse unbound objects check
+    /// this after parsing.
+    pub fn binds_context(&self) -> bool {
+        self.version >= 2
+    }
+
     /// The id of the data key the object was encrypted under.
     pub fn key_id(&self) -> KeyId {
         self.key_id
@@ -172,7 +184,7 @@ impl StreamHeader {
 
     /// The length of this header in bytes: where the first chunk starts.
     pub fn encoded_len(&self) -> usize {
-        HEADER_LEN_V1
+        HEADER_LEN
     }
 
     pub(crate) fn salt(&self) -> &[u8; SALT_LEN] {
@@ -245,7 +257,7 @@ mod tests {
     use super::*;
 
     fn header(chunk_size: u32) -> StreamHeader {
-        StreamHeader::new_v1(KeyId(7), chunk_size, [1; SALT_LEN], [2; COMMITMENT_LEN])
+        StreamHeader::new(2, KeyId(7), chunk_size, [1; SALT_LEN], [2; COMMITMENT_LEN])
     }
 
     #[test]
@@ -278,7 +290,7 @@ mod tests {
             bad[13..17].copy_from_slice(&size.to_be_bytes());
             assert_eq!(reason(&bad), "chunk size outside 1 KiB..=4 MiB");
         }
-        for version in [0u8, 2, 255] {
+        for version in [0u8, 3, 255] {
             let mut bad = bytes.clone();
             bad[8] = version;
             assert!(matches!(

@@ -7,12 +7,12 @@
 //! about two chunks whatever the object's size; and a byte range can be decrypted from the chunks
 //! that cover it alone.
 //!
-//! # Byte layout (version 1)
+//! # Byte layout (version 2; version 1 shares it)
 //!
 //! ```text
 //! offset  len  field
 //!      0    8  magic "WARDSTRM"
-//!      8    1  version = 0x01
+//!      8    1  version = 0x02 (0x01 for objects written before contexts existed)
 //!      9    4  key id of the data key (DEK), u32 big-endian
 //!     13    4  chunk size C in plaintext bytes, u32 big-endian, 1 KiB ..= 4 MiB (default 64 KiB)
 //!     17   32  salt: 32 random bytes, fresh for every object
@@ -20,8 +20,14 @@
 //!     81       chunk 0, chunk 1, …, chunk n-1
 //! ```
 //!
-//! Every chunk is `AES-256-GCM(K, nonce_i, aad = the 81 header bytes, plaintext_i) ‖ tag(16)`:
+//! Every chunk is `AES-256-GCM(K, nonce_i, aad, plaintext_i) ‖ tag(16)`, where
 //!
+//! - `aad` = the 81 header bytes ‖ the caller's **context** (version 2), or the header bytes
+//!   alone (version 1). The context says what the object is — a store passes its object key,
+//!   which names workspace, owner and attachment — so an object copied onto another key, another
+//!   attachment or another workspace fails to open, as a field value moved to another row does.
+//!   The context is authenticated, not stored: the reader must supply the same one. A version 1
+//!   object opens under any context (see [`StreamHeader::binds_context`]);
 //! - `K = HKDF-SHA256(ikm = DEK, salt, "ward/v1/stream/object-key")`, one key per object, so
 //!   no GCM nonce or usage limit is ever near;
 //! - `nonce_i = 0x000000 ‖ i as u64 big-endian ‖ last`, where `last` is `0x01` for the final
@@ -39,8 +45,10 @@
 //!
 //! # What this module gives
 //!
-//! - [`StreamEncryptor`] (`AsyncWrite`) and [`StreamDecryptor`] (`AsyncRead`) wrap any tokio
-//!   writer or reader; [`encrypt_to_vec`] and [`decrypt_to_vec`] do whole buffers.
+//! - [`StreamEncryptor`] (`AsyncWrite`: push plaintext in) and [`EncryptingReader`]
+//!   (`AsyncRead`: pull ciphertext out of a plaintext reader, for stores that take a body to
+//!   read) encrypt; [`StreamDecryptor`] (`AsyncRead`) decrypts; [`encrypt_to_vec`] and
+//!   [`decrypt_to_vec`] do whole buffers.
 //! - [`StreamHeader`] parses without any key: [`header_len`], [`StreamHeader::key_id`] and the
 //!   length functions, so a store can find the key and plan reads first.
 //! - [`StreamHeader::plan_range`] returns a [`RangePlan`]: the ciphertext bytes covering a
@@ -63,7 +71,8 @@
 //! // Writing: the whole object, encrypted under the workspace's current DEK.
 //! let dek = DataKey::generate(KeyId(42))?;
 //! let photo: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-//! let object = stream::encrypt_to_vec(&dek, &photo)?;  // what the store puts
+//! let context = b"workspaces/w1/clients/c1/attachments/a1.jpg"; // what the object is: its key
+//! let object = stream::encrypt_to_vec(&dek, &photo, context)?;  // what the store puts
 //!
 //! // Reading bytes 70_000..140_000 of the plaintext:
 //! // 1. GET bytes 0..MAX_HEADER_LEN (and the object's total length from the response).
@@ -79,8 +88,11 @@
 //! assert!(fetch.end - fetch.start < total_len / 2); // only the covering chunks
 //! // 4. GET that range, then decrypt exactly the requested slice.
 //! let fetched = &object[fetch.start as usize..fetch.end as usize];
-//! let slice = stream::decrypt_range(&dek, &header, &plan, fetched)?;
+//! let slice = stream::decrypt_range(&dek, &header, &plan, fetched, context)?;
 //! assert_eq!(&slice[..], &photo[70_000..140_000]);
+//! // The same bytes under another object's name do not open.
+//! let moved = stream::decrypt_range(&dek, &header, &plan, fetched, b"workspaces/w1/clients/c1/attachments/a2.jpg");
+//! assert!(matches!(moved, Err(ward_crypto::Error::Decrypt)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -88,6 +100,7 @@
 //! collecting it; for a whole object, [`read_header`] then [`StreamDecryptor::with_header`].
 
 mod chunk;
+mod encrypting;
 mod format;
 mod nonce;
 mod range;
@@ -98,6 +111,7 @@ use std::io;
 
 use zeroize::Zeroizing;
 
+pub use encrypting::EncryptingReader;
 pub use format::{
     CURRENT_VERSION, DEFAULT_CHUNK_SIZE, MAGIC, MAX_CHUNK_SIZE, MAX_HEADER_LEN, MIN_CHUNK_SIZE,
     StreamHeader, header_len,
@@ -155,47 +169,56 @@ impl StreamOptions {
     }
 }
 
-/// Encrypts a whole buffer into a stream with the default options (64 KiB chunks).
+/// Encrypts a whole buffer into a stream with the default options (64 KiB chunks), bound to
+/// `context`.
 ///
-/// For small objects and tests; large ones go through [`StreamEncryptor`] in constant memory.
-pub fn encrypt_to_vec(dek: &DataKey, plaintext: &[u8]) -> Result<Vec<u8>> {
-    encrypt_to_vec_with(dek, plaintext, &StreamOptions::default())
+/// The context is what the object is (a store passes its object key): the same context must be
+/// given to open it, so a ciphertext copied onto another object fails to open. It is
+/// authenticated, not stored. For small objects and tests; large ones go through
+/// [`StreamEncryptor`] or [`EncryptingReader`] in constant memory.
+pub fn encrypt_to_vec(dek: &DataKey, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+    encrypt_to_vec_with(dek, plaintext, context, &StreamOptions::default())
 }
 
-/// Encrypts a whole buffer into a stream with the given options.
+/// Encrypts a whole buffer into a stream bound to `context`, with the given options.
 pub fn encrypt_to_vec_with(
     dek: &DataKey,
     plaintext: &[u8],
+    context: &[u8],
     options: &StreamOptions,
 ) -> Result<Vec<u8>> {
+    let (header, sealer) = ChunkSealer::start(
+        dek,
+        context,
+        options.chunk_size(),
+        random_salt()?,
+        CURRENT_VERSION,
+    )?;
+    seal_whole(header, sealer, plaintext)
+}
+
+/// A fresh random salt for a new object.
+pub(crate) fn random_salt() -> Result<[u8; SALT_LEN]> {
     let mut salt = [0u8; SALT_LEN];
     getrandom::fill(&mut salt).map_err(|e| Error::Provider {
         provider: "os-random",
         message: e.to_string(),
     })?;
-    encrypt_with_salt(dek, plaintext, options, salt)
+    Ok(salt)
 }
 
-/// [`encrypt_to_vec_with`] with a caller-chosen salt, for tests and golden files only.
-pub(crate) fn encrypt_with_salt(
-    dek: &DataKey,
+/// Writes a whole object: the header, then every chunk of `plaintext` sealed.
+pub(crate) fn seal_whole(
+    header: StreamHeader,
+    mut sealer: ChunkSealer,
     plaintext: &[u8],
-    options: &StreamOptions,
-    salt: [u8; SALT_LEN],
 ) -> Result<Vec<u8>> {
-    let chunk_size = options.chunk_size();
-    if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
-        return Err(Error::ApiMisuse("chunk size must be within 1 KiB..=4 MiB"));
-    }
-    let (key, commitment) = StreamKey::for_writing(dek, &salt);
-    let header = StreamHeader::new_v1(dek.id(), chunk_size, salt, commitment);
     let total = header.ciphertext_len(plaintext.len() as u64)?;
     let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     out.extend_from_slice(&header.to_bytes());
-    let mut sealer = ChunkSealer::new(key, &header);
     // Lay out every chunk's plaintext followed by room for its tag, then seal them all. An empty
     // plaintext is one empty final chunk: just its tag.
-    let chunk = chunk_size as usize;
+    let chunk = header.chunk_size() as usize;
     for piece in plaintext.chunks(chunk) {
         out.extend_from_slice(piece);
         out.extend_from_slice(&[0u8; TAG_LEN]);
@@ -207,17 +230,22 @@ pub(crate) fn encrypt_with_salt(
     Ok(out)
 }
 
-/// Decrypts a whole stream held in memory, verifying every chunk.
+/// Decrypts a whole stream held in memory, verifying every chunk and that it was written for
+/// `context`.
 ///
 /// Errors: [`Error::Malformed`] or [`Error::UnsupportedVersion`] for a bad header or an
 /// impossible length (truncated or extended); [`Error::KeyIdMismatch`] if `dek` has another id
-/// than the header; [`Error::Decrypt`] for another key with that id, or any modified, moved or
-/// missing chunk.
-pub fn decrypt_to_vec(dek: &DataKey, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+/// than the header; [`Error::Decrypt`] for another key with that id, another context, or any
+/// modified, moved or missing chunk.
+pub fn decrypt_to_vec(
+    dek: &DataKey,
+    ciphertext: &[u8],
+    context: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
     let header = StreamHeader::parse(ciphertext)?;
     let key = StreamKey::for_reading(dek, &header)?;
     let len = header.plaintext_len(ciphertext.len() as u64)?;
-    let mut opener = ChunkOpener::new(key, &header, 0);
+    let mut opener = ChunkOpener::new(key, &header, context, 0);
     // `plaintext_len` has checked the chunk layout; open every chunk in place, then drop the
     // tags. The buffer never reallocates, so no copy of plaintext is left
     // behind in freed memory.

@@ -21,6 +21,8 @@ use crate::keys::DataKey;
 /// tell whether the object was later truncated: read the whole object to prove it complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangePlan {
+    // The header the plan was made from: a plan is only ever used with that header.
+    header: StreamHeader,
     plaintext: Range<u64>,
     ciphertext: Range<u64>,
     first_chunk: u64,
@@ -55,6 +57,7 @@ impl StreamHeader {
             // An empty object is one empty final chunk: fetch and verify it, so that even a whole
             // read of an empty object is authenticated.
             return Ok(RangePlan {
+                header: self.clone(),
                 plaintext: range,
                 ciphertext: body_start..ciphertext_len,
                 first_chunk: 0,
@@ -67,6 +70,7 @@ impl StreamHeader {
         if range.is_empty() {
             let at = body_start + (range.start / chunk) * sealed;
             return Ok(RangePlan {
+                header: self.clone(),
                 plaintext: range,
                 ciphertext: at..at,
                 first_chunk: 0,
@@ -87,6 +91,7 @@ impl StreamHeader {
             last_start + sealed
         };
         Ok(RangePlan {
+            header: self.clone(),
             ciphertext: start..end,
             first_chunk: first,
             chunk_count: last - first + 1,
@@ -138,6 +143,17 @@ impl RangePlan {
         })
     }
 
+    /// Refuses a header other than the one the plan was made from: its chunk grid, key or salt
+    /// could differ, and the plan's offsets would be wrong for it.
+    pub(crate) fn check_header(&self, header: &StreamHeader) -> Result<()> {
+        if self.header != *header {
+            return Err(Error::ApiMisuse(
+                "range plan used with another stream header than it was made from",
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn first_chunk(&self) -> u64 {
         self.first_chunk
     }
@@ -161,17 +177,21 @@ impl RangePlan {
 
 /// Decrypts the ciphertext bytes fetched for `plan` and returns exactly the planned plaintext.
 ///
-/// `fetched` must be exactly the bytes at [`RangePlan::ciphertext_range`] of the object.
+/// `fetched` must be exactly the bytes at [`RangePlan::ciphertext_range`] of the object, and
+/// `context` the one the object was written for.
 ///
 /// Errors: [`Error::KeyIdMismatch`] or [`Error::Decrypt`] for the wrong key; [`Error::Decrypt`]
-/// if any covered chunk was modified or moved; [`Error::Malformed`] if `fetched` has another
-/// length than planned.
+/// if any covered chunk was modified or moved, or the object was written for another context;
+/// [`Error::Malformed`] if `fetched` has another length than planned; [`Error::ApiMisuse`] if
+/// `plan` was made from another header.
 pub fn decrypt_range(
     dek: &DataKey,
     header: &StreamHeader,
     plan: &RangePlan,
     fetched: &[u8],
+    context: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
+    plan.check_header(header)?;
     let key = StreamKey::for_reading(dek, header)?;
     if fetched.len() as u64 != plan.ciphertext_len() {
         return Err(Error::Malformed {
@@ -182,7 +202,7 @@ pub fn decrypt_range(
     if plan.is_empty() {
         return Ok(Zeroizing::new(Vec::new()));
     }
-    let mut opener = ChunkOpener::new(key, header, plan.first_chunk());
+    let mut opener = ChunkOpener::new(key, header, context, plan.first_chunk());
     let mut out = Zeroizing::new(fetched.to_vec());
     opener.open_batch(
         &mut out,
@@ -211,9 +231,9 @@ pub fn decrypt_range(
 /// # tokio::runtime::Runtime::new()?.block_on(async {
 /// let dek = DataKey::generate(KeyId(3))?;
 /// let plaintext: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
-/// let file = std::io::Cursor::new(encrypt_to_vec(&dek, &plaintext)?);
+/// let file = std::io::Cursor::new(encrypt_to_vec(&dek, &plaintext, b"scan.pdf")?);
 ///
-/// let mut reader = open_range(&dek, file, 100_000..100_010).await?;
+/// let mut reader = open_range(&dek, file, 100_000..100_010, b"scan.pdf").await?;
 /// let mut slice = Vec::new();
 /// reader.read_to_end(&mut slice).await?;
 /// assert_eq!(slice, &plaintext[100_000..100_010]);
@@ -225,6 +245,7 @@ pub async fn open_range<R: AsyncRead + AsyncSeek + Unpin>(
     dek: &DataKey,
     mut source: R,
     range: Range<u64>,
+    context: &[u8],
 ) -> Result<StreamDecryptor<R>> {
     source.seek(SeekFrom::Start(0)).await?;
     let header = read_header(&mut source).await?;
@@ -233,5 +254,5 @@ pub async fn open_range<R: AsyncRead + AsyncSeek + Unpin>(
     source
         .seek(SeekFrom::Start(plan.ciphertext_range().start))
         .await?;
-    StreamDecryptor::for_range(dek, &header, &plan, source)
+    StreamDecryptor::for_range(dek, &header, &plan, source, context)
 }

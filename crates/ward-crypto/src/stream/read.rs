@@ -48,8 +48,12 @@ async fn read_exact_or_truncated<R: AsyncRead + Unpin>(
 
 /// How chunk boundaries and the final chunk are found.
 enum Framing {
-    /// A whole stream: the header is still to be read, with this key.
-    Header { dek: DataKey, filled: usize },
+    /// A whole stream: the header is still to be read, with this key and context.
+    Header {
+        dek: DataKey,
+        context: Vec<u8>,
+        filled: usize,
+    },
     /// A whole stream: a chunk shorter than a full one, or followed by end of input, is final.
     /// One byte is read ahead to tell a full final chunk from a full middle one.
     UntilEof { carry: Option<u8> },
@@ -88,16 +92,20 @@ pin_project! {
     ///
     /// # tokio::runtime::Runtime::new()?.block_on(async {
     /// let dek = DataKey::generate(KeyId(1))?;
-    /// let ciphertext = encrypt_to_vec(&dek, b"x-ray, left wrist")?;
+    /// let ciphertext = encrypt_to_vec(&dek, b"x-ray, left wrist", b"xray-7.jpg")?;
     ///
-    /// let mut dec = StreamDecryptor::new(&dek, &ciphertext[..]);
+    /// let mut dec = StreamDecryptor::new(&dek, &ciphertext[..], b"xray-7.jpg");
     /// let mut plaintext = Vec::new();
     /// dec.read_to_end(&mut plaintext).await?;
     /// assert_eq!(plaintext, b"x-ray, left wrist");
     ///
     /// // Cut off the last byte: the final chunk fails to verify, the read does not come back short.
     /// let cut = &ciphertext[..ciphertext.len() - 1];
-    /// let err = StreamDecryptor::new(&dek, cut).read_to_end(&mut Vec::new()).await.unwrap_err();
+    /// let err = StreamDecryptor::new(&dek, cut, b"xray-7.jpg").read_to_end(&mut Vec::new()).await.unwrap_err();
+    /// assert!(matches!(ward_crypto::Error::from_io(err), ward_crypto::Error::Decrypt));
+    ///
+    /// // The same bytes read as another object fail too.
+    /// let err = StreamDecryptor::new(&dek, &ciphertext[..], b"xray-8.jpg").read_to_end(&mut Vec::new()).await.unwrap_err();
     /// assert!(matches!(ward_crypto::Error::from_io(err), ward_crypto::Error::Decrypt));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
@@ -124,18 +132,21 @@ pin_project! {
 }
 
 impl<R: AsyncRead> StreamDecryptor<R> {
-    /// A decryptor over a whole stream, header included, opening it with `dek`.
+    /// A decryptor over a whole stream, header included, opening it with `dek` as the object
+    /// `context` names.
     ///
     /// The header is read and checked on the first read: a wrong key fails that read with
     /// [`Error::KeyIdMismatch`] (another key id) or [`Error::Decrypt`] (same id, other key
-    /// material). Use [`read_header`] and [`StreamDecryptor::with_header`] to learn the key id
-    /// before choosing the key.
-    pub fn new(dek: &DataKey, inner: R) -> Self {
+    /// material); another context fails the first chunk with [`Error::Decrypt`]. Use
+    /// [`read_header`] and [`StreamDecryptor::with_header`] to learn the key id before choosing
+    /// the key.
+    pub fn new(dek: &DataKey, inner: R, context: &[u8]) -> Self {
         Self {
             inner,
             opener: None,
             framing: Framing::Header {
                 dek: dek.duplicate(),
+                context: context.to_vec(),
                 filled: 0,
             },
             chunk_size: 0,
@@ -153,13 +164,19 @@ impl<R: AsyncRead> StreamDecryptor<R> {
     /// [`read_header`] or [`StreamHeader::parse`]); `inner` starts at the first chunk.
     ///
     /// Errors: [`Error::KeyIdMismatch`] or [`Error::Decrypt`] if `dek` is not the header's key.
-    pub fn with_header(dek: &DataKey, header: &StreamHeader, inner: R) -> Result<Self> {
+    /// A read fails with [`Error::Decrypt`] if the object was written for another `context`.
+    pub fn with_header(
+        dek: &DataKey,
+        header: &StreamHeader,
+        inner: R,
+        context: &[u8],
+    ) -> Result<Self> {
         let key = StreamKey::for_reading(dek, header)?;
         let chunk_size = header.chunk_size() as usize;
         let batch = batch_chunks(chunk_size);
         Ok(Self {
             inner,
-            opener: Some(ChunkOpener::new(key, header, 0)),
+            opener: Some(ChunkOpener::new(key, header, context, 0)),
             framing: Framing::UntilEof { carry: None },
             chunk_size,
             batch,
@@ -176,14 +193,18 @@ impl<R: AsyncRead> StreamDecryptor<R> {
     /// [`RangePlan::ciphertext_range`] of the object); it yields exactly the plan's plaintext
     /// range, verifying every chunk it covers.
     ///
-    /// Errors: [`Error::KeyIdMismatch`] or [`Error::Decrypt`] if `dek` is not the header's key. A
-    /// read fails if `inner` ends before the planned bytes.
+    /// Errors: [`Error::KeyIdMismatch`] or [`Error::Decrypt`] if `dek` is not the header's key;
+    /// [`Error::ApiMisuse`] if `plan` was made from another header. A read fails if `inner` ends
+    /// before the planned bytes, or with [`Error::Decrypt`] if the object was written for another
+    /// `context`.
     pub fn for_range(
         dek: &DataKey,
         header: &StreamHeader,
         plan: &RangePlan,
         inner: R,
+        context: &[u8],
     ) -> Result<Self> {
+        plan.check_header(header)?;
         let key = StreamKey::for_reading(dek, header)?;
         let chunk_size = header.chunk_size() as usize;
         let framing = if plan.is_empty() {
@@ -205,7 +226,7 @@ impl<R: AsyncRead> StreamDecryptor<R> {
         };
         Ok(Self {
             inner,
-            opener: Some(ChunkOpener::new(key, header, plan.first_chunk())),
+            opener: Some(ChunkOpener::new(key, header, context, plan.first_chunk())),
             framing,
             chunk_size,
             batch,
@@ -302,7 +323,11 @@ impl<R: AsyncRead> AsyncRead for StreamDecryptor<R> {
                         "read from a stream after it failed to decrypt",
                     ))));
                 }
-                Framing::Header { dek, filled } => {
+                Framing::Header {
+                    dek,
+                    context,
+                    filled,
+                } => {
                     let start = MAGIC.len() + 1;
                     let eof = ready!(poll_fill(this.inner.as_mut(), cx, this.buf, filled, start))?;
                     let parsed = if eof {
@@ -329,7 +354,7 @@ impl<R: AsyncRead> AsyncRead for StreamDecryptor<R> {
                         Ok((key, header)) => {
                             *this.chunk_size = header.chunk_size() as usize;
                             *this.batch = batch_chunks(*this.chunk_size);
-                            *this.opener = Some(ChunkOpener::new(key, &header, 0));
+                            *this.opener = Some(ChunkOpener::new(key, &header, context, 0));
                             **this.buf = vec![0u8; *this.batch * (*this.chunk_size + TAG_LEN) + 1];
                             *this.framing = Framing::UntilEof { carry: None };
                             continue;

@@ -8,9 +8,9 @@ use pin_project_lite::pin_project;
 use tokio::io::AsyncWrite;
 use zeroize::Zeroizing;
 
-use super::chunk::{ChunkSealer, StreamKey, batch_chunks};
-use super::format::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SALT_LEN, StreamHeader, TAG_LEN};
-use super::{StreamOptions, to_io};
+use super::chunk::{ChunkSealer, batch_chunks};
+use super::format::{CURRENT_VERSION, StreamHeader, TAG_LEN};
+use super::{StreamOptions, random_salt, to_io};
 use crate::error::{Error, Result};
 use crate::keys::DataKey;
 
@@ -33,11 +33,11 @@ pin_project! {
     ///
     /// # tokio::runtime::Runtime::new()?.block_on(async {
     /// let dek = DataKey::generate(KeyId(1))?;
-    /// let mut enc = StreamEncryptor::new(&dek, Vec::new())?;
+    /// let mut enc = StreamEncryptor::new(&dek, Vec::new(), b"consent-42.pdf")?;
     /// enc.write_all(b"consent form, page 1").await?;
     /// enc.shutdown().await?;
     /// let ciphertext = enc.into_inner();
-    /// assert_eq!(&decrypt_to_vec(&dek, &ciphertext)?[..], b"consent form, page 1");
+    /// assert_eq!(&decrypt_to_vec(&dek, &ciphertext, b"consent-42.pdf")?[..], b"consent form, page 1");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -63,46 +63,42 @@ pin_project! {
 }
 
 impl<W: AsyncWrite> StreamEncryptor<W> {
-    /// An encryptor with the default options (64 KiB chunks) writing into `inner`.
-    pub fn new(dek: &DataKey, inner: W) -> Result<Self> {
-        Self::with_options(dek, inner, &StreamOptions::default())
+    /// An encryptor with the default options (64 KiB chunks) writing into `inner` a stream bound
+    /// to `context` (what the object is; readers must give the same context).
+    pub fn new(dek: &DataKey, inner: W, context: &[u8]) -> Result<Self> {
+        Self::with_options(dek, inner, context, &StreamOptions::default())
     }
 
-    /// An encryptor with the given options writing into `inner`.
+    /// An encryptor with the given options writing into `inner` a stream bound to `context`.
     ///
     /// Errors: [`Error::ApiMisuse`] if the chunk size is outside
-    /// [`MIN_CHUNK_SIZE`]`..=`[`MAX_CHUNK_SIZE`]; [`Error::Provider`] if the operating system's
-    /// random generator fails.
-    pub fn with_options(dek: &DataKey, inner: W, options: &StreamOptions) -> Result<Self> {
-        let mut salt = [0u8; SALT_LEN];
-        getrandom::fill(&mut salt).map_err(|e| Error::Provider {
-            provider: "os-random",
-            message: e.to_string(),
-        })?;
-        Self::with_salt(dek, inner, options, salt)
-    }
-
-    /// An encryptor with a caller-chosen salt. The salt must never repeat under one data key;
-    /// only tests and the golden-file generator choose one.
-    pub(crate) fn with_salt(
+    /// [`MIN_CHUNK_SIZE`](super::MIN_CHUNK_SIZE)`..=`[`MAX_CHUNK_SIZE`](super::MAX_CHUNK_SIZE);
+    /// [`Error::Provider`] if the operating system's random generator fails.
+    pub fn with_options(
         dek: &DataKey,
         inner: W,
+        context: &[u8],
         options: &StreamOptions,
-        salt: [u8; SALT_LEN],
     ) -> Result<Self> {
-        let chunk_size = options.chunk_size();
-        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
-            return Err(Error::ApiMisuse("chunk size must be within 1 KiB..=4 MiB"));
-        }
-        let (key, commitment) = StreamKey::for_writing(dek, &salt);
-        let header = StreamHeader::new_v1(dek.id(), chunk_size, salt, commitment);
-        let sealer = ChunkSealer::new(key, &header);
-        let chunk = chunk_size as usize;
+        let started = ChunkSealer::start(
+            dek,
+            context,
+            options.chunk_size(),
+            random_salt()?,
+            CURRENT_VERSION,
+        )?;
+        Ok(Self::started(inner, started))
+    }
+
+    /// An encryptor over a header and sealer made by [`ChunkSealer::start`] (tests choose the
+    /// salt and version there).
+    pub(crate) fn started(inner: W, (header, sealer): (StreamHeader, ChunkSealer)) -> Self {
+        let chunk = header.chunk_size() as usize;
         let chunks = batch_chunks(chunk);
         let capacity = chunks * (chunk + TAG_LEN);
         let mut out = Zeroizing::new(Vec::with_capacity(capacity));
         out.extend_from_slice(&header.to_bytes());
-        Ok(Self {
+        Self {
             inner,
             header,
             sealer: Some(sealer),
@@ -112,7 +108,7 @@ impl<W: AsyncWrite> StreamEncryptor<W> {
             plain_len: 0,
             out,
             out_pos: 0,
-        })
+        }
     }
 }
 
