@@ -23,7 +23,7 @@ use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
 use ward_storage::bootstrap::ensure_bucket;
 use ward_storage::{
     EncryptedStore, FileKind, LocalStore, ObjectKey, ObjectStore, ObjectStoreExt as _, S3Store,
-    S3StoreBuilder,
+    S3StoreBuilder, SharedAcrossWorkspaces,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -114,7 +114,7 @@ fn measure_rss(rt: &tokio::runtime::Runtime) {
             return;
         };
         let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1)).expect("key"));
-        let store = EncryptedStore::new(raw, keys);
+        let store = EncryptedStore::new(raw, SharedAcrossWorkspaces(keys));
         let before = peak_rss_mib();
         let k = key();
         store.put_stream(&k, source(256 * MIB)).await.expect("put");
@@ -163,12 +163,12 @@ fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     let dir = tempfile::tempdir().expect("tempdir");
     let local = LocalStore::new(dir.path()).expect("local store");
     let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1)).expect("key"));
-    let local_encrypted = EncryptedStore::new(local.clone(), keys);
+    let local_encrypted = EncryptedStore::new(local.clone(), SharedAcrossWorkspaces(keys));
     bench_pair(c, rt, "local", &local, &local_encrypted);
 
     if let Some(raw) = rt.block_on(moto_store()) {
         let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1)).expect("key"));
-        let encrypted = EncryptedStore::new(raw.clone(), keys);
+        let encrypted = EncryptedStore::new(raw.clone(), SharedAcrossWorkspaces(keys));
         bench_pair(c, rt, "moto", &raw, &encrypted);
     }
 }

@@ -2,41 +2,46 @@
 //! stream format, so the store under it only ever holds ciphertext.
 
 use std::fmt;
-use std::future::Future as _;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt as _};
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, DuplexStream, ReadBuf};
+use tokio::io::AsyncReadExt as _;
 use uuid::Uuid;
 use ward_crypto::stream::{
-    self as wstream, MAX_HEADER_LEN, StreamDecryptor, StreamEncryptor, StreamHeader, StreamOptions,
+    self as wstream, EncryptingReader, MAX_HEADER_LEN, StreamDecryptor, StreamHeader, StreamOptions,
 };
 use ward_crypto::{DataKey, DataKeySource, KeyId};
 
 use crate::error::{Error, Result};
 use crate::key::{KeyPrefix, ObjectKey};
+use crate::sse::SsePolicy;
 use crate::store::ObjectStoreExt as _;
 use crate::store::{
     BoxReader, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PresignMethod,
     PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
 };
+use crate::verify::{EncryptionEvidence, EncryptionExpectation, verify_file_encrypted};
 
 const STORE: &str = "EncryptedStore";
 /// Objects whose headers are fetched at once while listing.
 const LIST_CONCURRENCY: usize = 16;
-/// The buffer between the encryptor and the inner store's streamed put.
-const PIPE_CAPACITY: usize = 256 * 1024;
+
+/// The context a stored object's ciphertext is bound to: its object key, which names the
+/// workspace, the owner and the attachment. A ciphertext copied onto another key fails to open.
+pub(crate) fn stream_context(key: &ObjectKey) -> &[u8] {
+    key.as_str().as_bytes()
+}
 
 /// Where an [`EncryptedStore`] finds data keys: the active key for writing and any key by id for
-/// reading, for the workspace an object belongs to.
+/// reading, **per workspace**.
 ///
-/// Every [`DataKeySource`] is one, serving the same keys for every workspace; implement this
-/// trait to give each workspace its own keys.
+/// A [`DataKeySource`] serves one workspace and is not one of these: giving a single source to
+/// every workspace is a choice made by name, with [`SharedAcrossWorkspaces`]. Implement this trait
+/// (for instance over a table of wrapped keys per workspace) to give each workspace its own keys,
+/// so one workspace's key never opens another's objects.
 #[async_trait]
 pub trait WorkspaceKeys: fmt::Debug + Send + Sync + 'static {
     /// The key new objects of `workspace` are written with.
@@ -46,20 +51,76 @@ pub trait WorkspaceKeys: fmt::Debug + Send + Sync + 'static {
 }
 
 #[async_trait]
-impl<T: DataKeySource + 'static> WorkspaceKeys for T {
+impl<T: WorkspaceKeys + ?Sized> WorkspaceKeys for Arc<T> {
+    async fn active_key(&self, workspace: Uuid) -> ward_crypto::Result<Arc<DataKey>> {
+        (**self).active_key(workspace).await
+    }
+
+    async fn key(&self, workspace: Uuid, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
+        (**self).key(workspace, id).await
+    }
+}
+
+/// One [`DataKeySource`] serving every workspace: the explicit opt-in for a deployment with a
+/// single tenant, tests and examples. Every workspace's objects are then under the same keys, so
+/// only the object key bound into each ciphertext keeps workspaces apart.
+///
+/// ```
+/// use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+/// use ward_storage::{EncryptedStore, MemoryStore, SharedAcrossWorkspaces};
+///
+/// let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1))?);
+/// let store = EncryptedStore::new(MemoryStore::new(), SharedAcrossWorkspaces(keys));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SharedAcrossWorkspaces<S>(pub S);
+
+#[async_trait]
+impl<S: DataKeySource + 'static> WorkspaceKeys for SharedAcrossWorkspaces<S> {
     async fn active_key(&self, _workspace: Uuid) -> ward_crypto::Result<Arc<DataKey>> {
-        DataKeySource::active_key(self).await
+        self.0.active_key().await
     }
 
     async fn key(&self, _workspace: Uuid, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
-        DataKeySource::key(self, id).await
+        self.0.key(id).await
     }
+}
+
+/// The proof an [`EncryptedStore`] requires of every sealed put before it reports success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequiredProof {
+    /// The server must report this server-side encryption (S3 servers with SSE).
+    ServerSide(SsePolicy),
+    /// The stored bytes must be this object's ward ciphertext under the data key used: the header,
+    /// the commitment and the first and last chunks' tags are checked (backends without SSE).
+    ClientSide,
+}
+
+/// What a sealed put did: the store's answer, the data key that sealed the object, and the proof
+/// of encryption when the store requires one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SealedPut {
+    /// The inner store's answer, with the plaintext size.
+    pub result: PutResult,
+    /// The id of the data key the object was sealed with (record it beside the object).
+    pub key_id: KeyId,
+    /// The evidence of the required proof ([`EncryptedStore::with_proof`]), `None` when none is
+    /// configured.
+    pub evidence: Option<EncryptionEvidence>,
 }
 
 /// Encrypts on put and decrypts on get with ward stream encryption, over any store.
 ///
-/// - Puts write a ward stream under the workspace's active data key; streamed puts encrypt as
-///   they go, in constant memory, and a body that fails part-way stores nothing.
+/// - Puts write a ward stream under the workspace's active data key, bound to the object key:
+///   an object copied onto another key (another attachment, owner or workspace) fails to open.
+///   Streamed puts encrypt as the store pulls the body, in constant memory; a body that fails
+///   part-way never gets its final chunk, so the store refuses it and stores nothing.
+/// - [`EncryptedStore::put_sealed`] also returns the key id used and, with
+///   [`EncryptedStore::with_proof`], proves the stored object encrypted (fail-closed: an object
+///   that cannot be proven is deleted).
 /// - Gets read the header, find the key by the header's key id, and decrypt as the caller reads.
 ///   Byte ranges fetch only the chunks covering the range.
 /// - Sizes (`head`, `get`, `list`) are plaintext sizes; etags are the stored object's.
@@ -69,15 +130,22 @@ impl<T: DataKeySource + 'static> WorkspaceKeys for T {
 /// ```
 /// use std::sync::Arc;
 /// use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
-/// use ward_storage::{EncryptedStore, FileKind, MemoryStore, ObjectKey, ObjectStoreExt, Owner};
+/// use ward_storage::{
+///     EncryptedStore, FileKind, MemoryStore, ObjectKey, ObjectStoreExt, Owner, PutOptions,
+///     RequiredProof, SharedAcrossWorkspaces,
+/// };
 /// # use uuid::Uuid;
 /// # tokio::runtime::Runtime::new()?.block_on(async {
 /// let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1))?);
 /// let raw = MemoryStore::new();
-/// let store = EncryptedStore::new(raw.clone(), keys);
+/// let store = EncryptedStore::new(raw.clone(), SharedAcrossWorkspaces(keys))
+///     .with_proof(RequiredProof::ClientSide);
 ///
 /// let key = ObjectKey::new(Uuid::new_v4(), Owner::Client(Uuid::new_v4()), Uuid::new_v4(), FileKind::Jpeg);
-/// store.put(&key, "a photo".into()).await?;
+/// let body: &'static [u8] = b"a photo";
+/// let sealed = store.put_sealed(&key, Box::pin(body), PutOptions::new()).await?;
+/// assert_eq!(sealed.key_id, KeyId(1));
+/// assert_eq!(sealed.evidence.map(|e| e.algorithm).as_deref(), Some("ward-stream-v2"));
 /// assert_eq!(store.get(&key).await?.bytes().await?, "a photo");
 /// assert_eq!(store.get_range(&key, 2..7).await?, "photo");
 /// // The backend holds only ciphertext.
@@ -90,15 +158,17 @@ pub struct EncryptedStore<S: ObjectStore> {
     inner: Arc<S>,
     keys: Arc<dyn WorkspaceKeys>,
     options: StreamOptions,
+    proof: Option<RequiredProof>,
 }
 
 impl<S: ObjectStore> EncryptedStore<S> {
-    /// Encrypts into `inner` with keys from `keys`, in 64 KiB chunks.
+    /// Encrypts into `inner` with keys from `keys`, in 64 KiB chunks, requiring no proof.
     pub fn new(inner: S, keys: impl WorkspaceKeys) -> Self {
         Self {
             inner: Arc::new(inner),
             keys: Arc::new(keys),
             options: StreamOptions::default(),
+            proof: None,
         }
     }
 
@@ -108,14 +178,56 @@ impl<S: ObjectStore> EncryptedStore<S> {
         self
     }
 
-    /// The store holding the ciphertext, for [`verify_file_encrypted`](crate::verify_file_encrypted).
+    /// Proves every [`put_sealed`](Self::put_sealed) with [`verify_file_encrypted`] before
+    /// reporting success; an object that fails the proof is deleted and the put fails.
+    pub fn with_proof(mut self, proof: RequiredProof) -> Self {
+        self.proof = Some(proof);
+        self
+    }
+
+    /// The store holding the ciphertext.
     pub fn inner(&self) -> &S {
         &self.inner
     }
 
-    /// The id of the key new objects of `workspace` are written with.
-    pub async fn active_key_id(&self, workspace: Uuid) -> Result<KeyId> {
-        Ok(self.keys.active_key(workspace).await?.id())
+    /// Encrypts `body` into the object at `key` under the workspace's active data key and returns
+    /// that key's id, with the proof of encryption when one is required.
+    ///
+    /// Errors: those of the key source and the inner store; [`Error::EncryptionVerification`]
+    /// (the object deleted) or [`Error::EncryptionVerificationCleanup`] when the proof fails.
+    pub async fn put_sealed(
+        &self,
+        key: &ObjectKey,
+        body: BoxReader,
+        opts: PutOptions,
+    ) -> Result<SealedPut> {
+        let dek = self.keys.active_key(key.workspace()).await?;
+        let reader =
+            EncryptingReader::with_options(&dek, body, stream_context(key), &self.options)?;
+        let header = reader.header().clone();
+        // Encryption runs on its own task, ahead of the upload, so the two use different cores.
+        let body = read_ahead(Box::pin(reader));
+        let mut result = self.inner.put_stream_opts(key, body, opts).await?;
+        result.size = header.plaintext_len(result.size)?;
+        let evidence = match &self.proof {
+            None => None,
+            Some(proof) => {
+                let expectation = match proof {
+                    RequiredProof::ServerSide(policy) => {
+                        EncryptionExpectation::ServerSide(policy.clone())
+                    }
+                    RequiredProof::ClientSide => EncryptionExpectation::ClientSide {
+                        dek: Arc::clone(&dek),
+                    },
+                };
+                Some(verify_file_encrypted(self.inner.as_ref(), key, &expectation).await?)
+            }
+        };
+        Ok(SealedPut {
+            result,
+            key_id: dek.id(),
+            evidence,
+        })
     }
 }
 
@@ -125,6 +237,7 @@ impl<S: ObjectStore> Clone for EncryptedStore<S> {
             inner: Arc::clone(&self.inner),
             keys: Arc::clone(&self.keys),
             options: self.options,
+            proof: self.proof.clone(),
         }
     }
 }
@@ -181,10 +294,14 @@ const READ_AHEAD_PIECES: usize = 4;
 /// The size of one read-ahead piece.
 const READ_AHEAD_PIECE: usize = 256 * 1024;
 
-/// Reads `inner` on its own task, up to [`READ_AHEAD_PIECES`] pieces ahead, so receiving the
-/// ciphertext and decrypting it run on different cores. Memory stays bounded by the pieces.
+/// Reads `inner` on its own task, up to [`READ_AHEAD_PIECES`] pieces ahead, so producing the
+/// bytes (receiving or encrypting them) and consuming them run on different cores. Memory stays
+/// bounded by the pieces.
+///
+/// The task ends the stream with an explicit end marker: if it stops without one (it panicked or
+/// was cancelled), the reader fails rather than ending, so a cut-off body never reads as complete.
 fn read_ahead(mut inner: BoxReader) -> BoxReader {
-    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(READ_AHEAD_PIECES);
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Option<Bytes>>>(READ_AHEAD_PIECES);
     tokio::spawn(async move {
         loop {
             let mut piece = bytes::BytesMut::with_capacity(READ_AHEAD_PIECE);
@@ -201,7 +318,7 @@ fn read_ahead(mut inner: BoxReader) -> BoxReader {
             }
             let at_end = piece.len() < READ_AHEAD_PIECE;
             // A closed channel means the reader was dropped: stop reading.
-            if !piece.is_empty() && tx.send(Ok(piece.freeze())).await.is_err() {
+            if !piece.is_empty() && tx.send(Ok(Some(piece.freeze()))).await.is_err() {
                 return;
             }
             if let Some(e) = failed {
@@ -209,6 +326,7 @@ fn read_ahead(mut inner: BoxReader) -> BoxReader {
                 return;
             }
             if at_end {
+                let _ = tx.send(Ok(None)).await;
                 return;
             }
         }
@@ -216,53 +334,29 @@ fn read_ahead(mut inner: BoxReader) -> BoxReader {
     Box::pin(tokio_util::io::StreamReader::new(channel_stream(rx)))
 }
 
-/// The receiving end of a channel as a stream.
+/// The receiving end of a read-ahead channel as a stream of pieces, ending at the end marker.
 fn channel_stream(
-    mut rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+    mut rx: tokio::sync::mpsc::Receiver<io::Result<Option<Bytes>>>,
 ) -> impl futures::Stream<Item = io::Result<Bytes>> + Send + 'static {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
-/// How the encrypting half of a streamed put ended.
-type Outcome = std::result::Result<(), String>;
-
-/// The reading end of the encryption pipe. At end of stream it waits for how encryption ended
-/// and fails unless it finished, so a body that failed part-way can never be stored as complete.
-struct GuardedReader {
-    pipe: DuplexStream,
-    outcome: tokio::sync::oneshot::Receiver<Outcome>,
-    /// The outcome once received, so reads after the end answer the same.
-    ended: Option<Outcome>,
-}
-
-impl AsyncRead for GuardedReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        match Pin::new(&mut self.pipe).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) if buf.filled().len() == before && buf.remaining() > 0 => {
-                // The pipe is closed; the stream is complete only if encryption says so.
-                if self.ended.is_none() {
-                    let outcome = match Pin::new(&mut self.outcome).poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Ok(outcome)) => outcome,
-                        Poll::Ready(Err(_)) => Err("encryption stopped early".to_owned()),
-                    };
-                    self.ended = Some(outcome);
-                }
-                match &self.ended {
-                    Some(Err(message)) => Poll::Ready(Err(io::Error::other(format!(
-                        "plaintext source failed: {message}"
-                    )))),
-                    _ => Poll::Ready(Ok(())),
-                }
-            }
-            other => other,
+    let mut ended = false;
+    futures::stream::poll_fn(move |cx| {
+        if ended {
+            return std::task::Poll::Ready(None);
         }
-    }
+        let next = match std::task::ready!(rx.poll_recv(cx)) {
+            Some(Ok(Some(piece))) => Some(Ok(piece)),
+            Some(Err(e)) => Some(Err(e)),
+            Some(Ok(None)) => {
+                ended = true;
+                None
+            }
+            None => {
+                ended = true;
+                Some(Err(io::Error::other("read-ahead stopped before the end")))
+            }
+        };
+        std::task::Poll::Ready(next)
+    })
 }
 
 #[async_trait]
@@ -275,7 +369,8 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
         opts: PutOptions,
     ) -> Result<PutResult> {
         let dek = self.keys.active_key(key.workspace()).await?;
-        let sealed = wstream::encrypt_to_vec_with(&dek, &payload, &self.options)?;
+        let sealed =
+            wstream::encrypt_to_vec_with(&dek, &payload, stream_context(key), &self.options)?;
         let mut result = self.inner.put_opts(key, Bytes::from(sealed), opts).await?;
         result.size = payload.len() as u64;
         Ok(result)
@@ -284,62 +379,10 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
     async fn put_stream_opts(
         &self,
         key: &ObjectKey,
-        mut body: BoxReader,
+        body: BoxReader,
         opts: PutOptions,
     ) -> Result<PutResult> {
-        let dek = self.keys.active_key(key.workspace()).await?;
-        let (writer, reader) = tokio::io::duplex(PIPE_CAPACITY);
-        let (done, outcome) = tokio::sync::oneshot::channel::<Outcome>();
-        let mut encryptor = StreamEncryptor::with_options(&dek, writer, &self.options)?;
-        let encrypt = async move {
-            let copied = async {
-                // Large reads keep the pipe busy with few wake-ups.
-                let mut source = tokio::io::BufReader::with_capacity(PIPE_CAPACITY, &mut body);
-                let n = tokio::io::copy_buf(&mut source, &mut encryptor).await?;
-                encryptor.shutdown().await?;
-                Ok::<u64, io::Error>(n)
-            }
-            .await;
-            // The reader may already see the pipe closed; it waits for this before ending.
-            let _ = done.send(
-                copied
-                    .as_ref()
-                    .map(|_| ())
-                    .map_err(|e| e.kind().to_string()),
-            );
-            drop(encryptor);
-            copied
-        };
-        let guarded = GuardedReader {
-            pipe: reader,
-            outcome,
-            ended: None,
-        };
-        // Encryption runs on its own task, so it overlaps with the upload on another core.
-        let encrypting = tokio::spawn(encrypt);
-        let stored = self
-            .inner
-            .put_stream_opts(key, Box::pin(guarded), opts)
-            .await;
-        let copied = encrypting
-            .await
-            .unwrap_or_else(|e| Err(io::Error::other(e)));
-        let mut result = stored?;
-        match copied {
-            Ok(n) => {
-                result.size = n;
-                Ok(result)
-            }
-            // Unreachable in practice (the guarded reader fails the put first); fail closed.
-            Err(source) => {
-                self.inner.delete(key).await?;
-                Err(Error::Io {
-                    store: STORE,
-                    key: key.to_string(),
-                    source,
-                })
-            }
-        }
+        Ok(self.put_sealed(key, body, opts).await?.result)
     }
 
     async fn get_opts(&self, key: &ObjectKey, opts: GetOptions) -> Result<GetResult> {
@@ -352,7 +395,8 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             let dek = self.keys.key(key.workspace(), header.key_id()).await?;
             let meta = plaintext_meta(&header, stored)?;
             let range = 0..meta.size;
-            let body = StreamDecryptor::with_header(&dek, &header, read_ahead(body))?;
+            let body =
+                StreamDecryptor::with_header(&dek, &header, read_ahead(body), stream_context(key))?;
             return Ok(GetResult::new(meta, range, Box::pin(body)));
         };
         let (header, stored) = read_header(self.inner.as_ref(), key).await?;
@@ -370,7 +414,7 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
                     .into_reader(),
             )
         };
-        let body = StreamDecryptor::for_range(&dek, &header, &plan, fetched)?;
+        let body = StreamDecryptor::for_range(&dek, &header, &plan, fetched, stream_context(key))?;
         Ok(GetResult::new(meta, range, Box::pin(body)))
     }
 
@@ -431,8 +475,10 @@ mod tests {
     use crate::memory::MemoryStore;
     use ward_crypto::InMemoryKeySource;
 
-    fn keys() -> InMemoryKeySource {
-        InMemoryKeySource::with_active(DataKey::generate(KeyId(1)).unwrap())
+    fn keys() -> SharedAcrossWorkspaces<InMemoryKeySource> {
+        SharedAcrossWorkspaces(InMemoryKeySource::with_active(
+            DataKey::generate(KeyId(1)).unwrap(),
+        ))
     }
 
     #[tokio::test]
@@ -477,9 +523,11 @@ mod tests {
 
     #[tokio::test]
     async fn objects_written_under_an_older_key_still_read_after_rotation() {
-        let keys = Arc::new(keys());
+        let keys = Arc::new(InMemoryKeySource::with_active(
+            DataKey::generate(KeyId(1)).unwrap(),
+        ));
         let raw = MemoryStore::new();
-        let store = EncryptedStore::new(raw.clone(), Arc::clone(&keys));
+        let store = EncryptedStore::new(raw.clone(), SharedAcrossWorkspaces(Arc::clone(&keys)));
         let old = fresh_key(FileKind::Jpeg);
         store.put(&old, "old".into()).await.unwrap();
         let new_id = keys.generate().unwrap();
@@ -488,7 +536,11 @@ mod tests {
         store.put(&new, "new".into()).await.unwrap();
         assert_eq!(store.get(&old).await.unwrap().bytes().await.unwrap(), "old");
         assert_eq!(store.get(&new).await.unwrap().bytes().await.unwrap(), "new");
-        assert_eq!(store.active_key_id(new.workspace()).await.unwrap(), new_id);
+        let sealed = store
+            .put_sealed(&new, Box::pin(&b"newer"[..]), PutOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(sealed.key_id, new_id);
     }
 
     #[tokio::test]
@@ -518,8 +570,8 @@ mod tests {
         assert!(matches!(store.head(&key).await, Err(Error::Crypto(_))));
     }
 
-    /// Encryption runs on its own task: on a multi-threaded runtime the upload may see the pipe
-    /// close before encryption reports how it ended, and must wait for that, not fail.
+    /// Encryption runs on its own task (read-ahead): on a multi-threaded runtime every streamed put
+    /// completes, and a failing body stores nothing.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn streamed_puts_on_a_multi_threaded_runtime_always_complete() {
         let store = EncryptedStore::new(MemoryStore::new(), keys());
@@ -537,31 +589,102 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_guarded_pipe_answers_the_same_after_its_end() {
+    async fn read_ahead_fails_rather_than_ends_when_its_producer_stops_without_the_end_marker() {
         use tokio::io::AsyncReadExt as _;
-        for outcome in [Ok(()), Err("source failed".to_owned())] {
-            let (mut writer, reader) = tokio::io::duplex(1024);
-            let (done, rx) = tokio::sync::oneshot::channel();
-            let mut guarded = GuardedReader {
-                pipe: reader,
-                outcome: rx,
-                ended: None,
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(Ok(Some(Bytes::from_static(b"sealed"))))
+            .await
+            .unwrap();
+        drop(tx);
+        let mut reader = tokio_util::io::StreamReader::new(channel_stream(rx));
+        let mut buf = Vec::new();
+        let err = reader.read_to_end(&mut buf).await.unwrap_err();
+        assert_eq!(buf, b"sealed");
+        assert_eq!(err.to_string(), "read-ahead stopped before the end");
+
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(Ok(Some(Bytes::from_static(b"sealed"))))
+            .await
+            .unwrap();
+        tx.send(Ok(None)).await.unwrap();
+        drop(tx);
+        let mut reader = tokio_util::io::StreamReader::new(channel_stream(rx));
+        let mut buf = Vec::new();
+        reader.read_to_end(&mut buf).await.unwrap();
+        assert_eq!(buf, b"sealed");
+        assert_eq!(reader.read(&mut [0u8; 8]).await.unwrap(), 0);
+    }
+
+    /// An object copied onto another object's key fails to open there: in the same workspace,
+    /// another owner, and another workspace (M1).
+    #[tokio::test]
+    async fn a_ciphertext_copied_onto_another_key_fails_to_open() {
+        let raw = MemoryStore::new();
+        let store = EncryptedStore::new(raw.clone(), keys());
+        let a = fresh_key(FileKind::Jpeg);
+        store.put(&a, "patient A's x-ray".into()).await.unwrap();
+        let stolen = raw.get(&a).await.unwrap().bytes().await.unwrap();
+        let same_owner = ObjectKey::new(a.workspace(), a.owner(), Uuid::new_v4(), FileKind::Jpeg);
+        let other_owner = ObjectKey::new(
+            a.workspace(),
+            crate::key::Owner::Client(Uuid::new_v4()),
+            a.attachment(),
+            FileKind::Jpeg,
+        );
+        let other_workspace =
+            ObjectKey::new(Uuid::new_v4(), a.owner(), a.attachment(), FileKind::Jpeg);
+        for b in [same_owner, other_owner, other_workspace] {
+            store.put(&b, "patient B's x-ray".into()).await.unwrap();
+            raw.put(&b, stolen.clone()).await.unwrap();
+            let whole = match store.get(&b).await {
+                Ok(got) => got.bytes().await.map(|_| ()),
+                Err(e) => Err(e),
             };
-            writer.write_all(b"sealed").await.unwrap();
-            drop(writer);
-            done.send(outcome.clone()).unwrap();
-            let mut buf = Vec::new();
-            let first = guarded.read_to_end(&mut buf).await;
-            assert_eq!(buf, b"sealed");
-            for _ in 0..3 {
-                let again = guarded.read(&mut [0u8; 8]).await;
-                assert_eq!(first.is_ok(), outcome.is_ok());
-                match &outcome {
-                    Ok(()) => assert_eq!(again.unwrap(), 0),
-                    Err(_) => assert!(again.is_err()),
-                }
-            }
+            assert!(whole.is_err(), "{b}: whole read opened a copied object");
+            assert!(store.get_range(&b, 0..5).await.is_err(), "{b}: range");
         }
+        assert_eq!(
+            store.get(&a).await.unwrap().bytes().await.unwrap(),
+            "patient A's x-ray"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sealed_put_returns_the_key_it_used_and_its_proof() {
+        let keys = Arc::new(InMemoryKeySource::with_active(
+            DataKey::generate(KeyId(4)).unwrap(),
+        ));
+        let raw = MemoryStore::new();
+        let store = EncryptedStore::new(raw.clone(), SharedAcrossWorkspaces(Arc::clone(&keys)))
+            .with_proof(RequiredProof::ClientSide);
+        let key = fresh_key(FileKind::Pdf);
+        let data = pattern(70_000, 9);
+        let sealed = store
+            .put_sealed(
+                &key,
+                Box::pin(conformance::TestReader::new(data.clone())),
+                PutOptions::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(sealed.key_id, KeyId(4));
+        assert_eq!(sealed.result.size, 70_000);
+        let evidence = sealed.evidence.unwrap();
+        assert_eq!(evidence.algorithm, "ward-stream-v2");
+        assert_eq!(evidence.ward_key_id, Some(4));
+        let next = keys.generate().unwrap();
+        keys.activate(next).unwrap();
+        let key2 = fresh_key(FileKind::Pdf);
+        let sealed = store
+            .put_sealed(
+                &key2,
+                Box::pin(conformance::TestReader::new(data.clone())),
+                PutOptions::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(sealed.key_id, next);
+        assert_eq!(store.get(&key).await.unwrap().bytes().await.unwrap(), data);
     }
 
     #[tokio::test]

@@ -225,6 +225,11 @@ pub enum VerificationFailure {
     /// The stored bytes do not start with a valid ward stream header.
     #[error("stored bytes are not a ward stream")]
     NotWardCiphertext,
+    /// The stored bytes carry a ward stream header, but their commitment or their first or last
+    /// chunk does not authenticate under the data key for this object: not the ciphertext that
+    /// was written here.
+    #[error("stored ward stream does not authenticate under its data key for this object")]
+    NotAuthentic,
     /// The ward stream header names another data key than expected.
     #[error("stored ward stream uses key id {observed}, expected {expected}")]
     KeyIdMismatch {

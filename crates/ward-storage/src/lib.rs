@@ -18,7 +18,10 @@
 //! - Backends: [`MemoryStore`], [`LocalStore`] (atomic, durable file writes), and with the `s3`
 //!   feature [`S3Store`] built by [`S3StoreBuilder`].
 //! - [`EncryptedStore`]: ward stream encryption on put, decryption on get (ranges fetch only the
-//!   covering chunks), over any store, with keys from a [`WorkspaceKeys`].
+//!   covering chunks), over any store, with keys per workspace from a [`WorkspaceKeys`] (one key
+//!   source for every workspace only by name, [`SharedAcrossWorkspaces`]). Each object's
+//!   ciphertext is bound to its object key. [`EncryptedStore::put_sealed`] returns the key id used
+//!   and, with a [`RequiredProof`], the evidence.
 //! - [`SsePolicy`]: the server-side encryption sent on every S3 put.
 //! - [`verify_file_encrypted`] → [`EncryptionEvidence`], deleting the object when it fails.
 //! - With `s3`: [`bootstrap::ensure_bucket`] and [`bootstrap::verify_bucket_exists`].
@@ -33,22 +36,22 @@
 //! ```
 //! use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
 //! use ward_storage::{
-//!     EncryptedStore, EncryptionExpectation, FileKind, MemoryStore, ObjectKey, ObjectStoreExt,
-//!     Owner, verify_file_encrypted,
+//!     EncryptedStore, FileKind, MemoryStore, ObjectKey, ObjectStoreExt, Owner, PutOptions,
+//!     RequiredProof, SharedAcrossWorkspaces,
 //! };
 //! # use uuid::Uuid;
 //! # tokio::runtime::Runtime::new()?.block_on(async {
-//! let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1))?);
+//! // One tenant here; a multi-tenant service implements `WorkspaceKeys` over its key table.
+//! let keys = SharedAcrossWorkspaces(InMemoryKeySource::with_active(DataKey::generate(KeyId(1))?));
 //! let backend = MemoryStore::new();
-//! let store = EncryptedStore::new(backend.clone(), keys);
+//! // This backend has no SSE: prove each object from its stored bytes.
+//! let store = EncryptedStore::new(backend.clone(), keys).with_proof(RequiredProof::ClientSide);
 //!
 //! let key = ObjectKey::new(Uuid::new_v4(), Owner::Session(Uuid::new_v4()), Uuid::new_v4(), FileKind::Pdf);
-//! store.put(&key, "%PDF-1.7 consent form".into()).await?;
-//!
-//! // Prove what the backend holds, from the stored bytes (this backend has no SSE).
-//! let expect = EncryptionExpectation::ClientSide { key_id: KeyId(1) };
-//! let evidence = verify_file_encrypted(&backend, &key, &expect).await?;
-//! assert_eq!(evidence.algorithm, "ward-stream-v1");
+//! let body: &'static [u8] = b"%PDF-1.7 consent form";
+//! let sealed = store.put_sealed(&key, Box::pin(body), PutOptions::new()).await?;
+//! assert_eq!(sealed.key_id, KeyId(1));
+//! assert_eq!(sealed.evidence.map(|e| e.algorithm).as_deref(), Some("ward-stream-v2"));
 //! assert_eq!(store.get(&key).await?.bytes().await?, "%PDF-1.7 consent form");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
@@ -70,7 +73,9 @@ mod sse;
 mod store;
 mod verify;
 
-pub use encrypted::{EncryptedStore, WorkspaceKeys};
+pub use encrypted::{
+    EncryptedStore, RequiredProof, SealedPut, SharedAcrossWorkspaces, WorkspaceKeys,
+};
 pub use error::{BoxError, ConfigRule, Error, Result, VerificationFailure};
 pub use key::{FileKind, KeyPrefix, ObjectKey, Owner};
 pub use local::LocalStore;

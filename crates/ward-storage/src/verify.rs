@@ -1,11 +1,15 @@
 //! `verify_file_encrypted`: proves a stored object is encrypted, from what the server said or
 //! from the stored bytes, and deletes the object when it cannot.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use ward_crypto::KeyId;
-use ward_crypto::stream::{MAX_HEADER_LEN, StreamHeader};
+use ward_crypto::DataKey;
+use ward_crypto::stream::{self as wstream, MAX_HEADER_LEN, StreamHeader};
 
+use crate::encrypted::stream_context;
 use crate::error::{Error, Result, VerificationFailure};
 use crate::key::ObjectKey;
 use crate::sse::{ObservedSse, SSE_C_ALGORITHM, SsePolicy, customer_key_md5};
@@ -13,16 +17,18 @@ use crate::store::{ObjectMeta, ObjectStore, ObjectStoreExt as _};
 
 /// What must be proven about a stored object. Which one applies is configuration, never guessed
 /// from an endpoint's name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum EncryptionExpectation {
     /// The server must report exactly the server-side encryption that was requested.
     ServerSide(SsePolicy),
-    /// The stored bytes must begin with a valid ward stream header for this data key. For
-    /// backends without server-side encryption (local, or an S3 server without it).
+    /// The stored bytes must be a ward stream written for this object under this data key: the
+    /// header names the key, its commitment matches the key, and the first and last chunks
+    /// authenticate with the object key as context. For backends without server-side encryption
+    /// (local, or an S3 server without it).
     ClientSide {
         /// The data key the object was encrypted with.
-        key_id: KeyId,
+        dek: Arc<DataKey>,
     },
 }
 
@@ -33,7 +39,8 @@ pub enum EncryptionExpectation {
 pub enum Proof {
     /// A HEAD of the object reported the requested server-side encryption.
     ServerSide,
-    /// The stored bytes were read back and begin with a ward stream header for the expected key.
+    /// The stored bytes were read back: a ward stream header for the expected key, whose
+    /// commitment and first and last chunks authenticate under that key for this object.
     ClientSide,
 }
 
@@ -81,10 +88,12 @@ pub struct EncryptionEvidence {
 /// # tokio::runtime::Runtime::new()?.block_on(async {
 /// let store = MemoryStore::new();
 /// let key = ObjectKey::new(Uuid::new_v4(), Owner::Client(Uuid::new_v4()), Uuid::new_v4(), FileKind::Pdf);
-/// let dek = DataKey::generate(KeyId(7))?;
-/// store.put(&key, ward_crypto::stream::encrypt_to_vec(&dek, b"%PDF-1.7")?.into()).await?;
+/// let dek = std::sync::Arc::new(DataKey::generate(KeyId(7))?);
+/// // Ward ciphertext is bound to its object key.
+/// let sealed = ward_crypto::stream::encrypt_to_vec(&dek, b"%PDF-1.7", key.as_str().as_bytes())?;
+/// store.put(&key, sealed.into()).await?;
 ///
-/// let expect = EncryptionExpectation::ClientSide { key_id: KeyId(7) };
+/// let expect = EncryptionExpectation::ClientSide { dek };
 /// let evidence = verify_file_encrypted(&store, &key, &expect).await?;
 /// assert_eq!(evidence.proof, Proof::ClientSide);
 ///
@@ -108,8 +117,8 @@ pub async fn verify_file_encrypted(
         }),
         Ok(meta) => match expectation {
             EncryptionExpectation::ServerSide(policy) => check_server_side(key, &meta, policy),
-            EncryptionExpectation::ClientSide { key_id } => {
-                check_client_side(store, key, &meta, *key_id).await
+            EncryptionExpectation::ClientSide { dek } => {
+                check_client_side(store, key, &meta, dek).await
             }
         },
     };
@@ -227,26 +236,36 @@ async fn check_client_side(
     store: &dyn ObjectStore,
     key: &ObjectKey,
     meta: &ObjectMeta,
-    key_id: KeyId,
+    dek: &DataKey,
 ) -> Result<EncryptionEvidence, VerificationFailure> {
     let want = meta.size.min(MAX_HEADER_LEN as u64);
-    let head =
-        store
-            .get_range(key, 0..want)
-            .await
-            .map_err(|e| VerificationFailure::ReadFailed {
-                message: e.to_string(),
-            })?;
+    let head = read_back(store, key, 0..want).await?;
     let header = StreamHeader::parse(&head).map_err(|_| VerificationFailure::NotWardCiphertext)?;
     // The stored length must be one a writer produces for this header (not truncated/extended).
-    header
+    let len = header
         .plaintext_len(meta.size)
         .map_err(|_| VerificationFailure::NotWardCiphertext)?;
-    if header.key_id() != key_id {
+    if header.key_id() != dek.id() {
         return Err(VerificationFailure::KeyIdMismatch {
-            expected: key_id.0,
+            expected: dek.id().0,
             observed: header.key_id().0,
         });
+    }
+    // A plausible header is not yet ciphertext: open the first and the last chunk (their tags,
+    // after the commitment) with the key and this object's context. The plaintext is dropped
+    // (zeroized) at once; only whether it authenticated is kept.
+    let mut ranges = Vec::with_capacity(2);
+    ranges.push(0..len.min(1));
+    if len > u64::from(header.chunk_size()) {
+        ranges.push(len - 1..len);
+    }
+    for range in ranges {
+        let plan = header
+            .plan_range(range, meta.size)
+            .map_err(|_| VerificationFailure::NotWardCiphertext)?;
+        let fetched = read_back(store, key, plan.ciphertext_range()).await?;
+        wstream::decrypt_range(dek, &header, &plan, &fetched, stream_context(key))
+            .map_err(|_| VerificationFailure::NotAuthentic)?;
     }
     let mut ev = evidence(
         meta,
@@ -258,12 +277,26 @@ async fn check_client_side(
     Ok(ev)
 }
 
+/// Reads stored bytes back for the client-side proof.
+async fn read_back(
+    store: &dyn ObjectStore,
+    key: &ObjectKey,
+    range: Range<u64>,
+) -> Result<bytes::Bytes, VerificationFailure> {
+    store
+        .get_range(key, range)
+        .await
+        .map_err(|e| VerificationFailure::ReadFailed {
+            message: e.to_string(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::key::FileKind;
     use crate::memory::MemoryStore;
-    use ward_crypto::DataKey;
+    use ward_crypto::{DataKey, KeyId};
 
     fn key() -> ObjectKey {
         crate::conformance::fresh_key(FileKind::Jpeg)
@@ -342,17 +375,18 @@ mod tests {
     async fn client_side_check_refuses_other_keys_and_cut_headers_and_deletes() {
         let store = MemoryStore::new();
         let k = key();
-        let dek = DataKey::generate(KeyId(3)).unwrap();
-        let ct = ward_crypto::stream::encrypt_to_vec(&dek, &[5u8; 100_000]).unwrap();
+        let dek = Arc::new(DataKey::generate(KeyId(3)).unwrap());
+        let ct =
+            ward_crypto::stream::encrypt_to_vec(&dek, &[5u8; 100_000], stream_context(&k)).unwrap();
+        let expect = |dek: &Arc<DataKey>| EncryptionExpectation::ClientSide {
+            dek: Arc::clone(dek),
+        };
 
         store.put(&k, ct.clone().into()).await.unwrap();
-        let err = verify_file_encrypted(
-            &store,
-            &k,
-            &EncryptionExpectation::ClientSide { key_id: KeyId(4) },
-        )
-        .await
-        .unwrap_err();
+        let other = Arc::new(DataKey::generate(KeyId(4)).unwrap());
+        let err = verify_file_encrypted(&store, &k, &expect(&other))
+            .await
+            .unwrap_err();
         assert!(matches!(
             err,
             Error::EncryptionVerification {
@@ -366,13 +400,9 @@ mod tests {
         assert!(store.head(&k).await.unwrap_err().is_not_found());
 
         store.put(&k, ct[..50].to_vec().into()).await.unwrap();
-        let err = verify_file_encrypted(
-            &store,
-            &k,
-            &EncryptionExpectation::ClientSide { key_id: KeyId(3) },
-        )
-        .await
-        .unwrap_err();
+        let err = verify_file_encrypted(&store, &k, &expect(&dek))
+            .await
+            .unwrap_err();
         assert!(matches!(
             err,
             Error::EncryptionVerification {
@@ -382,16 +412,76 @@ mod tests {
         ));
 
         store.put(&k, ct.into()).await.unwrap();
-        let ev = verify_file_encrypted(
-            &store,
-            &k,
-            &EncryptionExpectation::ClientSide { key_id: KeyId(3) },
-        )
-        .await
-        .unwrap();
+        let ev = verify_file_encrypted(&store, &k, &expect(&dek))
+            .await
+            .unwrap();
         assert_eq!(ev.ward_key_id, Some(3));
-        assert_eq!(ev.algorithm, "ward-stream-v1");
+        assert_eq!(ev.algorithm, "ward-stream-v2");
         let json = serde_json::to_string(&ev).unwrap();
         assert!(json.contains("\"proof\":\"client_side\""), "{json}");
+    }
+
+    /// A valid header followed by plaintext of the right length (L5), a twin key with the same
+    /// id, a damaged last chunk, or a ciphertext written for another object are not proof.
+    #[tokio::test]
+    async fn client_side_check_opens_the_first_and_last_chunks() {
+        let store = MemoryStore::new();
+        let k = key();
+        let dek = Arc::new(DataKey::generate(KeyId(3)).unwrap());
+        let expect = EncryptionExpectation::ClientSide {
+            dek: Arc::clone(&dek),
+        };
+        let plaintext = vec![b'P'; 200_000];
+        let ct = ward_crypto::stream::encrypt_to_vec(&dek, &plaintext, stream_context(&k)).unwrap();
+        let header_len = StreamHeader::parse(&ct).unwrap().encoded_len();
+
+        // Header ‖ plaintext where the chunks should be: the right length, but no ciphertext.
+        let mut fake = ct[..header_len].to_vec();
+        for piece in plaintext.chunks(64 * 1024) {
+            fake.extend_from_slice(piece);
+            fake.extend_from_slice(&[0u8; 16]);
+        }
+        assert_eq!(fake.len(), ct.len());
+        let twin = DataKey::new(KeyId(3), ward_crypto::KeyMaterial::generate().unwrap());
+        let twin_ct =
+            ward_crypto::stream::encrypt_to_vec(&twin, &plaintext, stream_context(&k)).unwrap();
+        let mut damaged_end = ct.clone();
+        let last = damaged_end.len() - 1;
+        damaged_end[last] ^= 1;
+        let elsewhere = ward_crypto::stream::encrypt_to_vec(
+            &dek,
+            &plaintext,
+            stream_context(&crate::conformance::fresh_key(FileKind::Jpeg)),
+        )
+        .unwrap();
+        for (what, bytes) in [
+            ("plaintext", fake),
+            ("twin key", twin_ct),
+            ("damaged end", damaged_end),
+            ("other object", elsewhere),
+        ] {
+            store.put(&k, bytes.into()).await.unwrap();
+            let err = verify_file_encrypted(&store, &k, &expect)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::EncryptionVerification {
+                        reason: VerificationFailure::NotAuthentic,
+                        ..
+                    }
+                ),
+                "{what}: {err:?}"
+            );
+            assert!(store.head(&k).await.unwrap_err().is_not_found(), "{what}");
+        }
+        for len in [0usize, 1, 64 * 1024, 64 * 1024 + 1] {
+            let ct =
+                ward_crypto::stream::encrypt_to_vec(&dek, &plaintext[..len], stream_context(&k))
+                    .unwrap();
+            store.put(&k, ct.into()).await.unwrap();
+            verify_file_encrypted(&store, &k, &expect).await.unwrap();
+        }
     }
 }

@@ -24,13 +24,25 @@ use ward_storage::{
     BoxReader, EncryptedStore, EncryptionExpectation, Error, FileKind, GetOptions, GetResult,
     KeyPrefix, ListOptions, ObjectKey, ObjectMeta, ObjectStore, ObjectStoreExt as _, Owner,
     PresignMethod, PresignOptions, PresignedRequest, Proof, PutOptions, PutResult, S3Store,
-    SseCustomerKey, SsePolicy, VerificationFailure, verify_file_encrypted,
+    SharedAcrossWorkspaces, SseCustomerKey, SsePolicy, VerificationFailure, verify_file_encrypted,
 };
 
 use crate::common::{Server, peak_rss};
 
-fn keys() -> InMemoryKeySource {
-    InMemoryKeySource::with_active(DataKey::generate(KeyId(9)).unwrap())
+/// The test data key: id 9, fixed bytes (test data only), so a proof can name it.
+fn test_dek() -> DataKey {
+    DataKey::new(
+        KeyId(9),
+        ward_crypto::KeyMaterial::from_bytes(&[9; 32]).unwrap(),
+    )
+}
+
+fn dek() -> Arc<DataKey> {
+    Arc::new(test_dek())
+}
+
+fn keys() -> SharedAcrossWorkspaces<InMemoryKeySource> {
+    SharedAcrossWorkspaces(InMemoryKeySource::with_active(test_dek()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -192,7 +204,7 @@ async fn without_server_sse_the_stored_ward_header_is_the_proof() {
     let ev = verify_file_encrypted(
         &raw,
         &key,
-        &EncryptionExpectation::ClientSide { key_id: KeyId(9) },
+        &EncryptionExpectation::ClientSide { dek: dek() },
     )
     .await
     .unwrap();
@@ -205,7 +217,7 @@ async fn without_server_sse_the_stored_ward_header_is_the_proof() {
     let err = verify_file_encrypted(
         &raw,
         &key,
-        &EncryptionExpectation::ClientSide { key_id: KeyId(9) },
+        &EncryptionExpectation::ClientSide { dek: dek() },
     )
     .await
     .unwrap_err();
@@ -802,7 +814,7 @@ async fn encrypted_streamed_multipart_upload_round_trips() {
     let ev = verify_file_encrypted(
         &raw,
         &key,
-        &EncryptionExpectation::ClientSide { key_id: KeyId(9) },
+        &EncryptionExpectation::ClientSide { dek: dek() },
     )
     .await
     .unwrap();
