@@ -134,9 +134,23 @@ impl FieldCipher {
         format::peek_key_id(ciphertext)
     }
 
+    /// Drops key `id` from this cipher at once (after destroying it, for example): values under
+    /// it no longer open here, and if it was the active key, sealing fails with
+    /// [`Error::KeyDestroyed`] from now on. [`open_resolving`](Self::open_resolving) asks the
+    /// source again, which reports a destroyed key as such.
+    pub fn forget(&self, id: KeyId) {
+        self.write_keys().remove(&id);
+    }
+
     /// Seals `plaintext` bound to `context` under the active key, with a fresh random nonce.
+    ///
+    /// Errors: [`Error::NoActiveKey`] for a cipher without one; [`Error::KeyDestroyed`] once the
+    /// active key was [forgotten](Self::forget).
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>> {
         let key = self.active.as_ref().ok_or(Error::NoActiveKey)?;
+        if !self.read_keys().contains_key(&key.id) {
+            return Err(Error::KeyDestroyed { key_id: key.id });
+        }
         let nonce = random_nonce()?;
         let mut out = format::begin(key.id, &key.commitment, &nonce, plaintext.len());
         out.extend_from_slice(plaintext);

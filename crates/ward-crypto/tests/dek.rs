@@ -206,3 +206,82 @@ async fn wrapped_source_unwraps_through_the_kek_and_is_bound_to_its_workspace() 
         Err(Error::KeyRing(KeyRingError::DuplicateKeyId { .. }))
     ));
 }
+
+/// A source whose lookups wait until the test opens a gate, so a destroy can land mid-lookup.
+#[derive(Debug)]
+struct Gated {
+    inner: InMemoryKeySource,
+    entered: tokio::sync::Notify,
+    gate: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl DataKeySource for Gated {
+    async fn active_key(&self) -> ward_crypto::Result<Arc<DataKey>> {
+        self.inner.active_key().await
+    }
+
+    async fn key(&self, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
+        // Fetch first (the key still exists), then wait: the answer is in flight.
+        let answer = self.inner.key(id).await;
+        self.entered.notify_one();
+        let _permit = self.gate.acquire().await.unwrap();
+        answer
+    }
+}
+
+/// M5: a key destroyed and invalidated while a lookup is in flight is not cached (nor returned)
+/// by that lookup; the next lookup reports it destroyed.
+#[tokio::test]
+async fn a_key_destroyed_during_a_lookup_is_not_cached_by_it() {
+    let gated = Arc::new(Gated {
+        inner: InMemoryKeySource::new(),
+        entered: tokio::sync::Notify::new(),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let id = gated.inner.generate().unwrap();
+    let cached = Arc::new(CachedKeySource::new(Arc::clone(&gated), CachePolicy::new()));
+    let lookup = tokio::spawn({
+        let cached = Arc::clone(&cached);
+        async move { cached.key(id).await }
+    });
+    gated.entered.notified().await;
+    gated.inner.destroy(id).unwrap();
+    cached.invalidate(id);
+    gated.gate.add_permits(10);
+    let in_flight = lookup.await.unwrap();
+    assert!(
+        matches!(in_flight, Err(Error::KeyDestroyed { .. })),
+        "{in_flight:?}"
+    );
+    assert!(matches!(
+        cached.key(id).await,
+        Err(Error::KeyDestroyed { .. })
+    ));
+    assert!(
+        format!("{cached:?}").contains("cached_key_ids: []"),
+        "{cached:?}"
+    );
+}
+
+/// M5: expired entries leave memory at the next lookup of any key, not only their own.
+#[tokio::test]
+async fn expired_keys_are_swept_on_any_lookup() {
+    let inner = Arc::new(InMemoryKeySource::new());
+    let old = inner.generate().unwrap();
+    let new = inner.generate().unwrap();
+    let clock = Arc::new(ManualClock(Mutex::new(Instant::now())));
+    let cached = CachedKeySource::new(
+        Arc::clone(&inner),
+        CachePolicy::new().with_max_age(Duration::from_secs(60)),
+    )
+    .with_clock(Arc::clone(&clock) as Arc<dyn Clock>);
+    cached.key(old).await.unwrap();
+    clock.advance(Duration::from_secs(61));
+    cached.key(new).await.unwrap();
+    let debug = format!("{cached:?}");
+    assert!(
+        debug.contains(&format!("cached_key_ids: [{new:?}]")),
+        "{debug}"
+    );
+}

@@ -244,3 +244,22 @@ fn ciphers_and_sources_can_be_shared_across_tasks() {
     .unwrap();
     assert_eq!(opened, b"x");
 }
+
+/// M5: a forgotten key stops opening and sealing at once, even though the cipher had prepared it.
+#[test]
+fn a_forgotten_key_neither_opens_nor_seals() {
+    let dek = DataKey::generate(KeyId(5)).unwrap();
+    let cipher = FieldCipher::new(&dek);
+    let sealed = cipher
+        .seal(b"jane@example.org", b"clients.email:1")
+        .unwrap();
+    cipher.forget(KeyId(5));
+    assert!(matches!(
+        cipher.open(&sealed, b"clients.email:1"),
+        Err(Error::UnknownKeyId { .. })
+    ));
+    assert!(matches!(
+        cipher.seal(b"x", b"clients.email:2"),
+        Err(Error::KeyDestroyed { key_id: KeyId(5) })
+    ));
+}

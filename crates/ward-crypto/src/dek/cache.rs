@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -73,14 +74,19 @@ struct Entry {
 struct State {
     keys: HashMap<KeyId, Entry>,
     active: Option<(KeyId, Instant)>,
+    // Bumped by every invalidation: a lookup that started before one does not cache what it got.
+    generation: u64,
 }
 
 /// A [`DataKeySource`] that caches what another source returns, bounded by age and uses.
 ///
 /// Meant to sit over a source that unwraps (a KMS call per key), scoped like it to one
-/// workspace. Keys are held only in memory and zeroized when the last `Arc` drops; destroying a
-/// key in the inner source takes effect here after at most the policy's age or uses, or at once
-/// with [`invalidate`](Self::invalidate).
+/// workspace. Keys are held only in memory and zeroized when the last `Arc` drops; expired
+/// entries are swept on every lookup, so a key no longer used leaves memory within the policy's
+/// age of the next lookup. Destroying a key in the inner source takes effect here after at most
+/// the policy's age or uses, or at once with [`invalidate`](Self::invalidate): a lookup already
+/// in flight when the key is invalidated asks the inner source again rather than caching (or
+/// returning) what it fetched before.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -129,18 +135,29 @@ impl<S: DataKeySource> CachedKeySource<S> {
         &self.inner
     }
 
-    /// Drops the cached copy of key `id` (for example after destroying it).
+    /// Drops the cached copy of key `id` (for example after destroying it). Lookups in flight
+    /// fetch again from the inner source instead of caching what they got.
     pub fn invalidate(&self, id: KeyId) {
         let mut state = self.lock();
         state.keys.remove(&id);
         if state.active.is_some_and(|(active, _)| active == id) {
             state.active = None;
         }
+        state.generation += 1;
     }
 
-    /// Drops every cached key.
+    /// Drops every cached key; lookups in flight fetch again.
     pub fn clear(&self) {
-        *self.lock() = State::default();
+        let mut state = self.lock();
+        let generation = state.generation + 1;
+        *state = State {
+            generation,
+            ..State::default()
+        };
+    }
+
+    fn generation(&self) -> u64 {
+        self.lock().generation
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -154,22 +171,33 @@ impl<S: DataKeySource> CachedKeySource<S> {
         now.saturating_duration_since(loaded_at) < self.policy.max_age
     }
 
+    /// Removes every entry past the policy, so expired key material does not stay in memory.
+    fn sweep(&self, state: &mut State, now: Instant) {
+        let max_uses = self.policy.max_uses;
+        state
+            .keys
+            .retain(|_, e| self.fresh(e.loaded_at, now) && e.uses < max_uses);
+    }
+
     /// A cached key if it is still within the policy, counting the use.
     fn cached(&self, id: KeyId) -> Option<Arc<DataKey>> {
         let now = self.clock.now();
         let mut state = self.lock();
+        self.sweep(&mut state, now);
         let entry = state.keys.get_mut(&id)?;
-        if self.fresh(entry.loaded_at, now) && entry.uses < self.policy.max_uses {
-            entry.uses += 1;
-            return Some(Arc::clone(&entry.key));
-        }
-        state.keys.remove(&id);
-        None
+        entry.uses += 1;
+        Some(Arc::clone(&entry.key))
     }
 
-    fn store(&self, key: &Arc<DataKey>, active: bool) {
+    /// Caches `key` unless an invalidation happened since generation `seen`; says whether the
+    /// key may be handed out (it may not if it was invalidated meanwhile).
+    fn store(&self, key: &Arc<DataKey>, active: bool, seen: u64) -> bool {
         let now = self.clock.now();
         let mut state = self.lock();
+        if state.generation != seen {
+            return false;
+        }
+        self.sweep(&mut state, now);
         state.keys.insert(
             key.id(),
             Entry {
@@ -181,7 +209,28 @@ impl<S: DataKeySource> CachedKeySource<S> {
         if active {
             state.active = Some((key.id(), now));
         }
+        true
     }
+}
+
+/// Fetches from the inner source and caches the key. If an invalidation raced the fetch, asks
+/// again (so a key destroyed meanwhile is reported as such) and caches the second answer only if
+/// no further invalidation raced it.
+async fn fetch<S, F, Fut>(cache: &CachedKeySource<S>, active: bool, get: F) -> Result<Arc<DataKey>>
+where
+    S: DataKeySource,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Arc<DataKey>>>,
+{
+    let seen = cache.generation();
+    let key = get().await?;
+    if cache.store(&key, active, seen) {
+        return Ok(key);
+    }
+    let seen = cache.generation();
+    let key = get().await?;
+    cache.store(&key, active, seen);
+    Ok(key)
 }
 
 // A decorator forwards every method of the trait, so none can bypass the cache or drift.
@@ -197,18 +246,14 @@ impl<S: DataKeySource> DataKeySource for CachedKeySource<S> {
         {
             return Ok(key);
         }
-        let key = self.inner.active_key().await?;
-        self.store(&key, true);
-        Ok(key)
+        fetch(self, true, || self.inner.active_key()).await
     }
 
     async fn key(&self, id: KeyId) -> Result<Arc<DataKey>> {
         if let Some(key) = self.cached(id) {
             return Ok(key);
         }
-        let key = self.inner.key(id).await?;
-        self.store(&key, false);
-        Ok(key)
+        fetch(self, false, || self.inner.key(id)).await
     }
 }
 
