@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 use ward_storage::bootstrap::ensure_bucket;
+use ward_storage::s3::Environment;
 use ward_storage::{S3Store, S3StoreBuilder, SsePolicy};
 
 /// A server the tests talk to.
@@ -65,10 +66,12 @@ impl Server {
         false
     }
 
-    /// A builder for a fresh bucket on this server.
+    /// A builder for a fresh bucket on this server. The servers listen on plain http with test
+    /// credentials, which only the `development` environment accepts.
     pub(crate) fn builder(self) -> S3StoreBuilder {
         let (ak, sk) = self.credentials();
         S3StoreBuilder::new()
+            .with_environment(Environment::Development)
             .with_endpoint(self.endpoint())
             // Short: s3s-fs keeps metadata in one file named after base64(bucket) + base64(key),
             // which must fit in 255 bytes.
@@ -90,6 +93,7 @@ impl Server {
     pub(crate) fn wrong_credentials(self, store: &S3Store) -> S3Store {
         let (ak, _) = self.credentials();
         S3StoreBuilder::new()
+            .with_environment(Environment::Development)
             .with_endpoint(self.endpoint())
             .with_bucket(store.bucket())
             .with_credentials(ak, "definitely-not-the-secret-key")

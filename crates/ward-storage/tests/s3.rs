@@ -21,10 +21,10 @@ use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
 use ward_storage::bootstrap::{StepOutcome, VersioningReport, ensure_bucket, verify_bucket_exists};
 use ward_storage::conformance::{self, Capabilities, fresh_key, pattern};
 use ward_storage::{
-    BoxReader, EncryptedStore, EncryptionExpectation, Error, FileKind, GetOptions, GetResult,
-    KeyPrefix, ListOptions, ObjectKey, ObjectMeta, ObjectStore, ObjectStoreExt as _, Owner,
-    PresignMethod, PresignOptions, PresignedRequest, Proof, PutOptions, PutResult, S3Store,
-    SseCustomerKey, SsePolicy, VerificationFailure, verify_file_encrypted,
+    BoxReader, ConfigRule, EncryptedStore, EncryptionExpectation, Error, FileKind, GetOptions,
+    GetResult, KeyPrefix, ListOptions, ObjectKey, ObjectMeta, ObjectStore, ObjectStoreExt as _,
+    Owner, PresignMethod, PresignOptions, PresignedRequest, Proof, PutOptions, PutResult, S3Store,
+    S3StoreBuilder, SseCustomerKey, SsePolicy, VerificationFailure, verify_file_encrypted,
 };
 
 use crate::common::{Server, peak_rss};
@@ -118,36 +118,43 @@ async fn sse_kms_requested_and_observed_gives_evidence_with_the_key_id() {
     ));
 }
 
-/// moto ignores SSE-C (it neither applies nor reports it), so this is the fail-closed path for
-/// SSE-C; the evidence path for SSE-C is covered in `verify`'s unit tests.
-#[tokio::test]
-async fn sse_c_is_sent_per_object_and_a_server_ignoring_it_fails_closed() {
+/// SSE-C sends each object's key with every request, so it is refused over plain http in every
+/// environment, `development` included. The test servers speak only http, so SSE-C is covered
+/// here up to `build`, and by unit tests for the evidence check (`verify`) and presigning (`s3`).
+#[test]
+fn sse_c_is_refused_over_http_even_in_development_and_keys_differ_per_object() {
     let policy = SsePolicy::CustomerKey(SseCustomerKey::generate().unwrap());
-    let Some(store) = Server::Moto.store(policy.clone()).await else {
-        return;
-    };
+    for server in [Server::Moto, Server::S3s] {
+        let err = server
+            .builder()
+            .with_sse(policy.clone())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Config {
+                    rule: ConfigRule::CustomerKeyRequiresHttps
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    let store = S3StoreBuilder::new()
+        .with_endpoint("https://s3.example.invalid")
+        .with_bucket("b")
+        .with_credentials("AKIAWARDEXAMPLE01", "a-long-enough-secret-key-0123")
+        .with_sse(policy)
+        .build()
+        .unwrap();
     let (a, b) = (fresh_key(FileKind::Png), fresh_key(FileKind::Png));
     assert_ne!(
         store.customer_key_md5_for(&a),
         store.customer_key_md5_for(&b)
     );
-    let data = pattern(70_000, 3);
-    store.put(&a, data.clone()).await.unwrap();
-    assert_eq!(store.get(&a).await.unwrap().bytes().await.unwrap(), data);
-    let err = verify_file_encrypted(&store, &a, &EncryptionExpectation::ServerSide(policy))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            &err,
-            Error::EncryptionVerification { reason: VerificationFailure::SseMissing { expected }, .. }
-                if expected == "AES256"
-        ),
-        "{err:?}"
-    );
-    assert!(
-        store.head(&a).await.unwrap_err().is_not_found(),
-        "object must be deleted"
+    assert_eq!(
+        store.customer_key_md5_for(&a),
+        store.customer_key_md5_for(&a)
     );
 }
 
