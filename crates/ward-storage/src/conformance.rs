@@ -25,8 +25,10 @@ use crate::store::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Capabilities {
-    /// Whether `presign` returns URLs (otherwise it must fail with `NotSupported`).
+    /// Whether `presign` returns GET URLs (otherwise it must fail with `NotSupported`).
     pub presign: bool,
+    /// Whether `presign` returns PUT URLs (otherwise it must fail with `NotSupported`).
+    pub presign_put: bool,
     /// Whether a content type other than the key's default is kept.
     pub custom_content_type: bool,
 }
@@ -36,6 +38,7 @@ impl Capabilities {
     pub fn memory() -> Self {
         Self {
             presign: false,
+            presign_put: false,
             custom_content_type: true,
         }
     }
@@ -44,14 +47,17 @@ impl Capabilities {
     pub fn local() -> Self {
         Self {
             presign: false,
+            presign_put: false,
             custom_content_type: false,
         }
     }
 
-    /// An S3 store: keeps content types and presigns.
+    /// An S3 store as built by default: keeps content types, presigns GET but not PUT (see
+    /// `S3StoreBuilder::with_allow_presigned_put`).
     pub fn s3() -> Self {
         Self {
             presign: true,
+            presign_put: false,
             custom_content_type: true,
         }
     }
@@ -313,7 +319,7 @@ pub async fn list_by_prefix(store: &dyn ObjectStore) {
     }
 }
 
-/// Presigning caps expiry at 15 minutes; a store without presigning says so.
+/// Presigning caps expiry at 15 minutes; a store that does not presign a method says so.
 pub async fn presign(store: &dyn ObjectStore, caps: Capabilities) {
     let key = fresh_key(FileKind::Jpeg);
     let too_long = PresignOptions::new().with_expires_in(Duration::from_secs(15 * 60 + 1));
@@ -325,22 +331,25 @@ pub async fn presign(store: &dyn ObjectStore, caps: Capabilities) {
         matches!(err, Error::PresignExpiryTooLong { max_secs: 900, .. }),
         "{store}: {err:?}"
     );
-    let result = store
-        .presign(PresignMethod::Put, &key, PresignOptions::new())
-        .await;
-    if caps.presign {
-        let req = result.unwrap();
-        assert_eq!(req.method, PresignMethod::Put);
-        assert!(req.url.contains(key.as_str()), "{store}: url lacks the key");
-        let shown = format!("{req:?}");
-        assert!(
-            !shown.contains("Signature"),
-            "{store}: Debug shows the signature"
-        );
-    } else {
-        assert!(
-            matches!(result, Err(Error::NotSupported { .. })),
-            "{store}: {result:?}"
-        );
+    for (method, supported) in [
+        (PresignMethod::Get, caps.presign),
+        (PresignMethod::Put, caps.presign_put),
+    ] {
+        let result = store.presign(method, &key, PresignOptions::new()).await;
+        if supported {
+            let req = result.unwrap();
+            assert_eq!(req.method, method);
+            assert!(req.url.contains(key.as_str()), "{store}: url lacks the key");
+            let shown = format!("{req:?}");
+            assert!(
+                !shown.contains("Signature"),
+                "{store}: Debug shows the signature"
+            );
+        } else {
+            assert!(
+                matches!(result, Err(Error::NotSupported { .. })),
+                "{store}: {method:?}: {result:?}"
+            );
+        }
     }
 }

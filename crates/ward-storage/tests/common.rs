@@ -81,10 +81,16 @@ impl Server {
 
     /// A store on a fresh, bootstrapped bucket, or `None` when the server is not running.
     pub(crate) async fn store(self, sse: SsePolicy) -> Option<S3Store> {
+        self.store_from(self.builder().with_sse(sse)).await
+    }
+
+    /// A store built by `builder` (from [`Self::builder`]) on its bootstrapped bucket, or `None`
+    /// when the server is not running.
+    pub(crate) async fn store_from(self, builder: S3StoreBuilder) -> Option<S3Store> {
         if !self.available() {
             return None;
         }
-        let store = self.builder().with_sse(sse).build().unwrap();
+        let store = builder.build().unwrap();
         ensure_bucket(&store).await.unwrap();
         Some(store)
     }

@@ -241,6 +241,7 @@ pub struct S3StoreBuilder {
     environment_error: bool,
     sse: Option<SsePolicy>,
     part_size: Option<usize>,
+    allow_presigned_put: bool,
 }
 
 impl fmt::Debug for S3StoreBuilder {
@@ -254,6 +255,7 @@ impl fmt::Debug for S3StoreBuilder {
             .field("environment", &self.environment)
             .field("sse", &self.sse)
             .field("part_size", &self.part_size)
+            .field("allow_presigned_put", &self.allow_presigned_put)
             .finish()
     }
 }
@@ -352,6 +354,17 @@ impl S3StoreBuilder {
     /// Streamed bodies larger than one part go multipart; memory stays within two parts.
     pub fn with_part_size(mut self, part_size: usize) -> Self {
         self.part_size = Some(part_size);
+        self
+    }
+
+    /// Whether [`S3Store`] hands out presigned PUT URLs (default `false`: presigning a PUT fails
+    /// with [`Error::NotSupported`]).
+    ///
+    /// A presigned upload goes straight to the bucket, past ward stream encryption, so the store
+    /// cannot know that the bytes are ciphertext. Turn this on only for a client that encrypts
+    /// itself; [`EncryptedStore`](crate::EncryptedStore) refuses presigned uploads either way.
+    pub fn with_allow_presigned_put(mut self, allow: bool) -> Self {
+        self.allow_presigned_put = allow;
         self
     }
 
@@ -462,6 +475,7 @@ impl S3StoreBuilder {
             self.sse.unwrap_or(SsePolicy::S3Managed),
             part_size,
             self.endpoint.unwrap_or_else(|| "aws".to_owned()),
+            self.allow_presigned_put,
         ))
     }
 }
