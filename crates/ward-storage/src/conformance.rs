@@ -31,6 +31,9 @@ pub struct Capabilities {
     pub presign_put: bool,
     /// Whether a content type other than the key's default is kept.
     pub custom_content_type: bool,
+    /// The content type every object is recorded with whatever the options ask, when the store
+    /// fixes one (S3: `application/octet-stream`).
+    pub fixed_content_type: Option<&'static str>,
 }
 
 impl Capabilities {
@@ -40,6 +43,7 @@ impl Capabilities {
             presign: false,
             presign_put: false,
             custom_content_type: true,
+            fixed_content_type: None,
         }
     }
 
@@ -49,16 +53,18 @@ impl Capabilities {
             presign: false,
             presign_put: false,
             custom_content_type: false,
+            fixed_content_type: None,
         }
     }
 
-    /// An S3 store as built by default: keeps content types, presigns GET but not PUT (see
-    /// `S3StoreBuilder::with_allow_presigned_put`).
+    /// An S3 store as built by default: stores every object as `application/octet-stream`,
+    /// presigns GET but not PUT (see `S3StoreBuilder::with_allow_presigned_put`).
     pub fn s3() -> Self {
         Self {
             presign: true,
             presign_put: false,
-            custom_content_type: true,
+            custom_content_type: false,
+            fixed_content_type: Some("application/octet-stream"),
         }
     }
 }
@@ -150,10 +156,11 @@ pub async fn run_all(store: &dyn ObjectStore, caps: Capabilities) {
 
 /// Put, get and head agree on bytes, size, etag and content type.
 pub async fn put_get_head_round_trip(store: &dyn ObjectStore, caps: Capabilities) {
+    const ASKED: &str = "image/x-ward-test";
     let key = fresh_key(FileKind::Jpeg);
     let data = pattern(10_000, 1);
-    let opts = if caps.custom_content_type {
-        PutOptions::new().with_content_type("application/octet-stream")
+    let opts = if caps.custom_content_type || caps.fixed_content_type.is_some() {
+        PutOptions::new().with_content_type(ASKED)
     } else {
         PutOptions::new()
     };
@@ -169,10 +176,10 @@ pub async fn put_get_head_round_trip(store: &dyn ObjectStore, caps: Capabilities
     assert_eq!(head.key, key);
     assert_eq!(head.size, 10_000);
     assert!(head.etag.is_some(), "{store}: head has no etag");
-    let expected_type = if caps.custom_content_type {
-        "application/octet-stream"
-    } else {
-        "image/jpeg"
+    let expected_type = match caps.fixed_content_type {
+        Some(fixed) => fixed,
+        None if caps.custom_content_type => ASKED,
+        None => "image/jpeg",
     };
     assert_eq!(head.content_type.as_deref(), Some(expected_type));
     store.delete(&key).await.unwrap();

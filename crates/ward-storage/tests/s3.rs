@@ -478,7 +478,65 @@ async fn presigned_put_signs_content_type_and_sse_headers() {
     assert_eq!(status, 200);
     let head = store.head(&key).await.unwrap();
     assert_eq!(head.size, 100);
-    assert_eq!(head.content_type.as_deref(), Some("image/png"));
+    // Never the plaintext's type (image/png for this key).
+    assert_eq!(
+        head.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
+}
+
+/// The bucket never learns the plaintext's type: single, multipart and encrypted puts are all
+/// stored as `application/octet-stream`, whatever the key's kind or the options ask.
+#[tokio::test]
+async fn objects_are_stored_as_octet_stream_whatever_the_plaintext_type() {
+    let Some(store) = Server::Moto.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let single = fresh_key(FileKind::Jpeg);
+    store.put(&single, pattern(1000, 13)).await.unwrap();
+    let asked = fresh_key(FileKind::Pdf);
+    store
+        .put_opts(
+            &asked,
+            pattern(1000, 14),
+            PutOptions::new().with_content_type("application/pdf"),
+        )
+        .await
+        .unwrap();
+    let multipart = fresh_key(FileKind::Png);
+    let put = store
+        .put_stream(
+            &multipart,
+            Box::pin(std::io::Cursor::new(pattern(9 * 1024 * 1024, 15))),
+        )
+        .await
+        .unwrap();
+    assert!(
+        put.etag.unwrap().contains('-'),
+        "expected a multipart upload"
+    );
+    let encrypted = fresh_key(FileKind::Webp);
+    EncryptedStore::new(store.clone(), keys())
+        .put(&encrypted, pattern(1000, 16))
+        .await
+        .unwrap();
+    for key in [&single, &asked, &multipart, &encrypted] {
+        let head = store.head(key).await.unwrap();
+        assert_eq!(
+            head.content_type.as_deref(),
+            Some(ward_storage::s3::OBJECT_CONTENT_TYPE),
+            "{key}"
+        );
+        let got = store
+            .get_opts(key, GetOptions::new().with_range(0..1))
+            .await
+            .unwrap();
+        assert_eq!(
+            got.meta.content_type.as_deref(),
+            Some("application/octet-stream")
+        );
+        store.delete(key).await.unwrap();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,6 +34,10 @@ use crate::store::{
 
 const STORE: &str = "S3Store";
 
+/// The `Content-Type` every S3 object is stored with. Objects hold ward ciphertext, and the
+/// plaintext's type lives in the database, so the bucket learns nothing from it.
+pub const OBJECT_CONTENT_TYPE: &str = "application/octet-stream";
+
 /// The SSE-C headers for one object: algorithm, base64 key, base64 MD5 of the key.
 struct CustomerHeaders {
     key: Zeroizing<String>,
@@ -44,6 +48,11 @@ struct CustomerHeaders {
 ///
 /// Every put (single and multipart) carries the store's [`SsePolicy`]; with SSE-C every get and
 /// head carries the object's derived key too. Build one with [`S3StoreBuilder`].
+///
+/// Every object, presigned uploads included, is stored with `Content-Type`
+/// [`OBJECT_CONTENT_TYPE`] (`application/octet-stream`): the plaintext's type is kept in the
+/// database, never in the bucket. [`PutOptions::content_type`] and
+/// [`PresignOptions::content_type`] are ignored by this store.
 ///
 /// Presigning is limited so that no URL hands out more than one object's ciphertext:
 ///
@@ -231,19 +240,14 @@ impl S3Store {
         Ok(())
     }
 
-    async fn put_single(
-        &self,
-        key: &ObjectKey,
-        payload: Bytes,
-        content_type: String,
-    ) -> Result<PutResult> {
+    async fn put_single(&self, key: &ObjectKey, payload: Bytes) -> Result<PutResult> {
         let size = payload.len() as u64;
         let req = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key.as_str())
-            .content_type(content_type)
+            .content_type(OBJECT_CONTENT_TYPE)
             .content_length(i64::try_from(size).unwrap_or(i64::MAX))
             .body(ByteStream::from(payload));
         let out = with_put_sse!(self, key, req)
@@ -290,14 +294,13 @@ impl S3Store {
         key: &ObjectKey,
         first: Bytes,
         body: &mut BoxReader,
-        content_type: String,
     ) -> Result<PutResult> {
         let req = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key.as_str())
-            .content_type(content_type);
+            .content_type(OBJECT_CONTENT_TYPE);
         let created = with_put_sse!(self, key, req).send().await.map_err(|e| {
             S3CallError::from_sdk(e).into_error("create_multipart_upload", Some(key))
         })?;
@@ -409,23 +412,21 @@ impl ObjectStore for S3Store {
                 .put_stream_opts(key, Box::pin(std::io::Cursor::new(payload)), opts)
                 .await;
         }
-        self.put_single(key, payload, opts.content_type_for(key))
-            .await
+        // The content type asked for is ignored: see `OBJECT_CONTENT_TYPE`.
+        self.put_single(key, payload).await
     }
 
     async fn put_stream_opts(
         &self,
         key: &ObjectKey,
         mut body: BoxReader,
-        opts: PutOptions,
+        _opts: PutOptions,
     ) -> Result<PutResult> {
-        let content_type = opts.content_type_for(key);
         let first = read_part(&mut body, self.part_size, key).await?;
         if first.len() < self.part_size {
-            return self.put_single(key, first, content_type).await;
+            return self.put_single(key, first).await;
         }
-        self.put_multipart(key, first, &mut body, content_type)
-            .await
+        self.put_multipart(key, first, &mut body).await
     }
 
     async fn get_opts(&self, key: &ObjectKey, opts: GetOptions) -> Result<GetResult> {
@@ -614,16 +615,13 @@ impl ObjectStore for S3Store {
                 .await
                 .map_err(|e| S3CallError::from_sdk(e).into_error("presign", Some(key)))?,
             PresignMethod::Put => {
-                let content_type = opts
-                    .content_type
-                    .clone()
-                    .unwrap_or_else(|| key.kind().content_type().to_owned());
+                // `opts.content_type` is ignored: see `OBJECT_CONTENT_TYPE`.
                 let req = self
                     .client
                     .put_object()
                     .bucket(&self.bucket)
                     .key(key.as_str())
-                    .content_type(content_type);
+                    .content_type(OBJECT_CONTENT_TYPE);
                 with_put_sse!(self, key, req)
                     .presigned(config)
                     .await
@@ -732,7 +730,11 @@ mod tests {
         let opted_in = store(SsePolicy::S3Managed, true);
         assert!(opted_in.allows_presigned_put());
         let put = opted_in
-            .presign(PresignMethod::Put, &key, PresignOptions::new())
+            .presign(
+                PresignMethod::Put,
+                &key,
+                PresignOptions::new().with_content_type("application/pdf"),
+            )
             .await
             .unwrap();
         assert_eq!(put.method, PresignMethod::Put);
@@ -743,5 +745,13 @@ mod tests {
             "{:?}",
             put.headers
         );
+        // The plaintext's type is never signed into the upload (L11).
+        let types: Vec<&str> = put
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(types, [OBJECT_CONTENT_TYPE]);
     }
 }
