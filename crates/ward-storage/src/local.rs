@@ -651,11 +651,8 @@ impl ObjectStore for LocalStore {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write as _;
-
     use super::*;
-    use crate::conformance::{self, fresh_key};
-    use crate::key::FileKind;
+    use crate::conformance;
 
     #[tokio::test]
     async fn local_store_passes_the_conformance_suite() {
@@ -664,53 +661,64 @@ mod tests {
         conformance::run_all(&store, conformance::Capabilities::local()).await;
     }
 
-    /// A directory and a written temporary file in it, ready for `persist_with`.
-    fn staged(bytes: &[u8]) -> (tempfile::TempDir, Dir, std::fs::File) {
-        let root = tempfile::tempdir().unwrap();
-        let dir = Dir::open_root(root.path()).unwrap();
-        let mut file = dir.create_file(".obj.tmp").unwrap();
-        file.write_all(bytes).unwrap();
-        (root, dir, file)
-    }
+    /// The durability helper, with the directory fsync failing on purpose.
+    #[cfg(unix)]
+    mod durability {
+        use std::io::Write as _;
 
-    fn failing_sync(_: &Dir) -> io::Result<()> {
-        Err(io::Error::other("injected directory fsync failure"))
-    }
+        use super::*;
+        use crate::conformance::fresh_key;
+        use crate::key::FileKind;
 
-    #[test]
-    fn a_failed_directory_fsync_after_the_rename_is_not_an_error_when_the_object_is_in_place() {
-        let (root, dir, file) = staged(b"ciphertext");
-        let key = fresh_key(FileKind::Pdf);
-        persist_with(&dir, &file, ".obj.tmp", "obj", &key, failing_sync).unwrap();
-        assert_eq!(
-            std::fs::read(root.path().join("obj")).unwrap(),
-            b"ciphertext"
-        );
-        assert!(!root.path().join(".obj.tmp").exists());
-    }
+        /// A directory and a written temporary file in it, ready for `persist_with`.
+        fn staged(bytes: &[u8]) -> (tempfile::TempDir, Dir, std::fs::File) {
+            let root = tempfile::tempdir().unwrap();
+            let dir = Dir::open_root(root.path()).unwrap();
+            let mut file = dir.create_file(".obj.tmp").unwrap();
+            file.write_all(bytes).unwrap();
+            (root, dir, file)
+        }
 
-    #[test]
-    fn a_failed_directory_fsync_is_an_error_when_the_object_is_not_in_place() {
-        let (root, dir, file) = staged(b"ours");
-        let key = fresh_key(FileKind::Pdf);
-        // Another writer replaces the object between the rename and the failed fsync.
-        let replaced_then_failed = |dir: &Dir| {
-            let mut other = dir.create_file(".other.tmp").unwrap();
-            other.write_all(b"theirs").unwrap();
-            dir.rename(".other.tmp", "obj").unwrap();
-            failing_sync(dir)
-        };
-        let err =
-            persist_with(&dir, &file, ".obj.tmp", "obj", &key, replaced_then_failed).unwrap_err();
-        assert_eq!(err.to_string(), "injected directory fsync failure");
-        assert_eq!(std::fs::read(root.path().join("obj")).unwrap(), b"theirs");
-    }
+        fn failing_sync(_: &Dir) -> io::Result<()> {
+            Err(io::Error::other("injected directory fsync failure"))
+        }
 
-    #[test]
-    fn a_failed_rename_is_an_error() {
-        let (_root, dir, file) = staged(b"x");
-        let key = fresh_key(FileKind::Pdf);
-        let err = persist_with(&dir, &file, ".missing.tmp", "obj", &key, Dir::sync).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        #[test]
+        fn a_failed_directory_fsync_after_the_rename_is_not_an_error_when_the_object_is_in_place() {
+            let (root, dir, file) = staged(b"ciphertext");
+            let key = fresh_key(FileKind::Pdf);
+            persist_with(&dir, &file, ".obj.tmp", "obj", &key, failing_sync).unwrap();
+            assert_eq!(
+                std::fs::read(root.path().join("obj")).unwrap(),
+                b"ciphertext"
+            );
+            assert!(!root.path().join(".obj.tmp").exists());
+        }
+
+        #[test]
+        fn a_failed_directory_fsync_is_an_error_when_the_object_is_not_in_place() {
+            let (root, dir, file) = staged(b"ours");
+            let key = fresh_key(FileKind::Pdf);
+            // Another writer replaces the object between the rename and the failed fsync.
+            let replaced_then_failed = |dir: &Dir| {
+                let mut other = dir.create_file(".other.tmp").unwrap();
+                other.write_all(b"theirs").unwrap();
+                dir.rename(".other.tmp", "obj").unwrap();
+                failing_sync(dir)
+            };
+            let err = persist_with(&dir, &file, ".obj.tmp", "obj", &key, replaced_then_failed)
+                .unwrap_err();
+            assert_eq!(err.to_string(), "injected directory fsync failure");
+            assert_eq!(std::fs::read(root.path().join("obj")).unwrap(), b"theirs");
+        }
+
+        #[test]
+        fn a_failed_rename_is_an_error() {
+            let (_root, dir, file) = staged(b"x");
+            let key = fresh_key(FileKind::Pdf);
+            let err =
+                persist_with(&dir, &file, ".missing.tmp", "obj", &key, Dir::sync).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        }
     }
 }
