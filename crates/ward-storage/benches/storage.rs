@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
 use uuid::Uuid;
 use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
 use ward_storage::bootstrap::ensure_bucket;
+use ward_storage::s3::Environment;
 use ward_storage::{
     EncryptedStore, FileKind, LocalStore, ObjectKey, ObjectStore, ObjectStoreExt as _, S3Store,
     S3StoreBuilder, SharedAcrossWorkspaces,
@@ -83,7 +84,9 @@ fn key() -> ObjectKey {
 async fn moto_store() -> Option<S3Store> {
     let endpoint = std::env::var("WARD_TEST_MOTO_ENDPOINT")
         .unwrap_or_else(|_| "http://127.0.0.1:9100".to_owned());
+    // moto on loopback: plain http, which only `development` accepts.
     let store = S3StoreBuilder::new()
+        .with_environment(Environment::Development)
         .with_endpoint(endpoint)
         .with_bucket(format!("wb-{}", &Uuid::new_v4().simple().to_string()[..8]))
         .with_credentials("moto-bench-access", "moto-bench-secret-key")

@@ -25,10 +25,15 @@ use crate::store::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Capabilities {
-    /// Whether `presign` returns URLs (otherwise it must fail with `NotSupported`).
+    /// Whether `presign` returns GET URLs (otherwise it must fail with `NotSupported`).
     pub presign: bool,
+    /// Whether `presign` returns PUT URLs (otherwise it must fail with `NotSupported`).
+    pub presign_put: bool,
     /// Whether a content type other than the key's default is kept.
     pub custom_content_type: bool,
+    /// The content type every object is recorded with whatever the options ask, when the store
+    /// fixes one (S3: `application/octet-stream`).
+    pub fixed_content_type: Option<&'static str>,
 }
 
 impl Capabilities {
@@ -36,7 +41,9 @@ impl Capabilities {
     pub fn memory() -> Self {
         Self {
             presign: false,
+            presign_put: false,
             custom_content_type: true,
+            fixed_content_type: None,
         }
     }
 
@@ -44,15 +51,20 @@ impl Capabilities {
     pub fn local() -> Self {
         Self {
             presign: false,
+            presign_put: false,
             custom_content_type: false,
+            fixed_content_type: None,
         }
     }
 
-    /// An S3 store: keeps content types and presigns.
+    /// An S3 store as built by default: stores every object as `application/octet-stream`,
+    /// presigns GET but not PUT (see `S3StoreBuilder::with_allow_presigned_put`).
     pub fn s3() -> Self {
         Self {
             presign: true,
-            custom_content_type: true,
+            presign_put: false,
+            custom_content_type: false,
+            fixed_content_type: Some("application/octet-stream"),
         }
     }
 }
@@ -144,10 +156,11 @@ pub async fn run_all(store: &dyn ObjectStore, caps: Capabilities) {
 
 /// Put, get and head agree on bytes, size, etag and content type.
 pub async fn put_get_head_round_trip(store: &dyn ObjectStore, caps: Capabilities) {
+    const ASKED: &str = "image/x-ward-test";
     let key = fresh_key(FileKind::Jpeg);
     let data = pattern(10_000, 1);
-    let opts = if caps.custom_content_type {
-        PutOptions::new().with_content_type("application/octet-stream")
+    let opts = if caps.custom_content_type || caps.fixed_content_type.is_some() {
+        PutOptions::new().with_content_type(ASKED)
     } else {
         PutOptions::new()
     };
@@ -163,10 +176,10 @@ pub async fn put_get_head_round_trip(store: &dyn ObjectStore, caps: Capabilities
     assert_eq!(head.key, key);
     assert_eq!(head.size, 10_000);
     assert!(head.etag.is_some(), "{store}: head has no etag");
-    let expected_type = if caps.custom_content_type {
-        "application/octet-stream"
-    } else {
-        "image/jpeg"
+    let expected_type = match caps.fixed_content_type {
+        Some(fixed) => fixed,
+        None if caps.custom_content_type => ASKED,
+        None => "image/jpeg",
     };
     assert_eq!(head.content_type.as_deref(), Some(expected_type));
     store.delete(&key).await.unwrap();
@@ -313,7 +326,7 @@ pub async fn list_by_prefix(store: &dyn ObjectStore) {
     }
 }
 
-/// Presigning caps expiry at 15 minutes; a store without presigning says so.
+/// Presigning caps expiry at 15 minutes; a store that does not presign a method says so.
 pub async fn presign(store: &dyn ObjectStore, caps: Capabilities) {
     let key = fresh_key(FileKind::Jpeg);
     let too_long = PresignOptions::new().with_expires_in(Duration::from_secs(15 * 60 + 1));
@@ -325,22 +338,25 @@ pub async fn presign(store: &dyn ObjectStore, caps: Capabilities) {
         matches!(err, Error::PresignExpiryTooLong { max_secs: 900, .. }),
         "{store}: {err:?}"
     );
-    let result = store
-        .presign(PresignMethod::Put, &key, PresignOptions::new())
-        .await;
-    if caps.presign {
-        let req = result.unwrap();
-        assert_eq!(req.method, PresignMethod::Put);
-        assert!(req.url.contains(key.as_str()), "{store}: url lacks the key");
-        let shown = format!("{req:?}");
-        assert!(
-            !shown.contains("Signature"),
-            "{store}: Debug shows the signature"
-        );
-    } else {
-        assert!(
-            matches!(result, Err(Error::NotSupported { .. })),
-            "{store}: {result:?}"
-        );
+    for (method, supported) in [
+        (PresignMethod::Get, caps.presign),
+        (PresignMethod::Put, caps.presign_put),
+    ] {
+        let result = store.presign(method, &key, PresignOptions::new()).await;
+        if supported {
+            let req = result.unwrap();
+            assert_eq!(req.method, method);
+            assert!(req.url.contains(key.as_str()), "{store}: url lacks the key");
+            let shown = format!("{req:?}");
+            assert!(
+                !shown.contains("Signature"),
+                "{store}: Debug shows the signature"
+            );
+        } else {
+            assert!(
+                matches!(result, Err(Error::NotSupported { .. })),
+                "{store}: {method:?}: {result:?}"
+            );
+        }
     }
 }

@@ -136,20 +136,20 @@ impl Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigRule {
-    /// `production` and `staging` require an `https://` endpoint.
+    /// Every environment but `development` requires an `https://` endpoint.
     #[error("the {environment} environment requires an https endpoint")]
     HttpsRequired {
         /// The environment the store was built for.
         environment: &'static str,
     },
-    /// `production` and `staging` refuse well-known default credentials (MinIO's root defaults,
-    /// documentation examples).
+    /// Every environment but `development` refuses well-known default credentials (MinIO's root
+    /// defaults, documentation examples).
     #[error("the {environment} environment refuses default credentials")]
     DefaultCredentials {
         /// The environment the store was built for.
         environment: &'static str,
     },
-    /// `production` and `staging` require an access key of at least 12 characters.
+    /// Every environment but `development` requires an access key of at least 12 characters.
     #[error("the {environment} environment requires an access key of at least {min} characters")]
     WeakAccessKey {
         /// The environment the store was built for.
@@ -157,7 +157,7 @@ pub enum ConfigRule {
         /// The minimum length.
         min: usize,
     },
-    /// `production` and `staging` require a secret key of at least 20 characters.
+    /// Every environment but `development` requires a secret key of at least 20 characters.
     #[error("the {environment} environment requires a secret key of at least {min} characters")]
     WeakSecretKey {
         /// The environment the store was built for.
@@ -165,6 +165,10 @@ pub enum ConfigRule {
         /// The minimum length.
         min: usize,
     },
+    /// SSE-C sends the object's key with every request, so it needs an `https://` endpoint in
+    /// every environment, `development` included.
+    #[error("sse-c requires an https endpoint in every environment")]
+    CustomerKeyRequiresHttps,
     /// A required setting is missing.
     #[error("missing setting `{setting}`")]
     Missing {

@@ -60,6 +60,7 @@ impl ObjectMeta {
 #[non_exhaustive]
 pub struct PutOptions {
     /// The content type to record; defaults to the key's [`FileKind`](crate::FileKind) type.
+    /// `S3Store` ignores it and stores every object as `application/octet-stream`.
     pub content_type: Option<String>,
 }
 
@@ -237,6 +238,7 @@ pub struct PresignOptions {
     /// How long the URL is valid; at most [`MAX_PRESIGN_EXPIRY`].
     pub expires_in: Duration,
     /// For uploads: the content type signed into the URL (defaults to the key's type).
+    /// `S3Store` ignores it and signs `application/octet-stream`.
     pub content_type: Option<String>,
 }
 

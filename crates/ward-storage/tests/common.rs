@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 use ward_storage::bootstrap::ensure_bucket;
+use ward_storage::s3::Environment;
 use ward_storage::{S3Store, S3StoreBuilder, SsePolicy};
 
 /// A server the tests talk to.
@@ -65,10 +66,12 @@ impl Server {
         false
     }
 
-    /// A builder for a fresh bucket on this server.
+    /// A builder for a fresh bucket on this server. The servers listen on plain http with test
+    /// credentials, which only the `development` environment accepts.
     pub(crate) fn builder(self) -> S3StoreBuilder {
         let (ak, sk) = self.credentials();
         S3StoreBuilder::new()
+            .with_environment(Environment::Development)
             .with_endpoint(self.endpoint())
             // Short: s3s-fs keeps metadata in one file named after base64(bucket) + base64(key),
             // which must fit in 255 bytes.
@@ -78,10 +81,16 @@ impl Server {
 
     /// A store on a fresh, bootstrapped bucket, or `None` when the server is not running.
     pub(crate) async fn store(self, sse: SsePolicy) -> Option<S3Store> {
+        self.store_from(self.builder().with_sse(sse)).await
+    }
+
+    /// A store built by `builder` (from [`Self::builder`]) on its bootstrapped bucket, or `None`
+    /// when the server is not running.
+    pub(crate) async fn store_from(self, builder: S3StoreBuilder) -> Option<S3Store> {
         if !self.available() {
             return None;
         }
-        let store = self.builder().with_sse(sse).build().unwrap();
+        let store = builder.build().unwrap();
         ensure_bucket(&store).await.unwrap();
         Some(store)
     }
@@ -90,6 +99,7 @@ impl Server {
     pub(crate) fn wrong_credentials(self, store: &S3Store) -> S3Store {
         let (ak, _) = self.credentials();
         S3StoreBuilder::new()
+            .with_environment(Environment::Development)
             .with_endpoint(self.endpoint())
             .with_bucket(store.bucket())
             .with_credentials(ak, "definitely-not-the-secret-key")

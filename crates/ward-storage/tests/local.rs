@@ -3,7 +3,7 @@
 use futures::TryStreamExt as _;
 use ward_storage::conformance::{TestReader, fresh_key, pattern};
 use ward_storage::{
-    Error, FileKind, KeyPrefix, LocalStore, ObjectKey, ObjectStore as _, ObjectStoreExt as _,
+    Error, FileKind, KeyPrefix, LocalStore, ObjectKey, ObjectStore as _, ObjectStoreExt as _, Owner,
 };
 
 #[test]
@@ -71,6 +71,86 @@ async fn local_store_refuses_an_object_that_is_a_symlink() {
     assert!(store.head(&key).await.is_err());
     assert!(store.put(&key, pattern(10, 3)).await.is_err());
     assert_eq!(std::fs::read(&secret).unwrap(), b"not yours");
+}
+
+/// Objects are `0600` and every directory the store creates (root included) `0700`, so other
+/// local users can neither read ciphertext nor list workspace and patient ids.
+#[cfg(unix)]
+#[tokio::test]
+async fn objects_are_owner_only_and_directories_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("ward-data");
+    let store = LocalStore::new(&root).unwrap();
+    let key = fresh_key(FileKind::Pdf);
+    store.put(&key, pattern(100, 9)).await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    let object = root.join(key.as_str());
+    assert_eq!(mode(&object), 0o600, "object mode");
+    let mut dir = object.parent().unwrap();
+    loop {
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+        if dir == root {
+            break;
+        }
+        dir = dir.parent().unwrap();
+    }
+    // A replacing put keeps the mode (a new file is renamed over the old one).
+    store.put(&key, pattern(10, 10)).await.unwrap();
+    assert_eq!(mode(&object), 0o600, "replaced object mode");
+}
+
+/// A symlink deep in the tree pointing at a directory inside the root is refused too: no path
+/// below the root is ever resolved through a symlink.
+#[cfg(unix)]
+#[tokio::test]
+async fn local_store_refuses_a_symlink_even_inside_the_root() {
+    let root = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(root.path()).unwrap();
+    let real = fresh_key(FileKind::Png);
+    store.put(&real, pattern(10, 11)).await.unwrap();
+    // Plant `{other owner}` as a symlink to the real owner's directory.
+    let owner_dir = root
+        .path()
+        .join(real.as_str())
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let other = ObjectKey::new(
+        real.workspace(),
+        Owner::Client(uuid::Uuid::new_v4()),
+        real.attachment(),
+        FileKind::Png,
+    );
+    let other_owner_dir = root
+        .path()
+        .join(other.as_str())
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    std::fs::create_dir_all(other_owner_dir.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&owner_dir, &other_owner_dir).unwrap();
+
+    assert!(store.get(&other).await.is_err());
+    assert!(store.head(&other).await.is_err());
+    assert!(store.put(&other, pattern(10, 12)).await.is_err());
+    assert!(store.delete(&other).await.is_err());
+    assert_eq!(
+        store.get(&real).await.unwrap().bytes().await.unwrap(),
+        pattern(10, 11)
+    );
+    let listed: Vec<ObjectKey> = store
+        .list(&KeyPrefix::all())
+        .map_ok(|m| m.key)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![real]);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

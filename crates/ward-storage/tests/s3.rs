@@ -21,10 +21,11 @@ use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
 use ward_storage::bootstrap::{StepOutcome, VersioningReport, ensure_bucket, verify_bucket_exists};
 use ward_storage::conformance::{self, Capabilities, fresh_key, pattern};
 use ward_storage::{
-    BoxReader, EncryptedStore, EncryptionExpectation, Error, FileKind, GetOptions, GetResult,
-    KeyPrefix, ListOptions, ObjectKey, ObjectMeta, ObjectStore, ObjectStoreExt as _, Owner,
-    PresignMethod, PresignOptions, PresignedRequest, Proof, PutOptions, PutResult, S3Store,
-    SharedAcrossWorkspaces, SseCustomerKey, SsePolicy, VerificationFailure, verify_file_encrypted,
+    BoxReader, ConfigRule, EncryptedStore, EncryptionExpectation, Error, FileKind, GetOptions,
+    GetResult, KeyPrefix, ListOptions, ObjectKey, ObjectMeta, ObjectStore, ObjectStoreExt as _,
+    Owner, PresignMethod, PresignOptions, PresignedRequest, Proof, PutOptions, PutResult, S3Store,
+    S3StoreBuilder, SharedAcrossWorkspaces, SseCustomerKey, SsePolicy, VerificationFailure,
+    verify_file_encrypted,
 };
 
 use crate::common::{Server, peak_rss};
@@ -130,36 +131,43 @@ async fn sse_kms_requested_and_observed_gives_evidence_with_the_key_id() {
     ));
 }
 
-/// moto ignores SSE-C (it neither applies nor reports it), so this is the fail-closed path for
-/// SSE-C; the evidence path for SSE-C is covered in `verify`'s unit tests.
-#[tokio::test]
-async fn sse_c_is_sent_per_object_and_a_server_ignoring_it_fails_closed() {
+/// SSE-C sends each object's key with every request, so it is refused over plain http in every
+/// environment, `development` included. The test servers speak only http, so SSE-C is covered
+/// here up to `build`, and by unit tests for the evidence check (`verify`) and presigning (`s3`).
+#[test]
+fn sse_c_is_refused_over_http_even_in_development_and_keys_differ_per_object() {
     let policy = SsePolicy::CustomerKey(SseCustomerKey::generate().unwrap());
-    let Some(store) = Server::Moto.store(policy.clone()).await else {
-        return;
-    };
+    for server in [Server::Moto, Server::S3s] {
+        let err = server
+            .builder()
+            .with_sse(policy.clone())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Config {
+                    rule: ConfigRule::CustomerKeyRequiresHttps
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    let store = S3StoreBuilder::new()
+        .with_endpoint("https://s3.example.invalid")
+        .with_bucket("b")
+        .with_credentials("AKIAWARDEXAMPLE01", "a-long-enough-secret-key-0123")
+        .with_sse(policy)
+        .build()
+        .unwrap();
     let (a, b) = (fresh_key(FileKind::Png), fresh_key(FileKind::Png));
     assert_ne!(
         store.customer_key_md5_for(&a),
         store.customer_key_md5_for(&b)
     );
-    let data = pattern(70_000, 3);
-    store.put(&a, data.clone()).await.unwrap();
-    assert_eq!(store.get(&a).await.unwrap().bytes().await.unwrap(), data);
-    let err = verify_file_encrypted(&store, &a, &EncryptionExpectation::ServerSide(policy))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            &err,
-            Error::EncryptionVerification { reason: VerificationFailure::SseMissing { expected }, .. }
-                if expected == "AES256"
-        ),
-        "{err:?}"
-    );
-    assert!(
-        store.head(&a).await.unwrap_err().is_not_found(),
-        "object must be deleted"
+    assert_eq!(
+        store.customer_key_md5_for(&a),
+        store.customer_key_md5_for(&a)
     );
 }
 
@@ -446,7 +454,9 @@ async fn presigned_get_works_and_is_refused_after_expiry() {
 
 #[tokio::test]
 async fn presigned_put_signs_content_type_and_sse_headers() {
-    let Some(store) = Server::S3s.store(SsePolicy::S3Managed).await else {
+    // A raw presigned upload bypasses ward encryption, so the store has to opt in.
+    let builder = Server::S3s.builder().with_allow_presigned_put(true);
+    let Some(store) = Server::S3s.store_from(builder).await else {
         return;
     };
     let key = fresh_key(FileKind::Png);
@@ -481,7 +491,65 @@ async fn presigned_put_signs_content_type_and_sse_headers() {
     assert_eq!(status, 200);
     let head = store.head(&key).await.unwrap();
     assert_eq!(head.size, 100);
-    assert_eq!(head.content_type.as_deref(), Some("image/png"));
+    // Never the plaintext's type (image/png for this key).
+    assert_eq!(
+        head.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
+}
+
+/// The bucket never learns the plaintext's type: single, multipart and encrypted puts are all
+/// stored as `application/octet-stream`, whatever the key's kind or the options ask.
+#[tokio::test]
+async fn objects_are_stored_as_octet_stream_whatever_the_plaintext_type() {
+    let Some(store) = Server::Moto.store(SsePolicy::S3Managed).await else {
+        return;
+    };
+    let single = fresh_key(FileKind::Jpeg);
+    store.put(&single, pattern(1000, 13)).await.unwrap();
+    let asked = fresh_key(FileKind::Pdf);
+    store
+        .put_opts(
+            &asked,
+            pattern(1000, 14),
+            PutOptions::new().with_content_type("application/pdf"),
+        )
+        .await
+        .unwrap();
+    let multipart = fresh_key(FileKind::Png);
+    let put = store
+        .put_stream(
+            &multipart,
+            Box::pin(std::io::Cursor::new(pattern(9 * 1024 * 1024, 15))),
+        )
+        .await
+        .unwrap();
+    assert!(
+        put.etag.unwrap().contains('-'),
+        "expected a multipart upload"
+    );
+    let encrypted = fresh_key(FileKind::Webp);
+    EncryptedStore::new(store.clone(), keys())
+        .put(&encrypted, pattern(1000, 16))
+        .await
+        .unwrap();
+    for key in [&single, &asked, &multipart, &encrypted] {
+        let head = store.head(key).await.unwrap();
+        assert_eq!(
+            head.content_type.as_deref(),
+            Some(ward_storage::s3::OBJECT_CONTENT_TYPE),
+            "{key}"
+        );
+        let got = store
+            .get_opts(key, GetOptions::new().with_range(0..1))
+            .await
+            .unwrap();
+        assert_eq!(
+            got.meta.content_type.as_deref(),
+            Some("application/octet-stream")
+        );
+        store.delete(key).await.unwrap();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

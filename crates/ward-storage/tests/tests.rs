@@ -2,7 +2,8 @@
 
 /// Server endpoints, skip rules and test stores shared by the modules below.
 mod common;
-/// `LocalStore` on a real filesystem: traversal refused, partial writes never visible.
+/// `LocalStore` on a real filesystem: traversal and symlinks refused, partial writes never
+/// visible, owner-only permissions.
 mod local;
 /// S3 against real servers on loopback (moto, s3s-fs): conformance, SSE evidence and the
 /// fail-closed paths, credentials, presigned URLs, multipart, listing, bootstrap.

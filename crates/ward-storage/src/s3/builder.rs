@@ -1,5 +1,5 @@
 //! `S3StoreBuilder`: endpoint, credentials, bucket, SSE policy and the client settings, validated
-//! once in `build`, where production rules refuse plain http and weak credentials.
+//! once in `build`, where production rules (the default) refuse plain http and weak credentials.
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,13 +29,13 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
 /// S3's minimum part size (all parts but the last).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
-/// Minimum access key length in `staging` and `production`.
+/// Minimum access key length outside `development`.
 pub const MIN_ACCESS_KEY_LEN: usize = 12;
-/// Minimum secret key length in `staging` and `production`.
+/// Minimum secret key length outside `development`.
 pub const MIN_SECRET_KEY_LEN: usize = 20;
 
-/// Access keys refused in `staging` and `production`: MinIO's root defaults, documentation
-/// examples and ward's own test credentials.
+/// Access keys refused outside `development`: MinIO's root defaults, documentation examples and
+/// ward's own test credentials.
 const DEFAULT_ACCESS_KEYS: &[&str] = &[
     "minioadmin",
     "minio",
@@ -44,7 +44,7 @@ const DEFAULT_ACCESS_KEYS: &[&str] = &[
     "AKIAIOSFODNN7EXAMPLE",
     "ward-test-access-key",
 ];
-/// Secret keys refused in `staging` and `production`, for the same reasons.
+/// Secret keys refused outside `development`, for the same reasons.
 const DEFAULT_SECRET_KEYS: &[&str] = &[
     "minioadmin",
     "minio123",
@@ -53,19 +53,24 @@ const DEFAULT_SECRET_KEYS: &[&str] = &[
     "ward-test-secret-key-not-for-production",
 ];
 
-/// The deployment environment a store is built for; `Staging` and `Production` apply the strict
-/// rules (https endpoint, no default or weak credentials).
+/// The deployment environment a store is built for.
+///
+/// Production rules are the default: every environment but `Development` applies the strict rules
+/// (https endpoint, no default or weak credentials), and an unset `WARD_ENV` means `Production`.
+/// Only an explicit `Development` relaxes them. SSE-C over `http://` is refused in every
+/// environment, `Development` included.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Environment {
-    /// A developer machine.
-    #[default]
+    /// A developer machine: the only environment where http endpoints and default or weak
+    /// credentials are accepted.
     Development,
-    /// Automated tests.
+    /// Automated tests: strict rules (a test against a local server says `Development`).
     Test,
     /// Pre-production: strict rules.
     Staging,
-    /// Production: strict rules.
+    /// Production: strict rules. The default.
+    #[default]
     Production,
 }
 
@@ -80,9 +85,9 @@ impl Environment {
         }
     }
 
-    /// Whether the strict rules apply.
+    /// Whether the strict rules apply: everywhere but `Development`.
     pub fn is_strict(self) -> bool {
-        matches!(self, Self::Staging | Self::Production)
+        !matches!(self, Self::Development)
     }
 }
 
@@ -125,9 +130,10 @@ pub enum S3ConfigKey {
     AccessKeyId,
     /// `secret_access_key` (env `WARD_S3_SECRET_ACCESS_KEY`).
     SecretAccessKey,
-    /// `environment` (env `WARD_ENV`).
+    /// `environment` (env `WARD_ENV`), default `production`.
     Environment,
-    /// `kms_key_id` (env `WARD_S3_KMS_KEY_ID`): when set, SSE-KMS with this key.
+    /// `kms_key_id` (env `WARD_S3_KMS_KEY_ID`): when set, SSE-KMS with this key (an empty value
+    /// is refused by `build`).
     KmsKeyId,
 }
 
@@ -195,15 +201,17 @@ impl FromStr for S3ConfigKey {
 /// endpoint is set (MinIO and other S3-compatible servers), request checksums only where S3
 /// requires them (ward's own AEAD already authenticates every byte).
 ///
+/// Production rules are the default ([`Environment`]): unless the builder says `Development`,
+/// plain http and default or weak credentials are refused, naming the rule.
+///
 /// ```
 /// use ward_storage::{ConfigRule, Error, S3StoreBuilder, s3::Environment};
 ///
-/// // In production, plain http and MinIO's root credentials are refused, naming the rule.
+/// // No environment given: production rules.
 /// let err = S3StoreBuilder::new()
 ///     .with_endpoint("http://minio.internal:9000")
 ///     .with_bucket("attachments")
 ///     .with_credentials("minioadmin", "minioadmin")
-///     .with_environment(Environment::Production)
 ///     .build()
 ///     .unwrap_err();
 /// assert!(matches!(err, Error::Config { rule: ConfigRule::HttpsRequired { .. } }));
@@ -211,6 +219,16 @@ impl FromStr for S3ConfigKey {
 ///     err.to_string(),
 ///     "invalid storage configuration: the production environment requires an https endpoint"
 /// );
+///
+/// // A local MinIO on a developer machine has to say so.
+/// let store = S3StoreBuilder::new()
+///     .with_endpoint("http://127.0.0.1:9000")
+///     .with_bucket("attachments")
+///     .with_credentials("minioadmin", "minioadmin")
+///     .with_environment(Environment::Development)
+///     .build()?;
+/// # let _ = store;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct S3StoreBuilder {
@@ -223,6 +241,7 @@ pub struct S3StoreBuilder {
     environment_error: bool,
     sse: Option<SsePolicy>,
     part_size: Option<usize>,
+    allow_presigned_put: bool,
 }
 
 impl fmt::Debug for S3StoreBuilder {
@@ -236,6 +255,7 @@ impl fmt::Debug for S3StoreBuilder {
             .field("environment", &self.environment)
             .field("sse", &self.sse)
             .field("part_size", &self.part_size)
+            .field("allow_presigned_put", &self.allow_presigned_put)
             .finish()
     }
 }
@@ -246,7 +266,8 @@ impl S3StoreBuilder {
         Self::default()
     }
 
-    /// A builder from the `WARD_S3_*` and `WARD_ENV` variables ([`S3ConfigKey::env_var`]).
+    /// A builder from the `WARD_S3_*` and `WARD_ENV` variables ([`S3ConfigKey::env_var`]). When
+    /// `WARD_ENV` is unset the environment stays `production`.
     pub fn from_env() -> Self {
         S3ConfigKey::ALL.into_iter().fold(Self::new(), |b, key| {
             match std::env::var(key.env_var()) {
@@ -313,7 +334,7 @@ impl S3StoreBuilder {
         self
     }
 
-    /// The environment whose rules apply (default `development`).
+    /// The environment whose rules apply (default `production`; only `development` relaxes them).
     pub fn with_environment(mut self, environment: Environment) -> Self {
         self.environment = environment;
         self.environment_error = false;
@@ -321,6 +342,9 @@ impl S3StoreBuilder {
     }
 
     /// The server-side encryption requested on every put (default SSE-S3, `AES256`).
+    ///
+    /// `build` refuses an empty KMS key id, and SSE-C ([`SsePolicy::CustomerKey`]) with an
+    /// `http://` endpoint in every environment: the key would travel in clear.
     pub fn with_sse(mut self, sse: SsePolicy) -> Self {
         self.sse = Some(sse);
         self
@@ -330,6 +354,17 @@ impl S3StoreBuilder {
     /// Streamed bodies larger than one part go multipart; memory stays within two parts.
     pub fn with_part_size(mut self, part_size: usize) -> Self {
         self.part_size = Some(part_size);
+        self
+    }
+
+    /// Whether [`S3Store`] hands out presigned PUT URLs (default `false`: presigning a PUT fails
+    /// with [`Error::NotSupported`]).
+    ///
+    /// A presigned upload goes straight to the bucket, past ward stream encryption, so the store
+    /// cannot know that the bytes are ciphertext. Turn this on only for a client that encrypts
+    /// itself; [`EncryptedStore`](crate::EncryptedStore) refuses presigned uploads either way.
+    pub fn with_allow_presigned_put(mut self, allow: bool) -> Self {
+        self.allow_presigned_put = allow;
         self
     }
 
@@ -373,6 +408,27 @@ impl S3StoreBuilder {
                     reason: "must start with https:// or http://".to_owned(),
                 },
             });
+        }
+        match &self.sse {
+            Some(SsePolicy::Kms { key_id }) if key_id.trim().is_empty() => {
+                return Err(Error::Config {
+                    rule: ConfigRule::Invalid {
+                        setting: "kms_key_id",
+                        reason: "must not be empty".to_owned(),
+                    },
+                });
+            }
+            Some(SsePolicy::CustomerKey(_))
+                if self
+                    .endpoint
+                    .as_deref()
+                    .is_some_and(|e| !e.starts_with("https://")) =>
+            {
+                return Err(Error::Config {
+                    rule: ConfigRule::CustomerKeyRequiresHttps,
+                });
+            }
+            _ => {}
         }
         check_strict_rules(
             self.environment,
@@ -419,11 +475,13 @@ impl S3StoreBuilder {
             self.sse.unwrap_or(SsePolicy::S3Managed),
             part_size,
             self.endpoint.unwrap_or_else(|| "aws".to_owned()),
+            self.allow_presigned_put,
         ))
     }
 }
 
-/// The `staging`/`production` rules, checked in order so the first broken one is named.
+/// The strict rules (every environment but `development`), checked in order so the first broken
+/// one is named.
 fn check_strict_rules(
     environment: Environment,
     endpoint: Option<&str>,
@@ -474,7 +532,11 @@ mod tests {
 
     #[test]
     fn strict_environments_name_the_rule_they_refuse() {
-        for env in [Environment::Staging, Environment::Production] {
+        for env in [
+            Environment::Test,
+            Environment::Staging,
+            Environment::Production,
+        ] {
             let rule = |r: Result<S3Store>| match r {
                 Err(Error::Config { rule }) => rule,
                 other => panic!("expected a config error, got {other:?}"),
@@ -520,10 +582,126 @@ mod tests {
     }
 
     #[test]
-    fn development_accepts_loopback_http_and_test_credentials() {
-        for env in [Environment::Development, Environment::Test] {
-            assert!(strict(env, "http://127.0.0.1:9000", "minioadmin", "minioadmin").is_ok());
+    fn only_development_accepts_loopback_http_and_test_credentials() {
+        let dev = Environment::Development;
+        assert!(strict(dev, "http://127.0.0.1:9000", "minioadmin", "minioadmin").is_ok());
+        for env in [
+            Environment::Test,
+            Environment::Staging,
+            Environment::Production,
+        ] {
+            assert!(strict(env, "http://127.0.0.1:9000", "minioadmin", "minioadmin").is_err());
         }
+    }
+
+    fn config_rule(result: Result<S3Store>) -> ConfigRule {
+        match result {
+            Err(Error::Config { rule }) => rule,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn production_rules_apply_when_no_environment_is_given() {
+        assert_eq!(Environment::default(), Environment::Production);
+        let unset = S3StoreBuilder::new()
+            .with_endpoint("http://127.0.0.1:9000")
+            .with_bucket("b")
+            .with_credentials("minioadmin", "minioadmin")
+            .build();
+        assert_eq!(
+            config_rule(unset),
+            ConfigRule::HttpsRequired {
+                environment: "production"
+            }
+        );
+        // The same through `from_env` when `WARD_ENV` is not set in this process (the
+        // explicit setters below override whatever `WARD_S3_*` holds).
+        if std::env::var_os("WARD_ENV").is_none() {
+            let from_env = S3StoreBuilder::from_env()
+                .with_endpoint("https://s3.internal")
+                .with_bucket("b")
+                .with_credentials("minioadmin", "minioadmin")
+                .with_sse(SsePolicy::S3Managed)
+                .build();
+            assert_eq!(
+                config_rule(from_env),
+                ConfigRule::DefaultCredentials {
+                    environment: "production"
+                }
+            );
+        }
+        // Naming `development` is the only way to relax the rules.
+        let dev = S3StoreBuilder::new()
+            .with_config(S3ConfigKey::Environment, "development")
+            .with_endpoint("http://127.0.0.1:9000")
+            .with_bucket("b")
+            .with_credentials("minioadmin", "minioadmin")
+            .build();
+        assert!(dev.is_ok(), "{dev:?}");
+    }
+
+    #[test]
+    fn sse_c_over_http_is_refused_in_every_environment() {
+        let policy = SsePolicy::CustomerKey(crate::SseCustomerKey::generate().unwrap());
+        for env in [
+            Environment::Development,
+            Environment::Test,
+            Environment::Staging,
+            Environment::Production,
+        ] {
+            let over_http = S3StoreBuilder::new()
+                .with_endpoint("http://127.0.0.1:9000")
+                .with_bucket("b")
+                .with_credentials(GOOD_AK, GOOD_SK)
+                .with_environment(env)
+                .with_sse(policy.clone())
+                .build();
+            assert_eq!(
+                config_rule(over_http),
+                ConfigRule::CustomerKeyRequiresHttps,
+                "{env}"
+            );
+            let over_https = S3StoreBuilder::new()
+                .with_endpoint("https://s3.internal")
+                .with_bucket("b")
+                .with_credentials(GOOD_AK, GOOD_SK)
+                .with_environment(env)
+                .with_sse(policy.clone())
+                .build();
+            assert!(over_https.is_ok(), "{env}: {over_https:?}");
+        }
+        // AWS itself (no endpoint) is https.
+        let aws = S3StoreBuilder::new()
+            .with_bucket("b")
+            .with_credentials(GOOD_AK, GOOD_SK)
+            .with_sse(policy)
+            .build();
+        assert!(aws.is_ok(), "{aws:?}");
+    }
+
+    #[test]
+    fn an_empty_kms_key_id_is_refused() {
+        for key_id in ["", "  "] {
+            let err = S3StoreBuilder::new()
+                .with_bucket("b")
+                .with_credentials(GOOD_AK, GOOD_SK)
+                .with_config(S3ConfigKey::KmsKeyId, key_id)
+                .build()
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "invalid storage configuration: setting `kms_key_id` is invalid: must not be empty"
+            );
+        }
+        let named = S3StoreBuilder::new()
+            .with_bucket("b")
+            .with_credentials(GOOD_AK, GOOD_SK)
+            .with_sse(SsePolicy::Kms {
+                key_id: "alias/ward".into(),
+            })
+            .build();
+        assert!(named.is_ok(), "{named:?}");
     }
 
     #[test]

@@ -34,6 +34,10 @@ use crate::store::{
 
 const STORE: &str = "S3Store";
 
+/// The `Content-Type` every S3 object is stored with. Objects hold ward ciphertext, and the
+/// plaintext's type lives in the database, so the bucket learns nothing from it.
+pub const OBJECT_CONTENT_TYPE: &str = "application/octet-stream";
+
 /// The SSE-C headers for one object: algorithm, base64 key, base64 MD5 of the key.
 struct CustomerHeaders {
     key: Zeroizing<String>,
@@ -44,6 +48,22 @@ struct CustomerHeaders {
 ///
 /// Every put (single and multipart) carries the store's [`SsePolicy`]; with SSE-C every get and
 /// head carries the object's derived key too. Build one with [`S3StoreBuilder`].
+///
+/// Every object, presigned uploads included, is stored with `Content-Type`
+/// [`OBJECT_CONTENT_TYPE`] (`application/octet-stream`): the plaintext's type is kept in the
+/// database, never in the bucket. [`PutOptions::content_type`] and
+/// [`PresignOptions::content_type`] are ignored by this store.
+///
+/// Presigning is limited so that no URL hands out more than one object's ciphertext:
+///
+/// - presigned GET URLs are signed for any policy but SSE-C;
+/// - presigned PUT URLs only when the builder opted in with
+///   [`with_allow_presigned_put`](S3StoreBuilder::with_allow_presigned_put), since the uploader
+///   writes straight to the bucket, past ward encryption;
+/// - under SSE-C nothing is presigned: the caller would have to be given the object's customer
+///   key, which stays valid for every future version of that key.
+///
+/// Each refusal is [`Error::NotSupported`].
 #[derive(Clone)]
 pub struct S3Store {
     client: aws_sdk_s3::Client,
@@ -51,6 +71,7 @@ pub struct S3Store {
     sse: SsePolicy,
     part_size: usize,
     endpoint: String,
+    allow_presigned_put: bool,
 }
 
 impl fmt::Debug for S3Store {
@@ -60,6 +81,7 @@ impl fmt::Debug for S3Store {
             .field("bucket", &self.bucket)
             .field("sse", &self.sse)
             .field("part_size", &self.part_size)
+            .field("allow_presigned_put", &self.allow_presigned_put)
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +174,7 @@ impl S3Store {
         sse: SsePolicy,
         part_size: usize,
         endpoint: String,
+        allow_presigned_put: bool,
     ) -> Self {
         Self {
             client,
@@ -159,6 +182,7 @@ impl S3Store {
             sse,
             part_size,
             endpoint,
+            allow_presigned_put,
         }
     }
 
@@ -175,6 +199,12 @@ impl S3Store {
     /// The multipart part size.
     pub fn part_size(&self) -> usize {
         self.part_size
+    }
+
+    /// Whether presigned PUT URLs are handed out
+    /// ([`with_allow_presigned_put`](S3StoreBuilder::with_allow_presigned_put)).
+    pub fn allows_presigned_put(&self) -> bool {
+        self.allow_presigned_put
     }
 
     /// The underlying client, for bucket bootstrap.
@@ -210,19 +240,14 @@ impl S3Store {
         Ok(())
     }
 
-    async fn put_single(
-        &self,
-        key: &ObjectKey,
-        payload: Bytes,
-        content_type: String,
-    ) -> Result<PutResult> {
+    async fn put_single(&self, key: &ObjectKey, payload: Bytes) -> Result<PutResult> {
         let size = payload.len() as u64;
         let req = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key.as_str())
-            .content_type(content_type)
+            .content_type(OBJECT_CONTENT_TYPE)
             .content_length(i64::try_from(size).unwrap_or(i64::MAX))
             .body(ByteStream::from(payload));
         let out = with_put_sse!(self, key, req)
@@ -269,14 +294,13 @@ impl S3Store {
         key: &ObjectKey,
         first: Bytes,
         body: &mut BoxReader,
-        content_type: String,
     ) -> Result<PutResult> {
         let req = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key.as_str())
-            .content_type(content_type);
+            .content_type(OBJECT_CONTENT_TYPE);
         let created = with_put_sse!(self, key, req).send().await.map_err(|e| {
             S3CallError::from_sdk(e).into_error("create_multipart_upload", Some(key))
         })?;
@@ -388,23 +412,21 @@ impl ObjectStore for S3Store {
                 .put_stream_opts(key, Box::pin(std::io::Cursor::new(payload)), opts)
                 .await;
         }
-        self.put_single(key, payload, opts.content_type_for(key))
-            .await
+        // The content type asked for is ignored: see `OBJECT_CONTENT_TYPE`.
+        self.put_single(key, payload).await
     }
 
     async fn put_stream_opts(
         &self,
         key: &ObjectKey,
         mut body: BoxReader,
-        opts: PutOptions,
+        _opts: PutOptions,
     ) -> Result<PutResult> {
-        let content_type = opts.content_type_for(key);
         let first = read_part(&mut body, self.part_size, key).await?;
         if first.len() < self.part_size {
-            return self.put_single(key, first, content_type).await;
+            return self.put_single(key, first).await;
         }
-        self.put_multipart(key, first, &mut body, content_type)
-            .await
+        self.put_multipart(key, first, &mut body).await
     }
 
     async fn get_opts(&self, key: &ObjectKey, opts: GetOptions) -> Result<GetResult> {
@@ -559,6 +581,20 @@ impl ObjectStore for S3Store {
         opts: PresignOptions,
     ) -> Result<PresignedRequest> {
         opts.check()?;
+        if matches!(self.sse, SsePolicy::CustomerKey(_)) {
+            // The signed request would carry the object's customer key in its headers.
+            return Err(Error::NotSupported {
+                store: STORE,
+                operation: "presigning under sse-c (the url would hand out the object's key)",
+            });
+        }
+        if method == PresignMethod::Put && !self.allow_presigned_put {
+            return Err(Error::NotSupported {
+                store: STORE,
+                operation: "presigned upload without with_allow_presigned_put (the uploader \
+                            would bypass ward encryption)",
+            });
+        }
         let config = PresigningConfig::builder()
             .start_time(SystemTime::now())
             .expires_in(opts.expires_in)
@@ -569,28 +605,23 @@ impl ObjectStore for S3Store {
                 source: Box::new(e),
             })?;
         let presigned = match method {
-            PresignMethod::Get => {
-                let req = self
-                    .client
-                    .get_object()
-                    .bucket(&self.bucket)
-                    .key(key.as_str());
-                with_customer_key!(self, key, req)
-                    .presigned(config)
-                    .await
-                    .map_err(|e| S3CallError::from_sdk(e).into_error("presign", Some(key)))?
-            }
+            // SSE-C was refused above, so no customer key is ever signed into a URL.
+            PresignMethod::Get => self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key.as_str())
+                .presigned(config)
+                .await
+                .map_err(|e| S3CallError::from_sdk(e).into_error("presign", Some(key)))?,
             PresignMethod::Put => {
-                let content_type = opts
-                    .content_type
-                    .clone()
-                    .unwrap_or_else(|| key.kind().content_type().to_owned());
+                // `opts.content_type` is ignored: see `OBJECT_CONTENT_TYPE`.
                 let req = self
                     .client
                     .put_object()
                     .bucket(&self.bucket)
                     .key(key.as_str())
-                    .content_type(content_type);
+                    .content_type(OBJECT_CONTENT_TYPE);
                 with_put_sse!(self, key, req)
                     .presigned(config)
                     .await
@@ -606,5 +637,121 @@ impl ObjectStore for S3Store {
                 .collect(),
             expires_at: OffsetDateTime::now_utc() + opts.expires_in,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{FileKind, Owner};
+    use crate::sse::SseCustomerKey;
+    use uuid::Uuid;
+
+    /// A store on an https endpoint nothing listens on: presigning is computed locally.
+    fn store(sse: SsePolicy, allow_presigned_put: bool) -> S3Store {
+        S3StoreBuilder::new()
+            .with_endpoint("https://s3.example.invalid")
+            .with_bucket("b")
+            .with_credentials("AKIAWARDEXAMPLE01", "a-long-enough-secret-key-0123")
+            .with_sse(sse)
+            .with_allow_presigned_put(allow_presigned_put)
+            .build()
+            .unwrap()
+    }
+
+    fn key() -> ObjectKey {
+        ObjectKey::new(
+            Uuid::new_v4(),
+            Owner::Session(Uuid::new_v4()),
+            Uuid::new_v4(),
+            FileKind::Pdf,
+        )
+    }
+
+    #[tokio::test]
+    async fn sse_c_stores_presign_nothing_so_no_customer_key_leaves() {
+        let master = SseCustomerKey::generate().unwrap();
+        for allow_put in [false, true] {
+            let store = store(SsePolicy::CustomerKey(master.clone()), allow_put);
+            let key = key();
+            let derived = master.object_key_base64(&key);
+            for method in [PresignMethod::Get, PresignMethod::Put] {
+                let err = store
+                    .presign(method, &key, PresignOptions::new())
+                    .await
+                    .unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        Error::NotSupported {
+                            store: "S3Store",
+                            ..
+                        }
+                    ),
+                    "{method:?}: {err:?}"
+                );
+                let shown = format!("{err} {err:?}");
+                assert!(shown.contains("sse-c"), "{shown}");
+                assert!(!shown.contains(derived.as_str()), "{shown}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn presigned_put_is_refused_unless_the_store_opted_in() {
+        let key = key();
+        let default = store(SsePolicy::S3Managed, false);
+        assert!(!default.allows_presigned_put());
+        let err = default
+            .presign(PresignMethod::Put, &key, PresignOptions::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NotSupported {
+                    store: "S3Store",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("with_allow_presigned_put"),
+            "{err}"
+        );
+        // GET stays available: it only ever hands out ciphertext.
+        let get = default
+            .presign(PresignMethod::Get, &key, PresignOptions::new())
+            .await
+            .unwrap();
+        assert!(get.url.contains(key.as_str()));
+
+        let opted_in = store(SsePolicy::S3Managed, true);
+        assert!(opted_in.allows_presigned_put());
+        let put = opted_in
+            .presign(
+                PresignMethod::Put,
+                &key,
+                PresignOptions::new().with_content_type("application/pdf"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(put.method, PresignMethod::Put);
+        assert!(
+            put.headers.iter().any(
+                |(k, v)| k.eq_ignore_ascii_case("x-amz-server-side-encryption") && v == "AES256"
+            ),
+            "{:?}",
+            put.headers
+        );
+        // The plaintext's type is never signed into the upload (L11).
+        let types: Vec<&str> = put
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(types, [OBJECT_CONTENT_TYPE]);
     }
 }
