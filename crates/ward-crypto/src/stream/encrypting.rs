@@ -10,8 +10,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::chunk::{ChunkSealer, batch_chunks};
-use super::format::{CURRENT_VERSION, StreamHeader, TAG_LEN};
-use super::{StreamOptions, random_salt, to_io};
+use super::format::{StreamHeader, TAG_LEN};
+use super::{StreamOptions, start_object, to_io};
 use crate::error::{Error, Result};
 use crate::keys::DataKey;
 
@@ -104,13 +104,7 @@ impl<R: AsyncRead> EncryptingReader<R> {
         context: &[u8],
         options: &StreamOptions,
     ) -> Result<Self> {
-        let started = ChunkSealer::start(
-            dek,
-            context,
-            options.chunk_size(),
-            random_salt()?,
-            CURRENT_VERSION,
-        )?;
+        let started = start_object(dek, context, options)?;
         Ok(Self::started(inner, started))
     }
 

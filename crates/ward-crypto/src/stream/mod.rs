@@ -187,18 +187,28 @@ pub fn encrypt_to_vec_with(
     context: &[u8],
     options: &StreamOptions,
 ) -> Result<Vec<u8>> {
-    let (header, sealer) = ChunkSealer::start(
+    let (header, sealer) = start_object(dek, context, options)?;
+    seal_whole(header, sealer, plaintext)
+}
+
+/// Starts a new object in the current version, with a fresh random salt: its header and the
+/// sealer of its chunks.
+pub(crate) fn start_object(
+    dek: &DataKey,
+    context: &[u8],
+    options: &StreamOptions,
+) -> Result<(StreamHeader, ChunkSealer)> {
+    ChunkSealer::start(
         dek,
         context,
         options.chunk_size(),
         random_salt()?,
         CURRENT_VERSION,
-    )?;
-    seal_whole(header, sealer, plaintext)
+    )
 }
 
 /// A fresh random salt for a new object.
-pub(crate) fn random_salt() -> Result<[u8; SALT_LEN]> {
+fn random_salt() -> Result<[u8; SALT_LEN]> {
     let mut salt = [0u8; SALT_LEN];
     getrandom::fill(&mut salt).map_err(|e| Error::Provider {
         provider: "os-random",

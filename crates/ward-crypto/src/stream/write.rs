@@ -9,8 +9,8 @@ use tokio::io::AsyncWrite;
 use zeroize::Zeroizing;
 
 use super::chunk::{ChunkSealer, batch_chunks};
-use super::format::{CURRENT_VERSION, StreamHeader, TAG_LEN};
-use super::{StreamOptions, random_salt, to_io};
+use super::format::{StreamHeader, TAG_LEN};
+use super::{StreamOptions, start_object, to_io};
 use crate::error::{Error, Result};
 use crate::keys::DataKey;
 
@@ -80,13 +80,7 @@ impl<W: AsyncWrite> StreamEncryptor<W> {
         context: &[u8],
         options: &StreamOptions,
     ) -> Result<Self> {
-        let started = ChunkSealer::start(
-            dek,
-            context,
-            options.chunk_size(),
-            random_salt()?,
-            CURRENT_VERSION,
-        )?;
+        let started = start_object(dek, context, options)?;
         Ok(Self::started(inner, started))
     }
 
