@@ -1,14 +1,17 @@
 //! PDF: loads the object graph within limits, removes metadata and active content, writes a
 //! fresh file and checks that pages and media boxes survived.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashSet};
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
 
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::error::{ActiveContent, Error, LimitRule, Result};
 use crate::kind::FileKind;
 use crate::limits::Limits;
+use crate::pdf_scan;
 use crate::report::{Category, Report};
 
 const KIND: FileKind = FileKind::Pdf;
@@ -31,41 +34,81 @@ struct Loaded {
     pages: Vec<Option<[f64; 4]>>,
 }
 
+/// The wall-clock limit of one file's cleaning.
+#[derive(Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    fn new(limit: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            at: now
+                .checked_add(limit)
+                .unwrap_or(now + Duration::from_secs(86_400 * 365)),
+            limit,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if Instant::now() >= self.at {
+            return Err(self.exceeded());
+        }
+        Ok(())
+    }
+
+    fn exceeded(&self) -> Error {
+        Error::Limit(LimitRule::PdfTime { limit: self.limit })
+    }
+}
+
 /// Validates and cleans a PDF, returning the freshly written file.
 pub(crate) fn clean(
     input: &[u8],
     limits: &Limits,
     policy: ActiveContentPolicy,
 ) -> Result<(Vec<u8>, Report)> {
-    let Loaded { mut doc, pages } = load(input, limits)?;
+    let deadline = Deadline::new(limits.max_pdf_time());
+    let Loaded { mut doc, pages } = load(input, limits, deadline)?;
     let mut report = Report::default();
 
-    let found = scan_active(&doc);
+    let found = scan_active(&doc, deadline)?;
     if let Some(&first) = found.iter().next() {
         match policy {
             ActiveContentPolicy::Reject => return Err(Error::ActiveContent(first)),
             ActiveContentPolicy::Remove => {
-                remove_active(&mut doc, &mut report);
+                remove_active(&mut doc, &mut report, deadline)?;
                 doc.prune_objects();
-                if let Some(&left) = scan_active(&doc).iter().next() {
+                if let Some(&left) = scan_active(&doc, deadline)?.iter().next() {
                     return Err(Error::ActiveContent(left));
                 }
             }
         }
     }
-    remove_metadata(&mut doc, &mut report);
+    remove_metadata(&mut doc, &mut report, deadline)?;
     doc.prune_objects();
+    deadline.check()?;
 
     let mut out = Vec::with_capacity(input.len());
     doc.save_to(&mut out).map_err(|e| Error::Encode {
         kind: KIND,
         source: Box::new(e),
     })?;
+    // Only the page facts are needed from here on: free the first document before the second
+    // load, so the two never hold memory at the same time.
+    drop(doc);
+    deadline.check()?;
 
     // Read the written file back: the same pages with the same media boxes, or it is our fault.
-    let written = load(&out, limits).map_err(|e| Error::Encode {
-        kind: KIND,
-        source: Box::new(e),
+    // Running out of time stays a limit error; anything else is ours.
+    let written = load(&out, limits, deadline).map_err(|e| match e {
+        Error::Limit(LimitRule::PdfTime { .. }) => e,
+        e => Error::Encode {
+            kind: KIND,
+            source: Box::new(e),
+        },
     })?;
     if written.pages != pages {
         return Err(Error::Encode {
@@ -76,26 +119,72 @@ pub(crate) fn clean(
     Ok((out, report))
 }
 
-/// Loads within limits: decompression bounded per stream, encryption refused, object and page
-/// counts checked.
-fn load(input: &[u8], limits: &Limits) -> Result<Loaded> {
+/// Loads within limits: encryption refused and the syntax weighed before lopdf parses
+/// anything, then, while lopdf loads, object streams weighed before they are parsed, inflation
+/// and kept objects counted, and the deadline watched; object and page counts checked.
+fn load(input: &[u8], limits: &Limits, deadline: Deadline) -> Result<Loaded> {
+    // lopdf's encrypted path ignores the load filter and decrypts every object, so the file
+    // is refused before lopdf sees it.
+    if pdf_scan::mentions_encrypt(input) {
+        return Err(Error::Encrypted);
+    }
+    let weight_limit = limits.max_pdf_weight();
+    let weight_error = || {
+        Error::Limit(LimitRule::PdfWeight {
+            limit: weight_limit,
+        })
+    };
+    let bounds = pdf_scan::FileBounds {
+        weight: weight_limit,
+        stream_bytes: limits.max_pdf_stream_bytes(),
+        inflated_bytes: limits.max_pdf_inflated_bytes(),
+        deadline: deadline.at,
+    };
+    match pdf_scan::file_weight(input, &bounds) {
+        Ok(_) => {}
+        Err(pdf_scan::Stop::Weight) => return Err(weight_error()),
+        Err(pdf_scan::Stop::Time) => return Err(deadline.exceeded()),
+        Err(pdf_scan::Stop::Stream) => {
+            return Err(Error::Limit(LimitRule::PdfStream {
+                limit: limits.max_pdf_stream_bytes(),
+            }));
+        }
+        Err(pdf_scan::Stop::Inflated) => {
+            return Err(Error::Limit(LimitRule::PdfInflated {
+                limit: limits.max_pdf_inflated_bytes(),
+            }));
+        }
+        Err(pdf_scan::Stop::Filter) => {
+            return Err(Error::malformed(
+                KIND,
+                "an object stream uses a filter other than FlateDecode",
+            ));
+        }
+    }
     let options = LoadOptions {
         max_decompressed_size: Some(limits.max_pdf_stream_bytes()),
-        filter: Some(count_object),
+        filter: Some(admit),
         ..LoadOptions::default()
     };
-    OBJECT_BUDGET.with(|b| {
-        b.set(Budget {
-            left: limits.max_pdf_objects(),
-            exceeded: false,
+    BUDGET.with(|b| {
+        *b.borrow_mut() = Some(Budget {
+            objects_left: limits.max_pdf_objects(),
+            kept_left: weight_limit,
+            limits: limits.clone(),
+            deadline,
         })
     });
-    let loaded = Document::load_mem_with_options(input, options);
-    if OBJECT_BUDGET.with(|b| b.get().exceeded) {
-        return Err(Error::Limit(LimitRule::PdfObjects {
-            limit: limits.max_pdf_objects(),
-        }));
-    }
+    let loaded = panic::catch_unwind(AssertUnwindSafe(|| {
+        Document::load_mem_with_options(input, options)
+    }));
+    BUDGET.with(|b| b.borrow_mut().take());
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(payload) => match payload.downcast::<Refused>() {
+            Ok(refused) => return Err(Error::Limit(refused.0)),
+            Err(other) => panic::resume_unwind(other),
+        },
+    };
     let doc = match loaded {
         Ok(doc) => doc,
         Err(
@@ -129,42 +218,93 @@ fn load(input: &[u8], limits: &Limits) -> Result<Loaded> {
             limit: limits.max_pdf_pages(),
         }));
     }
+    deadline.check()?;
     let pages = page_ids.values().map(|&id| media_box(&doc, id)).collect();
     Ok(Loaded { doc, pages })
 }
 
-/// Objects the current load may still keep, so the object cap holds while loading (objects
-/// unpacked from object streams included), not only afterwards. Loading is single-threaded
-/// (lopdf's `rayon` feature is off), so a thread-local is exact.
-#[derive(Clone, Copy)]
+/// What the current load may still use, so every bound holds *while* lopdf loads, not only
+/// afterwards. Loading is single-threaded (lopdf's `rayon` feature is off), so a thread-local
+/// is exact.
 struct Budget {
-    left: usize,
-    exceeded: bool,
+    objects_left: usize,
+    /// Weight of the objects lopdf may still keep, copies included.
+    kept_left: u64,
+    limits: Limits,
+    deadline: Deadline,
 }
 
 thread_local! {
-    static OBJECT_BUDGET: Cell<Budget> = const { Cell::new(Budget { left: 0, exceeded: false }) };
+    static BUDGET: RefCell<Option<Budget>> = const { RefCell::new(None) };
 }
 
-/// lopdf's load filter: keeps objects while the budget lasts, then drops them and flags it.
-fn count_object(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
-    OBJECT_BUDGET.with(|b| {
-        let mut budget = b.get();
-        if budget.left == 0 {
-            budget.exceeded = true;
-            b.set(budget);
-            return None;
+/// The unwind payload that stops lopdf mid-load: the filter cannot return an error, and
+/// dropping objects would let lopdf go on parsing the rest of a hostile file.
+/// `resume_unwind` skips the panic hook, so nothing is printed.
+struct Refused(LimitRule);
+
+/// lopdf's load filter: counts and weighs every object and refuses the file as soon as a
+/// budget runs out.
+fn admit(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
+    let verdict = BUDGET.with(|b| match b.borrow_mut().as_mut() {
+        Some(budget) => budget.admit(object),
+        // Only `load` installs this filter, and it sets the budget first.
+        None => Err(LimitRule::PdfObjects { limit: 0 }),
+    });
+    if let Err(rule) = verdict {
+        panic::resume_unwind(Box::new(Refused(rule)));
+    }
+    // lopdf keeps its own `object` for top-level objects and uses the returned value only for
+    // members of object streams, which are never streams: so streams, the only large objects,
+    // are not copied.
+    match object {
+        Object::Stream(_) => Some((id, Object::Null)),
+        other => Some((id, other.clone())),
+    }
+}
+
+impl Budget {
+    fn admit(&mut self, object: &Object) -> Result<(), LimitRule> {
+        let limits = &self.limits;
+        if Instant::now() >= self.deadline.at {
+            return Err(LimitRule::PdfTime {
+                limit: self.deadline.limit,
+            });
         }
-        budget.left -= 1;
-        b.set(budget);
-        // lopdf keeps its own `object` for top-level objects and uses the returned value only
-        // for members of object streams, which are never streams: so streams, the only large
-        // objects, are not copied.
-        match object {
-            Object::Stream(_) => Some((id, Object::Null)),
-            other => Some((id, other.clone())),
-        }
-    })
+        self.objects_left = self
+            .objects_left
+            .checked_sub(1)
+            .ok_or(LimitRule::PdfObjects {
+                limit: limits.max_pdf_objects(),
+            })?;
+        self.kept_left =
+            self.kept_left
+                .checked_sub(weight(object))
+                .ok_or(LimitRule::PdfWeight {
+                    limit: limits.max_pdf_weight(),
+                })?;
+        Ok(())
+    }
+}
+
+/// The weight of a parsed object, in the units of [`Limits::max_pdf_weight`]: one per object
+/// and per 128 bytes of string, name or stream data, one per dictionary key.
+fn weight(object: &Object) -> u64 {
+    fn data(len: usize) -> u64 {
+        len as u64 / 128
+    }
+    fn dict(d: &Dictionary) -> u64 {
+        d.iter()
+            .map(|(k, v)| 1 + data(k.len()) + weight(v))
+            .fold(1, u64::saturating_add)
+    }
+    match object {
+        Object::Array(items) => items.iter().map(weight).fold(1, u64::saturating_add),
+        Object::Dictionary(d) => dict(d),
+        Object::Stream(s) => dict(&s.dict).saturating_add(data(s.content.len())),
+        Object::String(bytes, _) | Object::Name(bytes) => 1 + data(bytes.len()),
+        _ => 1,
+    }
 }
 
 /// The page's media box, inherited from ancestors when the page has none.
@@ -204,8 +344,34 @@ fn resolve<'a>(doc: &'a Document, object: &'a Object) -> &'a Object {
 }
 
 /// Calls `f` on every dictionary (stream dictionaries included) of every object and the
-/// trailer, however deeply nested in direct arrays and dictionaries.
-fn for_each_dict(doc: &Document, f: &mut impl FnMut(&Dictionary)) {
+/// trailer, however deeply nested in direct arrays and dictionaries, until the deadline.
+fn for_each_dict(
+    doc: &Document,
+    deadline: Deadline,
+    f: &mut impl FnMut(&Dictionary),
+) -> Result<()> {
+    let mut late = false;
+    let mut visited = 0u32;
+    let mut g = |d: &Dictionary| {
+        if late {
+            return;
+        }
+        visited = visited.wrapping_add(1);
+        if visited.is_multiple_of(1024) && Instant::now() >= deadline.at {
+            late = true;
+            return;
+        }
+        f(d)
+    };
+    walk_all(doc, &mut g);
+    if late {
+        Err(deadline.exceeded())
+    } else {
+        Ok(())
+    }
+}
+
+fn walk_all(doc: &Document, f: &mut impl FnMut(&Dictionary)) {
     fn walk(object: &Object, f: &mut impl FnMut(&Dictionary)) {
         match object {
             Object::Dictionary(d) => walk_dict(d, f),
@@ -223,7 +389,33 @@ fn for_each_dict(doc: &Document, f: &mut impl FnMut(&Dictionary)) {
 }
 
 /// Like [`for_each_dict`], mutably.
-fn for_each_dict_mut(doc: &mut Document, f: &mut impl FnMut(&mut Dictionary)) {
+fn for_each_dict_mut(
+    doc: &mut Document,
+    deadline: Deadline,
+    f: &mut impl FnMut(&mut Dictionary),
+) -> Result<()> {
+    let mut late = false;
+    let mut visited = 0u32;
+    let mut g = |d: &mut Dictionary| {
+        if late {
+            return;
+        }
+        visited = visited.wrapping_add(1);
+        if visited.is_multiple_of(1024) && Instant::now() >= deadline.at {
+            late = true;
+            return;
+        }
+        f(d)
+    };
+    walk_all_mut(doc, &mut g);
+    if late {
+        Err(deadline.exceeded())
+    } else {
+        Ok(())
+    }
+}
+
+fn walk_all_mut(doc: &mut Document, f: &mut impl FnMut(&mut Dictionary)) {
     fn walk(object: &mut Object, f: &mut impl FnMut(&mut Dictionary)) {
         match object {
             Object::Dictionary(d) => walk_dict(d, f),
@@ -269,7 +461,7 @@ fn is_open_action(open: &Object) -> bool {
 }
 
 /// Every kind of active content in the document.
-fn scan_active(doc: &Document) -> BTreeSet<ActiveContent> {
+fn scan_active(doc: &Document, deadline: Deadline) -> Result<BTreeSet<ActiveContent>> {
     let mut found = BTreeSet::new();
     if let Ok(catalog) = doc.catalog()
         && let Ok(open) = catalog.get(b"OpenAction")
@@ -277,7 +469,7 @@ fn scan_active(doc: &Document) -> BTreeSet<ActiveContent> {
     {
         found.insert(ActiveContent::OpenAction);
     }
-    for_each_dict(doc, &mut |d| {
+    for_each_dict(doc, deadline, &mut |d| {
         if let Some(kind) = dangerous_action(d) {
             found.insert(kind);
         }
@@ -297,13 +489,13 @@ fn scan_active(doc: &Document) -> BTreeSet<ActiveContent> {
         if d.has(b"XFA") {
             found.insert(ActiveContent::Xfa);
         }
-    });
-    found
+    })?;
+    Ok(found)
 }
 
 /// Removes every entry that holds or points at active content; objects left unreferenced are
 /// pruned by the caller, and a second scan must then find nothing.
-fn remove_active(doc: &mut Document, report: &mut Report) {
+fn remove_active(doc: &mut Document, report: &mut Report, deadline: Deadline) -> Result<()> {
     let dangerous: HashSet<ObjectId> = doc
         .objects
         .iter()
@@ -335,7 +527,7 @@ fn remove_active(doc: &mut Document, report: &mut Report) {
         catalog.remove(b"OpenAction");
         report.add(Category::PdfActiveContent, 0);
     }
-    for_each_dict_mut(doc, &mut |d| {
+    for_each_dict_mut(doc, deadline, &mut |d| {
         for key in [
             &b"AA"[..],
             b"JS",
@@ -366,7 +558,7 @@ fn remove_active(doc: &mut Document, report: &mut Report) {
             d.remove(b"Mac");
             report.add(Category::PdfActiveContent, 0);
         }
-    });
+    })?;
     let files: Vec<ObjectId> = doc
         .objects
         .iter()
@@ -384,6 +576,7 @@ fn remove_active(doc: &mut Document, report: &mut Report) {
             report.add(Category::PdfActiveContent, 0);
         }
     }
+    Ok(())
 }
 
 /// Annotation subtypes that are markup (ISO 32000-1 table 170): they carry an author in `/T`.
@@ -409,7 +602,7 @@ const MARKUP_ANNOTATIONS: &[&[u8]] = &[
 
 /// Removes the Info dictionary, every `/Metadata` entry and XMP stream, `/PieceInfo`,
 /// `/LastModified`, and the author and dates of markup annotations.
-fn remove_metadata(doc: &mut Document, report: &mut Report) {
+fn remove_metadata(doc: &mut Document, report: &mut Report, deadline: Deadline) -> Result<()> {
     if doc.trailer.remove(b"Info").is_some() {
         report.add(Category::PdfInfo, 0);
     }
@@ -430,7 +623,7 @@ fn remove_metadata(doc: &mut Document, report: &mut Report) {
             report.add(Category::PdfMetadata, s.content.len() as u64);
         }
     }
-    for_each_dict_mut(doc, &mut |d| {
+    for_each_dict_mut(doc, deadline, &mut |d| {
         if d.remove(b"Metadata").is_some() {
             report.add(Category::PdfMetadata, 0);
         }
@@ -451,5 +644,5 @@ fn remove_metadata(doc: &mut Document, report: &mut Report) {
                 }
             }
         }
-    });
+    })
 }
