@@ -265,7 +265,8 @@ impl fmt::Display for LimitRule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum ActiveContent {
-    /// A JavaScript action or the document-level JavaScript name tree.
+    /// A JavaScript action, the document-level JavaScript name tree, a `/URI` action whose URI
+    /// is `javascript:` (or `vbscript:`), or a 3D stream's `/OnInstantiate` script.
     JavaScript,
     /// An `/OpenAction` that is an action (a plain destination is allowed).
     OpenAction,
@@ -281,6 +282,9 @@ pub enum ActiveContent {
     EmbeddedFile,
     /// An XFA form.
     Xfa,
+    /// RichMedia content (`/RichMediaContent`, `/RichMediaSettings`: Flash, video or 3D run by
+    /// the viewer) or a `/RichMediaExecute` action that drives it.
+    RichMedia,
 }
 
 impl fmt::Display for ActiveContent {
@@ -294,6 +298,7 @@ impl fmt::Display for ActiveContent {
             Self::FormAction => "a form submit or import action",
             Self::EmbeddedFile => "an embedded file",
             Self::Xfa => "an xfa form",
+            Self::RichMedia => "rich media content or a rich media action",
         })
     }
 }

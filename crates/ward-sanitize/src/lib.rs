@@ -18,9 +18,10 @@
 //!   is rotated or mirrored are the pixels decoded, turned upright and encoded again (JPEG at
 //!   quality 92, PNG and WebP losslessly), and the [`Report`] says so.
 //! - **PDF.** Written out as a fresh file without the Info dictionary, XMP streams,
-//!   `/PieceInfo`, page metadata or markup-annotation authors; active content is rejected, or removed under
-//!   [`ActiveContentPolicy::Remove`]; encrypted PDFs are rejected. **Images embedded in a PDF
-//!   are not cleaned.**
+//!   `/PieceInfo`, page metadata or markup-annotation authors; active content is rejected, or
+//!   removed under [`ActiveContentPolicy::Remove`], with action types and `/Type` names
+//!   resolved through indirect objects as viewers resolve them; encrypted PDFs are rejected
+//!   before parsing. **Images embedded in a PDF are not cleaned.**
 //! - **Names.** [`display_name`] makes an uploaded name safe to show. Storage names must never
 //!   come from it.
 //! - HEIC is refused as an unsupported type.

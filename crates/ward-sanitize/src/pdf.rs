@@ -2,7 +2,7 @@
 //! fresh file and checks that pages and media boxes survived.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -432,57 +432,126 @@ fn walk_all_mut(doc: &mut Document, f: &mut impl FnMut(&mut Dictionary)) {
     doc.objects.values_mut().for_each(|o| walk(o, f));
 }
 
-fn name<'a>(d: &'a Dictionary, key: &[u8]) -> Option<&'a [u8]> {
-    match d.get(key) {
-        Ok(Object::Name(n)) => Some(n),
-        _ => None,
+/// Names and strings held in indirect objects, resolved once so the checks below see
+/// `/S 9 0 R` with `9 0 obj /Launch endobj` as `/S /Launch`, as viewers do (pdf.js
+/// `Dict.get`, PDFium `GetString`). Owned, so it can be used while the document is mutated.
+struct Indirect {
+    names: HashMap<ObjectId, Vec<u8>>,
+    script_uris: HashSet<ObjectId>,
+}
+
+impl Indirect {
+    /// How many references a chain may pass through, like lopdf's `Document::dereference`.
+    const HOPS: usize = 128;
+
+    fn of(doc: &Document) -> Self {
+        let mut names = HashMap::new();
+        let mut script_uris = HashSet::new();
+        for &id in doc.objects.keys() {
+            let mut object = doc.objects.get(&id);
+            for _ in 0..Self::HOPS {
+                match object {
+                    Some(Object::Reference(next)) => object = doc.objects.get(next),
+                    _ => break,
+                }
+            }
+            match object {
+                Some(Object::Name(n)) => {
+                    names.insert(id, n.clone());
+                }
+                Some(Object::String(s, _)) if is_script_uri(s) => {
+                    script_uris.insert(id);
+                }
+                _ => {}
+            }
+        }
+        Self { names, script_uris }
+    }
+
+    /// The name under `key`, direct or through a reference.
+    fn name<'a>(&'a self, d: &'a Dictionary, key: &[u8]) -> Option<&'a [u8]> {
+        match d.get(key) {
+            Ok(Object::Name(n)) => Some(n),
+            Ok(Object::Reference(id)) => self.names.get(id).map(Vec::as_slice),
+            _ => None,
+        }
+    }
+
+    /// Whether the string under `key`, direct or through a reference, is a script URI.
+    fn script_uri(&self, d: &Dictionary, key: &[u8]) -> bool {
+        match d.get(key) {
+            Ok(Object::String(s, _)) => is_script_uri(s),
+            Ok(Object::Reference(id)) => self.script_uris.contains(id),
+            _ => false,
+        }
+    }
+
+    /// The active-content kind of an action dictionary, if it is a dangerous one.
+    fn dangerous_action(&self, d: &Dictionary) -> Option<ActiveContent> {
+        match self.name(d, b"S")? {
+            b"JavaScript" => Some(ActiveContent::JavaScript),
+            b"Launch" => Some(ActiveContent::Launch),
+            b"GoToR" | b"GoToE" => Some(ActiveContent::RemoteGoTo),
+            b"SubmitForm" | b"ImportData" => Some(ActiveContent::FormAction),
+            b"RichMediaExecute" => Some(ActiveContent::RichMedia),
+            b"URI" if self.script_uri(d, b"URI") => Some(ActiveContent::JavaScript),
+            _ => None,
+        }
+    }
+
+    /// Whether a catalog `/OpenAction` value is an action. A destination array, and a plain
+    /// `/GoTo` action without `/Next` (how pdfTeX and others write "open at page 1"), only
+    /// choose where the viewer opens and are allowed.
+    fn is_open_action(&self, open: &Object) -> bool {
+        match open {
+            Object::Dictionary(d) => self.name(d, b"S") != Some(b"GoTo") || d.has(b"Next"),
+            _ => false,
+        }
     }
 }
 
-/// The active-content kind of an action dictionary's `/S`, if it is a dangerous one.
-fn dangerous_action(d: &Dictionary) -> Option<ActiveContent> {
-    match name(d, b"S")? {
-        b"JavaScript" => Some(ActiveContent::JavaScript),
-        b"Launch" => Some(ActiveContent::Launch),
-        b"GoToR" | b"GoToE" => Some(ActiveContent::RemoteGoTo),
-        b"SubmitForm" | b"ImportData" => Some(ActiveContent::FormAction),
-        _ => None,
-    }
-}
-
-/// Whether a catalog `/OpenAction` value is an action. A destination array, and a plain
-/// `/GoTo` action without `/Next` (how pdfTeX and others write "open at page 1"), only choose
-/// where the viewer opens and are allowed.
-fn is_open_action(open: &Object) -> bool {
-    match open {
-        Object::Dictionary(d) => name(d, b"S") != Some(b"GoTo") || d.has(b"Next"),
-        _ => false,
-    }
+/// Whether a URI runs script when followed: `javascript:` (or `vbscript:`) in any case, after
+/// the leading blanks and control characters and with the tabs and line breaks inside it that
+/// browsers ignore.
+fn is_script_uri(uri: &[u8]) -> bool {
+    let scheme: Vec<u8> = uri
+        .iter()
+        .skip_while(|&&c| c <= b' ')
+        .filter(|&&c| !matches!(c, b'\t' | b'\n' | b'\r'))
+        .take(11)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    scheme.starts_with(b"javascript:") || scheme.starts_with(b"vbscript:")
 }
 
 /// Every kind of active content in the document.
 fn scan_active(doc: &Document, deadline: Deadline) -> Result<BTreeSet<ActiveContent>> {
+    let ind = Indirect::of(doc);
     let mut found = BTreeSet::new();
     if let Ok(catalog) = doc.catalog()
         && let Ok(open) = catalog.get(b"OpenAction")
-        && is_open_action(resolve(doc, open))
+        && ind.is_open_action(resolve(doc, open))
     {
         found.insert(ActiveContent::OpenAction);
     }
     for_each_dict(doc, deadline, &mut |d| {
-        if let Some(kind) = dangerous_action(d) {
+        if let Some(kind) = ind.dangerous_action(d) {
             found.insert(kind);
         }
         if d.has(b"AA") {
             found.insert(ActiveContent::AdditionalActions);
         }
-        if d.has(b"JS") || d.has(b"JavaScript") {
+        // `/OnInstantiate` is the script a 3D stream (`/3DD`) runs when it is shown.
+        if d.has(b"JS") || d.has(b"JavaScript") || d.has(b"OnInstantiate") {
             found.insert(ActiveContent::JavaScript);
+        }
+        if RICH_MEDIA_KEYS.iter().any(|k| d.has(k)) {
+            found.insert(ActiveContent::RichMedia);
         }
         if d.has(b"EmbeddedFiles")
             || d.has(b"EF")
-            || name(d, b"Type") == Some(b"EmbeddedFile")
-            || (name(d, b"Subtype") == Some(b"FileAttachment") && d.has(b"FS"))
+            || ind.name(d, b"Type") == Some(b"EmbeddedFile")
+            || (ind.name(d, b"Subtype") == Some(b"FileAttachment") && d.has(b"FS"))
         {
             found.insert(ActiveContent::EmbeddedFile);
         }
@@ -496,24 +565,25 @@ fn scan_active(doc: &Document, deadline: Deadline) -> Result<BTreeSet<ActiveCont
 /// Removes every entry that holds or points at active content; objects left unreferenced are
 /// pruned by the caller, and a second scan must then find nothing.
 fn remove_active(doc: &mut Document, report: &mut Report, deadline: Deadline) -> Result<()> {
+    let ind = Indirect::of(doc);
     let dangerous: HashSet<ObjectId> = doc
         .objects
         .iter()
         .filter(|(_, o)| match o {
             Object::Dictionary(d) => {
-                dangerous_action(d).is_some() || name(d, b"Type") == Some(b"EmbeddedFile")
+                ind.dangerous_action(d).is_some() || ind.name(d, b"Type") == Some(b"EmbeddedFile")
             }
-            Object::Stream(s) => name(&s.dict, b"Type") == Some(b"EmbeddedFile"),
+            Object::Stream(s) => ind.name(&s.dict, b"Type") == Some(b"EmbeddedFile"),
             _ => false,
         })
         .map(|(id, _)| *id)
         .collect();
     let is_dangerous = |o: &Object| match o {
         Object::Reference(id) => dangerous.contains(id),
-        Object::Dictionary(d) => dangerous_action(d).is_some(),
+        Object::Dictionary(d) => ind.dangerous_action(d).is_some(),
         Object::Array(items) => items.iter().any(|i| match i {
             Object::Reference(id) => dangerous.contains(id),
-            Object::Dictionary(d) => dangerous_action(d).is_some(),
+            Object::Dictionary(d) => ind.dangerous_action(d).is_some(),
             _ => false,
         }),
         _ => false,
@@ -522,7 +592,7 @@ fn remove_active(doc: &mut Document, report: &mut Report, deadline: Deadline) ->
         .catalog()
         .ok()
         .and_then(|c| c.get(b"OpenAction").ok())
-        .is_some_and(|o| is_open_action(resolve(doc, o)));
+        .is_some_and(|o| ind.is_open_action(resolve(doc, o)));
     if open_action_is_action && let Ok(catalog) = doc.catalog_mut() {
         catalog.remove(b"OpenAction");
         report.add(Category::PdfActiveContent, 0);
@@ -535,12 +605,16 @@ fn remove_active(doc: &mut Document, report: &mut Report, deadline: Deadline) ->
             b"EmbeddedFiles",
             b"EF",
             b"XFA",
-        ] {
+            b"OnInstantiate",
+        ]
+        .into_iter()
+        .chain(RICH_MEDIA_KEYS.iter().copied())
+        {
             if d.remove(key).is_some() {
                 report.add(Category::PdfActiveContent, 0);
             }
         }
-        if name(d, b"Subtype") == Some(b"FileAttachment") && d.remove(b"FS").is_some() {
+        if ind.name(d, b"Subtype") == Some(b"FileAttachment") && d.remove(b"FS").is_some() {
             report.add(Category::PdfActiveContent, 0);
         }
         for key in [&b"A"[..], b"OpenAction", b"Next"] {
@@ -549,13 +623,19 @@ fn remove_active(doc: &mut Document, report: &mut Report, deadline: Deadline) ->
                 report.add(Category::PdfActiveContent, 0);
             }
         }
-        if dangerous_action(d).is_some() {
+        if ind.dangerous_action(d).is_some() {
             // A dangerous action still reachable some other way is disarmed in place.
-            d.remove(b"S");
-            d.remove(b"F");
-            d.remove(b"Win");
-            d.remove(b"Unix");
-            d.remove(b"Mac");
+            for key in [
+                &b"S"[..],
+                b"F",
+                b"Win",
+                b"Unix",
+                b"Mac",
+                b"URI",
+                b"Instances",
+            ] {
+                d.remove(key);
+            }
             report.add(Category::PdfActiveContent, 0);
         }
     })?;
@@ -563,8 +643,8 @@ fn remove_active(doc: &mut Document, report: &mut Report, deadline: Deadline) ->
         .objects
         .iter()
         .filter(|(_, o)| match o {
-            Object::Stream(s) => name(&s.dict, b"Type") == Some(b"EmbeddedFile"),
-            Object::Dictionary(d) => name(d, b"Type") == Some(b"EmbeddedFile"),
+            Object::Stream(s) => ind.name(&s.dict, b"Type") == Some(b"EmbeddedFile"),
+            Object::Dictionary(d) => ind.name(d, b"Type") == Some(b"EmbeddedFile"),
             _ => false,
         })
         .map(|(id, _)| *id)
@@ -578,6 +658,10 @@ fn remove_active(doc: &mut Document, report: &mut Report, deadline: Deadline) ->
     }
     Ok(())
 }
+
+/// The entries of a RichMedia annotation that carry its content (Flash, video, 3D and their
+/// embedded assets) and how it is launched; without them the annotation is an empty frame.
+const RICH_MEDIA_KEYS: &[&[u8]] = &[b"RichMediaContent", b"RichMediaSettings"];
 
 /// Annotation subtypes that are markup (ISO 32000-1 table 170): they carry an author in `/T`.
 const MARKUP_ANNOTATIONS: &[&[u8]] = &[
@@ -603,6 +687,7 @@ const MARKUP_ANNOTATIONS: &[&[u8]] = &[
 /// Removes the Info dictionary, every `/Metadata` entry and XMP stream, `/PieceInfo`,
 /// `/LastModified`, and the author and dates of markup annotations.
 fn remove_metadata(doc: &mut Document, report: &mut Report, deadline: Deadline) -> Result<()> {
+    let ind = Indirect::of(doc);
     if doc.trailer.remove(b"Info").is_some() {
         report.add(Category::PdfInfo, 0);
     }
@@ -611,8 +696,8 @@ fn remove_metadata(doc: &mut Document, report: &mut Report, deadline: Deadline) 
         .iter()
         .filter(|(_, o)| match o {
             Object::Stream(s) => {
-                name(&s.dict, b"Type") == Some(b"Metadata")
-                    || name(&s.dict, b"Subtype") == Some(b"XML")
+                ind.name(&s.dict, b"Type") == Some(b"Metadata")
+                    || ind.name(&s.dict, b"Subtype") == Some(b"XML")
             }
             _ => false,
         })
@@ -635,9 +720,9 @@ fn remove_metadata(doc: &mut Document, report: &mut Report, deadline: Deadline) 
         }
         // Markup annotations (comments, highlights, stamps) name their author in /T and date
         // themselves; form widgets keep /T, which there is the field name.
-        let subtype = name(d, b"Subtype");
+        let subtype = ind.name(d, b"Subtype");
         let markup = subtype.is_some_and(|s| MARKUP_ANNOTATIONS.contains(&s));
-        if markup || (name(d, b"Type") == Some(b"Annot") && subtype != Some(b"Widget")) {
+        if markup || (ind.name(d, b"Type") == Some(b"Annot") && subtype != Some(b"Widget")) {
             for key in [&b"T"[..], b"M", b"CreationDate"] {
                 if d.remove(key).is_some() {
                     report.add(Category::PdfMetadata, 0);
