@@ -94,7 +94,9 @@ impl Limits {
     }
 
     /// Longest a PDF may take to load, clean, write and check (default 10 s), measured on the
-    /// wall clock from the start of its cleaning.
+    /// wall clock from the start of its cleaning. It is checked between objects and every
+    /// thousand dictionaries, so one step may overrun it; each step is bounded by the weight
+    /// and inflation limits.
     pub fn max_pdf_time(&self) -> Duration {
         self.max_pdf_time
     }

@@ -399,3 +399,24 @@ fn pdf_bombs_are_refused_with_a_limit_in_bounded_memory() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn an_object_stream_that_cannot_be_weighed_first_is_refused() {
+    // Any filter but FlateDecode: its content cannot be bounded before lopdf decodes it.
+    let mut objects = page_tree();
+    let content = b"100 0 [0 0 0]";
+    let hex: String = content.iter().map(|b| format!("{b:02x}")).collect();
+    objects.push((
+        4,
+        format!(
+            "<< /Type /ObjStm /N 1 /First 6 /Filter /ASCIIHexDecode /Length {} >>\nstream\n{hex}>\nendstream",
+            hex.len() + 1
+        )
+        .into_bytes(),
+    ));
+    let err = Sanitizer::new()
+        .sanitize("f.pdf", &assemble(&objects, ""))
+        .unwrap_err();
+    assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
+    assert_eq!(err.rule(), "parse");
+}
