@@ -290,7 +290,7 @@ impl Budget {
 
 /// The weight of a parsed object, in the units of [`Limits::max_pdf_weight`]: one per object
 /// and per 128 bytes of string, name or stream data, one per dictionary key.
-fn weight(object: &Object) -> u64 {
+pub(crate) fn weight(object: &Object) -> u64 {
     fn data(len: usize) -> u64 {
         len as u64 / 128
     }

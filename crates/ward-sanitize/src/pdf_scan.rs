@@ -351,10 +351,12 @@ impl<'a> Weigher<'a> {
     fn weigh_at(&mut self, i: usize) -> Result<Option<(usize, usize)>, Stop> {
         let start = self.space(i);
         let dictionary = self.bytes[start.min(self.bytes.len())..].starts_with(b"<<");
+        // lopdf parses an indirect object with `_direct_objects(MAX)` and an object-stream
+        // member with `_direct_object(MAX)`, one level shallower: weigh the deeper of the two.
         let result = if dictionary {
             self.dictionary(start, MAX_DEPTH)
         } else {
-            self.direct_object(start, MAX_DEPTH)
+            self.object(start, MAX_DEPTH)
         };
         match result {
             Ok(end) => Ok(dictionary.then_some((start, end))),
@@ -678,6 +680,111 @@ mod tests {
         assert_eq!(weigh(&long), 1 + 1002 / 128);
         // A failed parse still counts what lopdf built before failing.
         assert_eq!(weigh(b"[0 0 0 0"), 5);
+    }
+
+    #[test]
+    fn nesting_is_followed_as_deep_as_lopdf_goes() {
+        // lopdf parses an indirect object 100 arrays deep, elements of the innermost included.
+        let deep = |levels: usize| {
+            [
+                "[".repeat(levels).as_bytes(),
+                "0 ".repeat(1000).as_bytes(),
+                "]".repeat(levels).as_bytes(),
+            ]
+            .concat()
+        };
+        assert_eq!(weigh(&deep(100)), 100 + 1000);
+        // One level more fails in lopdf at the first element; the weigher stops there too.
+        assert_eq!(weigh(&deep(101)), 101);
+    }
+
+    /// What lopdf itself builds for `text` as object 4 of a small file, in the same units.
+    fn lopdf_weight(text: &[u8]) -> Option<u64> {
+        let mut pdf = b"%PDF-1.7\n".to_vec();
+        let at = pdf.len();
+        pdf.extend_from_slice(b"4 0 obj\n");
+        pdf.extend_from_slice(text);
+        pdf.extend_from_slice(b"\nendobj\n");
+        let xref = pdf.len();
+        pdf.extend_from_slice(
+            format!("xref\n0 5\n0000000000 65535 f \n0000000000 65535 f \n0000000000 65535 f \n0000000000 65535 f \n{at:010} 00000 n \ntrailer\n<< /Size 5 >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+        );
+        let doc = lopdf::Document::load_mem(&pdf).ok()?;
+        doc.objects.get(&(4, 0)).map(crate::pdf::weight)
+    }
+
+    fn assert_bounds_lopdf(text: &[u8]) {
+        if let Some(built) = lopdf_weight(text) {
+            let counted = weigh(text);
+            assert!(
+                counted >= built,
+                "{counted} < {built} for {:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn the_weight_is_never_below_what_lopdf_builds() {
+        // The harness itself works: lopdf loads the object.
+        assert_eq!(lopdf_weight(b"[0 0 0]"), Some(4));
+        for text in [
+            &b"[0 0 0]"[..],
+            b"[1-1-1-1 .5.5 +3 -.2 1.2.3 0.00-4142502]",
+            b"[nulltruefalse()()<>[][]<<>>/a/b#20c/#zz]",
+            b"<< /A [1 0 R 2 0R 3 4 5 R] /B (a(b)c\\) \\(d) /C <41 42 4> >>",
+            b"[% comment ]\n 1 2 %x\n R]",
+            b"<< /Length 3 >>",
+            b"[/Name#41#42 (\\101\\n\\\r\n) <0 1 2>]",
+        ] {
+            assert_bounds_lopdf(text);
+        }
+    }
+
+    /// Valid objects with random spacing (none, blanks, comments): where lopdf succeeds, which
+    /// is where a weight below its own would matter.
+    fn object_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let sep = prop::sample::select(vec!["", " ", "\n", "%c\n", "  \r\n"]);
+        let leaf = prop::sample::select(vec![
+            "0", "-12", "+3", ".5", "1.25", "0.00-41", "null", "true", "false", "/a", "/", "/b#41",
+            "()", "(x(y)z)", "(a\\)b)", "<>", "<4 1>", "1 0 R", "2 0R", "[]", "<<>>",
+        ])
+        .prop_map(str::to_owned);
+        leaf.prop_recursive(4, 64, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec((inner.clone(), sep.clone()), 0..8).prop_map(|items| {
+                    let body: String = items.into_iter().map(|(o, s)| o + s).collect();
+                    format!("[{body}]")
+                }),
+                prop::collection::vec((inner, sep.clone()), 0..6).prop_map(|items| {
+                    let body: String = items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (o, s))| format!("/k{i}{s} {o}{s}"))
+                        .collect();
+                    format!("<<{body}>>")
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        #[test]
+        fn random_objects_weigh_at_least_what_lopdf_builds(text in object_text()) {
+            assert_bounds_lopdf(text.as_bytes());
+        }
+
+        #[test]
+        fn random_token_soup_weighs_at_least_what_lopdf_builds(
+            tokens in proptest::collection::vec(proptest::sample::select(vec![
+                "[", "]", "<<", ">>", "<", ">", "(", ")", "\\", "/", "/a", "#41", "0", "12", "-", "+",
+                ".", "R", " ", "\n", "\r", "%", "null", "true", "f", "1 0 R", "(x)", "<4142>",
+            ]), 0..60)
+        ) {
+            assert_bounds_lopdf(tokens.concat().as_bytes());
+        }
     }
 
     #[test]
