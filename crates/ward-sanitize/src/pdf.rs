@@ -71,6 +71,12 @@ pub(crate) fn clean(
     policy: ActiveContentPolicy,
 ) -> Result<(Vec<u8>, Report)> {
     let deadline = Deadline::new(limits.max_pdf_time());
+    // lopdf's encrypted path ignores the load filter and decrypts every object, so the upload
+    // is refused before lopdf sees it. (Not the written copy: a hex string spelling the name
+    // comes out of lopdf as a literal one.)
+    if pdf_scan::mentions_encrypt(input) {
+        return Err(Error::Encrypted);
+    }
     let Loaded { mut doc, pages } = load(input, limits, deadline)?;
     let mut report = Report::default();
 
@@ -120,15 +126,10 @@ pub(crate) fn clean(
     Ok((out, report))
 }
 
-/// Loads within limits: encryption refused and the syntax weighed before lopdf parses
-/// anything, then, while lopdf loads, object streams weighed before they are parsed, inflation
-/// and kept objects counted, and the deadline watched; object and page counts checked.
+/// Loads within limits: the syntax weighed and every object stream inflated and weighed before
+/// lopdf parses anything, then, while lopdf loads, objects and the weight kept counted and the
+/// deadline watched; encryption, object and page counts checked after.
 fn load(input: &[u8], limits: &Limits, deadline: Deadline) -> Result<Loaded> {
-    // lopdf's encrypted path ignores the load filter and decrypts every object, so the file
-    // is refused before lopdf sees it.
-    if pdf_scan::mentions_encrypt(input) {
-        return Err(Error::Encrypted);
-    }
     let weight_limit = limits.max_pdf_weight();
     let weight_error = || {
         Error::Limit(LimitRule::PdfWeight {

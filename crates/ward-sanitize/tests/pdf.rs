@@ -405,3 +405,15 @@ fn a_javascript_uri_is_javascript_and_a_web_link_is_kept() {
     let out = Sanitizer::new().sanitize("f.pdf", &web).unwrap();
     assert!(contains(out.bytes(), b"https://example.org"));
 }
+
+#[test]
+fn the_encrypt_name_spelled_with_an_escape_in_a_string_is_not_encryption() {
+    // `(\057Encrypt)` is the text "/Encrypt", which lopdf writes back as `(/Encrypt)`: only
+    // the upload is scanned for the name. (Same length as the placeholder: offsets hold.)
+    let mut pdf = with_catalog_entry("Note", Object::string_literal("XXXXEncrypt"));
+    let at = pdf.windows(13).position(|w| w == b"(XXXXEncrypt)").unwrap();
+    pdf[at..at + 13].copy_from_slice(b"(\\057Encrypt)");
+    assert!(!contains(&pdf, b"/Encrypt"));
+    let out = Sanitizer::new().sanitize("f.pdf", &pdf).unwrap();
+    assert!(contains(out.bytes(), b"(/Encrypt)"));
+}
