@@ -257,8 +257,9 @@ fn admit(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
         panic::resume_unwind(Box::new(Refused(rule)));
     }
     // lopdf keeps its own `object` for top-level objects and uses the returned value only for
-    // members of object streams, which are never streams: so streams, the only large objects,
-    // are not copied.
+    // members of object streams, which are never streams: so streams are not copied, and any
+    // other object is copied once (kept for a member, dropped at once for a top-level object),
+    // within the weight budget just charged.
     match object {
         Object::Stream(_) => Some((id, Object::Null)),
         other => Some((id, other.clone())),
