@@ -1,6 +1,7 @@
 //! The crate's one error type: every rejection names the rule that failed, never the file's content.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::kind::FileKind;
 
@@ -182,6 +183,24 @@ pub enum LimitRule {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A PDF's object streams together inflate to more than
+    /// [`Limits::max_pdf_inflated_bytes`](crate::Limits::max_pdf_inflated_bytes).
+    PdfInflated {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Parsing the PDF would build more than
+    /// [`Limits::max_pdf_weight`](crate::Limits::max_pdf_weight) objects, entries and string
+    /// bytes.
+    PdfWeight {
+        /// The limit in weight units.
+        limit: u64,
+    },
+    /// Cleaning the PDF took longer than [`Limits::max_pdf_time`](crate::Limits::max_pdf_time).
+    PdfTime {
+        /// The limit.
+        limit: Duration,
+    },
     /// PNG text chunks decompress to more than [`Limits::max_png_text_bytes`](crate::Limits::max_png_text_bytes).
     PngText {
         /// The limit in bytes.
@@ -199,6 +218,9 @@ impl LimitRule {
             Self::PdfPages { .. } => "limit.pdf_pages",
             Self::PdfObjects { .. } => "limit.pdf_objects",
             Self::PdfStream { .. } => "limit.pdf_stream",
+            Self::PdfInflated { .. } => "limit.pdf_inflated",
+            Self::PdfWeight { .. } => "limit.pdf_weight",
+            Self::PdfTime { .. } => "limit.pdf_time",
             Self::PngText { .. } => "limit.png_text",
         }
     }
@@ -220,6 +242,18 @@ impl fmt::Display for LimitRule {
             Self::PdfStream { limit } => {
                 write!(f, "a pdf object stream inflates to more than {limit} bytes")
             }
+            Self::PdfInflated { limit } => {
+                write!(
+                    f,
+                    "pdf object streams inflate to more than {limit} bytes in all"
+                )
+            }
+            Self::PdfWeight { limit } => {
+                write!(f, "pdf objects weigh more than {limit} units")
+            }
+            Self::PdfTime { limit } => {
+                write!(f, "pdf took longer than {} ms to clean", limit.as_millis())
+            }
             Self::PngText { limit } => {
                 write!(f, "png text chunks decompress to more than {limit} bytes")
             }
@@ -231,7 +265,8 @@ impl fmt::Display for LimitRule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum ActiveContent {
-    /// A JavaScript action or the document-level JavaScript name tree.
+    /// A JavaScript action, the document-level JavaScript name tree, a `/URI` action whose URI
+    /// is `javascript:` (or `vbscript:`), or a 3D stream's `/OnInstantiate` script.
     JavaScript,
     /// An `/OpenAction` that is an action (a plain destination is allowed).
     OpenAction,
@@ -247,6 +282,9 @@ pub enum ActiveContent {
     EmbeddedFile,
     /// An XFA form.
     Xfa,
+    /// RichMedia content (`/RichMediaContent`, `/RichMediaSettings`: Flash, video or 3D run by
+    /// the viewer) or a `/RichMediaExecute` action that drives it.
+    RichMedia,
 }
 
 impl fmt::Display for ActiveContent {
@@ -260,6 +298,7 @@ impl fmt::Display for ActiveContent {
             Self::FormAction => "a form submit or import action",
             Self::EmbeddedFile => "an embedded file",
             Self::Xfa => "an xfa form",
+            Self::RichMedia => "rich media content or a rich media action",
         })
     }
 }

@@ -18,9 +18,10 @@
 //!   is rotated or mirrored are the pixels decoded, turned upright and encoded again (JPEG at
 //!   quality 92, PNG and WebP losslessly), and the [`Report`] says so.
 //! - **PDF.** Written out as a fresh file without the Info dictionary, XMP streams,
-//!   `/PieceInfo`, page metadata or markup-annotation authors; active content is rejected, or removed under
-//!   [`ActiveContentPolicy::Remove`]; encrypted PDFs are rejected. **Images embedded in a PDF
-//!   are not cleaned.**
+//!   `/PieceInfo`, page metadata or markup-annotation authors; active content is rejected, or
+//!   removed under [`ActiveContentPolicy::Remove`], with action types and `/Type` names
+//!   resolved through indirect objects as viewers resolve them; encrypted PDFs are rejected
+//!   before parsing. **Images embedded in a PDF are not cleaned.**
 //! - **Names.** [`display_name`] makes an uploaded name safe to show. Storage names must never
 //!   come from it.
 //! - HEIC is refused as an unsupported type.
@@ -31,10 +32,26 @@
 //! reads; a panic inside a third-party decoder is caught and becomes a parse error. Images are
 //! decoded only after the header's dimensions pass [`Limits::max_pixels`], with allocation capped
 //! at 512 MiB: on the reference machine (2 cores) a 49-megapixel PNG takes 0.1 s and a
-//! 12-megapixel JPEG 0.15 s. PDFs are loaded with every stream's inflation capped at
-//! [`Limits::max_pdf_stream_bytes`] and the object count capped *while loading* (objects
-//! unpacked from object streams included), so memory stays near the input size plus one
-//! inflated stream plus the allowed objects; lopdf caps nesting at 100 levels.
+//! 12-megapixel JPEG 0.15 s.
+//!
+//! PDFs are bounded before and while lopdf parses them, because lopdf builds a whole object
+//! (120 bytes per array element) before any hook sees it:
+//!
+//! - a file that names `/Encrypt` anywhere is refused before lopdf reads it;
+//! - the object syntax is weighed first ([`Limits::max_pdf_weight`]): every object after an
+//!   `obj` keyword and every trailer, wherever it sits, and every object stream inflated and
+//!   weighed member by member, repeated offsets included, within
+//!   [`Limits::max_pdf_stream_bytes`] per stream and [`Limits::max_pdf_inflated_bytes`] in all;
+//! - while lopdf loads, the objects kept are counted ([`Limits::max_pdf_objects`]) and weighed
+//!   again, and the load is stopped at the first one over, or past [`Limits::max_pdf_time`],
+//!   which also bounds cleaning, writing and the check of the written file.
+//!
+//! Measured with the defaults (peak resident memory of a whole test process, in
+//! `tests/pdf_bounds.rs`): the bombs of the 2026-12 review (a 31 KB object stream holding a
+//! 16-million-element array, ten of them, the same under `/Encrypt`, a 9 MiB array, members
+//! repeated 10,000 times, 70 MiB of inflation) are refused with a [`LimitRule`] (or
+//! [`Error::Encrypted`]) at under 16 MiB; a file just under the weight limit is cleaned at
+//! about 160 MiB, which is the bound for any PDF the defaults accept.
 //!
 //! # Security promises
 //!
@@ -70,6 +87,7 @@ mod jpeg;
 mod kind;
 mod limits;
 mod pdf;
+mod pdf_scan;
 mod png;
 mod raster;
 mod report;

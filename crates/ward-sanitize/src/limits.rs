@@ -1,4 +1,6 @@
-//! [`Limits`]: every size and count bound applied to an upload, in one place.
+//! [`Limits`]: every size, count and time bound applied to an upload, in one place.
+
+use std::time::Duration;
 
 /// Bounds applied while reading, parsing and decoding an upload.
 ///
@@ -18,6 +20,9 @@ pub struct Limits {
     max_pdf_pages: usize,
     max_pdf_objects: usize,
     max_pdf_stream_bytes: usize,
+    max_pdf_inflated_bytes: usize,
+    max_pdf_weight: u64,
+    max_pdf_time: Duration,
     max_png_text_bytes: u64,
 }
 
@@ -28,7 +33,10 @@ impl Default for Limits {
             max_pixels: 50_000_000,
             max_pdf_pages: 1_000,
             max_pdf_objects: 100_000,
-            max_pdf_stream_bytes: 32 * 1024 * 1024,
+            max_pdf_stream_bytes: 4 * 1024 * 1024,
+            max_pdf_inflated_bytes: 64 * 1024 * 1024,
+            max_pdf_weight: 500_000,
+            max_pdf_time: Duration::from_secs(10),
             max_png_text_bytes: 1024 * 1024,
         }
     }
@@ -62,9 +70,37 @@ impl Limits {
     }
 
     /// Most bytes a single PDF object or cross-reference stream may inflate to while loading
-    /// (default 32 MiB).
+    /// (default 4 MiB; real ones hold a few hundred objects or entries and stay far below).
     pub fn max_pdf_stream_bytes(&self) -> usize {
         self.max_pdf_stream_bytes
+    }
+
+    /// Most bytes all of a PDF's object streams together may inflate to while loading
+    /// (default 64 MiB), so many streams each under
+    /// [`max_pdf_stream_bytes`](Self::max_pdf_stream_bytes) cannot add up.
+    pub fn max_pdf_inflated_bytes(&self) -> usize {
+        self.max_pdf_inflated_bytes
+    }
+
+    /// Most *weight* the PDF parser may build (default 500,000): one unit per object (array
+    /// element, dictionary value, number, name…), per dictionary key and per 128 bytes of
+    /// string, name or (for the objects kept) stream data, counted recursively.
+    ///
+    /// It is checked twice, each time against the whole budget: on the syntax before lopdf
+    /// parses it (the file's objects and, twice, every object stream's members, repeated
+    /// offsets included) and on the objects lopdf keeps. A unit costs lopdf about 120 to 150
+    /// bytes; a file just under the default is cleaned at a peak of about 160 MiB. For scale,
+    /// a 260 KB pdfLaTeX manual weighs about 13,000.
+    pub fn max_pdf_weight(&self) -> u64 {
+        self.max_pdf_weight
+    }
+
+    /// Longest a PDF may take to load, clean, write and check (default 10 s), measured on the
+    /// wall clock from the start of its cleaning. It is checked between objects and every
+    /// thousand dictionaries, so one step may overrun it; each step is bounded by the weight
+    /// and inflation limits.
+    pub fn max_pdf_time(&self) -> Duration {
+        self.max_pdf_time
     }
 
     /// Most bytes all PNG text chunks together may hold once inflated (default 1 MiB).
@@ -99,6 +135,24 @@ impl Limits {
     /// Sets [`max_pdf_stream_bytes`](Self::max_pdf_stream_bytes).
     pub fn with_max_pdf_stream_bytes(mut self, bytes: usize) -> Self {
         self.max_pdf_stream_bytes = bytes;
+        self
+    }
+
+    /// Sets [`max_pdf_inflated_bytes`](Self::max_pdf_inflated_bytes).
+    pub fn with_max_pdf_inflated_bytes(mut self, bytes: usize) -> Self {
+        self.max_pdf_inflated_bytes = bytes;
+        self
+    }
+
+    /// Sets [`max_pdf_weight`](Self::max_pdf_weight).
+    pub fn with_max_pdf_weight(mut self, weight: u64) -> Self {
+        self.max_pdf_weight = weight;
+        self
+    }
+
+    /// Sets [`max_pdf_time`](Self::max_pdf_time).
+    pub fn with_max_pdf_time(mut self, time: Duration) -> Self {
+        self.max_pdf_time = time;
         self
     }
 

@@ -1,14 +1,17 @@
 //! PDF: loads the object graph within limits, removes metadata and active content, writes a
 //! fresh file and checks that pages and media boxes survived.
 
-use std::cell::Cell;
-use std::collections::{BTreeSet, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
 
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::error::{ActiveContent, Error, LimitRule, Result};
 use crate::kind::FileKind;
 use crate::limits::Limits;
+use crate::pdf_scan;
 use crate::report::{Category, Report};
 
 const KIND: FileKind = FileKind::Pdf;
@@ -31,41 +34,88 @@ struct Loaded {
     pages: Vec<Option<[f64; 4]>>,
 }
 
+/// The wall-clock limit of one file's cleaning.
+#[derive(Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    fn new(limit: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            at: now
+                .checked_add(limit)
+                .unwrap_or(now + Duration::from_secs(86_400 * 365)),
+            limit,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if Instant::now() >= self.at {
+            return Err(self.exceeded());
+        }
+        Ok(())
+    }
+
+    fn exceeded(&self) -> Error {
+        Error::Limit(LimitRule::PdfTime { limit: self.limit })
+    }
+}
+
 /// Validates and cleans a PDF, returning the freshly written file.
 pub(crate) fn clean(
     input: &[u8],
     limits: &Limits,
     policy: ActiveContentPolicy,
 ) -> Result<(Vec<u8>, Report)> {
-    let Loaded { mut doc, pages } = load(input, limits)?;
+    let deadline = Deadline::new(limits.max_pdf_time());
+    // lopdf's encrypted path ignores the load filter and decrypts every object, so the upload
+    // is refused before lopdf sees it. (Not the written copy: a hex string spelling the name
+    // comes out of lopdf as a literal one.)
+    if pdf_scan::mentions_encrypt(input) {
+        return Err(Error::Encrypted);
+    }
+    let Loaded { mut doc, pages } = load(input, limits, deadline)?;
     let mut report = Report::default();
 
-    let found = scan_active(&doc);
+    let found = scan_active(&doc, deadline)?;
     if let Some(&first) = found.iter().next() {
         match policy {
             ActiveContentPolicy::Reject => return Err(Error::ActiveContent(first)),
             ActiveContentPolicy::Remove => {
-                remove_active(&mut doc, &mut report);
+                remove_active(&mut doc, &mut report, deadline)?;
                 doc.prune_objects();
-                if let Some(&left) = scan_active(&doc).iter().next() {
+                if let Some(&left) = scan_active(&doc, deadline)?.iter().next() {
                     return Err(Error::ActiveContent(left));
                 }
             }
         }
     }
-    remove_metadata(&mut doc, &mut report);
+    remove_metadata(&mut doc, &mut report, deadline)?;
     doc.prune_objects();
+    deadline.check()?;
 
     let mut out = Vec::with_capacity(input.len());
     doc.save_to(&mut out).map_err(|e| Error::Encode {
         kind: KIND,
         source: Box::new(e),
     })?;
+    // Only the page facts are needed from here on: free the first document before the second
+    // load, so the two never hold memory at the same time.
+    drop(doc);
+    deadline.check()?;
 
     // Read the written file back: the same pages with the same media boxes, or it is our fault.
-    let written = load(&out, limits).map_err(|e| Error::Encode {
-        kind: KIND,
-        source: Box::new(e),
+    // A limit stays a limit (the written copy can weigh a little more than what was kept:
+    // lopdf escapes binary strings), anything else is ours.
+    let written = load(&out, limits, deadline).map_err(|e| match e {
+        Error::Limit(_) => e,
+        e => Error::Encode {
+            kind: KIND,
+            source: Box::new(e),
+        },
     })?;
     if written.pages != pages {
         return Err(Error::Encode {
@@ -76,26 +126,67 @@ pub(crate) fn clean(
     Ok((out, report))
 }
 
-/// Loads within limits: decompression bounded per stream, encryption refused, object and page
-/// counts checked.
-fn load(input: &[u8], limits: &Limits) -> Result<Loaded> {
+/// Loads within limits: the syntax weighed and every object stream inflated and weighed before
+/// lopdf parses anything, then, while lopdf loads, objects and the weight kept counted and the
+/// deadline watched; encryption, object and page counts checked after.
+fn load(input: &[u8], limits: &Limits, deadline: Deadline) -> Result<Loaded> {
+    let weight_limit = limits.max_pdf_weight();
+    let weight_error = || {
+        Error::Limit(LimitRule::PdfWeight {
+            limit: weight_limit,
+        })
+    };
+    let bounds = pdf_scan::FileBounds {
+        weight: weight_limit,
+        stream_bytes: limits.max_pdf_stream_bytes(),
+        inflated_bytes: limits.max_pdf_inflated_bytes(),
+        deadline: deadline.at,
+    };
+    match pdf_scan::file_weight(input, &bounds) {
+        Ok(_) => {}
+        Err(pdf_scan::Stop::Weight) => return Err(weight_error()),
+        Err(pdf_scan::Stop::Time) => return Err(deadline.exceeded()),
+        Err(pdf_scan::Stop::Stream) => {
+            return Err(Error::Limit(LimitRule::PdfStream {
+                limit: limits.max_pdf_stream_bytes(),
+            }));
+        }
+        Err(pdf_scan::Stop::Inflated) => {
+            return Err(Error::Limit(LimitRule::PdfInflated {
+                limit: limits.max_pdf_inflated_bytes(),
+            }));
+        }
+        Err(pdf_scan::Stop::Filter) => {
+            return Err(Error::malformed(
+                KIND,
+                "an object stream uses a filter other than FlateDecode",
+            ));
+        }
+    }
     let options = LoadOptions {
         max_decompressed_size: Some(limits.max_pdf_stream_bytes()),
-        filter: Some(count_object),
+        filter: Some(admit),
         ..LoadOptions::default()
     };
-    OBJECT_BUDGET.with(|b| {
-        b.set(Budget {
-            left: limits.max_pdf_objects(),
-            exceeded: false,
+    BUDGET.with(|b| {
+        *b.borrow_mut() = Some(Budget {
+            objects_left: limits.max_pdf_objects(),
+            kept_left: weight_limit,
+            limits: limits.clone(),
+            deadline,
         })
     });
-    let loaded = Document::load_mem_with_options(input, options);
-    if OBJECT_BUDGET.with(|b| b.get().exceeded) {
-        return Err(Error::Limit(LimitRule::PdfObjects {
-            limit: limits.max_pdf_objects(),
-        }));
-    }
+    let loaded = panic::catch_unwind(AssertUnwindSafe(|| {
+        Document::load_mem_with_options(input, options)
+    }));
+    BUDGET.with(|b| b.borrow_mut().take());
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(payload) => match payload.downcast::<Refused>() {
+            Ok(refused) => return Err(Error::Limit(refused.0)),
+            Err(other) => panic::resume_unwind(other),
+        },
+    };
     let doc = match loaded {
         Ok(doc) => doc,
         Err(
@@ -129,42 +220,94 @@ fn load(input: &[u8], limits: &Limits) -> Result<Loaded> {
             limit: limits.max_pdf_pages(),
         }));
     }
+    deadline.check()?;
     let pages = page_ids.values().map(|&id| media_box(&doc, id)).collect();
     Ok(Loaded { doc, pages })
 }
 
-/// Objects the current load may still keep, so the object cap holds while loading (objects
-/// unpacked from object streams included), not only afterwards. Loading is single-threaded
-/// (lopdf's `rayon` feature is off), so a thread-local is exact.
-#[derive(Clone, Copy)]
+/// What the current load may still use, so every bound holds *while* lopdf loads, not only
+/// afterwards. Loading is single-threaded (lopdf's `rayon` feature is off), so a thread-local
+/// is exact.
 struct Budget {
-    left: usize,
-    exceeded: bool,
+    objects_left: usize,
+    /// Weight of the objects lopdf may still keep, copies included.
+    kept_left: u64,
+    limits: Limits,
+    deadline: Deadline,
 }
 
 thread_local! {
-    static OBJECT_BUDGET: Cell<Budget> = const { Cell::new(Budget { left: 0, exceeded: false }) };
+    static BUDGET: RefCell<Option<Budget>> = const { RefCell::new(None) };
 }
 
-/// lopdf's load filter: keeps objects while the budget lasts, then drops them and flags it.
-fn count_object(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
-    OBJECT_BUDGET.with(|b| {
-        let mut budget = b.get();
-        if budget.left == 0 {
-            budget.exceeded = true;
-            b.set(budget);
-            return None;
+/// The unwind payload that stops lopdf mid-load: the filter cannot return an error, and
+/// dropping objects would let lopdf go on parsing the rest of a hostile file.
+/// `resume_unwind` skips the panic hook, so nothing is printed.
+struct Refused(LimitRule);
+
+/// lopdf's load filter: counts and weighs every object and refuses the file as soon as a
+/// budget runs out.
+fn admit(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
+    let verdict = BUDGET.with(|b| match b.borrow_mut().as_mut() {
+        Some(budget) => budget.admit(object),
+        // Only `load` installs this filter, and it sets the budget first.
+        None => Err(LimitRule::PdfObjects { limit: 0 }),
+    });
+    if let Err(rule) = verdict {
+        panic::resume_unwind(Box::new(Refused(rule)));
+    }
+    // lopdf keeps its own `object` for top-level objects and uses the returned value only for
+    // members of object streams, which are never streams: so streams are not copied, and any
+    // other object is copied once (kept for a member, dropped at once for a top-level object),
+    // within the weight budget just charged.
+    match object {
+        Object::Stream(_) => Some((id, Object::Null)),
+        other => Some((id, other.clone())),
+    }
+}
+
+impl Budget {
+    fn admit(&mut self, object: &Object) -> Result<(), LimitRule> {
+        let limits = &self.limits;
+        if Instant::now() >= self.deadline.at {
+            return Err(LimitRule::PdfTime {
+                limit: self.deadline.limit,
+            });
         }
-        budget.left -= 1;
-        b.set(budget);
-        // lopdf keeps its own `object` for top-level objects and uses the returned value only
-        // for members of object streams, which are never streams: so streams, the only large
-        // objects, are not copied.
-        match object {
-            Object::Stream(_) => Some((id, Object::Null)),
-            other => Some((id, other.clone())),
-        }
-    })
+        self.objects_left = self
+            .objects_left
+            .checked_sub(1)
+            .ok_or(LimitRule::PdfObjects {
+                limit: limits.max_pdf_objects(),
+            })?;
+        self.kept_left =
+            self.kept_left
+                .checked_sub(weight(object))
+                .ok_or(LimitRule::PdfWeight {
+                    limit: limits.max_pdf_weight(),
+                })?;
+        Ok(())
+    }
+}
+
+/// The weight of a parsed object, in the units of [`Limits::max_pdf_weight`]: one per object
+/// and per 128 bytes of string, name or stream data, one per dictionary key.
+pub(crate) fn weight(object: &Object) -> u64 {
+    fn data(len: usize) -> u64 {
+        len as u64 / 128
+    }
+    fn dict(d: &Dictionary) -> u64 {
+        d.iter()
+            .map(|(k, v)| 1 + data(k.len()) + weight(v))
+            .fold(1, u64::saturating_add)
+    }
+    match object {
+        Object::Array(items) => items.iter().map(weight).fold(1, u64::saturating_add),
+        Object::Dictionary(d) => dict(d),
+        Object::Stream(s) => dict(&s.dict).saturating_add(data(s.content.len())),
+        Object::String(bytes, _) | Object::Name(bytes) => 1 + data(bytes.len()),
+        _ => 1,
+    }
 }
 
 /// The page's media box, inherited from ancestors when the page has none.
@@ -204,8 +347,34 @@ fn resolve<'a>(doc: &'a Document, object: &'a Object) -> &'a Object {
 }
 
 /// Calls `f` on every dictionary (stream dictionaries included) of every object and the
-/// trailer, however deeply nested in direct arrays and dictionaries.
-fn for_each_dict(doc: &Document, f: &mut impl FnMut(&Dictionary)) {
+/// trailer, however deeply nested in direct arrays and dictionaries, until the deadline.
+fn for_each_dict(
+    doc: &Document,
+    deadline: Deadline,
+    f: &mut impl FnMut(&Dictionary),
+) -> Result<()> {
+    let mut late = false;
+    let mut visited = 0u32;
+    let mut g = |d: &Dictionary| {
+        if late {
+            return;
+        }
+        visited = visited.wrapping_add(1);
+        if visited.is_multiple_of(1024) && Instant::now() >= deadline.at {
+            late = true;
+            return;
+        }
+        f(d)
+    };
+    walk_all(doc, &mut g);
+    if late {
+        Err(deadline.exceeded())
+    } else {
+        Ok(())
+    }
+}
+
+fn walk_all(doc: &Document, f: &mut impl FnMut(&Dictionary)) {
     fn walk(object: &Object, f: &mut impl FnMut(&Dictionary)) {
         match object {
             Object::Dictionary(d) => walk_dict(d, f),
@@ -223,7 +392,33 @@ fn for_each_dict(doc: &Document, f: &mut impl FnMut(&Dictionary)) {
 }
 
 /// Like [`for_each_dict`], mutably.
-fn for_each_dict_mut(doc: &mut Document, f: &mut impl FnMut(&mut Dictionary)) {
+fn for_each_dict_mut(
+    doc: &mut Document,
+    deadline: Deadline,
+    f: &mut impl FnMut(&mut Dictionary),
+) -> Result<()> {
+    let mut late = false;
+    let mut visited = 0u32;
+    let mut g = |d: &mut Dictionary| {
+        if late {
+            return;
+        }
+        visited = visited.wrapping_add(1);
+        if visited.is_multiple_of(1024) && Instant::now() >= deadline.at {
+            late = true;
+            return;
+        }
+        f(d)
+    };
+    walk_all_mut(doc, &mut g);
+    if late {
+        Err(deadline.exceeded())
+    } else {
+        Ok(())
+    }
+}
+
+fn walk_all_mut(doc: &mut Document, f: &mut impl FnMut(&mut Dictionary)) {
     fn walk(object: &mut Object, f: &mut impl FnMut(&mut Dictionary)) {
         match object {
             Object::Dictionary(d) => walk_dict(d, f),
@@ -240,88 +435,158 @@ fn for_each_dict_mut(doc: &mut Document, f: &mut impl FnMut(&mut Dictionary)) {
     doc.objects.values_mut().for_each(|o| walk(o, f));
 }
 
-fn name<'a>(d: &'a Dictionary, key: &[u8]) -> Option<&'a [u8]> {
-    match d.get(key) {
-        Ok(Object::Name(n)) => Some(n),
-        _ => None,
+/// Names and strings held in indirect objects, resolved once so the checks below see
+/// `/S 9 0 R` with `9 0 obj /Launch endobj` as `/S /Launch`, as viewers do (pdf.js
+/// `Dict.get`, PDFium `GetString`). Owned, so it can be used while the document is mutated.
+struct Indirect {
+    names: HashMap<ObjectId, Vec<u8>>,
+    script_uris: HashSet<ObjectId>,
+}
+
+impl Indirect {
+    /// How many references a chain may pass through, like lopdf's `Document::dereference`.
+    const HOPS: usize = 128;
+
+    fn of(doc: &Document) -> Self {
+        let mut names = HashMap::new();
+        let mut script_uris = HashSet::new();
+        for &id in doc.objects.keys() {
+            let mut object = doc.objects.get(&id);
+            for _ in 0..Self::HOPS {
+                match object {
+                    Some(Object::Reference(next)) => object = doc.objects.get(next),
+                    _ => break,
+                }
+            }
+            match object {
+                Some(Object::Name(n)) => {
+                    names.insert(id, n.clone());
+                }
+                Some(Object::String(s, _)) if is_script_uri(s) => {
+                    script_uris.insert(id);
+                }
+                _ => {}
+            }
+        }
+        Self { names, script_uris }
+    }
+
+    /// The name under `key`, direct or through a reference.
+    fn name<'a>(&'a self, d: &'a Dictionary, key: &[u8]) -> Option<&'a [u8]> {
+        match d.get(key) {
+            Ok(Object::Name(n)) => Some(n),
+            Ok(Object::Reference(id)) => self.names.get(id).map(Vec::as_slice),
+            _ => None,
+        }
+    }
+
+    /// Whether the string under `key`, direct or through a reference, is a script URI.
+    fn script_uri(&self, d: &Dictionary, key: &[u8]) -> bool {
+        match d.get(key) {
+            Ok(Object::String(s, _)) => is_script_uri(s),
+            Ok(Object::Reference(id)) => self.script_uris.contains(id),
+            _ => false,
+        }
+    }
+
+    /// The active-content kind of an action dictionary, if it is a dangerous one.
+    fn dangerous_action(&self, d: &Dictionary) -> Option<ActiveContent> {
+        match self.name(d, b"S")? {
+            b"JavaScript" => Some(ActiveContent::JavaScript),
+            b"Launch" => Some(ActiveContent::Launch),
+            b"GoToR" | b"GoToE" => Some(ActiveContent::RemoteGoTo),
+            b"SubmitForm" | b"ImportData" => Some(ActiveContent::FormAction),
+            b"RichMediaExecute" => Some(ActiveContent::RichMedia),
+            b"URI" if self.script_uri(d, b"URI") => Some(ActiveContent::JavaScript),
+            _ => None,
+        }
+    }
+
+    /// Whether a catalog `/OpenAction` value is an action. A destination array, and a plain
+    /// `/GoTo` action without `/Next` (how pdfTeX and others write "open at page 1"), only
+    /// choose where the viewer opens and are allowed.
+    fn is_open_action(&self, open: &Object) -> bool {
+        match open {
+            Object::Dictionary(d) => self.name(d, b"S") != Some(b"GoTo") || d.has(b"Next"),
+            _ => false,
+        }
     }
 }
 
-/// The active-content kind of an action dictionary's `/S`, if it is a dangerous one.
-fn dangerous_action(d: &Dictionary) -> Option<ActiveContent> {
-    match name(d, b"S")? {
-        b"JavaScript" => Some(ActiveContent::JavaScript),
-        b"Launch" => Some(ActiveContent::Launch),
-        b"GoToR" | b"GoToE" => Some(ActiveContent::RemoteGoTo),
-        b"SubmitForm" | b"ImportData" => Some(ActiveContent::FormAction),
-        _ => None,
-    }
-}
-
-/// Whether a catalog `/OpenAction` value is an action. A destination array, and a plain
-/// `/GoTo` action without `/Next` (how pdfTeX and others write "open at page 1"), only choose
-/// where the viewer opens and are allowed.
-fn is_open_action(open: &Object) -> bool {
-    match open {
-        Object::Dictionary(d) => name(d, b"S") != Some(b"GoTo") || d.has(b"Next"),
-        _ => false,
-    }
+/// Whether a URI runs script when followed: `javascript:` (or `vbscript:`) in any case, after
+/// the leading blanks and control characters and with the tabs and line breaks inside it that
+/// browsers ignore.
+fn is_script_uri(uri: &[u8]) -> bool {
+    let scheme: Vec<u8> = uri
+        .iter()
+        .skip_while(|&&c| c <= b' ')
+        .filter(|&&c| !matches!(c, b'\t' | b'\n' | b'\r'))
+        .take(11)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    scheme.starts_with(b"javascript:") || scheme.starts_with(b"vbscript:")
 }
 
 /// Every kind of active content in the document.
-fn scan_active(doc: &Document) -> BTreeSet<ActiveContent> {
+fn scan_active(doc: &Document, deadline: Deadline) -> Result<BTreeSet<ActiveContent>> {
+    let ind = Indirect::of(doc);
     let mut found = BTreeSet::new();
     if let Ok(catalog) = doc.catalog()
         && let Ok(open) = catalog.get(b"OpenAction")
-        && is_open_action(resolve(doc, open))
+        && ind.is_open_action(resolve(doc, open))
     {
         found.insert(ActiveContent::OpenAction);
     }
-    for_each_dict(doc, &mut |d| {
-        if let Some(kind) = dangerous_action(d) {
+    for_each_dict(doc, deadline, &mut |d| {
+        if let Some(kind) = ind.dangerous_action(d) {
             found.insert(kind);
         }
         if d.has(b"AA") {
             found.insert(ActiveContent::AdditionalActions);
         }
-        if d.has(b"JS") || d.has(b"JavaScript") {
+        // `/OnInstantiate` is the script a 3D stream (`/3DD`) runs when it is shown.
+        if d.has(b"JS") || d.has(b"JavaScript") || d.has(b"OnInstantiate") {
             found.insert(ActiveContent::JavaScript);
+        }
+        if RICH_MEDIA_KEYS.iter().any(|k| d.has(k)) {
+            found.insert(ActiveContent::RichMedia);
         }
         if d.has(b"EmbeddedFiles")
             || d.has(b"EF")
-            || name(d, b"Type") == Some(b"EmbeddedFile")
-            || (name(d, b"Subtype") == Some(b"FileAttachment") && d.has(b"FS"))
+            || ind.name(d, b"Type") == Some(b"EmbeddedFile")
+            || (ind.name(d, b"Subtype") == Some(b"FileAttachment") && d.has(b"FS"))
         {
             found.insert(ActiveContent::EmbeddedFile);
         }
         if d.has(b"XFA") {
             found.insert(ActiveContent::Xfa);
         }
-    });
-    found
+    })?;
+    Ok(found)
 }
 
 /// Removes every entry that holds or points at active content; objects left unreferenced are
 /// pruned by the caller, and a second scan must then find nothing.
-fn remove_active(doc: &mut Document, report: &mut Report) {
+fn remove_active(doc: &mut Document, report: &mut Report, deadline: Deadline) -> Result<()> {
+    let ind = Indirect::of(doc);
     let dangerous: HashSet<ObjectId> = doc
         .objects
         .iter()
         .filter(|(_, o)| match o {
             Object::Dictionary(d) => {
-                dangerous_action(d).is_some() || name(d, b"Type") == Some(b"EmbeddedFile")
+                ind.dangerous_action(d).is_some() || ind.name(d, b"Type") == Some(b"EmbeddedFile")
             }
-            Object::Stream(s) => name(&s.dict, b"Type") == Some(b"EmbeddedFile"),
+            Object::Stream(s) => ind.name(&s.dict, b"Type") == Some(b"EmbeddedFile"),
             _ => false,
         })
         .map(|(id, _)| *id)
         .collect();
     let is_dangerous = |o: &Object| match o {
         Object::Reference(id) => dangerous.contains(id),
-        Object::Dictionary(d) => dangerous_action(d).is_some(),
+        Object::Dictionary(d) => ind.dangerous_action(d).is_some(),
         Object::Array(items) => items.iter().any(|i| match i {
             Object::Reference(id) => dangerous.contains(id),
-            Object::Dictionary(d) => dangerous_action(d).is_some(),
+            Object::Dictionary(d) => ind.dangerous_action(d).is_some(),
             _ => false,
         }),
         _ => false,
@@ -330,12 +595,12 @@ fn remove_active(doc: &mut Document, report: &mut Report) {
         .catalog()
         .ok()
         .and_then(|c| c.get(b"OpenAction").ok())
-        .is_some_and(|o| is_open_action(resolve(doc, o)));
+        .is_some_and(|o| ind.is_open_action(resolve(doc, o)));
     if open_action_is_action && let Ok(catalog) = doc.catalog_mut() {
         catalog.remove(b"OpenAction");
         report.add(Category::PdfActiveContent, 0);
     }
-    for_each_dict_mut(doc, &mut |d| {
+    for_each_dict_mut(doc, deadline, &mut |d| {
         for key in [
             &b"AA"[..],
             b"JS",
@@ -343,12 +608,16 @@ fn remove_active(doc: &mut Document, report: &mut Report) {
             b"EmbeddedFiles",
             b"EF",
             b"XFA",
-        ] {
+            b"OnInstantiate",
+        ]
+        .into_iter()
+        .chain(RICH_MEDIA_KEYS.iter().copied())
+        {
             if d.remove(key).is_some() {
                 report.add(Category::PdfActiveContent, 0);
             }
         }
-        if name(d, b"Subtype") == Some(b"FileAttachment") && d.remove(b"FS").is_some() {
+        if ind.name(d, b"Subtype") == Some(b"FileAttachment") && d.remove(b"FS").is_some() {
             report.add(Category::PdfActiveContent, 0);
         }
         for key in [&b"A"[..], b"OpenAction", b"Next"] {
@@ -357,22 +626,28 @@ fn remove_active(doc: &mut Document, report: &mut Report) {
                 report.add(Category::PdfActiveContent, 0);
             }
         }
-        if dangerous_action(d).is_some() {
+        if ind.dangerous_action(d).is_some() {
             // A dangerous action still reachable some other way is disarmed in place.
-            d.remove(b"S");
-            d.remove(b"F");
-            d.remove(b"Win");
-            d.remove(b"Unix");
-            d.remove(b"Mac");
+            for key in [
+                &b"S"[..],
+                b"F",
+                b"Win",
+                b"Unix",
+                b"Mac",
+                b"URI",
+                b"Instances",
+            ] {
+                d.remove(key);
+            }
             report.add(Category::PdfActiveContent, 0);
         }
-    });
+    })?;
     let files: Vec<ObjectId> = doc
         .objects
         .iter()
         .filter(|(_, o)| match o {
-            Object::Stream(s) => name(&s.dict, b"Type") == Some(b"EmbeddedFile"),
-            Object::Dictionary(d) => name(d, b"Type") == Some(b"EmbeddedFile"),
+            Object::Stream(s) => ind.name(&s.dict, b"Type") == Some(b"EmbeddedFile"),
+            Object::Dictionary(d) => ind.name(d, b"Type") == Some(b"EmbeddedFile"),
             _ => false,
         })
         .map(|(id, _)| *id)
@@ -384,7 +659,12 @@ fn remove_active(doc: &mut Document, report: &mut Report) {
             report.add(Category::PdfActiveContent, 0);
         }
     }
+    Ok(())
 }
+
+/// The entries of a RichMedia annotation that carry its content (Flash, video, 3D and their
+/// embedded assets) and how it is launched; without them the annotation is an empty frame.
+const RICH_MEDIA_KEYS: &[&[u8]] = &[b"RichMediaContent", b"RichMediaSettings"];
 
 /// Annotation subtypes that are markup (ISO 32000-1 table 170): they carry an author in `/T`.
 const MARKUP_ANNOTATIONS: &[&[u8]] = &[
@@ -409,7 +689,8 @@ const MARKUP_ANNOTATIONS: &[&[u8]] = &[
 
 /// Removes the Info dictionary, every `/Metadata` entry and XMP stream, `/PieceInfo`,
 /// `/LastModified`, and the author and dates of markup annotations.
-fn remove_metadata(doc: &mut Document, report: &mut Report) {
+fn remove_metadata(doc: &mut Document, report: &mut Report, deadline: Deadline) -> Result<()> {
+    let ind = Indirect::of(doc);
     if doc.trailer.remove(b"Info").is_some() {
         report.add(Category::PdfInfo, 0);
     }
@@ -418,8 +699,8 @@ fn remove_metadata(doc: &mut Document, report: &mut Report) {
         .iter()
         .filter(|(_, o)| match o {
             Object::Stream(s) => {
-                name(&s.dict, b"Type") == Some(b"Metadata")
-                    || name(&s.dict, b"Subtype") == Some(b"XML")
+                ind.name(&s.dict, b"Type") == Some(b"Metadata")
+                    || ind.name(&s.dict, b"Subtype") == Some(b"XML")
             }
             _ => false,
         })
@@ -430,7 +711,7 @@ fn remove_metadata(doc: &mut Document, report: &mut Report) {
             report.add(Category::PdfMetadata, s.content.len() as u64);
         }
     }
-    for_each_dict_mut(doc, &mut |d| {
+    for_each_dict_mut(doc, deadline, &mut |d| {
         if d.remove(b"Metadata").is_some() {
             report.add(Category::PdfMetadata, 0);
         }
@@ -442,14 +723,14 @@ fn remove_metadata(doc: &mut Document, report: &mut Report) {
         }
         // Markup annotations (comments, highlights, stamps) name their author in /T and date
         // themselves; form widgets keep /T, which there is the field name.
-        let subtype = name(d, b"Subtype");
+        let subtype = ind.name(d, b"Subtype");
         let markup = subtype.is_some_and(|s| MARKUP_ANNOTATIONS.contains(&s));
-        if markup || (name(d, b"Type") == Some(b"Annot") && subtype != Some(b"Widget")) {
+        if markup || (ind.name(d, b"Type") == Some(b"Annot") && subtype != Some(b"Widget")) {
             for key in [&b"T"[..], b"M", b"CreationDate"] {
                 if d.remove(key).is_some() {
                     report.add(Category::PdfMetadata, 0);
                 }
             }
         }
-    });
+    })
 }

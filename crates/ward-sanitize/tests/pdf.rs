@@ -264,3 +264,156 @@ fn annotation_authors_and_dates_are_removed_but_form_field_names_kept() {
     assert!(contains(out.bytes(), b"wound edge looks clean"));
     assert!(contains(out.bytes(), b"patient_signature_field"));
 }
+
+/// A one-page PDF whose page carries `annot` (built with the document, for indirect parts).
+fn with_annotation(annot: impl FnOnce(&mut Document) -> lopdf::Dictionary) -> Vec<u8> {
+    let mut doc = pdf_with_metadata(1);
+    let annot = annot(&mut doc);
+    let annot = doc.add_object(annot);
+    let page = *doc.get_pages().values().next().unwrap();
+    doc.get_dictionary_mut(page)
+        .unwrap()
+        .set("Annots", vec![annot.into()]);
+    save(&mut doc)
+}
+
+fn rect() -> Object {
+    vec![0.into(), 0.into(), 10.into(), 10.into()].into()
+}
+
+#[test]
+fn an_indirect_action_type_is_resolved() {
+    for (s, kind) in [
+        ("Launch", ActiveContent::Launch),
+        ("GoToR", ActiveContent::RemoteGoTo),
+        ("ImportData", ActiveContent::FormAction),
+    ] {
+        // `/A << /S 9 0 R /F (cmd.exe) >>` with `9 0 obj /Launch endobj`.
+        let pdf = with_annotation(|doc| {
+            let name = doc.add_object(Object::Name(s.as_bytes().to_vec()));
+            dictionary! {
+                "Type" => "Annot", "Subtype" => "Link", "Rect" => rect(),
+                "A" => dictionary! { "S" => name, "F" => Object::string_literal("cmd.exe") },
+            }
+        });
+        assert_eq!(rejected_as(&pdf), kind, "{s}");
+        removable(&pdf);
+    }
+    // The same for a name behind two references, and for an action object of its own.
+    let pdf = with_annotation(|doc| {
+        let name = doc.add_object(Object::Name(b"Launch".to_vec()));
+        let hop = doc.add_object(Object::Reference(name));
+        let action =
+            doc.add_object(dictionary! { "S" => hop, "F" => Object::string_literal("cmd.exe") });
+        dictionary! { "Type" => "Annot", "Subtype" => "Link", "Rect" => rect(), "A" => action }
+    });
+    assert_eq!(rejected_as(&pdf), ActiveContent::Launch);
+    removable(&pdf);
+}
+
+#[test]
+fn an_indirect_embedded_file_type_is_resolved() {
+    let mut doc = pdf_with_metadata(1);
+    let ty = doc.add_object(Object::Name(b"EmbeddedFile".to_vec()));
+    let file = doc.add_object(Stream::new(dictionary! { "Type" => ty }, SECRET.to_vec()));
+    catalog_mut(&mut doc).set("Extra", file);
+    let pdf = save(&mut doc);
+    assert_eq!(rejected_as(&pdf), ActiveContent::EmbeddedFile);
+    let out = Sanitizer::new()
+        .with_active_content(ActiveContentPolicy::Remove)
+        .sanitize("f.pdf", &pdf)
+        .unwrap();
+    assert!(!contains(out.bytes(), SECRET));
+}
+
+#[test]
+fn a_3d_annotation_script_is_javascript() {
+    // A 3D annotation whose `/3DD` stream runs `/OnInstantiate 11 0 R` when shown.
+    let pdf = with_annotation(|doc| {
+        let script = doc.add_object(Stream::new(dictionary! {}, b"app.launchURL('x')".to_vec()));
+        let model = doc.add_object(Stream::new(
+            dictionary! { "Type" => "3D", "Subtype" => "U3D", "OnInstantiate" => script },
+            b"U3D\0".to_vec(),
+        ));
+        dictionary! { "Type" => "Annot", "Subtype" => "3D", "Rect" => rect(), "3DD" => model }
+    });
+    assert_eq!(rejected_as(&pdf), ActiveContent::JavaScript);
+    removable(&pdf);
+    let out = Sanitizer::new()
+        .with_active_content(ActiveContentPolicy::Remove)
+        .sanitize("f.pdf", &pdf)
+        .unwrap();
+    assert!(!contains(out.bytes(), b"launchURL"));
+}
+
+#[test]
+fn rich_media_and_its_execute_action_are_rejected_and_removable() {
+    let content = || {
+        dictionary! {
+            "Assets" => dictionary! { "Names" => vec![] },
+            "Configurations" => vec![],
+        }
+    };
+    let annotation = with_annotation(|_| {
+        dictionary! {
+            "Type" => "Annot", "Subtype" => "RichMedia", "Rect" => rect(),
+            "RichMediaContent" => content(),
+            "RichMediaSettings" => dictionary! { "Activation" => dictionary! { "Condition" => "PO" } },
+        }
+    });
+    assert_eq!(rejected_as(&annotation), ActiveContent::RichMedia);
+    removable(&annotation);
+    let execute = with_annotation(|doc| {
+        let target = doc
+            .add_object(dictionary! { "Type" => "Annot", "Subtype" => "Link", "Rect" => rect() });
+        dictionary! {
+            "Type" => "Annot", "Subtype" => "Link", "Rect" => rect(),
+            "A" => dictionary! {
+                "S" => "RichMediaExecute", "TA" => target,
+                "CMD" => dictionary! { "C" => Object::string_literal("play") },
+            },
+        }
+    });
+    assert_eq!(rejected_as(&execute), ActiveContent::RichMedia);
+    removable(&execute);
+}
+
+#[test]
+fn a_javascript_uri_is_javascript_and_a_web_link_is_kept() {
+    for uri in [
+        &b"javascript:app.alert(1)"[..],
+        b"  JavaScript:app.alert(1)",
+        b"java\tscript:app.alert(1)",
+        b"VBScript:msgbox(1)",
+    ] {
+        let pdf = with_annotation(|doc| {
+            let uri = doc.add_object(Object::string_literal(uri.to_vec()));
+            dictionary! {
+                "Type" => "Annot", "Subtype" => "Link", "Rect" => rect(),
+                "A" => dictionary! { "S" => "URI", "URI" => uri },
+            }
+        });
+        assert_eq!(rejected_as(&pdf), ActiveContent::JavaScript);
+        removable(&pdf);
+    }
+    let web = with_annotation(|_| {
+        dictionary! {
+            "Type" => "Annot", "Subtype" => "Link", "Rect" => rect(),
+            "A" => dictionary! { "S" => "URI", "URI" => Object::string_literal("https://example.org/javascript:") },
+        }
+    });
+    let out = Sanitizer::new().sanitize("f.pdf", &web).unwrap();
+    assert!(contains(out.bytes(), b"https://example.org"));
+}
+
+#[test]
+fn the_encrypt_name_spelled_with_an_escape_in_a_string_is_not_encryption() {
+    // `(\057Encrypt)` is the text "/Encrypt", which lopdf writes back as `(/Encrypt)`: only
+    // the upload is scanned for the name. (Same length as the placeholder: offsets hold.)
+    let mut pdf = with_catalog_entry("Note", Object::string_literal("XXXXEncrypt"));
+    let at = pdf.windows(13).position(|w| w == b"(XXXXEncrypt)").unwrap();
+    pdf[at..at + 13].copy_from_slice(b"(\\057Encrypt)");
+    assert!(!contains(&pdf, b"/Encrypt"));
+    let out = Sanitizer::new().sanitize("f.pdf", &pdf).unwrap();
+    assert!(contains(out.bytes(), b"(/Encrypt)"));
+}

@@ -12,6 +12,8 @@ mod jpeg;
 mod mutation;
 /// PDF metadata and active content.
 mod pdf;
+/// PDF bombs cleaned in a child process: typed limit errors and the measured peak memory.
+mod pdf_bounds;
 /// PNG chunk removal, APNG, text limits.
 mod png;
 /// The three-way validation and every limit at its boundary.

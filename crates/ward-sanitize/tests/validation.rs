@@ -1,6 +1,7 @@
 //! The three-way validation (extension, magic bytes, parse) and every limit at its boundary.
 
 use std::io::Read;
+use std::time::Duration;
 
 use ward_sanitize::{Error, FileKind, LimitRule, Limits, NameRule, Sanitizer};
 
@@ -359,5 +360,53 @@ fn pdf_stream_inflation_limit_applies_to_object_streams() {
         under.sanitize("m.pdf", &pdf),
         Err(Error::Limit(LimitRule::PdfStream { limit: 1_308 }))
     ));
-    assert_eq!(Limits::default().max_pdf_stream_bytes(), 32 * 1024 * 1024);
+    assert_eq!(Limits::default().max_pdf_stream_bytes(), 4 * 1024 * 1024);
+}
+
+#[test]
+fn pdf_total_inflation_limit_is_inclusive() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/pypdf");
+    let pdf = std::fs::read(dir.join("metadata.pdf")).unwrap();
+    // Its one object stream inflates to 1,309 bytes.
+    let at = Sanitizer::new().with_limits(Limits::default().with_max_pdf_inflated_bytes(1_309));
+    assert!(at.sanitize("m.pdf", &pdf).is_ok());
+    let under = Sanitizer::new().with_limits(Limits::default().with_max_pdf_inflated_bytes(1_308));
+    let err = under.sanitize("m.pdf", &pdf).unwrap_err();
+    assert!(
+        matches!(err, Error::Limit(LimitRule::PdfInflated { limit: 1_308 })),
+        "{err:?}"
+    );
+    assert_eq!(err.rule(), "limit.pdf_inflated");
+    assert_eq!(Limits::default().max_pdf_inflated_bytes(), 64 * 1024 * 1024);
+}
+
+#[test]
+fn pdf_weight_limit_names_the_rule() {
+    let pdf = save(&mut pdf_with_metadata(2));
+    assert!(Sanitizer::new().sanitize("x.pdf", &pdf).is_ok());
+    let light = Sanitizer::new().with_limits(Limits::default().with_max_pdf_weight(10));
+    let err = light.sanitize("x.pdf", &pdf).unwrap_err();
+    assert!(
+        matches!(err, Error::Limit(LimitRule::PdfWeight { limit: 10 })),
+        "{err:?}"
+    );
+    assert_eq!(err.rule(), "limit.pdf_weight");
+    assert_eq!(
+        err.to_string(),
+        "limit exceeded: pdf objects weigh more than 10 units"
+    );
+    assert_eq!(Limits::default().max_pdf_weight(), 500_000);
+}
+
+#[test]
+fn pdf_time_limit_stops_the_load() {
+    let pdf = save(&mut pdf_with_metadata(2));
+    let none = Sanitizer::new().with_limits(Limits::default().with_max_pdf_time(Duration::ZERO));
+    let err = none.sanitize("x.pdf", &pdf).unwrap_err();
+    assert!(
+        matches!(err, Error::Limit(LimitRule::PdfTime { limit }) if limit == Duration::ZERO),
+        "{err:?}"
+    );
+    assert_eq!(err.rule(), "limit.pdf_time");
+    assert_eq!(Limits::default().max_pdf_time(), Duration::from_secs(10));
 }
