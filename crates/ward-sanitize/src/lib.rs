@@ -53,6 +53,13 @@
 //! [`Error::Encrypted`]) at under 16 MiB; a file just under the weight limit is cleaned at
 //! about 160 MiB, which is the bound for any PDF the defaults accept.
 //!
+//! **Built with `panic = "abort"`?** Two of these bounds rely on unwinding: a panic inside a
+//! third-party decoder is caught and becomes a parse error, and the load-time budget stops
+//! lopdf by unwinding out of its filter. Under `panic = "abort"` either event ends the process
+//! instead. The byte-level checks before lopdf runs (`/Encrypt`, weight, inflation) still refuse
+//! the review's bombs with a typed error, so such a consumer loses the second line of defence,
+//! not the first; run the sanitizer in a worker process if you build that way.
+//!
 //! # Security promises
 //!
 //! Errors and logs carry rule names, types, sizes and counts, never file names, metadata values
