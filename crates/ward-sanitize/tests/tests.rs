@@ -10,6 +10,8 @@ mod filename;
 mod jpeg;
 /// Proptest-driven mutation fuzzing of every parser: never a panic, outputs re-validate.
 mod mutation;
+/// Log output during cleaning and refusals carries no canary from names, metadata or content.
+mod logs;
 /// PDF metadata and active content.
 mod pdf;
 /// PDF bombs cleaned in a child process: typed limit errors and the measured peak memory.
