@@ -11,8 +11,9 @@
 //! - **Validation.** JPEG, PNG, WebP and PDF only. The extension ([`FileKind::from_name`]),
 //!   the magic bytes ([`FileKind::sniff`]) and a real parse must agree, else an [`Error`] naming
 //!   the failed rule ([`Error::rule`]). Every bound is in [`Limits`].
-//! - **Images, losslessly.** JPEG keeps only frame headers, tables, scans, JFIF (without its
-//!   thumbnail), ICC and Adobe segments; PNG keeps critical, colour and APNG chunks with valid
+//! - **Images, losslessly.** JPEG keeps, by allow-list, only frame headers, tables, the restart
+//!   interval, scans, JFIF (without its thumbnail), the ICC profile (cut to its declared size) and
+//!   the 12-byte Adobe segment, and drops every other segment, known or not; PNG keeps critical, colour and APNG chunks with valid
 //!   CRCs; WebP drops `EXIF` and `XMP ` and fixes the VP8X flags and RIFF size. The image data
 //!   is copied byte for byte, so decoded pixels are identical. Only when EXIF says the picture
 //!   is rotated or mirrored are the pixels decoded, turned upright and encoded again (JPEG at
