@@ -206,6 +206,11 @@ pub enum LimitRule {
         /// The limit in bytes.
         limit: u64,
     },
+    /// An animation frame (APNG `fcTL`, WebP `ANMF`) reaches outside the canvas.
+    FrameOutsideCanvas {
+        /// The frame's position in the file, from 0.
+        frame: u32,
+    },
 }
 
 impl LimitRule {
@@ -222,6 +227,7 @@ impl LimitRule {
             Self::PdfWeight { .. } => "limit.pdf_weight",
             Self::PdfTime { .. } => "limit.pdf_time",
             Self::PngText { .. } => "limit.png_text",
+            Self::FrameOutsideCanvas { .. } => "limit.frame_outside_canvas",
         }
     }
 }
@@ -256,6 +262,9 @@ impl fmt::Display for LimitRule {
             }
             Self::PngText { limit } => {
                 write!(f, "png text chunks decompress to more than {limit} bytes")
+            }
+            Self::FrameOutsideCanvas { frame } => {
+                write!(f, "animation frame {frame} reaches outside the canvas")
             }
         }
     }

@@ -35,7 +35,9 @@
 //! reads; a panic inside a third-party decoder is caught and becomes a parse error. Images are
 //! decoded only after the header's dimensions pass [`Limits::max_pixels`], with allocation capped
 //! at 512 MiB: on the reference machine (2 cores) a 49-megapixel PNG takes 0.1 s and a
-//! 12-megapixel JPEG 0.15 s.
+//! 12-megapixel JPEG 0.15 s. Only the first frame of an animation is decoded, but every frame's
+//! size and position is checked first, against [`Limits::max_pixels`] and the canvas
+//! ([`LimitRule::FrameOutsideCanvas`]).
 //!
 //! PDFs are bounded before and while lopdf parses them, because lopdf builds a whole object
 //! (120 bytes per array element) before any hook sees it:

@@ -1,4 +1,5 @@
-//! PNG: checks every chunk's CRC and keeps critical chunks, colour and animation chunks only.
+//! PNG: checks every chunk's CRC and keeps critical chunks, colour and animation chunks only;
+//! every APNG frame's size and position are checked.
 
 use std::io::Read;
 
@@ -8,7 +9,7 @@ use crate::error::{Error, LimitRule, Result};
 use crate::exif;
 use crate::kind::FileKind;
 use crate::limits::Limits;
-use crate::raster::Stripped;
+use crate::raster::{self, Stripped};
 use crate::report::{Category, Report};
 
 const KIND: FileKind = FileKind::Png;
@@ -37,6 +38,7 @@ pub(crate) fn strip(input: &[u8], limits: &Limits) -> Result<Stripped> {
     let mut pos = SIGNATURE.len();
     let mut first = true;
     let mut dimensions = None;
+    let mut frames = 0u32;
     loop {
         let Some(header) = input.get(pos..pos + 8) else {
             return Err(Error::malformed(KIND, "truncated before IEND"));
@@ -112,6 +114,12 @@ pub(crate) fn strip(input: &[u8], limits: &Limits) -> Result<Stripped> {
                 report.add(Category::Exif, chunk.len() as u64);
             }
             b"tIME" => report.add(Category::Time, chunk.len() as u64),
+            b"fcTL" => {
+                let canvas = dimensions.unwrap_or((0, 0));
+                check_frame_control(data, frames, canvas, limits)?;
+                frames = frames.saturating_add(1);
+                out.extend_from_slice(chunk);
+            }
             _ if KEEP_ANCILLARY.contains(&&ty) => {
                 animated |= &ty == b"acTL";
                 out.extend_from_slice(chunk);
@@ -119,6 +127,17 @@ pub(crate) fn strip(input: &[u8], limits: &Limits) -> Result<Stripped> {
             _ => report.add(Category::OtherChunk, chunk.len() as u64),
         }
     }
+}
+
+/// An APNG frame control chunk: sequence(4), width(4), height(4), x offset(4), y offset(4),
+/// delay(2 + 2), dispose(1), blend(1). The frame must pass the pixel limits and lie inside the
+/// canvas that IHDR gives.
+fn check_frame_control(data: &[u8], frame: u32, canvas: (u32, u32), limits: &Limits) -> Result<()> {
+    if data.len() != 26 {
+        return Err(Error::malformed(KIND, "fcTL is not 26 bytes"));
+    }
+    let at = |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+    raster::check_frame(frame, (at(12), at(16), at(4), at(8)), canvas, limits)
 }
 
 /// The text length of one text chunk: raw for `tEXt` and uncompressed `iTXt`, inflated (never

@@ -39,7 +39,7 @@ pub(crate) fn strip(kind: FileKind, input: &[u8], limits: &Limits) -> Result<Str
     match kind {
         FileKind::Jpeg => jpeg::strip(input),
         FileKind::Png => png::strip(input, limits),
-        FileKind::Webp => webp::strip(input),
+        FileKind::Webp => webp::strip(input, limits),
         FileKind::Pdf => Err(Error::malformed(kind, "not an image")),
     }
 }
@@ -100,6 +100,23 @@ pub(crate) fn decode(
     let image = DynamicImage::from_decoder(decoder)
         .map_err(|e| Error::decoder(kind, "pixel data does not decode", e))?;
     Ok((image, icc))
+}
+
+/// An animation frame of `width` × `height` at (`x`, `y`): within the pixel limits like any
+/// image, and inside the `canvas`.
+pub(crate) fn check_frame(
+    frame: u32,
+    (x, y, width, height): (u32, u32, u32, u32),
+    canvas: (u32, u32),
+    limits: &Limits,
+) -> Result<()> {
+    check_dimensions(width, height, limits)?;
+    let right = u64::from(x) + u64::from(width);
+    let bottom = u64::from(y) + u64::from(height);
+    if right > u64::from(canvas.0) || bottom > u64::from(canvas.1) {
+        return Err(Error::Limit(LimitRule::FrameOutsideCanvas { frame }));
+    }
+    Ok(())
 }
 
 /// Each side above 0 and width × height within [`Limits::max_pixels`].

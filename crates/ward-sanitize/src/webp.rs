@@ -4,7 +4,8 @@
 use crate::error::{Error, Result};
 use crate::exif;
 use crate::kind::FileKind;
-use crate::raster::Stripped;
+use crate::limits::Limits;
+use crate::raster::{self, Stripped};
 use crate::report::{Category, Report};
 
 const KIND: FileKind = FileKind::Webp;
@@ -27,8 +28,9 @@ const MIN_ICC_LEN: usize = 128;
 /// unknown chunks and bytes after the RIFF body. `ANMF` frames are rewritten with only their
 /// `ALPH`, `VP8 ` and `VP8L` sub-chunks; `VP8X` and `ANIM` are cut to their fixed sizes and
 /// `ICCP` to the size its profile header declares. The VP8X flags are rewritten to say what is
-/// kept. Image data is copied unchanged.
-pub(crate) fn strip(input: &[u8]) -> Result<Stripped> {
+/// kept. Every animation frame must pass the pixel limits, lie inside the canvas and match the
+/// size its image data states. Image data is copied unchanged.
+pub(crate) fn strip(input: &[u8], limits: &Limits) -> Result<Stripped> {
     if input.len() < 12 || !input.starts_with(b"RIFF") || &input[8..12] != b"WEBP" {
         return Err(Error::malformed(KIND, "missing RIFF WEBP header"));
     }
@@ -51,6 +53,7 @@ pub(crate) fn strip(input: &[u8]) -> Result<Stripped> {
     let mut dimensions = None;
     let mut has_icc = false;
     let mut has_image = false;
+    let mut frames = 0u32;
     for chunk in Chunks::new(input, 12, end) {
         let Chunk {
             at,
@@ -97,11 +100,19 @@ pub(crate) fn strip(input: &[u8]) -> Result<Stripped> {
                 report_excess(&mut report, data.len() - ANIM_LEN);
             }
             b"ANMF" => {
+                let Some(canvas) = dimensions.filter(|_| animated) else {
+                    return Err(Error::malformed(KIND, "ANMF in a file not marked animated"));
+                };
                 has_image = true;
-                write_frame(&mut out, data, &mut report)?;
+                write_frame(&mut out, data, frames, canvas, limits, &mut report)?;
+                frames = frames.saturating_add(1);
             }
             b"VP8 " | b"VP8L" => {
                 has_image = true;
+                if vp8x_at.is_none() {
+                    // A simple file: its size is the bitstream's, checked before decoding.
+                    dimensions = bitstream_dimensions(&fourcc, data);
+                }
                 out.extend_from_slice(whole);
             }
             b"ALPH" => out.extend_from_slice(whole),
@@ -136,11 +147,21 @@ pub(crate) fn strip(input: &[u8]) -> Result<Stripped> {
 }
 
 /// Writes an `ANMF` chunk holding its 16-byte header and only the frame's `ALPH`, `VP8 ` and
-/// `VP8L` sub-chunks.
-fn write_frame(out: &mut Vec<u8>, data: &[u8], report: &mut Report) -> Result<()> {
+/// `VP8L` sub-chunks, after checking the frame against the limits and the `canvas`.
+fn write_frame(
+    out: &mut Vec<u8>,
+    data: &[u8],
+    frame: u32,
+    canvas: (u32, u32),
+    limits: &Limits,
+    report: &mut Report,
+) -> Result<()> {
     let Some(header) = data.get(..ANMF_HEADER_LEN) else {
         return Err(Error::malformed(KIND, "short ANMF chunk"));
     };
+    let (x, y) = (2 * u24(&header[0..3]), 2 * u24(&header[3..6]));
+    let (width, height) = (1 + u24(&header[6..9]), 1 + u24(&header[9..12]));
+    raster::check_frame(frame, (x, y, width, height), canvas, limits)?;
     let start = out.len();
     out.extend_from_slice(b"ANMF\0\0\0\0");
     out.extend_from_slice(header);
@@ -149,6 +170,15 @@ fn write_frame(out: &mut Vec<u8>, data: &[u8], report: &mut Report) -> Result<()
         let sub = sub?;
         match &sub.fourcc {
             b"VP8 " | b"VP8L" => {
+                if has_image {
+                    return Err(Error::malformed(KIND, "animation frame with two images"));
+                }
+                if bitstream_dimensions(&sub.fourcc, sub.data) != Some((width, height)) {
+                    return Err(Error::malformed(
+                        KIND,
+                        "animation frame size disagrees with its image data",
+                    ));
+                }
                 has_image = true;
                 out.extend_from_slice(sub.whole);
             }
@@ -179,6 +209,27 @@ fn write_chunk(out: &mut Vec<u8>, fourcc: &[u8; 4], data: &[u8]) {
 fn report_excess(report: &mut Report, bytes: usize) {
     if bytes > 0 {
         report.add(Category::OtherChunk, bytes as u64);
+    }
+}
+
+/// Width and height as a `VP8 ` (lossy key frame) or `VP8L` (lossless) bitstream states them,
+/// or `None` when the header is not one.
+fn bitstream_dimensions(fourcc: &[u8; 4], data: &[u8]) -> Option<(u32, u32)> {
+    match fourcc {
+        // Frame tag(3), start code 9D 01 2A, then 14-bit width and height (2 scale bits each).
+        b"VP8 " => {
+            let h = data.get(..10).filter(|h| h[3..6] == [0x9D, 0x01, 0x2A])?;
+            let width = u32::from(u16::from_le_bytes([h[6], h[7]]) & 0x3FFF);
+            let height = u32::from(u16::from_le_bytes([h[8], h[9]]) & 0x3FFF);
+            Some((width, height))
+        }
+        // Signature 0x2F, then 14 bits of width-1 and 14 of height-1, little-endian.
+        b"VP8L" => {
+            let h = data.get(..5).filter(|h| h[0] == 0x2F)?;
+            let bits = u32::from_le_bytes([h[1], h[2], h[3], h[4]]);
+            Some((1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)))
+        }
+        _ => None,
     }
 }
 

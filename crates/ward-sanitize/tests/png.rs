@@ -1,6 +1,6 @@
 //! PNG: chunk removal with CRCs checked, image data untouched, APNG kept.
 
-use ward_sanitize::{Category, Sanitizer};
+use ward_sanitize::{Category, Error, LimitRule, Sanitizer};
 
 use crate::common::*;
 
@@ -148,4 +148,73 @@ fn exif_orientation_in_png_is_applied_exactly() {
         );
         assert!(!contains(out.bytes(), SECRET));
     }
+}
+
+/// An APNG of an 8×8 picture whose default image is frame 0 and whose second frame is
+/// `width` × `height` at (`x`, `y`).
+fn apng_with_second_frame(width: u32, height: u32, x: u32, y: u32) -> Vec<u8> {
+    let png = encode_png(&picture(8, 8));
+    let fctl = |sequence: u32, w: u32, h: u32, x: u32, y: u32| {
+        let mut c = Vec::new();
+        for v in [sequence, w, h, x, y] {
+            c.extend_from_slice(&v.to_be_bytes());
+        }
+        c.extend_from_slice(&[0, 1, 0, 10, 0, 0]);
+        png_chunk(b"fcTL", &c)
+    };
+    let with_first = png_insert(
+        &png,
+        &[
+            png_chunk(b"acTL", &[0, 0, 0, 2, 0, 0, 0, 0]),
+            fctl(0, 8, 8, 0, 0),
+        ],
+    );
+    // The second frame's data: one filter byte and a grey pixel per row, compressed.
+    let rows: Vec<u8> = (0..height.min(64))
+        .flat_map(|_| {
+            std::iter::once(0).chain(std::iter::repeat_n(128, 3 * width.min(64) as usize))
+        })
+        .collect();
+    let fdat = [2u32.to_be_bytes().as_slice(), &zlib(&rows)].concat();
+    let iend = with_first.len() - 12;
+    [
+        &with_first[..iend],
+        &fctl(1, width, height, x, y),
+        &png_chunk(b"fdAT", &fdat),
+        &with_first[iend..],
+    ]
+    .concat()
+}
+
+#[test]
+fn every_apng_frame_is_checked_against_the_limits_and_the_canvas() {
+    let fine = apng_with_second_frame(4, 4, 4, 4);
+    Sanitizer::new().sanitize("a.png", &fine).unwrap();
+    let huge = apng_with_second_frame(100_000, 100_000, 0, 0);
+    let err = Sanitizer::new().sanitize("a.png", &huge).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Limit(LimitRule::Pixels {
+                pixels: 10_000_000_000,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    for (w, h, x, y) in [(8, 8, 4, 0), (4, 4, 0, 6), (1, 1, u32::MAX, 0)] {
+        let outside = apng_with_second_frame(w, h, x, y);
+        let err = Sanitizer::new().sanitize("a.png", &outside).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Limit(LimitRule::FrameOutsideCanvas { frame: 1 })
+            ),
+            "{w}x{h} at {x},{y}: {err:?}"
+        );
+        assert_eq!(err.rule(), "limit.frame_outside_canvas");
+    }
+    let empty = apng_with_second_frame(0, 4, 0, 0);
+    let err = Sanitizer::new().sanitize("a.png", &empty).unwrap_err();
+    assert_eq!(err.rule(), "limit.zero_dimension");
 }

@@ -1,6 +1,6 @@
 //! WebP: EXIF and XMP chunks removed, VP8X flags and RIFF size fixed, image chunks untouched.
 
-use ward_sanitize::{Category, Error, FileKind, Sanitizer};
+use ward_sanitize::{Category, Error, FileKind, LimitRule, Sanitizer};
 
 use crate::common::*;
 
@@ -151,5 +151,55 @@ fn an_iccp_longer_than_its_chunk_is_refused() {
         ],
     );
     let err = Sanitizer::new().sanitize("a.webp", &input).unwrap_err();
+    assert_eq!(err.rule(), "parse", "{err}");
+}
+
+#[test]
+fn every_webp_frame_is_checked_against_the_limits_and_the_canvas() {
+    let frame = |img: &image::RgbImage, x: u32, y: u32| webp_frame(img, x, y, &[]);
+    let anim = || riff_chunk(b"ANIM", &[0; 6]);
+    let first = picture(16, 12);
+    let fine = animated_webp(
+        16,
+        12,
+        0x02,
+        &[anim(), frame(&first, 0, 0), frame(&picture(8, 6), 8, 6)],
+    );
+    Sanitizer::new().sanitize("a.webp", &fine).unwrap();
+    // The second frame sticks out of the canvas.
+    let outside = animated_webp(
+        16,
+        12,
+        0x02,
+        &[anim(), frame(&first, 0, 0), frame(&picture(8, 6), 10, 0)],
+    );
+    let err = Sanitizer::new().sanitize("a.webp", &outside).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Limit(LimitRule::FrameOutsideCanvas { frame: 1 })
+        ),
+        "{err:?}"
+    );
+    // The second frame claims 20,000 × 20,000 in its header.
+    let mut huge_frame = frame(&picture(8, 6), 0, 0);
+    huge_frame[8 + 6..8 + 12].copy_from_slice(&[0x1F, 0x4E, 0, 0x1F, 0x4E, 0]);
+    let huge = animated_webp(16, 12, 0x02, &[anim(), frame(&first, 0, 0), huge_frame]);
+    let err = Sanitizer::new().sanitize("a.webp", &huge).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Limit(LimitRule::Pixels {
+                pixels: 400_000_000,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    // A frame header that disagrees with its image data.
+    let mut lying = frame(&picture(8, 6), 0, 0);
+    lying[8 + 6] = 3;
+    let lying = animated_webp(16, 12, 0x02, &[anim(), frame(&first, 0, 0), lying]);
+    let err = Sanitizer::new().sanitize("a.webp", &lying).unwrap_err();
     assert_eq!(err.rule(), "parse", "{err}");
 }
