@@ -206,6 +206,13 @@ pub enum LimitRule {
         /// The limit in bytes.
         limit: u64,
     },
+    /// Cleaning an image took longer than
+    /// [`Limits::max_image_time`](crate::Limits::max_image_time), waiting for a decode permit
+    /// included.
+    ImageTime {
+        /// The limit.
+        limit: Duration,
+    },
     /// An animation frame (APNG `fcTL`, WebP `ANMF`) reaches outside the canvas.
     FrameOutsideCanvas {
         /// The frame's position in the file, from 0.
@@ -228,6 +235,7 @@ impl LimitRule {
             Self::PdfTime { .. } => "limit.pdf_time",
             Self::PngText { .. } => "limit.png_text",
             Self::FrameOutsideCanvas { .. } => "limit.frame_outside_canvas",
+            Self::ImageTime { .. } => "limit.image_time",
         }
     }
 }
@@ -262,6 +270,13 @@ impl fmt::Display for LimitRule {
             }
             Self::PngText { limit } => {
                 write!(f, "png text chunks decompress to more than {limit} bytes")
+            }
+            Self::ImageTime { limit } => {
+                write!(
+                    f,
+                    "image took longer than {} ms to clean",
+                    limit.as_millis()
+                )
             }
             Self::FrameOutsideCanvas { frame } => {
                 write!(f, "animation frame {frame} reaches outside the canvas")

@@ -6,6 +6,7 @@ use memchr::memchr;
 use crate::error::{Error, Result};
 use crate::exif;
 use crate::kind::FileKind;
+use crate::permits::Deadline;
 use crate::raster::Stripped;
 use crate::report::{Category, Report};
 
@@ -27,7 +28,7 @@ const COM: u8 = 0xFE;
 /// APPn, COM, the JPGn extensions, reserved markers, EXP, DHP, DNL, DAC, standalone markers
 /// outside a scan, and everything after EOI. What is kept is copied unchanged, so decoded pixels
 /// are identical.
-pub(crate) fn strip(input: &[u8]) -> Result<Stripped> {
+pub(crate) fn strip(input: &[u8], deadline: &Deadline) -> Result<Stripped> {
     if !input.starts_with(&[0xFF, 0xD8]) {
         return Err(Error::malformed(KIND, "missing start-of-image marker"));
     }
@@ -41,6 +42,7 @@ pub(crate) fn strip(input: &[u8]) -> Result<Stripped> {
     let mut icc = IccChunks::default();
     let mut pos = 2;
     loop {
+        deadline.check()?;
         // A marker: 0xFF, optional 0xFF fill bytes, then the marker code.
         if input.get(pos) != Some(&0xFF) {
             return Err(Error::malformed(KIND, "expected a marker"));

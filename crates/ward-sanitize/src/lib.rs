@@ -39,6 +39,13 @@
 //! size and position is checked first, against [`Limits::max_pixels`] and the canvas
 //! ([`LimitRule::FrameOutsideCanvas`]).
 //!
+//! An image must be cleaned within [`Limits::max_image_time`] (10 s), checked between steps and
+//! inside the container walks. Decoding holds one of [`Limits::max_concurrent_decodes`] permits
+//! (default: the number of CPUs) shared by a [`Sanitizer`] and its clones, and so does loading a
+//! PDF; other uploads wait within their time limit. Decoding memory is therefore bounded by
+//! permits × 512 MiB (for example 1 GiB on the 2-core reference machine), however many uploads
+//! arrive at once, as long as the service shares one sanitizer.
+//!
 //! PDFs are bounded before and while lopdf parses them, because lopdf builds a whole object
 //! (120 bytes per array element) before any hook sees it:
 //!
@@ -100,6 +107,7 @@ mod kind;
 mod limits;
 mod pdf;
 mod pdf_scan;
+mod permits;
 mod png;
 mod raster;
 mod report;

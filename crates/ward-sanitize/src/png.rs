@@ -9,6 +9,7 @@ use crate::error::{Error, LimitRule, Result};
 use crate::exif;
 use crate::kind::FileKind;
 use crate::limits::Limits;
+use crate::permits::Deadline;
 use crate::raster::{self, Stripped};
 use crate::report::{Category, Report};
 
@@ -25,7 +26,7 @@ const KEEP_ANCILLARY: &[&[u8; 4]] = &[
 /// allow-list (private chunks included), and anything after `IEND`. Kept chunks are copied with
 /// their CRCs, which are verified first. Text is inflated only to count it against
 /// [`Limits::max_png_text_bytes`], within that bound.
-pub(crate) fn strip(input: &[u8], limits: &Limits) -> Result<Stripped> {
+pub(crate) fn strip(input: &[u8], limits: &Limits, deadline: &Deadline) -> Result<Stripped> {
     if !input.starts_with(SIGNATURE) {
         return Err(Error::malformed(KIND, "missing png signature"));
     }
@@ -40,6 +41,7 @@ pub(crate) fn strip(input: &[u8], limits: &Limits) -> Result<Stripped> {
     let mut dimensions = None;
     let mut frames = 0u32;
     loop {
+        deadline.check()?;
         let Some(header) = input.get(pos..pos + 8) else {
             return Err(Error::malformed(KIND, "truncated before IEND"));
         };

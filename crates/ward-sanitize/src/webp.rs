@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::exif;
 use crate::kind::FileKind;
 use crate::limits::Limits;
+use crate::permits::Deadline;
 use crate::raster::{self, Stripped};
 use crate::report::{Category, Report};
 
@@ -30,7 +31,7 @@ const MIN_ICC_LEN: usize = 128;
 /// `ICCP` to the size its profile header declares. The VP8X flags are rewritten to say what is
 /// kept. Every animation frame must pass the pixel limits, lie inside the canvas and match the
 /// size its image data states. Image data is copied unchanged.
-pub(crate) fn strip(input: &[u8], limits: &Limits) -> Result<Stripped> {
+pub(crate) fn strip(input: &[u8], limits: &Limits, deadline: &Deadline) -> Result<Stripped> {
     if input.len() < 12 || !input.starts_with(b"RIFF") || &input[8..12] != b"WEBP" {
         return Err(Error::malformed(KIND, "missing RIFF WEBP header"));
     }
@@ -55,6 +56,7 @@ pub(crate) fn strip(input: &[u8], limits: &Limits) -> Result<Stripped> {
     let mut has_image = false;
     let mut frames = 0u32;
     for chunk in Chunks::new(input, 12, end) {
+        deadline.check()?;
         let Chunk {
             at,
             fourcc,
