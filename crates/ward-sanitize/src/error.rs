@@ -49,6 +49,15 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// The file is a legitimate variant of its type that the decoder cannot read, so ward cannot
+    /// check it or promise that what it emits opens elsewhere (arithmetic-coded or 12-bit JPEG…).
+    #[error("unsupported {kind} variant: {variant}")]
+    UnsupportedVariant {
+        /// The type.
+        kind: FileKind,
+        /// Which variant (a fixed phrase, never file content).
+        variant: &'static str,
+    },
     /// The PDF holds active content and the policy is [`ActiveContentPolicy::Reject`](crate::ActiveContentPolicy::Reject).
     #[error("pdf holds active content: {0}")]
     ActiveContent(ActiveContent),
@@ -89,6 +98,7 @@ impl Error {
             Self::Mismatch { .. } => "mismatch",
             Self::Limit(rule) => rule.id(),
             Self::Malformed { .. } => "parse",
+            Self::UnsupportedVariant { .. } => "unsupported_variant",
             Self::ActiveContent(_) => "pdf.active_content",
             Self::Encrypted => "pdf.encrypted",
             Self::OrientationUnsupported { .. } => "orientation",

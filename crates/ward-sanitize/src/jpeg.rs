@@ -120,6 +120,7 @@ pub(crate) fn strip(input: &[u8], deadline: &Deadline) -> Result<Stripped> {
                     if body.len() < 6 {
                         return Err(Error::malformed(KIND, "short frame header"));
                     }
+                    check_variant(marker, body[0])?;
                     let height = u32::from(u16::from_be_bytes([body[1], body[2]]));
                     let width = u32::from(u16::from_be_bytes([body[3], body[4]]));
                     dimensions = Some((width, height));
@@ -135,6 +136,23 @@ pub(crate) fn strip(input: &[u8], deadline: &Deadline) -> Result<Stripped> {
             }
         }
     }
+}
+
+/// Refuses frame types and sample precisions the decoder cannot read: only baseline, extended
+/// and progressive Huffman-coded frames (SOF0 to SOF2) with 8-bit samples are accepted.
+fn check_variant(marker: u8, precision: u8) -> Result<()> {
+    let variant = match marker {
+        0xC0..=0xC2 if precision == 8 => return Ok(()),
+        0xC0..=0xC2 if precision == 12 => "12-bit samples",
+        0xC0..=0xC2 => return Err(Error::malformed(KIND, "sample precision is not 8 bits")),
+        0xC3 => "lossless (SOF3)",
+        0xC5..=0xC7 => "hierarchical (SOF5 to SOF7)",
+        _ => "arithmetic coding (SOF9 to SOF11, SOF13 to SOF15)",
+    };
+    Err(Error::UnsupportedVariant {
+        kind: KIND,
+        variant,
+    })
 }
 
 enum Keep {

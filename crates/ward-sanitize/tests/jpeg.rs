@@ -237,3 +237,30 @@ fn icc_segments_are_kept_at_the_profile_length() {
     let err = Sanitizer::new().sanitize("p.jpg", &swapped).unwrap_err();
     assert_eq!(err.rule(), "parse", "{err}");
 }
+
+#[test]
+fn variants_the_decoder_cannot_read_are_refused_by_name() {
+    let plain = encode_jpeg(&picture(16, 16));
+    let sof = plain.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    for (marker, precision, named) in [
+        (0xC9, 8, "arithmetic coding"),
+        (0xCA, 8, "arithmetic coding"),
+        (0xCF, 8, "arithmetic coding"),
+        (0xC3, 8, "lossless"),
+        (0xC5, 8, "hierarchical"),
+        (0xC0, 12, "12-bit samples"),
+        (0xC1, 12, "12-bit samples"),
+    ] {
+        let mut input = plain.clone();
+        input[sof + 1] = marker;
+        input[sof + 4] = precision;
+        let err = Sanitizer::new().sanitize("p.jpg", &input).unwrap_err();
+        assert_eq!(err.rule(), "unsupported_variant", "{marker:#x}: {err}");
+        assert!(err.to_string().contains(named), "{err}");
+        assert!(err.is_client_fault());
+    }
+    let mut odd = plain;
+    odd[sof + 4] = 9;
+    let err = Sanitizer::new().sanitize("p.jpg", &odd).unwrap_err();
+    assert_eq!(err.rule(), "parse", "{err}");
+}
