@@ -12,14 +12,16 @@
 //!   the magic bytes ([`FileKind::sniff`]) and a real parse must agree, else an [`Error`] naming
 //!   the failed rule ([`Error::rule`]). Every bound is in [`Limits`].
 //! - **Images, losslessly.** JPEG keeps, by allow-list, only frame headers, tables, the restart
-//!   interval, scans, JFIF (without its thumbnail), the ICC profile (cut to its declared size) and
-//!   the 12-byte Adobe segment, and drops every other segment, known or not; PNG keeps critical, colour and APNG chunks with valid
-//!   CRCs; WebP keeps only `VP8X`, `ICCP`, `ANIM`, `ANMF` (rewritten without unknown
-//!   sub-chunks), `ALPH`, `VP8 ` and `VP8L`, cut to their real lengths, and rewrites the VP8X
-//!   flags and RIFF size to match. The image data
-//!   is copied byte for byte, so decoded pixels are identical. Only when EXIF says the picture
-//!   is rotated or mirrored are the pixels decoded, turned upright and encoded again (JPEG at
-//!   quality 92, PNG and WebP losslessly), and the [`Report`] says so.
+//!   interval, scans, JFIF (without its thumbnail), the ICC profile (cut to its declared size)
+//!   and the 12-byte Adobe segment, and drops every other segment, known or not; PNG keeps
+//!   critical, colour and APNG chunks with valid CRCs, drops colour chunks of the wrong size or
+//!   values, and refuses image data that is not one complete zlib stream, checksum included, of
+//!   exactly the image's size; WebP keeps only `VP8X`, `ICCP`, `ANIM`, `ANMF` (rewritten
+//!   without unknown sub-chunks), `ALPH`, `VP8 ` and `VP8L`, cut to their real lengths, and
+//!   rewrites the VP8X flags and RIFF size to match. The image data is copied byte for byte, so
+//!   decoded pixels are identical. Only when EXIF says the picture is rotated or mirrored are
+//!   the pixels decoded, turned upright and encoded again (JPEG at quality 92, PNG and WebP
+//!   losslessly), and the [`Report`] says so.
 //! - **PDF.** Written out as a fresh file without the Info dictionary, XMP streams,
 //!   `/PieceInfo`, page metadata or markup-annotation authors; active content is rejected, or
 //!   removed under [`ActiveContentPolicy::Remove`], with action types and `/Type` names

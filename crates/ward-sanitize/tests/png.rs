@@ -218,3 +218,80 @@ fn every_apng_frame_is_checked_against_the_limits_and_the_canvas() {
     let err = Sanitizer::new().sanitize("a.png", &empty).unwrap_err();
     assert_eq!(err.rule(), "limit.zero_dimension");
 }
+
+/// `png` with its (single) IDAT chunk's data rewritten by `edit`, CRC recomputed.
+fn with_idat(png: &[u8], edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    let at = png.windows(4).position(|w| w == b"IDAT").unwrap() - 4;
+    let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+    let mut data = png[at + 8..at + 8 + len].to_vec();
+    edit(&mut data);
+    [
+        &png[..at],
+        &png_chunk(b"IDAT", &data),
+        &png[at + 12 + len..],
+    ]
+    .concat()
+}
+
+/// A named edit of a PNG's image data.
+type Edit = (&'static str, Box<dyn Fn(&mut Vec<u8>)>);
+
+#[test]
+fn image_data_must_be_one_complete_zlib_stream_with_its_checksum() {
+    let png = encode_png(&picture(16, 16));
+    Sanitizer::new()
+        .sanitize("p.png", &with_idat(&png, |_| {}))
+        .unwrap();
+    let cases: [Edit; 4] = [
+        // Decoders that skip the Adler-32 check accept this; others refuse it.
+        ("bad adler-32", Box::new(|d| *d.last_mut().unwrap() ^= 0xFF)),
+        ("truncated stream", Box::new(|d| d.truncate(d.len() - 6))),
+        (
+            "bytes after the stream",
+            Box::new(|d| d.extend_from_slice(b"GPS")),
+        ),
+        (
+            "a stream of the wrong size",
+            Box::new(|d| *d = zlib(&[0u8; 16 * 49 + 1])),
+        ),
+    ];
+    for (what, edit) in cases {
+        let err = Sanitizer::new()
+            .sanitize("p.png", &with_idat(&png, edit))
+            .unwrap_err();
+        assert_eq!(err.rule(), "parse", "{what}: {err}");
+    }
+}
+
+#[test]
+fn malformed_rendering_hints_are_dropped_and_bad_transparency_refused() {
+    let img = picture(8, 8);
+    let png = encode_png(&img);
+    let good_gama = png_chunk(b"gAMA", &45455u32.to_be_bytes());
+    let input = png_insert(
+        &png,
+        &[
+            good_gama.clone(),
+            png_chunk(b"cHRM", &[0; 31]),
+            png_chunk(b"sRGB", &[9]),
+            png_chunk(b"pHYs", &[0, 0, 0, 1, 0, 0, 0, 1, 7]),
+            png_chunk(b"iCCP", &[b"icc\0\0".as_slice(), b"not zlib"].concat()),
+            png_chunk(b"bKGD", &[0; 5]),
+        ],
+    );
+    let out = Sanitizer::new().sanitize("p.png", &input).unwrap();
+    assert!(contains(out.bytes(), &good_gama));
+    for ty in [b"cHRM", b"sRGB", b"pHYs", b"iCCP", b"bKGD"] {
+        assert!(
+            !contains(out.bytes(), ty),
+            "{}",
+            String::from_utf8_lossy(ty)
+        );
+    }
+    assert_eq!(out.report().removed()[0].category, Category::OtherChunk);
+    assert_eq!(out.report().removed()[0].count, 5);
+    assert_eq!(image::load_from_memory(out.bytes()).unwrap().to_rgb8(), img);
+    let bad_trns = png_insert(&png, &[png_chunk(b"tRNS", &[0; 4])]);
+    let err = Sanitizer::new().sanitize("p.png", &bad_trns).unwrap_err();
+    assert_eq!(err.rule(), "parse", "{err}");
+}
