@@ -43,6 +43,7 @@ pub(crate) fn strip(input: &[u8], limits: &Limits, deadline: &Deadline) -> Resul
     let mut frames = 0u32;
     let mut ihdr = Header::default();
     let mut palette_len = 0usize;
+    let mut seen_iccp = false;
     // The zlib stream of the image or frame being read (IDAT, or a frame's fdAT chunks).
     let mut stream: Option<ZStream> = None;
     loop {
@@ -188,7 +189,9 @@ pub(crate) fn strip(input: &[u8], limits: &Limits, deadline: &Deadline) -> Resul
                 out.extend_from_slice(chunk);
             }
             _ if KEEP_ANCILLARY.contains(&&ty) => {
-                if ihdr.ancillary_is_valid(&ty, data, deadline)? {
+                // Only the first iCCP counts (and is inflated); a second is dropped unread.
+                let repeated = &ty == b"iCCP" && std::mem::replace(&mut seen_iccp, true);
+                if !repeated && ihdr.ancillary_is_valid(&ty, data, deadline)? {
                     out.extend_from_slice(chunk);
                 } else {
                     // A malformed rendering hint is dropped: decoders ignore it or fail on it.
@@ -364,7 +367,10 @@ impl ZStream {
                 self.done = true;
                 return self.feed(data, deadline);
             }
-            if produced < scratch.len() && (data.is_empty() || consumed == 0 && produced == 0) {
+            if consumed == 0 && produced == 0 && !data.is_empty() {
+                return Err(Error::malformed(KIND, "image data does not inflate (zlib)"));
+            }
+            if data.is_empty() && produced < scratch.len() {
                 return Ok(());
             }
         }

@@ -279,6 +279,16 @@ fn malformed_rendering_hints_are_dropped_and_bad_transparency_refused() {
             png_chunk(b"bKGD", &[0; 5]),
         ],
     );
+    let icc = |name: &[u8]| {
+        let mut profile = vec![0u8; 200];
+        profile[..4].copy_from_slice(&200u32.to_be_bytes());
+        png_chunk(b"iCCP", &[name, b"\0\0", &zlib(&profile)].concat())
+    };
+    // The first well-formed iCCP is kept, a second one dropped.
+    let two_profiles = png_insert(&png, &[icc(b"first"), icc(b"second")]);
+    let out_icc = Sanitizer::new().sanitize("p.png", &two_profiles).unwrap();
+    assert!(contains(out_icc.bytes(), &icc(b"first")));
+    assert!(!contains(out_icc.bytes(), b"second"));
     let out = Sanitizer::new().sanitize("p.png", &input).unwrap();
     assert!(contains(out.bytes(), &good_gama));
     for ty in [b"cHRM", b"sRGB", b"pHYs", b"iCCP", b"bKGD"] {
