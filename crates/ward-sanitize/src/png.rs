@@ -27,7 +27,12 @@ const KEEP_ANCILLARY: &[&[u8; 4]] = &[
 /// allow-list (private chunks included), and anything after `IEND`. Kept chunks are copied with
 /// their CRCs, which are verified first. Text is inflated only to count it against
 /// [`Limits::max_png_text_bytes`], within that bound.
-pub(crate) fn strip(input: &[u8], limits: &Limits, deadline: &Deadline) -> Result<Stripped> {
+pub(crate) fn strip(
+    input: &[u8],
+    limits: &Limits,
+    deadline: &Deadline,
+    image_data: ImageData,
+) -> Result<Stripped> {
     if !input.starts_with(SIGNATURE) {
         return Err(Error::malformed(KIND, "missing png signature"));
     }
@@ -105,7 +110,7 @@ pub(crate) fn strip(input: &[u8], limits: &Limits, deadline: &Deadline) -> Resul
             b"IDAT" => {
                 let (width, height) = dimensions.unwrap_or((0, 0));
                 stream
-                    .get_or_insert_with(|| ZStream::new(ihdr.raw_size(width, height)))
+                    .get_or_insert_with(|| ZStream::new(ihdr.raw_size(width, height), image_data))
                     .feed(data, deadline)?;
                 out.extend_from_slice(chunk);
             }
@@ -163,7 +168,7 @@ pub(crate) fn strip(input: &[u8], limits: &Limits, deadline: &Deadline) -> Resul
                 }
                 let at =
                     |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
-                stream = Some(ZStream::new(ihdr.raw_size(at(4), at(8))));
+                stream = Some(ZStream::new(ihdr.raw_size(at(4), at(8)), image_data));
                 out.extend_from_slice(chunk);
             }
             b"acTL" => {
@@ -310,13 +315,23 @@ impl Header {
                 if !(1..=79).contains(&name_end) || data.get(name_end + 1) != Some(&0) {
                     return Ok(false);
                 }
-                let mut profile = ZStream::new(MAX_ICC_BYTES);
+                let mut profile = ZStream::new(MAX_ICC_BYTES, ImageData::Check);
                 profile.exact = false;
                 profile.feed(&data[name_end + 2..], deadline).is_ok() && profile.finish().is_ok()
             }
             _ => true,
         })
     }
+}
+
+/// Whether the image data (IDAT and fdAT) is inflated to check it, or only walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ImageData {
+    /// Inflate it and check the stream, checksum and size: what cleaning does.
+    Check,
+    /// Walk the chunks only (for [`Sanitizer::strip_image`](crate::Sanitizer::strip_image),
+    /// which is not a validator).
+    Skip,
 }
 
 /// One zlib stream read incrementally and thrown away, to prove it is complete, carries a valid
@@ -326,19 +341,24 @@ struct ZStream {
     expected: u64,
     exact: bool,
     done: bool,
+    skip: bool,
 }
 
 impl ZStream {
-    fn new(expected: u64) -> Self {
+    fn new(expected: u64, image_data: ImageData) -> Self {
         Self {
             inflater: Decompress::new(true),
             expected,
             exact: true,
             done: false,
+            skip: image_data == ImageData::Skip,
         }
     }
 
     fn feed(&mut self, mut data: &[u8], deadline: &Deadline) -> Result<()> {
+        if self.skip {
+            return Ok(());
+        }
         if self.done {
             return if data.is_empty() {
                 Ok(())
@@ -377,6 +397,9 @@ impl ZStream {
     }
 
     fn finish(&self) -> Result<()> {
+        if self.skip {
+            return Ok(());
+        }
         if !self.done {
             return Err(Error::malformed(
                 KIND,

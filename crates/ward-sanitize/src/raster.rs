@@ -12,6 +12,7 @@ use crate::error::{Error, LimitRule, Result};
 use crate::kind::FileKind;
 use crate::limits::Limits;
 use crate::permits::{Deadline, DecodePermits};
+use crate::png::ImageData;
 use crate::report::Report;
 use crate::{jpeg, png, webp};
 
@@ -35,16 +36,18 @@ pub(crate) struct Stripped {
     pub(crate) dimensions: Option<(u32, u32)>,
 }
 
-/// Strips metadata losslessly, without decoding pixels, checking `deadline` as it walks.
+/// Strips metadata losslessly, without decoding pixels, checking `deadline` as it walks; PNG
+/// image data is inflated and checked only under [`ImageData::Check`].
 pub(crate) fn strip(
     kind: FileKind,
     input: &[u8],
     limits: &Limits,
     deadline: &Deadline,
+    image_data: ImageData,
 ) -> Result<Stripped> {
     match kind {
         FileKind::Jpeg => jpeg::strip(input, deadline),
-        FileKind::Png => png::strip(input, limits, deadline),
+        FileKind::Png => png::strip(input, limits, deadline, image_data),
         FileKind::Webp => webp::strip(input, limits, deadline),
         FileKind::Pdf => Err(Error::malformed(kind, "not an image")),
     }
@@ -61,7 +64,7 @@ pub(crate) fn clean(
     deadline: &Deadline,
     permits: &DecodePermits,
 ) -> Result<(Vec<u8>, Report)> {
-    let stripped = strip(kind, input, limits, deadline)?;
+    let stripped = strip(kind, input, limits, deadline, ImageData::Check)?;
     if let Some((width, height)) = stripped.dimensions {
         check_dimensions(width, height, limits)?;
     }
@@ -83,7 +86,13 @@ pub(crate) fn clean(
             deadline.check()?;
             // The encoder's own output goes through the stripper too, so nothing but pixels,
             // colour profile and JFIF header can reach the result.
-            let again = strip(kind, &encoded, &Limits::default(), deadline)?;
+            let again = strip(
+                kind,
+                &encoded,
+                &Limits::default(),
+                deadline,
+                ImageData::Check,
+            )?;
             report.merge(&again.report);
             report.set_orientation(o);
             Ok((again.bytes, report))

@@ -10,6 +10,7 @@ use crate::kind::FileKind;
 use crate::limits::Limits;
 use crate::pdf::{self, ActiveContentPolicy};
 use crate::permits::{Deadline, DecodePermits};
+use crate::png::ImageData;
 use crate::raster;
 use crate::report::Report;
 
@@ -218,10 +219,11 @@ impl Sanitizer {
     /// orientation: the structural parse only. For measuring and for callers that have already
     /// run [`sanitize`](Self::sanitize) on the same bytes; it is not a validator.
     ///
-    /// The walk is bounded by [`Limits::max_image_time`]; no decode permit is taken.
+    /// The walk is bounded by [`Limits::max_image_time`]; no decode permit is taken, and PNG
+    /// image data is not inflated (so its zlib checksum is not checked).
     pub fn strip_image(&self, kind: FileKind, bytes: &[u8]) -> Result<(Vec<u8>, Report)> {
         let deadline = Deadline::new(Instant::now(), self.limits.max_image_time());
-        let stripped = raster::strip(kind, bytes, &self.limits, &deadline)?;
+        let stripped = raster::strip(kind, bytes, &self.limits, &deadline, ImageData::Skip)?;
         Ok((stripped.bytes, stripped.report))
     }
 }
