@@ -86,13 +86,9 @@ pub(crate) fn clean(
             deadline.check()?;
             // The encoder's own output goes through the stripper too, so nothing but pixels,
             // colour profile and JFIF header can reach the result.
-            let again = strip(
-                kind,
-                &encoded,
-                &Limits::default(),
-                deadline,
-                ImageData::Check,
-            )?;
+            // The caller's limits, not the defaults: PNG now checks IHDR's size while stripping,
+            // and an upright copy has as many pixels as the picture that passed them.
+            let again = strip(kind, &encoded, limits, deadline, ImageData::Check)?;
             report.merge(&again.report);
             report.set_orientation(o);
             Ok((again.bytes, report))
