@@ -49,6 +49,15 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// The file is a legitimate variant of its type that the decoder cannot read, so ward cannot
+    /// check it or promise that what it emits opens elsewhere (arithmetic-coded or 12-bit JPEG…).
+    #[error("unsupported {kind} variant: {variant}")]
+    UnsupportedVariant {
+        /// The type.
+        kind: FileKind,
+        /// Which variant (a fixed phrase, never file content).
+        variant: &'static str,
+    },
     /// The PDF holds active content and the policy is [`ActiveContentPolicy::Reject`](crate::ActiveContentPolicy::Reject).
     #[error("pdf holds active content: {0}")]
     ActiveContent(ActiveContent),
@@ -89,6 +98,7 @@ impl Error {
             Self::Mismatch { .. } => "mismatch",
             Self::Limit(rule) => rule.id(),
             Self::Malformed { .. } => "parse",
+            Self::UnsupportedVariant { .. } => "unsupported_variant",
             Self::ActiveContent(_) => "pdf.active_content",
             Self::Encrypted => "pdf.encrypted",
             Self::OrientationUnsupported { .. } => "orientation",
@@ -206,6 +216,18 @@ pub enum LimitRule {
         /// The limit in bytes.
         limit: u64,
     },
+    /// Cleaning an image took longer than
+    /// [`Limits::max_image_time`](crate::Limits::max_image_time), waiting for a decode permit
+    /// included.
+    ImageTime {
+        /// The limit.
+        limit: Duration,
+    },
+    /// An animation frame (APNG `fcTL`, WebP `ANMF`) reaches outside the canvas.
+    FrameOutsideCanvas {
+        /// The frame's position in the file, from 0.
+        frame: u32,
+    },
 }
 
 impl LimitRule {
@@ -222,6 +244,8 @@ impl LimitRule {
             Self::PdfWeight { .. } => "limit.pdf_weight",
             Self::PdfTime { .. } => "limit.pdf_time",
             Self::PngText { .. } => "limit.png_text",
+            Self::FrameOutsideCanvas { .. } => "limit.frame_outside_canvas",
+            Self::ImageTime { .. } => "limit.image_time",
         }
     }
 }
@@ -256,6 +280,16 @@ impl fmt::Display for LimitRule {
             }
             Self::PngText { limit } => {
                 write!(f, "png text chunks decompress to more than {limit} bytes")
+            }
+            Self::ImageTime { limit } => {
+                write!(
+                    f,
+                    "image took longer than {} ms to clean",
+                    limit.as_millis()
+                )
+            }
+            Self::FrameOutsideCanvas { frame } => {
+                write!(f, "animation frame {frame} reaches outside the canvas")
             }
         }
     }

@@ -11,12 +11,17 @@
 //! - **Validation.** JPEG, PNG, WebP and PDF only. The extension ([`FileKind::from_name`]),
 //!   the magic bytes ([`FileKind::sniff`]) and a real parse must agree, else an [`Error`] naming
 //!   the failed rule ([`Error::rule`]). Every bound is in [`Limits`].
-//! - **Images, losslessly.** JPEG keeps only frame headers, tables, scans, JFIF (without its
-//!   thumbnail), ICC and Adobe segments; PNG keeps critical, colour and APNG chunks with valid
-//!   CRCs; WebP drops `EXIF` and `XMP ` and fixes the VP8X flags and RIFF size. The image data
-//!   is copied byte for byte, so decoded pixels are identical. Only when EXIF says the picture
-//!   is rotated or mirrored are the pixels decoded, turned upright and encoded again (JPEG at
-//!   quality 92, PNG and WebP losslessly), and the [`Report`] says so.
+//! - **Images, losslessly.** JPEG keeps, by allow-list, only frame headers, tables, the restart
+//!   interval, scans, JFIF (without its thumbnail), the ICC profile (cut to its declared size)
+//!   and the 12-byte Adobe segment, and drops every other segment, known or not; PNG keeps
+//!   critical, colour and APNG chunks with valid CRCs, drops colour chunks of the wrong size or
+//!   values, and refuses image data that is not one complete zlib stream, checksum included, of
+//!   exactly the image's size; WebP keeps only `VP8X`, `ICCP`, `ANIM`, `ANMF` (rewritten
+//!   without unknown sub-chunks), `ALPH`, `VP8 ` and `VP8L`, cut to their real lengths, and
+//!   rewrites the VP8X flags and RIFF size to match. The image data is copied byte for byte, so
+//!   decoded pixels are identical. Only when EXIF says the picture is rotated or mirrored are
+//!   the pixels decoded, turned upright and encoded again (JPEG at quality 92, PNG and WebP
+//!   losslessly), and the [`Report`] says so.
 //! - **PDF.** Written out as a fresh file without the Info dictionary, XMP streams,
 //!   `/PieceInfo`, page metadata or markup-annotation authors; active content is rejected, or
 //!   removed under [`ActiveContentPolicy::Remove`], with action types and `/Type` names
@@ -32,7 +37,16 @@
 //! reads; a panic inside a third-party decoder is caught and becomes a parse error. Images are
 //! decoded only after the header's dimensions pass [`Limits::max_pixels`], with allocation capped
 //! at 512 MiB: on the reference machine (2 cores) a 49-megapixel PNG takes 0.1 s and a
-//! 12-megapixel JPEG 0.15 s.
+//! 12-megapixel JPEG 0.15 s. Only the first frame of an animation is decoded, but every frame's
+//! size and position is checked first, against [`Limits::max_pixels`] and the canvas
+//! ([`LimitRule::FrameOutsideCanvas`]).
+//!
+//! An image must be cleaned within [`Limits::max_image_time`] (10 s), checked between steps and
+//! inside the container walks. Decoding holds one of [`Limits::max_concurrent_decodes`] permits
+//! (default: the number of CPUs) shared by a [`Sanitizer`] and its clones, and so does loading a
+//! PDF; other uploads wait within their time limit. Decoding memory is therefore bounded by
+//! permits × 512 MiB (for example 1 GiB on the 2-core reference machine), however many uploads
+//! arrive at once, as long as the service shares one sanitizer.
 //!
 //! PDFs are bounded before and while lopdf parses them, because lopdf builds a whole object
 //! (120 bytes per array element) before any hook sees it:
@@ -95,6 +109,7 @@ mod kind;
 mod limits;
 mod pdf;
 mod pdf_scan;
+mod permits;
 mod png;
 mod raster;
 mod report;

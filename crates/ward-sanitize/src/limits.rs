@@ -24,6 +24,8 @@ pub struct Limits {
     max_pdf_weight: u64,
     max_pdf_time: Duration,
     max_png_text_bytes: u64,
+    max_image_time: Duration,
+    max_concurrent_decodes: usize,
 }
 
 impl Default for Limits {
@@ -38,6 +40,8 @@ impl Default for Limits {
             max_pdf_weight: 500_000,
             max_pdf_time: Duration::from_secs(10),
             max_png_text_bytes: 1024 * 1024,
+            max_image_time: Duration::from_secs(10),
+            max_concurrent_decodes: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -108,6 +112,25 @@ impl Limits {
         self.max_png_text_bytes
     }
 
+    /// Longest an image may take to validate and clean (default 10 s), on the wall clock from
+    /// the start of [`Sanitizer::sanitize`](crate::Sanitizer::sanitize), waiting for a decode
+    /// permit included. It is checked between steps and inside the container walks; one decode
+    /// or encode is not interrupted, and is bounded by [`max_pixels`](Self::max_pixels) instead
+    /// (a 49-megapixel PNG decodes in about 0.1 s on the reference machine). The default leaves
+    /// room for a burst of uploads queued behind the decode permits.
+    pub fn max_image_time(&self) -> Duration {
+        self.max_image_time
+    }
+
+    /// Most decodes one [`Sanitizer`](crate::Sanitizer) and its clones run at once (default:
+    /// the number of CPUs, at least 1). Decoding an image (up to 512 MiB of pixels) or loading a
+    /// PDF (about 160 MiB at the default limits) holds a permit; further uploads wait, within
+    /// their own time limit, so a burst of uploads needs at most this many times 512 MiB for
+    /// decoding, however many arrive together.
+    pub fn max_concurrent_decodes(&self) -> usize {
+        self.max_concurrent_decodes
+    }
+
     /// Sets [`max_file_bytes`](Self::max_file_bytes).
     pub fn with_max_file_bytes(mut self, bytes: u64) -> Self {
         self.max_file_bytes = bytes;
@@ -153,6 +176,18 @@ impl Limits {
     /// Sets [`max_pdf_time`](Self::max_pdf_time).
     pub fn with_max_pdf_time(mut self, time: Duration) -> Self {
         self.max_pdf_time = time;
+        self
+    }
+
+    /// Sets [`max_image_time`](Self::max_image_time).
+    pub fn with_max_image_time(mut self, time: Duration) -> Self {
+        self.max_image_time = time;
+        self
+    }
+
+    /// Sets [`max_concurrent_decodes`](Self::max_concurrent_decodes); 0 counts as 1.
+    pub fn with_max_concurrent_decodes(mut self, decodes: usize) -> Self {
+        self.max_concurrent_decodes = decodes.max(1);
         self
     }
 

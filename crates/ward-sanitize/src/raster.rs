@@ -11,6 +11,8 @@ use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader};
 use crate::error::{Error, LimitRule, Result};
 use crate::kind::FileKind;
 use crate::limits::Limits;
+use crate::permits::{Deadline, DecodePermits};
+use crate::png::ImageData;
 use crate::report::Report;
 use crate::{jpeg, png, webp};
 
@@ -34,24 +36,42 @@ pub(crate) struct Stripped {
     pub(crate) dimensions: Option<(u32, u32)>,
 }
 
-/// Strips metadata losslessly, without decoding pixels.
-pub(crate) fn strip(kind: FileKind, input: &[u8], limits: &Limits) -> Result<Stripped> {
+/// Strips metadata losslessly, without decoding pixels, checking `deadline` as it walks; PNG
+/// image data is inflated and checked only under [`ImageData::Check`].
+pub(crate) fn strip(
+    kind: FileKind,
+    input: &[u8],
+    limits: &Limits,
+    deadline: &Deadline,
+    image_data: ImageData,
+) -> Result<Stripped> {
     match kind {
-        FileKind::Jpeg => jpeg::strip(input),
-        FileKind::Png => png::strip(input, limits),
-        FileKind::Webp => webp::strip(input),
+        FileKind::Jpeg => jpeg::strip(input, deadline),
+        FileKind::Png => png::strip(input, limits, deadline, image_data),
+        FileKind::Webp => webp::strip(input, limits, deadline),
         FileKind::Pdf => Err(Error::malformed(kind, "not an image")),
     }
 }
 
 /// Strips, then fully decodes the stripped file within `limits` (so hostile metadata never
-/// reaches the decoder), then applies any EXIF orientation by re-encoding.
-pub(crate) fn clean(kind: FileKind, input: &[u8], limits: &Limits) -> Result<(Vec<u8>, Report)> {
-    let stripped = strip(kind, input, limits)?;
+/// reaches the decoder), then applies any EXIF orientation by re-encoding. Decoding and
+/// encoding hold a permit from `permits`; `deadline` is checked between steps and bounds the
+/// wait for the permit.
+pub(crate) fn clean(
+    kind: FileKind,
+    input: &[u8],
+    limits: &Limits,
+    deadline: &Deadline,
+    permits: &DecodePermits,
+) -> Result<(Vec<u8>, Report)> {
+    let stripped = strip(kind, input, limits, deadline, ImageData::Check)?;
     if let Some((width, height)) = stripped.dimensions {
         check_dimensions(width, height, limits)?;
     }
+    let _permit = permits.acquire(*deadline, || deadline.exceeded())?;
+    deadline.check()?;
     let (image, icc) = decode(kind, &stripped.bytes, limits)?;
+    deadline.check()?;
     let mut report = stripped.report;
     match stripped.orientation {
         Some(o @ 2..=8) => {
@@ -63,9 +83,12 @@ pub(crate) fn clean(kind: FileKind, input: &[u8], limits: &Limits) -> Result<(Ve
                 Orientation::from_exif(o as u8).ok_or(Error::malformed(kind, "bad orientation"))?;
             image.apply_orientation(orientation);
             let encoded = encode(kind, &image, icc)?;
+            deadline.check()?;
             // The encoder's own output goes through the stripper too, so nothing but pixels,
             // colour profile and JFIF header can reach the result.
-            let again = strip(kind, &encoded, &Limits::default())?;
+            // The caller's limits, not the defaults: PNG now checks IHDR's size while stripping,
+            // and an upright copy has as many pixels as the picture that passed them.
+            let again = strip(kind, &encoded, limits, deadline, ImageData::Check)?;
             report.merge(&again.report);
             report.set_orientation(o);
             Ok((again.bytes, report))
@@ -97,9 +120,28 @@ pub(crate) fn decode(
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
     let icc = decoder.icc_profile().ok().flatten();
+    #[cfg(test)]
+    let _decoding = tests::Decoding::start();
     let image = DynamicImage::from_decoder(decoder)
         .map_err(|e| Error::decoder(kind, "pixel data does not decode", e))?;
     Ok((image, icc))
+}
+
+/// An animation frame of `width` × `height` at (`x`, `y`): within the pixel limits like any
+/// image, and inside the `canvas`.
+pub(crate) fn check_frame(
+    frame: u32,
+    (x, y, width, height): (u32, u32, u32, u32),
+    canvas: (u32, u32),
+    limits: &Limits,
+) -> Result<()> {
+    check_dimensions(width, height, limits)?;
+    let right = u64::from(x) + u64::from(width);
+    let bottom = u64::from(y) + u64::from(height);
+    if right > u64::from(canvas.0) || bottom > u64::from(canvas.1) {
+        return Err(Error::Limit(LimitRule::FrameOutsideCanvas { frame }));
+    }
+    Ok(())
 }
 
 /// Each side above 0 and width × height within [`Limits::max_pixels`].
@@ -159,4 +201,30 @@ fn encode(kind: FileKind, image: &DynamicImage, icc: Option<Vec<u8>>) -> Result<
         FileKind::Pdf => return Err(Error::malformed(kind, "not an image")),
     }
     Ok(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Decodes running now, and the most seen at once, across the whole test binary.
+    static RUNNING: AtomicUsize = AtomicUsize::new(0);
+    pub(crate) static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts one running decode until dropped.
+    pub(crate) struct Decoding;
+
+    impl Decoding {
+        pub(crate) fn start() -> Self {
+            let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+            PEAK.fetch_max(now, Ordering::SeqCst);
+            Self
+        }
+    }
+
+    impl Drop for Decoding {
+        fn drop(&mut self) {
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }

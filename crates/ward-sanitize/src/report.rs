@@ -18,9 +18,12 @@ pub enum Category {
     Text,
     /// PNG modification time (`tIME`).
     Time,
-    /// JPEG application segments other than JFIF, ICC and Adobe (MPF, FlashPix, Ducky, …) and
-    /// the JFIF thumbnail.
+    /// JPEG application segments other than JFIF, ICC and Adobe (MPF, FlashPix, Ducky, …), the
+    /// JFIF thumbnail, and bytes past the end of an ICC profile or an Adobe segment.
     ApplicationData,
+    /// JPEG segments outside the allow-list that are not application data: the JPGn
+    /// extensions, reserved markers, EXP, DHP, DNL, DAC and standalone markers outside a scan.
+    OtherSegment,
     /// Other ancillary PNG chunks or WebP chunks outside the allow-list (private chunks).
     OtherChunk,
     /// Bytes after the end of the image or document (trailers, MPO second frames).
@@ -45,6 +48,7 @@ impl fmt::Display for Category {
             Self::Text => "text",
             Self::Time => "time",
             Self::ApplicationData => "application data",
+            Self::OtherSegment => "other segment",
             Self::OtherChunk => "other chunk",
             Self::Trailer => "trailer",
             Self::PdfInfo => "pdf info",

@@ -9,10 +9,18 @@ use crate::error::{Error, LimitRule, Result};
 use crate::kind::FileKind;
 use crate::limits::Limits;
 use crate::pdf::{self, ActiveContentPolicy};
+use crate::permits::{Deadline, DecodePermits};
+use crate::png::ImageData;
 use crate::raster;
 use crate::report::Report;
 
-/// Validates uploads and removes their metadata. Cheap to build and to clone; holds settings only.
+/// Validates uploads and removes their metadata. Cheap to build and to clone.
+///
+/// It holds its settings and a pool of [`Limits::max_concurrent_decodes`] decode permits,
+/// shared by its clones: share one sanitizer (or clones of it) across a service so that a burst
+/// of uploads decodes at most that many files at once, each within 512 MiB of pixels, and the
+/// rest wait (within [`Limits::max_image_time`]). [`with_limits`](Self::with_limits) gives the
+/// sanitizer a pool of its own.
 ///
 /// ```
 /// use ward_sanitize::{Category, FileKind, Sanitizer};
@@ -32,10 +40,22 @@ use crate::report::Report;
 /// assert!(!cleaned.bytes().windows(3).any(|w| w == b"Doe"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Sanitizer {
     limits: Limits,
     active_content: ActiveContentPolicy,
+    decodes: DecodePermits,
+}
+
+impl Default for Sanitizer {
+    fn default() -> Self {
+        let limits = Limits::default();
+        Self {
+            decodes: DecodePermits::new(limits.max_concurrent_decodes()),
+            limits,
+            active_content: ActiveContentPolicy::default(),
+        }
+    }
 }
 
 /// A validated, cleaned file. Its `Debug` output shows the type, size and report, never the bytes.
@@ -84,8 +104,11 @@ impl Sanitizer {
         Self::default()
     }
 
-    /// Uses these limits.
+    /// Uses these limits, with a new pool of
+    /// [`max_concurrent_decodes`](Limits::max_concurrent_decodes) permits (clones made before
+    /// this call keep the old pool).
     pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.decodes = DecodePermits::new(limits.max_concurrent_decodes());
         self.limits = limits;
         self
     }
@@ -123,7 +146,7 @@ impl Sanitizer {
     /// in full within the limits; PDFs are loaded, cleaned and written out fresh.
     pub fn sanitize(&self, name: &str, bytes: &[u8]) -> Result<Sanitized> {
         let started = Instant::now();
-        let result = self.sanitize_inner(name, bytes);
+        let result = self.sanitize_inner(name, bytes, started);
         // Outcome, type and sizes only: names and content may be PHI.
         match &result {
             Ok(s) => tracing::debug!(
@@ -144,14 +167,25 @@ impl Sanitizer {
         result
     }
 
-    fn sanitize_inner(&self, name: &str, bytes: &[u8]) -> Result<Sanitized> {
+    fn sanitize_inner(&self, name: &str, bytes: &[u8], started: Instant) -> Result<Sanitized> {
         let extension = FileKind::from_name(name)?;
         let kind = self.check_content(extension, bytes)?;
         // Defence in depth: a panic inside a third-party decoder on hostile input becomes a
         // parse error for that file instead of taking the caller down.
         let cleaned = panic::catch_unwind(AssertUnwindSafe(|| match kind {
-            FileKind::Pdf => pdf::clean(bytes, &self.limits, self.active_content),
-            image => raster::clean(image, bytes, &self.limits),
+            FileKind::Pdf => {
+                // Loading a PDF holds a decode permit too; the wait is bounded by the PDF time
+                // limit, which pdf::clean then applies to the cleaning itself.
+                let limit = self.limits.max_pdf_time();
+                let _permit = self.decodes.acquire(Deadline::new(started, limit), || {
+                    Error::Limit(LimitRule::PdfTime { limit })
+                })?;
+                pdf::clean(bytes, &self.limits, self.active_content)
+            }
+            image => {
+                let deadline = Deadline::new(started, self.limits.max_image_time());
+                raster::clean(image, bytes, &self.limits, &deadline, &self.decodes)
+            }
         }));
         let (bytes, report) = match cleaned {
             Ok(result) => result?,
@@ -184,8 +218,87 @@ impl Sanitizer {
     /// Removes image metadata losslessly without decoding the pixels or applying the
     /// orientation: the structural parse only. For measuring and for callers that have already
     /// run [`sanitize`](Self::sanitize) on the same bytes; it is not a validator.
+    ///
+    /// The walk is bounded by [`Limits::max_image_time`]; no decode permit is taken, and PNG
+    /// image data is not inflated (so its zlib checksum is not checked).
     pub fn strip_image(&self, kind: FileKind, bytes: &[u8]) -> Result<(Vec<u8>, Report)> {
-        let stripped = raster::strip(kind, bytes, &self.limits)?;
+        let deadline = Deadline::new(Instant::now(), self.limits.max_image_time());
+        let stripped = raster::strip(kind, bytes, &self.limits, &deadline, ImageData::Skip)?;
         Ok((stripped.bytes, stripped.report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Barrier, Mutex, PoisonError};
+    use std::thread;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::raster::tests::PEAK;
+
+    /// The decode counter is global: tests in this module that decode run one at a time.
+    static DECODING_TESTS: Mutex<()> = Mutex::new(());
+
+    fn png(side: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(side, side, |x, y| {
+            image::Rgb([(x * 7 + y) as u8, (x ^ y) as u8, (x * y) as u8])
+        });
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_burst_of_uploads_never_decodes_more_than_the_permits_at_once() {
+        let _alone = DECODING_TESTS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let permits = 2;
+        let sanitizer =
+            Sanitizer::new().with_limits(Limits::default().with_max_concurrent_decodes(permits));
+        let file = Arc::new(png(600));
+        let threads = 8;
+        let start = Arc::new(Barrier::new(threads));
+        PEAK.store(0, Ordering::SeqCst);
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (sanitizer, file, start) = (sanitizer.clone(), file.clone(), start.clone());
+                thread::spawn(move || {
+                    start.wait();
+                    for _ in 0..3 {
+                        sanitizer.sanitize("burst.png", &file).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let peak = PEAK.load(Ordering::SeqCst);
+        assert!((1..=permits).contains(&peak), "{peak} decodes at once");
+    }
+
+    #[test]
+    fn waiting_for_a_permit_counts_against_the_image_time() {
+        let _alone = DECODING_TESTS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let limits = Limits::default()
+            .with_max_concurrent_decodes(1)
+            .with_max_image_time(Duration::from_millis(50));
+        let sanitizer = Sanitizer::new().with_limits(limits);
+        let forever = Deadline::new(Instant::now(), Duration::from_secs(60));
+        let held = sanitizer
+            .decodes
+            .acquire(forever, || forever.exceeded())
+            .unwrap();
+        let err = sanitizer.sanitize("p.png", &png(8)).unwrap_err();
+        assert_eq!(err.rule(), "limit.image_time", "{err}");
+        drop(held);
+        assert!(sanitizer.sanitize("p.png", &png(8)).is_ok());
     }
 }

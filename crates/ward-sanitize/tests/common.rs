@@ -450,3 +450,35 @@ pub(crate) fn leftover_metadata(tags: &[String]) -> Vec<String> {
         .cloned()
         .collect()
 }
+
+/// One `ANMF` frame at (`x`, `y`) (even) holding a lossless image of `img` and `extra`
+/// sub-chunks after it; it replaces the canvas under it (no blending).
+pub(crate) fn webp_frame(img: &RgbImage, x: u32, y: u32, extra: &[Vec<u8>]) -> Vec<u8> {
+    let simple = encode_webp(img);
+    let mut data = Vec::new();
+    for v in [x / 2, y / 2, img.width() - 1, img.height() - 1, 100] {
+        data.extend_from_slice(&v.to_le_bytes()[..3]);
+    }
+    data.push(0x02);
+    data.extend_from_slice(&simple[12..]);
+    for chunk in extra {
+        data.extend_from_slice(chunk);
+    }
+    riff_chunk(b"ANMF", &data)
+}
+
+/// An animated WebP: a VP8X header for a `width` × `height` canvas with `flags`, then `chunks`.
+pub(crate) fn animated_webp(width: u32, height: u32, flags: u8, chunks: &[Vec<u8>]) -> Vec<u8> {
+    let mut vp8x = vec![flags, 0, 0, 0];
+    vp8x.extend_from_slice(&(width - 1).to_le_bytes()[..3]);
+    vp8x.extend_from_slice(&(height - 1).to_le_bytes()[..3]);
+    let mut body = b"WEBP".to_vec();
+    body.extend_from_slice(&riff_chunk(b"VP8X", &vp8x));
+    for chunk in chunks {
+        body.extend_from_slice(chunk);
+    }
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}

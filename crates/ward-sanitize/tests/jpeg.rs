@@ -62,7 +62,9 @@ fn scan_data_is_copied_byte_for_byte() {
 #[test]
 fn icc_adobe_and_jfif_are_kept_and_the_jfif_thumbnail_is_dropped() {
     let plain = encode_jpeg(&picture(32, 32));
-    let icc = [b"ICC_PROFILE\0\x01\x01".as_slice(), &[7u8; 100]].concat();
+    let mut profile = vec![7u8; 130];
+    profile[..4].copy_from_slice(&130u32.to_be_bytes());
+    let icc = [b"ICC_PROFILE\0\x01\x01".as_slice(), &profile].concat();
     let adobe = b"Adobe\0\x64\0\0\0\0\x01".to_vec();
     // JFIF 1.02 with a 2×1 RGB thumbnail.
     let jfif = b"JFIF\0\x01\x02\0\0\x01\0\x01\x02\x01ABCDEF".to_vec();
@@ -149,4 +151,116 @@ fn debug_output_of_a_cleaned_file_shows_no_bytes() {
         shown.contains("len") && !shown.contains("255, 216"),
         "{shown}"
     );
+}
+
+/// A segment with its marker and length.
+fn jpeg_segment(marker: u8, body: &[u8]) -> Vec<u8> {
+    let mut s = vec![0xFF, marker];
+    s.extend_from_slice(&(body.len() as u16 + 2).to_be_bytes());
+    s.extend_from_slice(body);
+    s
+}
+
+#[test]
+fn segments_outside_the_allow_list_and_adobe_trailing_bytes_are_removed() {
+    let plain = encode_jpeg(&picture(48, 40));
+    let adobe = b"Adobe\0\x64\0\0\0\0\x01";
+    let adobe_padded = [adobe.as_slice(), b"GPS 52.1,4.3 behind adobe"].concat();
+    let mut hidden = Vec::new();
+    // JPGn extensions, a reserved marker, EXP and DHP: decoders skip them, so they could
+    // carry anything past a denylist.
+    for marker in [0xF0, 0xF7, 0xFD, 0x02, 0xBF, 0xDF, 0xDE] {
+        hidden.extend_from_slice(&jpeg_segment(marker, b"GPS 52.1,4.3"));
+    }
+    let input = [
+        &plain[..2],
+        &hidden,
+        &jpeg_segment(0xEE, &adobe_padded),
+        &plain[2..],
+    ]
+    .concat();
+    assert!(contains(&input, b"GPS 52.1,4.3"));
+    let out = Sanitizer::new().sanitize("p.jpg", &input).unwrap();
+    assert!(!contains(out.bytes(), b"GPS"), "payload survived");
+    // The Adobe segment is kept at its fixed 12-byte length.
+    assert!(contains(out.bytes(), &jpeg_segment(0xEE, adobe)));
+    // The independent decoder refuses JPGn markers, so it judges the output against the
+    // encoder's file with a bare Adobe segment; ward's decoder judges it against the input.
+    let bare = [&plain[..2], &jpeg_segment(0xEE, adobe), &plain[2..]].concat();
+    assert_eq!(
+        independent_jpeg_pixels(&bare),
+        independent_jpeg_pixels(out.bytes())
+    );
+    assert_eq!(
+        image::load_from_memory(&input).unwrap().to_rgb8(),
+        image::load_from_memory(out.bytes()).unwrap().to_rgb8()
+    );
+}
+
+#[test]
+fn icc_segments_are_kept_at_the_profile_length() {
+    let plain = encode_jpeg(&picture(32, 32));
+    // A 200-byte "profile" (its first four bytes give its size) split over two chunks, the
+    // second followed by bytes beyond the profile.
+    let mut profile = [0u8; 200];
+    profile[..4].copy_from_slice(&200u32.to_be_bytes());
+    profile[36..40].copy_from_slice(b"acsp");
+    let first = [b"ICC_PROFILE\0\x01\x02".as_slice(), &profile[..120]].concat();
+    let second = [
+        b"ICC_PROFILE\0\x02\x02".as_slice(),
+        &profile[120..],
+        b"GPS 52.1,4.3",
+    ]
+    .concat();
+    let input = [
+        &plain[..2],
+        &jpeg_segment(0xE2, &first),
+        &jpeg_segment(0xE2, &second),
+        &plain[2..],
+    ]
+    .concat();
+    let out = Sanitizer::new().sanitize("p.jpg", &input).unwrap();
+    assert!(!contains(out.bytes(), b"GPS"));
+    assert!(contains(out.bytes(), &jpeg_segment(0xE2, &first)));
+    assert!(contains(
+        out.bytes(),
+        &jpeg_segment(0xE2, &second[..second.len() - 12])
+    ));
+    // Chunks out of sequence are refused, not half-kept.
+    let swapped = [
+        &plain[..2],
+        &jpeg_segment(0xE2, &second),
+        &jpeg_segment(0xE2, &first),
+        &plain[2..],
+    ]
+    .concat();
+    let err = Sanitizer::new().sanitize("p.jpg", &swapped).unwrap_err();
+    assert_eq!(err.rule(), "parse", "{err}");
+}
+
+#[test]
+fn variants_the_decoder_cannot_read_are_refused_by_name() {
+    let plain = encode_jpeg(&picture(16, 16));
+    let sof = plain.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    for (marker, precision, named) in [
+        (0xC9, 8, "arithmetic coding"),
+        (0xCA, 8, "arithmetic coding"),
+        (0xCF, 8, "arithmetic coding"),
+        (0xC3, 8, "lossless"),
+        (0xC5, 8, "hierarchical"),
+        (0xC0, 12, "12-bit samples"),
+        (0xC1, 12, "12-bit samples"),
+    ] {
+        let mut input = plain.clone();
+        input[sof + 1] = marker;
+        input[sof + 4] = precision;
+        let err = Sanitizer::new().sanitize("p.jpg", &input).unwrap_err();
+        assert_eq!(err.rule(), "unsupported_variant", "{marker:#x}: {err}");
+        assert!(err.to_string().contains(named), "{err}");
+        assert!(err.is_client_fault());
+    }
+    let mut odd = plain;
+    odd[sof + 4] = 9;
+    let err = Sanitizer::new().sanitize("p.jpg", &odd).unwrap_err();
+    assert_eq!(err.rule(), "parse", "{err}");
 }

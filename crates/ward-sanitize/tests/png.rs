@@ -1,6 +1,6 @@
 //! PNG: chunk removal with CRCs checked, image data untouched, APNG kept.
 
-use ward_sanitize::{Category, Sanitizer};
+use ward_sanitize::{Category, Error, LimitRule, Sanitizer};
 
 use crate::common::*;
 
@@ -148,4 +148,167 @@ fn exif_orientation_in_png_is_applied_exactly() {
         );
         assert!(!contains(out.bytes(), SECRET));
     }
+}
+
+/// An APNG of an 8×8 picture whose default image is frame 0 and whose second frame is
+/// `width` × `height` at (`x`, `y`).
+fn apng_with_second_frame(width: u32, height: u32, x: u32, y: u32) -> Vec<u8> {
+    let png = encode_png(&picture(8, 8));
+    let fctl = |sequence: u32, w: u32, h: u32, x: u32, y: u32| {
+        let mut c = Vec::new();
+        for v in [sequence, w, h, x, y] {
+            c.extend_from_slice(&v.to_be_bytes());
+        }
+        c.extend_from_slice(&[0, 1, 0, 10, 0, 0]);
+        png_chunk(b"fcTL", &c)
+    };
+    let with_first = png_insert(
+        &png,
+        &[
+            png_chunk(b"acTL", &[0, 0, 0, 2, 0, 0, 0, 0]),
+            fctl(0, 8, 8, 0, 0),
+        ],
+    );
+    // The second frame's data: one filter byte and a grey pixel per row, compressed.
+    let rows: Vec<u8> = (0..height.min(64))
+        .flat_map(|_| {
+            std::iter::once(0).chain(std::iter::repeat_n(128, 3 * width.min(64) as usize))
+        })
+        .collect();
+    let fdat = [2u32.to_be_bytes().as_slice(), &zlib(&rows)].concat();
+    let iend = with_first.len() - 12;
+    [
+        &with_first[..iend],
+        &fctl(1, width, height, x, y),
+        &png_chunk(b"fdAT", &fdat),
+        &with_first[iend..],
+    ]
+    .concat()
+}
+
+#[test]
+fn every_apng_frame_is_checked_against_the_limits_and_the_canvas() {
+    let fine = apng_with_second_frame(4, 4, 4, 4);
+    Sanitizer::new().sanitize("a.png", &fine).unwrap();
+    let huge = apng_with_second_frame(100_000, 100_000, 0, 0);
+    let err = Sanitizer::new().sanitize("a.png", &huge).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Limit(LimitRule::Pixels {
+                pixels: 10_000_000_000,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    for (w, h, x, y) in [(8, 8, 4, 0), (4, 4, 0, 6), (1, 1, u32::MAX, 0)] {
+        let outside = apng_with_second_frame(w, h, x, y);
+        let err = Sanitizer::new().sanitize("a.png", &outside).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Limit(LimitRule::FrameOutsideCanvas { frame: 1 })
+            ),
+            "{w}x{h} at {x},{y}: {err:?}"
+        );
+        assert_eq!(err.rule(), "limit.frame_outside_canvas");
+    }
+    let empty = apng_with_second_frame(0, 4, 0, 0);
+    let err = Sanitizer::new().sanitize("a.png", &empty).unwrap_err();
+    assert_eq!(err.rule(), "limit.zero_dimension");
+}
+
+/// `png` with its (single) IDAT chunk's data rewritten by `edit`, CRC recomputed.
+fn with_idat(png: &[u8], edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    let at = png.windows(4).position(|w| w == b"IDAT").unwrap() - 4;
+    let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+    let mut data = png[at + 8..at + 8 + len].to_vec();
+    edit(&mut data);
+    [
+        &png[..at],
+        &png_chunk(b"IDAT", &data),
+        &png[at + 12 + len..],
+    ]
+    .concat()
+}
+
+/// A named edit of a PNG's image data.
+type Edit = (&'static str, Box<dyn Fn(&mut Vec<u8>)>);
+
+#[test]
+fn image_data_must_be_one_complete_zlib_stream_with_its_checksum() {
+    let png = encode_png(&picture(16, 16));
+    Sanitizer::new()
+        .sanitize("p.png", &with_idat(&png, |_| {}))
+        .unwrap();
+    let cases: [Edit; 4] = [
+        // Decoders that skip the Adler-32 check accept this; others refuse it.
+        ("bad adler-32", Box::new(|d| *d.last_mut().unwrap() ^= 0xFF)),
+        ("truncated stream", Box::new(|d| d.truncate(d.len() - 6))),
+        (
+            "bytes after the stream",
+            Box::new(|d| d.extend_from_slice(b"GPS")),
+        ),
+        (
+            "a stream of the wrong size",
+            Box::new(|d| *d = zlib(&[0u8; 16 * 49 + 1])),
+        ),
+    ];
+    for (what, edit) in cases {
+        let err = Sanitizer::new()
+            .sanitize("p.png", &with_idat(&png, edit))
+            .unwrap_err();
+        assert_eq!(err.rule(), "parse", "{what}: {err}");
+    }
+    // The structural strip alone (not a validator) walks the image data without inflating it.
+    let bad_adler = with_idat(&png, |d| *d.last_mut().unwrap() ^= 0xFF);
+    assert!(
+        Sanitizer::new()
+            .strip_image(ward_sanitize::FileKind::Png, &bad_adler)
+            .is_ok()
+    );
+}
+
+#[test]
+fn malformed_rendering_hints_are_dropped_and_bad_transparency_refused() {
+    let img = picture(8, 8);
+    let png = encode_png(&img);
+    let good_gama = png_chunk(b"gAMA", &45455u32.to_be_bytes());
+    let input = png_insert(
+        &png,
+        &[
+            good_gama.clone(),
+            png_chunk(b"cHRM", &[0; 31]),
+            png_chunk(b"sRGB", &[9]),
+            png_chunk(b"pHYs", &[0, 0, 0, 1, 0, 0, 0, 1, 7]),
+            png_chunk(b"iCCP", &[b"icc\0\0".as_slice(), b"not zlib"].concat()),
+            png_chunk(b"bKGD", &[0; 5]),
+        ],
+    );
+    let icc = |name: &[u8]| {
+        let mut profile = vec![0u8; 200];
+        profile[..4].copy_from_slice(&200u32.to_be_bytes());
+        png_chunk(b"iCCP", &[name, b"\0\0", &zlib(&profile)].concat())
+    };
+    // The first well-formed iCCP is kept, a second one dropped.
+    let two_profiles = png_insert(&png, &[icc(b"first"), icc(b"second")]);
+    let out_icc = Sanitizer::new().sanitize("p.png", &two_profiles).unwrap();
+    assert!(contains(out_icc.bytes(), &icc(b"first")));
+    assert!(!contains(out_icc.bytes(), b"second"));
+    let out = Sanitizer::new().sanitize("p.png", &input).unwrap();
+    assert!(contains(out.bytes(), &good_gama));
+    for ty in [b"cHRM", b"sRGB", b"pHYs", b"iCCP", b"bKGD"] {
+        assert!(
+            !contains(out.bytes(), ty),
+            "{}",
+            String::from_utf8_lossy(ty)
+        );
+    }
+    assert_eq!(out.report().removed()[0].category, Category::OtherChunk);
+    assert_eq!(out.report().removed()[0].count, 5);
+    assert_eq!(image::load_from_memory(out.bytes()).unwrap().to_rgb8(), img);
+    let bad_trns = png_insert(&png, &[png_chunk(b"tRNS", &[0; 4])]);
+    let err = Sanitizer::new().sanitize("p.png", &bad_trns).unwrap_err();
+    assert_eq!(err.rule(), "parse", "{err}");
 }

@@ -410,3 +410,25 @@ fn pdf_time_limit_stops_the_load() {
     assert_eq!(err.rule(), "limit.pdf_time");
     assert_eq!(Limits::default().max_pdf_time(), Duration::from_secs(10));
 }
+
+#[test]
+fn an_image_past_its_time_limit_is_refused_with_a_limit_error() {
+    let png = encode_png(&picture(16, 16));
+    let jpeg = encode_jpeg(&picture(16, 16));
+    let webp = encode_webp(&picture(16, 16));
+    let none = Sanitizer::new().with_limits(Limits::default().with_max_image_time(Duration::ZERO));
+    for (name, bytes) in [("a.png", &png), ("a.jpg", &jpeg), ("a.webp", &webp)] {
+        let err = none.sanitize(name, bytes).unwrap_err();
+        assert_eq!(err.rule(), "limit.image_time", "{name}: {err}");
+        assert!(err.is_client_fault());
+        assert!(Sanitizer::new().sanitize(name, bytes).is_ok());
+    }
+    assert_eq!(Limits::default().max_image_time().as_secs(), 10);
+    assert!(Limits::default().max_concurrent_decodes() >= 1);
+    assert_eq!(
+        Limits::default()
+            .with_max_concurrent_decodes(0)
+            .max_concurrent_decodes(),
+        1
+    );
+}

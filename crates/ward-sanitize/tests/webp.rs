@@ -1,6 +1,6 @@
 //! WebP: EXIF and XMP chunks removed, VP8X flags and RIFF size fixed, image chunks untouched.
 
-use ward_sanitize::{Category, Error, FileKind, Sanitizer};
+use ward_sanitize::{Category, Error, FileKind, LimitRule, Sanitizer};
 
 use crate::common::*;
 
@@ -86,4 +86,120 @@ fn orientation_on_an_animation_is_refused() {
         Err(e) => assert_eq!(e.rule(), "parse", "{e}"),
         Ok(_) => panic!("an animated file with an orientation was accepted"),
     }
+}
+
+#[test]
+fn animation_frames_lose_unknown_sub_chunks_and_flags_say_what_is_kept() {
+    let first = picture(16, 12);
+    let second = picture(8, 6);
+    let secret_chunk = riff_chunk(b"ZZZZ", SECRET);
+    let mut profile = vec![0u8; 130];
+    profile[..4].copy_from_slice(&130u32.to_be_bytes());
+    let iccp = [profile.as_slice(), SECRET].concat();
+    let anim = [[0u8, 0, 0, 0, 0, 0].as_slice(), SECRET].concat();
+    // Animation and EXIF flags set, and reserved bits that could carry a few bytes of data.
+    let mut input = animated_webp(
+        16,
+        12,
+        0x02 | 0x08 | 0xC1,
+        &[
+            riff_chunk(b"ICCP", &iccp),
+            riff_chunk(b"ANIM", &anim),
+            webp_frame(&first, 0, 0, std::slice::from_ref(&secret_chunk)),
+            webp_frame(&second, 2, 4, &[secret_chunk]),
+        ],
+    );
+    input[21..24].copy_from_slice(b"GPS");
+    let out = Sanitizer::new().sanitize("a.webp", &input).unwrap();
+    let b = out.bytes();
+    assert!(
+        !contains(b, SECRET) && !contains(b, b"GPS"),
+        "payload survived"
+    );
+    let chunks = webp_chunks(b);
+    let names: Vec<&[u8; 4]> = chunks.iter().map(|(f, _)| f).collect();
+    assert_eq!(names, [b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ANMF"]);
+    assert_eq!(chunks[0].1[..4], [0x02 | 0x20, 0, 0, 0], "VP8X flags");
+    assert_eq!(chunks[1].1, profile, "ICCP cut to the profile");
+    assert_eq!(chunks[2].1.len(), 6, "ANIM cut to its fixed size");
+    for (_, frame) in &chunks[3..] {
+        let sub: Vec<[u8; 4]> = webp_chunks(&[&[0u8; 12][..], &frame[16..]].concat())
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(sub, [*b"VP8L"]);
+    }
+    assert_eq!(
+        u32::from_le_bytes(b[4..8].try_into().unwrap()) as usize,
+        b.len() - 8
+    );
+    assert_eq!(image::load_from_memory(b).unwrap().to_rgb8(), first);
+}
+
+#[test]
+fn an_iccp_longer_than_its_chunk_is_refused() {
+    let mut profile = vec![0u8; 130];
+    profile[..4].copy_from_slice(&4000u32.to_be_bytes());
+    let input = animated_webp(
+        16,
+        12,
+        0x02 | 0x20,
+        &[
+            riff_chunk(b"ICCP", &profile),
+            riff_chunk(b"ANIM", &[0; 6]),
+            webp_frame(&picture(16, 12), 0, 0, &[]),
+        ],
+    );
+    let err = Sanitizer::new().sanitize("a.webp", &input).unwrap_err();
+    assert_eq!(err.rule(), "parse", "{err}");
+}
+
+#[test]
+fn every_webp_frame_is_checked_against_the_limits_and_the_canvas() {
+    let frame = |img: &image::RgbImage, x: u32, y: u32| webp_frame(img, x, y, &[]);
+    let anim = || riff_chunk(b"ANIM", &[0; 6]);
+    let first = picture(16, 12);
+    let fine = animated_webp(
+        16,
+        12,
+        0x02,
+        &[anim(), frame(&first, 0, 0), frame(&picture(8, 6), 8, 6)],
+    );
+    Sanitizer::new().sanitize("a.webp", &fine).unwrap();
+    // The second frame sticks out of the canvas.
+    let outside = animated_webp(
+        16,
+        12,
+        0x02,
+        &[anim(), frame(&first, 0, 0), frame(&picture(8, 6), 10, 0)],
+    );
+    let err = Sanitizer::new().sanitize("a.webp", &outside).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Limit(LimitRule::FrameOutsideCanvas { frame: 1 })
+        ),
+        "{err:?}"
+    );
+    // The second frame claims 20,000 × 20,000 in its header.
+    let mut huge_frame = frame(&picture(8, 6), 0, 0);
+    huge_frame[8 + 6..8 + 12].copy_from_slice(&[0x1F, 0x4E, 0, 0x1F, 0x4E, 0]);
+    let huge = animated_webp(16, 12, 0x02, &[anim(), frame(&first, 0, 0), huge_frame]);
+    let err = Sanitizer::new().sanitize("a.webp", &huge).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Limit(LimitRule::Pixels {
+                pixels: 400_000_000,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    // A frame header that disagrees with its image data.
+    let mut lying = frame(&picture(8, 6), 0, 0);
+    lying[8 + 6] = 3;
+    let lying = animated_webp(16, 12, 0x02, &[anim(), frame(&first, 0, 0), lying]);
+    let err = Sanitizer::new().sanitize("a.webp", &lying).unwrap_err();
+    assert_eq!(err.rule(), "parse", "{err}");
 }
