@@ -1,5 +1,6 @@
-//! PDF: loads the object graph within limits, removes metadata and active content, writes a
-//! fresh file and checks that pages and media boxes survived.
+//! PDF: loads the object graph within limits, removes metadata and active content, strips the
+//! metadata of its JPEG images, writes a fresh file and checks that pages and media boxes
+//! survived.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::error::{ActiveContent, Error, LimitRule, Result};
+use crate::jpeg;
 use crate::kind::FileKind;
 use crate::limits::Limits;
 use crate::pdf_scan;
@@ -96,6 +98,8 @@ pub(crate) fn clean(
     remove_metadata(&mut doc, &mut report, deadline)?;
     doc.prune_objects();
     deadline.check()?;
+    // After pruning, so only images the document still uses are cleaned (or refuse it).
+    clean_images(&mut doc, &mut report, deadline)?;
 
     let mut out = Vec::with_capacity(input.len());
     doc.save_to(&mut out).map_err(|e| Error::Encode {
@@ -733,4 +737,76 @@ fn remove_metadata(doc: &mut Document, report: &mut Report, deadline: Deadline) 
             }
         }
     })
+}
+
+/// How a stream's stored bytes are encoded, as far as image metadata goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Encoding {
+    /// A JPEG as it is: `/Filter /DCTDecode` or `[/DCTDecode]`.
+    Jpeg,
+    /// A JPEG under a further filter (`[/FlateDecode /DCTDecode]`, `[/ASCII85Decode
+    /// /DCTDecode]`, …) or twice.
+    WrappedJpeg,
+    /// Anything else: raw or deflated pixels, fonts, content streams, other image codecs.
+    Other,
+}
+
+/// The encoding of a stream with this dictionary: `/Filter` and its names resolved through
+/// indirect objects, and the abbreviation `/DCT` counted as `/DCTDecode`, as pdf.js reads it.
+fn encoding(doc: &Document, dict: &Dictionary) -> Encoding {
+    fn deref<'a>(doc: &'a Document, object: &'a Object) -> &'a Object {
+        doc.dereference(object)
+            .map_or(&Object::Null, |(_, resolved)| resolved)
+    }
+    let Ok(filter) = dict.get(b"Filter") else {
+        return Encoding::Other;
+    };
+    let filters: Vec<&Object> = match deref(doc, filter) {
+        Object::Array(items) => items.iter().map(|i| deref(doc, i)).collect(),
+        other => vec![other],
+    };
+    let is_dct = |f: &Object| matches!(f, Object::Name(n) if n == b"DCTDecode" || n == b"DCT");
+    match filters.iter().filter(|f| is_dct(f)).count() {
+        0 => Encoding::Other,
+        1 if filters.len() == 1 => Encoding::Jpeg,
+        _ => Encoding::WrappedJpeg,
+    }
+}
+
+/// Runs every JPEG stream (image XObjects, thumbnails, wherever `/DCTDecode` is the only
+/// filter) through the JPEG stripper, so a scanned page loses the camera's EXIF, GPS and XMP,
+/// and sets `/Length` to the new size. The scan data is copied byte for byte, so the image
+/// decodes to the same pixels. The EXIF orientation is dropped, not applied: in a PDF the
+/// page's matrix places the image, and viewers ignore EXIF.
+///
+/// Fails closed: a JPEG stream that does not parse, or a JPEG under another filter (which
+/// would have to be decoded and encoded again to reach its segments), refuses the file. The
+/// stripper reads stream data lopdf already holds, within the file size and weight limits,
+/// and writes at most as many bytes; the deadline is checked between streams.
+fn clean_images(doc: &mut Document, report: &mut Report, deadline: Deadline) -> Result<()> {
+    let mut jpegs = Vec::new();
+    for (&id, object) in &doc.objects {
+        if let Object::Stream(s) = object {
+            match encoding(doc, &s.dict) {
+                Encoding::Jpeg => jpegs.push(id),
+                Encoding::WrappedJpeg => {
+                    return Err(Error::PdfImage {
+                        reason: "a jpeg image is stored under a further filter",
+                    });
+                }
+                Encoding::Other => {}
+            }
+        }
+    }
+    for id in jpegs {
+        deadline.check()?;
+        let Some(Object::Stream(stream)) = doc.objects.get_mut(&id) else {
+            continue;
+        };
+        let stripped = jpeg::strip(&stream.content)
+            .map_err(|e| Error::decoder(KIND, "an image stream is not a well-formed jpeg", e))?;
+        report.merge(&stripped.report);
+        stream.set_content(stripped.bytes);
+    }
+    Ok(())
 }

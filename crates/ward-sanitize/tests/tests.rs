@@ -14,6 +14,8 @@ mod mutation;
 mod pdf;
 /// PDF bombs cleaned in a child process: typed limit errors and the measured peak memory.
 mod pdf_bounds;
+/// Images inside PDFs: JPEG image streams cleaned, pixels kept, uncleanable ones refused.
+mod pdf_images;
 /// PNG chunk removal, APNG, text limits.
 mod png;
 /// The three-way validation and every limit at its boundary.
