@@ -18,7 +18,11 @@
 //!   is rotated or mirrored are the pixels decoded, turned upright and encoded again (JPEG at
 //!   quality 92, PNG and WebP losslessly), and the [`Report`] says so.
 //! - **PDF.** Written out as a fresh file without the Info dictionary, XMP streams,
-//!   `/PieceInfo`, page metadata or markup-annotation authors; active content is rejected, or
+//!   `/PieceInfo`, page metadata, the authors, dates and comment text of annotations (form
+//!   field names and the text a FreeText annotation without an appearance shows are kept), or
+//!   the signer's name, place, contact, reason, time, application and certificate (the PKCS#7
+//!   `/Contents`) in signature dictionaries: the rewrite invalidates a signature anyway, and
+//!   the file still shows it was signed, not by whom. Active content is rejected, or
 //!   removed under [`ActiveContentPolicy::Remove`], with action types and `/Type` names
 //!   resolved through indirect objects as viewers resolve them; encrypted PDFs are rejected
 //!   before parsing. JPEG images inside (`/DCTDecode` streams) go through the same JPEG

@@ -691,10 +691,131 @@ const MARKUP_ANNOTATIONS: &[&[u8]] = &[
     b"Redact",
 ];
 
+/// What an annotation other than a form widget says about who wrote it, when, and what: the
+/// author (`/T`, which on a widget is the field name and is kept), dates, the comment text
+/// (`/Contents`, rich text `/RC`) and its subject.
+const ANNOTATION_DETAILS: &[&[u8]] = &[b"T", b"M", b"CreationDate", b"Contents", b"RC", b"Subj"];
+
+/// What a signature dictionary records about the signer and the signing: name, place, contact,
+/// reason, time, the signing application and authentication, and the signature itself
+/// (`/Contents`, a PKCS#7 blob carrying the signer's certificate, or `/Cert`). Rewriting the
+/// file already invalidates the signature, which covers the original bytes (`/ByteRange`); what
+/// stays (`/Filter`, `/SubFilter`, `/ByteRange`) shows it was signed, not by whom.
+const SIGNATURE_DETAILS: &[&[u8]] = &[
+    b"Name",
+    b"Location",
+    b"ContactInfo",
+    b"Reason",
+    b"M",
+    b"Contents",
+    b"Cert",
+    b"Prop_Build",
+    b"Prop_AuthTime",
+    b"Prop_AuthType",
+];
+
+/// Signature dictionaries that only their place shows: the `/V` of a field whose `/FT /Sig`
+/// may be inherited from a parent field, and the values of the catalog's `/Perms`. (Any
+/// dictionary saying `/Type /Sig` or `/DocTimeStamp`, or holding `/ByteRange`, is one too.)
+struct Signatures {
+    /// Indirect signature dictionaries.
+    values: HashSet<ObjectId>,
+    /// Signature fields whose `/V` is a direct dictionary.
+    direct: HashSet<ObjectId>,
+}
+
+impl Signatures {
+    fn of(doc: &Document, ind: &Indirect, deadline: Deadline) -> Result<Self> {
+        let mut values = HashSet::new();
+        let mut direct = HashSet::new();
+        for (n, (&id, object)) in doc.objects.iter().enumerate() {
+            if n % 1024 == 0 {
+                deadline.check()?;
+            }
+            let Object::Dictionary(d) = object else {
+                continue;
+            };
+            let Ok(value) = d.get(b"V") else {
+                continue;
+            };
+            if !is_signature_field(doc, ind, d) {
+                continue;
+            }
+            match doc.dereference(value) {
+                Ok((Some(value_id), Object::Dictionary(_))) => {
+                    values.insert(value_id);
+                }
+                Ok((None, Object::Dictionary(_))) => {
+                    direct.insert(id);
+                }
+                _ => {}
+            }
+        }
+        let perms = doc
+            .catalog()
+            .ok()
+            .and_then(|c| c.get(b"Perms").ok())
+            .and_then(|p| doc.dereference(p).ok());
+        if let Some((_, Object::Dictionary(perms))) = perms {
+            for (_, value) in perms.iter() {
+                if let Ok((Some(value_id), _)) = doc.dereference(value) {
+                    values.insert(value_id);
+                }
+            }
+        }
+        Ok(Self { values, direct })
+    }
+}
+
+/// Whether a field's type, its own or inherited through `/Parent`, is `/Sig`.
+fn is_signature_field(doc: &Document, ind: &Indirect, field: &Dictionary) -> bool {
+    let mut d = field;
+    for _ in 0..Indirect::HOPS {
+        if let Some(ft) = ind.name(d, b"FT") {
+            return ft == b"Sig";
+        }
+        match d.get(b"Parent").map(|p| doc.dereference(p)) {
+            Ok(Ok((_, Object::Dictionary(parent)))) => d = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Whether a dictionary shows by itself that it is a signature (or document time stamp).
+fn is_signature(ind: &Indirect, d: &Dictionary) -> bool {
+    matches!(ind.name(d, b"Type"), Some(b"Sig" | b"DocTimeStamp")) || d.has(b"ByteRange")
+}
+
+fn remove_signature_details(d: &mut Dictionary, report: &mut Report) {
+    for key in SIGNATURE_DETAILS {
+        if d.remove(key).is_some() {
+            report.add(Category::PdfMetadata, 0);
+        }
+    }
+}
+
 /// Removes the Info dictionary, every `/Metadata` entry and XMP stream, `/PieceInfo`,
-/// `/LastModified`, and the author and dates of markup annotations.
+/// `/LastModified`, the author, dates and comment text of annotations (not form widgets), and
+/// the signer's details in signature dictionaries.
 fn remove_metadata(doc: &mut Document, report: &mut Report, deadline: Deadline) -> Result<()> {
     let ind = Indirect::of(doc);
+    let signatures = Signatures::of(doc, &ind, deadline)?;
+    for (id, object) in &mut doc.objects {
+        let d = match object {
+            Object::Dictionary(d) => d,
+            Object::Stream(s) => &mut s.dict,
+            _ => continue,
+        };
+        if signatures.values.contains(id) {
+            remove_signature_details(d, report);
+        }
+        if signatures.direct.contains(id)
+            && let Ok(Object::Dictionary(value)) = d.get_mut(b"V")
+        {
+            remove_signature_details(value, report);
+        }
+    }
     if doc.trailer.remove(b"Info").is_some() {
         report.add(Category::PdfInfo, 0);
     }
@@ -725,16 +846,28 @@ fn remove_metadata(doc: &mut Document, report: &mut Report, deadline: Deadline) 
         if d.remove(b"LastModified").is_some() {
             report.add(Category::PdfMetadata, 0);
         }
-        // Markup annotations (comments, highlights, stamps) name their author in /T and date
-        // themselves; form widgets keep /T, which there is the field name.
+        // Markup annotations (comments, highlights, stamps) and their popups name their author
+        // in /T, date themselves and hold the comment text; form widgets keep /T, which there
+        // is the field name. A FreeText annotation without an appearance stream is drawn from
+        // its /Contents (text typed onto the page): that is content, and stays.
         let subtype = ind.name(d, b"Subtype");
         let markup = subtype.is_some_and(|s| MARKUP_ANNOTATIONS.contains(&s));
-        if markup || (ind.name(d, b"Type") == Some(b"Annot") && subtype != Some(b"Widget")) {
-            for key in [&b"T"[..], b"M", b"CreationDate"] {
+        let annotation = markup
+            || subtype == Some(b"Popup")
+            || (ind.name(d, b"Type") == Some(b"Annot") && subtype != Some(b"Widget"));
+        if annotation {
+            let shown_text = subtype == Some(b"FreeText") && !d.has(b"AP");
+            for key in ANNOTATION_DETAILS {
+                if shown_text && matches!(*key, b"Contents" | b"RC") {
+                    continue;
+                }
                 if d.remove(key).is_some() {
                     report.add(Category::PdfMetadata, 0);
                 }
             }
+        }
+        if is_signature(&ind, d) {
+            remove_signature_details(d, report);
         }
     })
 }
