@@ -100,6 +100,14 @@ pub(crate) fn clean(
     deadline.check()?;
     // After pruning, so only images the document still uses are cleaned (or refuse it).
     clean_images(&mut doc, &mut report, deadline)?;
+    // The trailer's /Size must be one past the highest object number written, not the highest
+    // one before pruning (qpdf --check warns otherwise).
+    doc.max_id = doc
+        .objects
+        .keys()
+        .map(|&(number, _)| number)
+        .max()
+        .unwrap_or(0);
 
     let mut out = Vec::with_capacity(input.len());
     doc.save_to(&mut out).map_err(|e| Error::Encode {

@@ -344,21 +344,55 @@ pub(crate) fn catalog_mut(doc: &mut Document) -> &mut Dictionary {
     doc.catalog_mut().unwrap()
 }
 
-/// Whether `exiftool` is installed; CI installs it, and with `WARD_TEST_INTEGRATION` set its
-/// absence fails the test instead of skipping the check.
-pub(crate) fn exiftool_available() -> bool {
-    let ok = std::process::Command::new("exiftool")
-        .arg("-ver")
+/// Whether the external judge `tool` runs (`tool version_args` succeeds); CI installs it, and
+/// with `WARD_TEST_INTEGRATION` set its absence fails the test instead of skipping `check`.
+pub(crate) fn tool_available(tool: &str, version_args: &[&str], check: &str) -> bool {
+    let ok = std::process::Command::new(tool)
+        .args(version_args)
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(
             std::env::var_os("WARD_TEST_INTEGRATION").is_none(),
-            "exiftool is required when WARD_TEST_INTEGRATION is set (cargo xtask ci installs it)"
+            "{tool} is required when WARD_TEST_INTEGRATION is set (cargo xtask ci installs it)"
         );
-        eprintln!("exiftool not installed: skipping the independent metadata check");
+        eprintln!("{tool} not installed: skipping {check}");
     }
     ok
+}
+
+/// Whether `exiftool` is installed (see [`tool_available`]).
+pub(crate) fn exiftool_available() -> bool {
+    tool_available("exiftool", &["-ver"], "the independent metadata check")
+}
+
+/// Whether `qpdf` is installed (see [`tool_available`]).
+pub(crate) fn qpdf_available() -> bool {
+    tool_available(
+        "qpdf",
+        &["--version"],
+        "the independent pdf structure check",
+    )
+}
+
+/// `qpdf --check` on a file, every stream decoded (JPEG images included): `Err` with qpdf's
+/// report when it finds an error or a warning.
+pub(crate) fn qpdf_check(path: &std::path::Path) -> Result<(), String> {
+    let out = std::process::Command::new("qpdf")
+        .args(["--check", "--decode-level=all"])
+        .arg(path)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
 
 /// Tags exiftool reports for a file, as `Group:Tag` lines (groups from `-G1`).

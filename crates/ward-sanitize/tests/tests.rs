@@ -16,6 +16,8 @@ mod pdf;
 mod pdf_bounds;
 /// Images inside PDFs: JPEG image streams cleaned, pixels kept, uncleanable ones refused.
 mod pdf_images;
+/// Cleaned PDFs (the corpus, a scanned image) judged by `qpdf --check`.
+mod pdf_qpdf;
 /// PNG chunk removal, APNG, text limits.
 mod png;
 /// The three-way validation and every limit at its boundary.
