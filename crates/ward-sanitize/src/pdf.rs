@@ -795,6 +795,11 @@ fn is_signature(ind: &Indirect, d: &Dictionary) -> bool {
     matches!(ind.name(d, b"Type"), Some(b"Sig" | b"DocTimeStamp")) || d.has(b"ByteRange")
 }
 
+/// Whether a dictionary found where a signature belongs is untyped or typed as a signature.
+fn may_be_signature(ind: &Indirect, d: &Dictionary) -> bool {
+    matches!(ind.name(d, b"Type"), None | Some(b"Sig" | b"DocTimeStamp"))
+}
+
 fn remove_signature_details(d: &mut Dictionary, report: &mut Report) {
     for key in SIGNATURE_DETAILS {
         if d.remove(key).is_some() {
@@ -815,11 +820,14 @@ fn remove_metadata(doc: &mut Document, report: &mut Report, deadline: Deadline) 
             Object::Stream(s) => &mut s.dict,
             _ => continue,
         };
-        if signatures.values.contains(id) {
+        // Only dictionaries that do not say they are something else (a page's /Contents is
+        // its content, not a signature).
+        if signatures.values.contains(id) && may_be_signature(&ind, d) {
             remove_signature_details(d, report);
         }
         if signatures.direct.contains(id)
             && let Ok(Object::Dictionary(value)) = d.get_mut(b"V")
+            && may_be_signature(&ind, value)
         {
             remove_signature_details(value, report);
         }

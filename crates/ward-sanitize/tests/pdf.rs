@@ -560,3 +560,22 @@ fn the_encrypt_name_spelled_with_an_escape_in_a_string_is_not_encryption() {
     let out = Sanitizer::new().sanitize("f.pdf", &pdf).unwrap();
     assert!(contains(out.bytes(), b"(/Encrypt)"));
 }
+
+#[test]
+fn a_signature_value_pointing_at_a_page_leaves_the_page_alone() {
+    // A hostile /V or /Perms entry naming the page must not cost the page its /Contents.
+    let mut doc = pdf_with_metadata(1);
+    let page = *doc.get_pages().values().next().unwrap();
+    catalog_mut(&mut doc).set("Perms", dictionary! { "DocMDP" => page });
+    let widget = doc.add_object(dictionary! {
+        "Type" => "Annot", "Subtype" => "Widget", "Rect" => rect(),
+        "FT" => "Sig", "T" => Object::string_literal("consent_signature"), "V" => page,
+    });
+    doc.get_dictionary_mut(page)
+        .unwrap()
+        .set("Annots", vec![widget.into()]);
+    let out = Sanitizer::new().sanitize("f.pdf", &save(&mut doc)).unwrap();
+    let doc = Document::load_mem(out.bytes()).unwrap();
+    let page = *doc.get_pages().values().next().unwrap();
+    assert!(doc.get_dictionary(page).unwrap().has(b"Contents"));
+}
