@@ -16,21 +16,29 @@ pub(crate) fn ensure_cargo_tool(krate: &str, version: &str, check: &[&str]) -> R
     cargo(&["install", "--locked", krate, "--version", version])
 }
 
-/// Installs exiftool (Debian `libimage-exiftool-perl`) unless `exiftool -ver` already runs: the
-/// ward-sanitize corpus test uses it as an independent judge of metadata removal.
+/// Installs exiftool (Debian `libimage-exiftool-perl`) unless `exiftool -ver` already runs, and
+/// qpdf (Debian `qpdf`) unless `qpdf --version` already runs: the ward-sanitize tests use them
+/// as independent judges, exiftool of metadata removal and `qpdf --check` of the cleaned PDFs.
 pub(crate) fn ensure_exiftool() -> Result<()> {
-    if has_tool("exiftool", &["-ver"]) {
-        println!("exiftool is installed");
+    let judges = [
+        ("exiftool", "-ver", "libimage-exiftool-perl"),
+        ("qpdf", "--version", "qpdf"),
+    ];
+    let mut missing = Vec::new();
+    for (tool, check, package) in judges {
+        if has_tool(tool, &[check]) {
+            println!("{tool} is installed");
+        } else {
+            missing.push(package);
+        }
+    }
+    if missing.is_empty() {
         return Ok(());
     }
-    step("installing exiftool (missing)");
+    step(&format!("installing {} (missing)", missing.join(", ")));
     cmd::run("apt-get", &["update"])?;
-    let args = [
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "libimage-exiftool-perl",
-    ];
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend(missing);
     cmd::run_with(
         Command::new("apt-get")
             .args(args)

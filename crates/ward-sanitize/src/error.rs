@@ -64,6 +64,13 @@ pub enum Error {
     /// The PDF is encrypted; encrypted PDFs are never accepted.
     #[error("pdf is encrypted")]
     Encrypted,
+    /// The PDF holds an image whose metadata cannot be removed, so the file is refused rather
+    /// than passed on with it: a JPEG (`DCTDecode`) stored under a further filter.
+    #[error("pdf holds an image that cannot be cleaned: {reason}")]
+    PdfImage {
+        /// Why the image cannot be cleaned (a fixed phrase, never file content).
+        reason: &'static str,
+    },
     /// The EXIF orientation asks for a rotation that cannot be applied to this file (an animation).
     #[error("cannot apply the exif orientation to an animated {kind}")]
     OrientationUnsupported {
@@ -101,6 +108,7 @@ impl Error {
             Self::UnsupportedVariant { .. } => "unsupported_variant",
             Self::ActiveContent(_) => "pdf.active_content",
             Self::Encrypted => "pdf.encrypted",
+            Self::PdfImage { .. } => "pdf.image",
             Self::OrientationUnsupported { .. } => "orientation",
             Self::Io { .. } => "io",
             Self::Encode { .. } => "encode",

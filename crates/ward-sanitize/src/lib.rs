@@ -23,10 +23,18 @@
 //!   the pixels decoded, turned upright and encoded again (JPEG at quality 92, PNG and WebP
 //!   losslessly), and the [`Report`] says so.
 //! - **PDF.** Written out as a fresh file without the Info dictionary, XMP streams,
-//!   `/PieceInfo`, page metadata or markup-annotation authors; active content is rejected, or
+//!   `/PieceInfo`, page metadata, the authors, dates and comment text of annotations (form
+//!   field names and the text a FreeText annotation without an appearance shows are kept), or
+//!   the signer's name, place, contact, reason, time, application and certificate (the PKCS#7
+//!   `/Contents`) in signature dictionaries: the rewrite invalidates a signature anyway, and
+//!   the file still shows it was signed, not by whom. Active content is rejected, or
 //!   removed under [`ActiveContentPolicy::Remove`], with action types and `/Type` names
 //!   resolved through indirect objects as viewers resolve them; encrypted PDFs are rejected
-//!   before parsing. **Images embedded in a PDF are not cleaned.**
+//!   before parsing. JPEG images inside (`/DCTDecode` streams) go through the same JPEG
+//!   stripper as uploaded photos: EXIF, GPS and XMP go, the scan data is copied unchanged, and
+//!   a JPEG that does not parse, or one under a further filter, refuses the file
+//!   ([`Error::PdfImage`]). Other images (raw or deflated pixels, CCITT, JBIG2, JPEG 2000)
+//!   are kept as they are.
 //! - **Names.** [`display_name`] makes an uploaded name safe to show. Storage names must never
 //!   come from it.
 //! - HEIC is refused as an unsupported type.

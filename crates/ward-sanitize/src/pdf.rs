@@ -1,17 +1,20 @@
-//! PDF: loads the object graph within limits, removes metadata and active content, writes a
-//! fresh file and checks that pages and media boxes survived.
+//! PDF: loads the object graph within limits, removes metadata and active content, strips the
+//! metadata of its JPEG images, writes a fresh file and checks that pages and media boxes
+//! survived.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::error::{ActiveContent, Error, LimitRule, Result};
+use crate::jpeg;
 use crate::kind::FileKind;
 use crate::limits::Limits;
 use crate::pdf_scan;
+use crate::permits::Deadline;
 use crate::report::{Category, Report};
 
 const KIND: FileKind = FileKind::Pdf;
@@ -34,43 +37,13 @@ struct Loaded {
     pages: Vec<Option<[f64; 4]>>,
 }
 
-/// The wall-clock limit of one file's cleaning.
-#[derive(Clone, Copy)]
-struct Deadline {
-    at: Instant,
-    limit: Duration,
-}
-
-impl Deadline {
-    fn new(limit: Duration) -> Self {
-        let now = Instant::now();
-        Self {
-            at: now
-                .checked_add(limit)
-                .unwrap_or(now + Duration::from_secs(86_400 * 365)),
-            limit,
-        }
-    }
-
-    fn check(&self) -> Result<()> {
-        if Instant::now() >= self.at {
-            return Err(self.exceeded());
-        }
-        Ok(())
-    }
-
-    fn exceeded(&self) -> Error {
-        Error::Limit(LimitRule::PdfTime { limit: self.limit })
-    }
-}
-
 /// Validates and cleans a PDF, returning the freshly written file.
 pub(crate) fn clean(
     input: &[u8],
     limits: &Limits,
     policy: ActiveContentPolicy,
 ) -> Result<(Vec<u8>, Report)> {
-    let deadline = Deadline::new(limits.max_pdf_time());
+    let deadline = Deadline::for_pdf(Instant::now(), limits.max_pdf_time());
     // lopdf's encrypted path ignores the load filter and decrypts every object, so the upload
     // is refused before lopdf sees it. (Not the written copy: a hex string spelling the name
     // comes out of lopdf as a literal one.)
@@ -96,6 +69,16 @@ pub(crate) fn clean(
     remove_metadata(&mut doc, &mut report, deadline)?;
     doc.prune_objects();
     deadline.check()?;
+    // After pruning, so only images the document still uses are cleaned (or refuse it).
+    clean_images(&mut doc, &mut report, deadline)?;
+    // The trailer's /Size must be one past the highest object number written, not the highest
+    // one before pruning (qpdf --check warns otherwise).
+    doc.max_id = doc
+        .objects
+        .keys()
+        .map(|&(number, _)| number)
+        .max()
+        .unwrap_or(0);
 
     let mut out = Vec::with_capacity(input.len());
     doc.save_to(&mut out).map_err(|e| Error::Encode {
@@ -140,7 +123,7 @@ fn load(input: &[u8], limits: &Limits, deadline: Deadline) -> Result<Loaded> {
         weight: weight_limit,
         stream_bytes: limits.max_pdf_stream_bytes(),
         inflated_bytes: limits.max_pdf_inflated_bytes(),
-        deadline: deadline.at,
+        deadline: deadline.at(),
     };
     match pdf_scan::file_weight(input, &bounds) {
         Ok(_) => {}
@@ -269,10 +252,8 @@ fn admit(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
 impl Budget {
     fn admit(&mut self, object: &Object) -> Result<(), LimitRule> {
         let limits = &self.limits;
-        if Instant::now() >= self.deadline.at {
-            return Err(LimitRule::PdfTime {
-                limit: self.deadline.limit,
-            });
+        if self.deadline.passed() {
+            return Err(self.deadline.rule());
         }
         self.objects_left = self
             .objects_left
@@ -360,7 +341,7 @@ fn for_each_dict(
             return;
         }
         visited = visited.wrapping_add(1);
-        if visited.is_multiple_of(1024) && Instant::now() >= deadline.at {
+        if visited.is_multiple_of(1024) && deadline.passed() {
             late = true;
             return;
         }
@@ -404,7 +385,7 @@ fn for_each_dict_mut(
             return;
         }
         visited = visited.wrapping_add(1);
-        if visited.is_multiple_of(1024) && Instant::now() >= deadline.at {
+        if visited.is_multiple_of(1024) && deadline.passed() {
             late = true;
             return;
         }
@@ -687,10 +668,139 @@ const MARKUP_ANNOTATIONS: &[&[u8]] = &[
     b"Redact",
 ];
 
+/// What an annotation other than a form widget says about who wrote it, when, and what: the
+/// author (`/T`, which on a widget is the field name and is kept), dates, the comment text
+/// (`/Contents`, rich text `/RC`) and its subject.
+const ANNOTATION_DETAILS: &[&[u8]] = &[b"T", b"M", b"CreationDate", b"Contents", b"RC", b"Subj"];
+
+/// What a signature dictionary records about the signer and the signing: name, place, contact,
+/// reason, time, the signing application and authentication, and the signature itself
+/// (`/Contents`, a PKCS#7 blob carrying the signer's certificate, or `/Cert`). Rewriting the
+/// file already invalidates the signature, which covers the original bytes (`/ByteRange`); what
+/// stays (`/Filter`, `/SubFilter`, `/ByteRange`) shows it was signed, not by whom.
+const SIGNATURE_DETAILS: &[&[u8]] = &[
+    b"Name",
+    b"Location",
+    b"ContactInfo",
+    b"Reason",
+    b"M",
+    b"Contents",
+    b"Cert",
+    b"Prop_Build",
+    b"Prop_AuthTime",
+    b"Prop_AuthType",
+];
+
+/// Signature dictionaries that only their place shows: the `/V` of a field whose `/FT /Sig`
+/// may be inherited from a parent field, and the values of the catalog's `/Perms`. (Any
+/// dictionary saying `/Type /Sig` or `/DocTimeStamp`, or holding `/ByteRange`, is one too.)
+struct Signatures {
+    /// Indirect signature dictionaries.
+    values: HashSet<ObjectId>,
+    /// Signature fields whose `/V` is a direct dictionary.
+    direct: HashSet<ObjectId>,
+}
+
+impl Signatures {
+    fn of(doc: &Document, ind: &Indirect, deadline: Deadline) -> Result<Self> {
+        let mut values = HashSet::new();
+        let mut direct = HashSet::new();
+        for (n, (&id, object)) in doc.objects.iter().enumerate() {
+            if n % 1024 == 0 {
+                deadline.check()?;
+            }
+            let Object::Dictionary(d) = object else {
+                continue;
+            };
+            let Ok(value) = d.get(b"V") else {
+                continue;
+            };
+            if !is_signature_field(doc, ind, d) {
+                continue;
+            }
+            match doc.dereference(value) {
+                Ok((Some(value_id), Object::Dictionary(_))) => {
+                    values.insert(value_id);
+                }
+                Ok((None, Object::Dictionary(_))) => {
+                    direct.insert(id);
+                }
+                _ => {}
+            }
+        }
+        let perms = doc
+            .catalog()
+            .ok()
+            .and_then(|c| c.get(b"Perms").ok())
+            .and_then(|p| doc.dereference(p).ok());
+        if let Some((_, Object::Dictionary(perms))) = perms {
+            for (_, value) in perms.iter() {
+                if let Ok((Some(value_id), _)) = doc.dereference(value) {
+                    values.insert(value_id);
+                }
+            }
+        }
+        Ok(Self { values, direct })
+    }
+}
+
+/// Whether a field's type, its own or inherited through `/Parent`, is `/Sig`.
+fn is_signature_field(doc: &Document, ind: &Indirect, field: &Dictionary) -> bool {
+    let mut d = field;
+    for _ in 0..Indirect::HOPS {
+        if let Some(ft) = ind.name(d, b"FT") {
+            return ft == b"Sig";
+        }
+        match d.get(b"Parent").map(|p| doc.dereference(p)) {
+            Ok(Ok((_, Object::Dictionary(parent)))) => d = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Whether a dictionary shows by itself that it is a signature (or document time stamp).
+fn is_signature(ind: &Indirect, d: &Dictionary) -> bool {
+    matches!(ind.name(d, b"Type"), Some(b"Sig" | b"DocTimeStamp")) || d.has(b"ByteRange")
+}
+
+/// Whether a dictionary found where a signature belongs is untyped or typed as a signature.
+fn may_be_signature(ind: &Indirect, d: &Dictionary) -> bool {
+    matches!(ind.name(d, b"Type"), None | Some(b"Sig" | b"DocTimeStamp"))
+}
+
+fn remove_signature_details(d: &mut Dictionary, report: &mut Report) {
+    for key in SIGNATURE_DETAILS {
+        if d.remove(key).is_some() {
+            report.add(Category::PdfMetadata, 0);
+        }
+    }
+}
+
 /// Removes the Info dictionary, every `/Metadata` entry and XMP stream, `/PieceInfo`,
-/// `/LastModified`, and the author and dates of markup annotations.
+/// `/LastModified`, the author, dates and comment text of annotations (not form widgets), and
+/// the signer's details in signature dictionaries.
 fn remove_metadata(doc: &mut Document, report: &mut Report, deadline: Deadline) -> Result<()> {
     let ind = Indirect::of(doc);
+    let signatures = Signatures::of(doc, &ind, deadline)?;
+    for (id, object) in &mut doc.objects {
+        let d = match object {
+            Object::Dictionary(d) => d,
+            Object::Stream(s) => &mut s.dict,
+            _ => continue,
+        };
+        // Only dictionaries that do not say they are something else (a page's /Contents is
+        // its content, not a signature).
+        if signatures.values.contains(id) && may_be_signature(&ind, d) {
+            remove_signature_details(d, report);
+        }
+        if signatures.direct.contains(id)
+            && let Ok(Object::Dictionary(value)) = d.get_mut(b"V")
+            && may_be_signature(&ind, value)
+        {
+            remove_signature_details(value, report);
+        }
+    }
     if doc.trailer.remove(b"Info").is_some() {
         report.add(Category::PdfInfo, 0);
     }
@@ -721,16 +831,100 @@ fn remove_metadata(doc: &mut Document, report: &mut Report, deadline: Deadline) 
         if d.remove(b"LastModified").is_some() {
             report.add(Category::PdfMetadata, 0);
         }
-        // Markup annotations (comments, highlights, stamps) name their author in /T and date
-        // themselves; form widgets keep /T, which there is the field name.
+        // Markup annotations (comments, highlights, stamps) and their popups name their author
+        // in /T, date themselves and hold the comment text; form widgets keep /T, which there
+        // is the field name. A FreeText annotation without an appearance stream is drawn from
+        // its /Contents (text typed onto the page): that is content, and stays.
         let subtype = ind.name(d, b"Subtype");
         let markup = subtype.is_some_and(|s| MARKUP_ANNOTATIONS.contains(&s));
-        if markup || (ind.name(d, b"Type") == Some(b"Annot") && subtype != Some(b"Widget")) {
-            for key in [&b"T"[..], b"M", b"CreationDate"] {
+        let annotation = markup
+            || subtype == Some(b"Popup")
+            || (ind.name(d, b"Type") == Some(b"Annot") && subtype != Some(b"Widget"));
+        if annotation {
+            let shown_text = subtype == Some(b"FreeText") && !d.has(b"AP");
+            for key in ANNOTATION_DETAILS {
+                if shown_text && matches!(*key, b"Contents" | b"RC") {
+                    continue;
+                }
                 if d.remove(key).is_some() {
                     report.add(Category::PdfMetadata, 0);
                 }
             }
         }
+        if is_signature(&ind, d) {
+            remove_signature_details(d, report);
+        }
     })
+}
+
+/// How a stream's stored bytes are encoded, as far as image metadata goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Encoding {
+    /// A JPEG as it is: `/Filter /DCTDecode` or `[/DCTDecode]`.
+    Jpeg,
+    /// A JPEG under a further filter (`[/FlateDecode /DCTDecode]`, `[/ASCII85Decode
+    /// /DCTDecode]`, …) or twice.
+    WrappedJpeg,
+    /// Anything else: raw or deflated pixels, fonts, content streams, other image codecs.
+    Other,
+}
+
+/// The encoding of a stream with this dictionary: `/Filter` and its names resolved through
+/// indirect objects, and the abbreviation `/DCT` counted as `/DCTDecode`, as pdf.js reads it.
+fn encoding(doc: &Document, dict: &Dictionary) -> Encoding {
+    fn deref<'a>(doc: &'a Document, object: &'a Object) -> &'a Object {
+        doc.dereference(object)
+            .map_or(&Object::Null, |(_, resolved)| resolved)
+    }
+    let Ok(filter) = dict.get(b"Filter") else {
+        return Encoding::Other;
+    };
+    let filters: Vec<&Object> = match deref(doc, filter) {
+        Object::Array(items) => items.iter().map(|i| deref(doc, i)).collect(),
+        other => vec![other],
+    };
+    let is_dct = |f: &Object| matches!(f, Object::Name(n) if n == b"DCTDecode" || n == b"DCT");
+    match filters.iter().filter(|f| is_dct(f)).count() {
+        0 => Encoding::Other,
+        1 if filters.len() == 1 => Encoding::Jpeg,
+        _ => Encoding::WrappedJpeg,
+    }
+}
+
+/// Runs every JPEG stream (image XObjects, thumbnails, wherever `/DCTDecode` is the only
+/// filter) through the JPEG stripper, so a scanned page loses the camera's EXIF, GPS and XMP,
+/// and sets `/Length` to the new size. The scan data is copied byte for byte, so the image
+/// decodes to the same pixels. The EXIF orientation is dropped, not applied: in a PDF the
+/// page's matrix places the image, and viewers ignore EXIF.
+///
+/// Fails closed: a JPEG stream that does not parse, or a JPEG under another filter (which
+/// would have to be decoded and encoded again to reach its segments), refuses the file. The
+/// stripper reads stream data lopdf already holds, within the file size and weight limits,
+/// and writes at most as many bytes; the deadline is checked between streams.
+fn clean_images(doc: &mut Document, report: &mut Report, deadline: Deadline) -> Result<()> {
+    let mut jpegs = Vec::new();
+    for (&id, object) in &doc.objects {
+        if let Object::Stream(s) = object {
+            match encoding(doc, &s.dict) {
+                Encoding::Jpeg => jpegs.push(id),
+                Encoding::WrappedJpeg => {
+                    return Err(Error::PdfImage {
+                        reason: "a jpeg image is stored under a further filter",
+                    });
+                }
+                Encoding::Other => {}
+            }
+        }
+    }
+    for id in jpegs {
+        deadline.check()?;
+        let Some(Object::Stream(stream)) = doc.objects.get_mut(&id) else {
+            continue;
+        };
+        let stripped = jpeg::strip(&stream.content, &deadline)
+            .map_err(|e| Error::decoder(KIND, "an image stream is not a well-formed jpeg", e))?;
+        report.merge(&stripped.report);
+        stream.set_content(stripped.bytes);
+    }
+    Ok(())
 }

@@ -1,5 +1,5 @@
 //! [`DecodePermits`]: the shared pool that bounds how many decodes run at once, and
-//! [`Deadline`]: the wall-clock bound on one image.
+//! [`Deadline`]: the wall-clock bound on cleaning one file.
 
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -7,17 +7,32 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, LimitRule, Result};
 
-/// When cleaning one image must be done by.
+/// When cleaning one file must be done by, and which limit rule names a miss.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
     start: Instant,
     limit: Duration,
+    rule: fn(Duration) -> LimitRule,
 }
 
 impl Deadline {
-    /// A deadline `limit` after `start`.
+    /// An image's deadline, `limit` after `start` ([`LimitRule::ImageTime`]).
     pub(crate) fn new(start: Instant, limit: Duration) -> Self {
-        Self { start, limit }
+        Self {
+            start,
+            limit,
+            rule: |limit| LimitRule::ImageTime { limit },
+        }
+    }
+
+    /// A PDF's deadline, `limit` after `start` ([`LimitRule::PdfTime`]); it also bounds the
+    /// images cleaned inside the PDF.
+    pub(crate) fn for_pdf(start: Instant, limit: Duration) -> Self {
+        Self {
+            start,
+            limit,
+            rule: |limit| LimitRule::PdfTime { limit },
+        }
     }
 
     /// Time left, `None` once it has passed.
@@ -27,7 +42,24 @@ impl Deadline {
             .filter(|left| !left.is_zero())
     }
 
-    /// `Err` with [`LimitRule::ImageTime`] once the deadline has passed.
+    /// The instant the deadline passes (far in the future for a limit too large to add).
+    pub(crate) fn at(&self) -> Instant {
+        self.start
+            .checked_add(self.limit)
+            .unwrap_or_else(|| self.start + Duration::from_secs(86_400 * 365))
+    }
+
+    /// Whether the deadline has passed.
+    pub(crate) fn passed(&self) -> bool {
+        self.remaining().is_none()
+    }
+
+    /// The limit rule that names a miss of this deadline.
+    pub(crate) fn rule(&self) -> LimitRule {
+        (self.rule)(self.limit)
+    }
+
+    /// `Err` with this deadline's limit rule once it has passed.
     pub(crate) fn check(&self) -> Result<()> {
         match self.remaining() {
             Some(_) => Ok(()),
@@ -37,7 +69,7 @@ impl Deadline {
 
     /// The error for this deadline.
     pub(crate) fn exceeded(&self) -> Error {
-        Error::Limit(LimitRule::ImageTime { limit: self.limit })
+        Error::Limit(self.rule())
     }
 }
 

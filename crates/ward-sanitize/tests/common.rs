@@ -344,21 +344,55 @@ pub(crate) fn catalog_mut(doc: &mut Document) -> &mut Dictionary {
     doc.catalog_mut().unwrap()
 }
 
-/// Whether `exiftool` is installed; CI installs it, and with `WARD_TEST_INTEGRATION` set its
-/// absence fails the test instead of skipping the check.
-pub(crate) fn exiftool_available() -> bool {
-    let ok = std::process::Command::new("exiftool")
-        .arg("-ver")
+/// Whether the external judge `tool` runs (`tool version_args` succeeds); CI installs it, and
+/// with `WARD_TEST_INTEGRATION` set its absence fails the test instead of skipping `check`.
+pub(crate) fn tool_available(tool: &str, version_args: &[&str], check: &str) -> bool {
+    let ok = std::process::Command::new(tool)
+        .args(version_args)
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(
             std::env::var_os("WARD_TEST_INTEGRATION").is_none(),
-            "exiftool is required when WARD_TEST_INTEGRATION is set (cargo xtask ci installs it)"
+            "{tool} is required when WARD_TEST_INTEGRATION is set (cargo xtask ci installs it)"
         );
-        eprintln!("exiftool not installed: skipping the independent metadata check");
+        eprintln!("{tool} not installed: skipping {check}");
     }
     ok
+}
+
+/// Whether `exiftool` is installed (see [`tool_available`]).
+pub(crate) fn exiftool_available() -> bool {
+    tool_available("exiftool", &["-ver"], "the independent metadata check")
+}
+
+/// Whether `qpdf` is installed (see [`tool_available`]).
+pub(crate) fn qpdf_available() -> bool {
+    tool_available(
+        "qpdf",
+        &["--version"],
+        "the independent pdf structure check",
+    )
+}
+
+/// `qpdf --check` on a file, every stream decoded (JPEG images included): `Err` with qpdf's
+/// report when it finds an error or a warning.
+pub(crate) fn qpdf_check(path: &std::path::Path) -> Result<(), String> {
+    let out = std::process::Command::new("qpdf")
+        .args(["--check", "--decode-level=all"])
+        .arg(path)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
 
 /// Tags exiftool reports for a file, as `Group:Tag` lines (groups from `-G1`).
@@ -481,4 +515,100 @@ pub(crate) fn animated_webp(width: u32, height: u32, flags: u8, chunks: &[Vec<u8
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&body);
     out
+}
+
+/// A TIFF-structured EXIF block as a phone camera writes it: IFD0 with Make (the secret) and a
+/// pointer to a GPS IFD holding a latitude and longitude.
+pub(crate) fn exif_tiff_with_gps() -> Vec<u8> {
+    fn entry(tag: u16, ty: u16, count: u32, value: u32) -> Vec<u8> {
+        [
+            tag.to_be_bytes().as_slice(),
+            &ty.to_be_bytes(),
+            &count.to_be_bytes(),
+            &value.to_be_bytes(),
+        ]
+        .concat()
+    }
+    const ASCII: u16 = 2;
+    const LONG: u16 = 4;
+    const RATIONAL: u16 = 5;
+    // Header (8), IFD0 with 2 entries (2 + 24 + 4), GPS IFD with 4 entries (2 + 48 + 4), data.
+    let gps_ifd: u32 = 8 + 2 + 24 + 4;
+    let data: u32 = gps_ifd + 2 + 48 + 4;
+    let make_len = SECRET.len() as u32 + 1;
+    let latitude = data + make_len;
+    let longitude = latitude + 24;
+    let mut tiff = b"MM\0*\0\0\0\x08".to_vec();
+    tiff.extend_from_slice(&2u16.to_be_bytes());
+    tiff.extend(entry(0x010F, ASCII, make_len, data));
+    tiff.extend(entry(0x8825, LONG, 1, gps_ifd));
+    tiff.extend_from_slice(&[0; 4]);
+    tiff.extend_from_slice(&4u16.to_be_bytes());
+    // GPSLatitudeRef "N", GPSLatitude, GPSLongitudeRef "E", GPSLongitude (values inline or at
+    // the offsets after the secret).
+    tiff.extend(entry(0x0001, ASCII, 2, u32::from_be_bytes(*b"N\0\0\0")));
+    tiff.extend(entry(0x0002, RATIONAL, 3, latitude));
+    tiff.extend(entry(0x0003, ASCII, 2, u32::from_be_bytes(*b"E\0\0\0")));
+    tiff.extend(entry(0x0004, RATIONAL, 3, longitude));
+    tiff.extend_from_slice(&[0; 4]);
+    tiff.extend_from_slice(SECRET);
+    tiff.push(0);
+    for (deg, min, sec) in [(52u32, 5u32, 1234u32), (4, 18, 5678)] {
+        for (num, den) in [(deg, 1u32), (min, 1), (sec, 100)] {
+            tiff.extend_from_slice(&num.to_be_bytes());
+            tiff.extend_from_slice(&den.to_be_bytes());
+        }
+    }
+    tiff
+}
+
+/// A camera JPEG of `img` as a scan-to-PDF app embeds it: an EXIF APP1 with a GPS IFD and an
+/// XMP APP1, both holding the secret, right after SOI.
+pub(crate) fn jpeg_with_gps_and_xmp(img: &RgbImage) -> Vec<u8> {
+    let plain = encode_jpeg(img);
+    let mut exif = b"Exif\0\0".to_vec();
+    exif.extend_from_slice(&exif_tiff_with_gps());
+    let mut xmp = b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta><exif:GPSLatitude>".to_vec();
+    xmp.extend_from_slice(SECRET);
+    xmp.extend_from_slice(b"</exif:GPSLatitude></x:xmpmeta>");
+    let mut out = plain[..2].to_vec();
+    out.extend(segment(0xE1, &exif));
+    out.extend(segment(0xE1, &xmp));
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+/// A one-page PDF (with [`pdf_with_metadata`]'s planted metadata) that draws one image
+/// XObject: `content` stored with the stream dictionary entry `/Filter filter`. Returns the
+/// document and the image's object id.
+pub(crate) fn pdf_with_image(
+    content: Vec<u8>,
+    filter: Object,
+    (width, height): (u32, u32),
+) -> (Document, lopdf::ObjectId) {
+    let mut doc = pdf_with_metadata(1);
+    let image = doc.add_object(Stream::new(
+        dictionary! {
+            "Type" => "XObject",
+            "Subtype" => "Image",
+            "Width" => i64::from(width),
+            "Height" => i64::from(height),
+            "ColorSpace" => "DeviceRGB",
+            "BitsPerComponent" => 8,
+            "Filter" => filter,
+        },
+        content,
+    ));
+    let draw = doc.add_object(Stream::new(
+        dictionary! {},
+        format!("q {width} 0 0 {height} 0 0 cm /Im1 Do Q").into_bytes(),
+    ));
+    let page = *doc.get_pages().values().next().unwrap();
+    let page = doc.get_dictionary_mut(page).unwrap();
+    page.set("Contents", draw);
+    page.set(
+        "Resources",
+        dictionary! { "XObject" => dictionary! { "Im1" => image } },
+    );
+    (doc, image)
 }

@@ -52,9 +52,21 @@ fn nothing_logged_while_cleaning_or_refusing_carries_the_canary() {
             assert!(!cleaned.bytes().windows(SECRET.len()).any(|w| w == SECRET));
             // Refusals: a content/extension mismatch, a cut file, a refused extension.
             let other = if ext == "pdf" { "jpg" } else { "pdf" };
-            assert!(sanitizer.sanitize(&format!("{canary}.{other}"), &bytes).is_err());
-            assert!(sanitizer.sanitize(&name, &bytes[..bytes.len() / 2]).is_err());
-            assert!(sanitizer.sanitize(&format!("{canary}.exe"), &bytes).is_err());
+            assert!(
+                sanitizer
+                    .sanitize(&format!("{canary}.{other}"), &bytes)
+                    .is_err()
+            );
+            assert!(
+                sanitizer
+                    .sanitize(&name, &bytes[..bytes.len() / 2])
+                    .is_err()
+            );
+            assert!(
+                sanitizer
+                    .sanitize(&format!("{canary}.exe"), &bytes)
+                    .is_err()
+            );
             let _ = ward_sanitize::display_name(&name, cleaned.kind());
         }
     });
@@ -63,5 +75,8 @@ fn nothing_logged_while_cleaning_or_refusing_carries_the_canary() {
         logs.contains("upload sanitized") && logs.contains("upload rejected"),
         "the capture saw no log lines, so it proves nothing:\n{logs}"
     );
-    assert!(!logs.contains(canary), "a log line carries the canary:\n{logs}");
+    assert!(
+        !logs.contains(canary),
+        "a log line carries the canary:\n{logs}"
+    );
 }

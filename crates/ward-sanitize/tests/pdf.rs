@@ -243,12 +243,20 @@ fn encrypted_pdfs_are_rejected() {
 }
 
 #[test]
-fn annotation_authors_and_dates_are_removed_but_form_field_names_kept() {
+fn annotation_authors_dates_and_comment_text_are_removed_but_form_field_names_kept() {
+    // Seen failing before the comment text was removed: /Contents and /RC were kept.
     let mut doc = pdf_with_metadata(1);
     let comment = doc.add_object(dictionary! {
         "Type" => "Annot", "Subtype" => "Text", "Rect" => vec![0.into(), 0.into(), 10.into(), 10.into()],
         "T" => Object::string_literal(SECRET), "M" => Object::string_literal("D:20240101"),
         "Contents" => Object::string_literal("wound edge looks clean"),
+        "RC" => Object::string_literal("<body><p>rich wound note</p></body>"),
+        "Subj" => Object::string_literal("subject of the note"),
+    });
+    // A popup need not say /Type /Annot; some writers copy the comment text into it.
+    let popup = doc.add_object(dictionary! {
+        "Subtype" => "Popup", "Rect" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+        "Parent" => comment, "Contents" => Object::string_literal("popup wound note"),
     });
     let widget = doc.add_object(dictionary! {
         "Type" => "Annot", "Subtype" => "Widget", "FT" => "Tx", "Rect" => vec![0.into(), 0.into(), 10.into(), 10.into()],
@@ -257,12 +265,147 @@ fn annotation_authors_and_dates_are_removed_but_form_field_names_kept() {
     let page = *doc.get_pages().values().next().unwrap();
     doc.get_dictionary_mut(page)
         .unwrap()
-        .set("Annots", vec![comment.into(), widget.into()]);
+        .set("Annots", vec![comment.into(), popup.into(), widget.into()]);
     let out = Sanitizer::new().sanitize("f.pdf", &save(&mut doc)).unwrap();
     assert!(!contains(out.bytes(), SECRET));
     assert!(!contains(out.bytes(), b"D:20240101"));
-    assert!(contains(out.bytes(), b"wound edge looks clean"));
+    assert!(!contains(out.bytes(), b"wound edge looks clean"));
+    assert!(!contains(out.bytes(), b"rich wound note"));
+    assert!(!contains(out.bytes(), b"subject of the note"));
+    assert!(!contains(out.bytes(), b"popup wound note"));
     assert!(contains(out.bytes(), b"patient_signature_field"));
+    assert!(out.report().has_removed(Category::PdfMetadata));
+}
+
+#[test]
+fn free_text_keeps_the_text_it_shows() {
+    // A FreeText annotation without an appearance stream is drawn from its /Contents (a form
+    // filled in with a typewriter tool): that text is the page's content and stays. With an
+    // appearance stream, the stream draws it and the copy in /Contents goes.
+    let drawn = with_annotation(|doc| {
+        let ap = doc.add_object(Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => rect() },
+            b"BT (allergies: none) Tj ET".to_vec(),
+        ));
+        dictionary! {
+            "Type" => "Annot", "Subtype" => "FreeText", "Rect" => rect(), "DA" => Object::string_literal("/Helv 10 Tf"),
+            "Contents" => Object::string_literal("hidden free text copy"),
+            "AP" => dictionary! { "N" => ap },
+        }
+    });
+    let out = Sanitizer::new().sanitize("f.pdf", &drawn).unwrap();
+    assert!(!contains(out.bytes(), b"hidden free text copy"));
+    assert!(contains(out.bytes(), b"allergies: none"));
+    let typed = with_annotation(|_| {
+        dictionary! {
+            "Type" => "Annot", "Subtype" => "FreeText", "Rect" => rect(), "DA" => Object::string_literal("/Helv 10 Tf"),
+            "Contents" => Object::string_literal("typed answer shown on the page"),
+            "T" => Object::string_literal(SECRET),
+        }
+    });
+    let out = Sanitizer::new().sanitize("f.pdf", &typed).unwrap();
+    assert!(contains(out.bytes(), b"typed answer shown on the page"));
+    assert!(!contains(out.bytes(), SECRET));
+}
+
+/// What a signing tool records about the signer, each planted in the signature dictionary.
+const SIGNER_DETAILS: &[&[u8]] = &[
+    b"Amsterdam clinic room 4",
+    b"jane.roe@example.org",
+    b"consent to treatment",
+    b"D:20261201093000",
+    b"SignApp 7.1",
+    b"CERT-JANE-ROE-SECRET",
+];
+
+fn signature_dictionary(with_type_and_byte_range: bool) -> lopdf::Dictionary {
+    let mut sig = dictionary! {
+        "Filter" => "Adobe.PPKLite",
+        "SubFilter" => "adbe.pkcs7.detached",
+        "Contents" => Object::string_literal("CERT-JANE-ROE-SECRET"),
+        "Name" => Object::string_literal(SECRET),
+        "Location" => Object::string_literal("Amsterdam clinic room 4"),
+        "ContactInfo" => Object::string_literal("jane.roe@example.org"),
+        "Reason" => Object::string_literal("consent to treatment"),
+        "M" => Object::string_literal("D:20261201093000+01'00'"),
+        "Prop_Build" => dictionary! { "App" => dictionary! { "Name" => Object::string_literal("SignApp 7.1") } },
+    };
+    if with_type_and_byte_range {
+        sig.set("Type", "Sig");
+        sig.set(
+            "ByteRange",
+            vec![0.into(), 100.into(), 200.into(), 300.into()],
+        );
+    }
+    sig
+}
+
+fn assert_signer_details_removed(pdf: &[u8]) {
+    for detail in SIGNER_DETAILS.iter().chain([&SECRET]) {
+        assert!(contains(pdf, detail), "planted");
+    }
+    let out = Sanitizer::new().sanitize("f.pdf", pdf).unwrap();
+    for detail in SIGNER_DETAILS.iter().chain([&SECRET]) {
+        assert!(
+            !contains(out.bytes(), detail),
+            "{}",
+            String::from_utf8_lossy(detail)
+        );
+    }
+    assert!(
+        contains(out.bytes(), b"consent_signature"),
+        "field name kept"
+    );
+    assert!(
+        contains(out.bytes(), b"Adobe.PPKLite"),
+        "signature handler kept"
+    );
+    Document::load_mem(out.bytes()).unwrap();
+}
+
+#[test]
+fn signature_dictionaries_lose_the_signer_details_and_the_certificate() {
+    // Seen failing before: /Name, /Location, /ContactInfo, /Reason, /M, /Prop_Build and the
+    // PKCS#7 /Contents were written out unchanged.
+    // A signed field: a widget merged with its field, /V a `/Type /Sig` dictionary.
+    let signed_field = with_annotation(|doc| {
+        let sig = doc.add_object(signature_dictionary(true));
+        let annot = dictionary! {
+            "Type" => "Annot", "Subtype" => "Widget", "Rect" => rect(),
+            "FT" => "Sig", "T" => Object::string_literal("consent_signature"), "V" => sig,
+        };
+        catalog_mut(doc).set("AcroForm", dictionary! { "SigFlags" => 3 });
+        annot
+    });
+    assert_signer_details_removed(&signed_field);
+
+    // No /Type and no /ByteRange: found as the /V of a kid whose /FT /Sig is inherited.
+    let inherited = with_annotation(|doc| {
+        let sig = doc.add_object(signature_dictionary(false));
+        let field = doc.add_object(dictionary! {
+            "FT" => "Sig", "T" => Object::string_literal("consent_signature"),
+        });
+        dictionary! {
+            "Type" => "Annot", "Subtype" => "Widget", "Rect" => rect(),
+            "Parent" => field, "V" => sig,
+        }
+    });
+    assert_signer_details_removed(&inherited);
+
+    // A direct /V, and a certification signature reached only through the catalog's /Perms.
+    let mut doc = pdf_with_metadata(1);
+    let certification = doc.add_object(signature_dictionary(false));
+    catalog_mut(&mut doc).set("Perms", dictionary! { "DocMDP" => certification });
+    let widget = doc.add_object(dictionary! {
+        "Type" => "Annot", "Subtype" => "Widget", "Rect" => rect(),
+        "FT" => "Sig", "T" => Object::string_literal("consent_signature"),
+        "V" => signature_dictionary(false),
+    });
+    let page = *doc.get_pages().values().next().unwrap();
+    doc.get_dictionary_mut(page)
+        .unwrap()
+        .set("Annots", vec![widget.into()]);
+    assert_signer_details_removed(&save(&mut doc));
 }
 
 /// A one-page PDF whose page carries `annot` (built with the document, for indirect parts).
@@ -416,4 +559,23 @@ fn the_encrypt_name_spelled_with_an_escape_in_a_string_is_not_encryption() {
     assert!(!contains(&pdf, b"/Encrypt"));
     let out = Sanitizer::new().sanitize("f.pdf", &pdf).unwrap();
     assert!(contains(out.bytes(), b"(/Encrypt)"));
+}
+
+#[test]
+fn a_signature_value_pointing_at_a_page_leaves_the_page_alone() {
+    // A hostile /V or /Perms entry naming the page must not cost the page its /Contents.
+    let mut doc = pdf_with_metadata(1);
+    let page = *doc.get_pages().values().next().unwrap();
+    catalog_mut(&mut doc).set("Perms", dictionary! { "DocMDP" => page });
+    let widget = doc.add_object(dictionary! {
+        "Type" => "Annot", "Subtype" => "Widget", "Rect" => rect(),
+        "FT" => "Sig", "T" => Object::string_literal("consent_signature"), "V" => page,
+    });
+    doc.get_dictionary_mut(page)
+        .unwrap()
+        .set("Annots", vec![widget.into()]);
+    let out = Sanitizer::new().sanitize("f.pdf", &save(&mut doc)).unwrap();
+    let doc = Document::load_mem(out.bytes()).unwrap();
+    let page = *doc.get_pages().values().next().unwrap();
+    assert!(doc.get_dictionary(page).unwrap().has(b"Contents"));
 }

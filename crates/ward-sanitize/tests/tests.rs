@@ -8,14 +8,18 @@ mod corpus;
 mod filename;
 /// JPEG segment removal, pixels identical, orientation.
 mod jpeg;
-/// Proptest-driven mutation fuzzing of every parser: never a panic, outputs re-validate.
-mod mutation;
 /// Log output during cleaning and refusals carries no canary from names, metadata or content.
 mod logs;
+/// Proptest-driven mutation fuzzing of every parser: never a panic, outputs re-validate.
+mod mutation;
 /// PDF metadata and active content.
 mod pdf;
 /// PDF bombs cleaned in a child process: typed limit errors and the measured peak memory.
 mod pdf_bounds;
+/// Images inside PDFs: JPEG image streams cleaned, pixels kept, uncleanable ones refused.
+mod pdf_images;
+/// Cleaned PDFs (the corpus, a scanned image) judged by `qpdf --check`.
+mod pdf_qpdf;
 /// PNG chunk removal, APNG, text limits.
 mod png;
 /// The three-way validation and every limit at its boundary.
