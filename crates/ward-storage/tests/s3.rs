@@ -21,11 +21,11 @@ use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
 use ward_storage::bootstrap::{StepOutcome, VersioningReport, ensure_bucket, verify_bucket_exists};
 use ward_storage::conformance::{self, Capabilities, fresh_key, pattern};
 use ward_storage::{
-    BoxReader, ConfigRule, EncryptedStore, EncryptionExpectation, Error, FileKind, GetOptions,
-    GetResult, KeyPrefix, ListOptions, ObjectKey, ObjectMeta, ObjectStore, ObjectStoreExt as _,
-    Owner, PresignMethod, PresignOptions, PresignedRequest, Proof, PutOptions, PutResult, S3Store,
-    S3StoreBuilder, SharedAcrossWorkspaces, SseCustomerKey, SsePolicy, VerificationFailure,
-    verify_file_encrypted,
+    BoxReader, ConfigRule, DeleteOptions, EncryptedStore, EncryptionExpectation, Error, FileKind,
+    GetOptions, GetResult, KeyPrefix, ListOptions, ObjectKey, ObjectMeta, ObjectStore,
+    ObjectStoreExt as _, Owner, PresignMethod, PresignOptions, PresignedRequest, Proof, PutOptions,
+    PutResult, S3Store, S3StoreBuilder, SharedAcrossWorkspaces, SseCustomerKey, SsePolicy,
+    VerificationFailure, verify_file_encrypted,
 };
 
 use crate::common::{Server, peak_rss};
@@ -893,4 +893,119 @@ async fn encrypted_streamed_multipart_upload_round_trips() {
     let other = fresh_key(FileKind::Pdf);
     assert!(store.put_stream(&other, Box::pin(failing)).await.is_err());
     assert!(raw.head(&other).await.unwrap_err().is_not_found());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Versioned buckets (M3): a delete removes the version's bytes, not just its name
+
+async fn enable_versioning(raw: &aws_sdk_s3::Client, bucket: &str) {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    raw.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Every version and delete marker stored under exactly `key`.
+async fn versions_of(raw: &aws_sdk_s3::Client, bucket: &str, key: &ObjectKey) -> Vec<String> {
+    let out = raw
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key.as_str())
+        .send()
+        .await
+        .unwrap();
+    let versions = out
+        .versions()
+        .iter()
+        .filter(|v| v.key() == Some(key.as_str()))
+        .map(|v| format!("version {}", v.version_id().unwrap_or("?")));
+    let markers = out
+        .delete_markers()
+        .iter()
+        .filter(|m| m.key() == Some(key.as_str()))
+        .map(|m| format!("delete marker {}", m.version_id().unwrap_or("?")));
+    versions.chain(markers).collect()
+}
+
+#[tokio::test]
+async fn failed_check_on_a_versioned_bucket_leaves_no_version_of_the_object() {
+    let Some((store, raw)) = Server::Moto.bare_store(Server::Moto.builder()).await else {
+        return;
+    };
+    enable_versioning(&raw, store.bucket()).await;
+    let key = fresh_key(FileKind::Pdf);
+    // Written past ward, without SSE, on a bucket without default encryption.
+    let put = raw
+        .put_object()
+        .bucket(store.bucket())
+        .key(key.as_str())
+        .body(aws_sdk_s3::primitives::ByteStream::from(pattern(700, 13)))
+        .send()
+        .await
+        .unwrap();
+    let written = put.version_id().unwrap().to_owned();
+    assert_eq!(
+        store.head(&key).await.unwrap().version.as_deref(),
+        Some(written.as_str())
+    );
+    let err = verify_file_encrypted(
+        &store,
+        &key,
+        &EncryptionExpectation::ServerSide(SsePolicy::S3Managed),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::EncryptionVerification {
+                reason: VerificationFailure::SseMissing { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        versions_of(&raw, store.bucket(), &key).await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_versioned_delete_removes_exactly_the_version_a_put_returned() {
+    let Some((store, raw)) = Server::Moto.bare_store(Server::Moto.builder()).await else {
+        return;
+    };
+    enable_versioning(&raw, store.bucket()).await;
+    let key = fresh_key(FileKind::Png);
+    let first = store.put(&key, pattern(300, 14)).await.unwrap();
+    let second = store.put(&key, pattern(400, 15)).await.unwrap();
+    let (first_v, second_v) = (first.version.unwrap(), second.version.unwrap());
+    assert_ne!(first_v, second_v);
+    store
+        .delete_opts(
+            &key,
+            DeleteOptions::new().with_version(Some(first_v.as_str())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        versions_of(&raw, store.bucket(), &key).await,
+        [format!("version {second_v}")]
+    );
+    assert_eq!(store.head(&key).await.unwrap().size, 400);
+    // The store's own delete removes the current version too, leaving no marker behind.
+    store.delete(&key).await.unwrap();
+    assert_eq!(
+        versions_of(&raw, store.bucket(), &key).await,
+        Vec::<String>::new()
+    );
+    store.delete(&key).await.unwrap();
 }
