@@ -1009,3 +1009,87 @@ async fn a_versioned_delete_removes_exactly_the_version_a_put_returned() {
     );
     store.delete(&key).await.unwrap();
 }
+
+/// A stand-in S3 server on loopback that accepts every call except those whose query names
+/// `refused` (`encryption`, `publicAccessBlock`, `lifecycle`), which it answers `403
+/// AccessDenied`. Returns its endpoint; the thread lives until the test process ends.
+fn refusing_server(refused: &'static str) -> String {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let target = request_line.split(' ').nth(1).unwrap_or("");
+            let query = target.split_once('?').map_or("", |(_, q)| q);
+            let refuse = query
+                .split('&')
+                .any(|p| p.split('=').next() == Some(refused));
+            let response = if refuse {
+                let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+                    <Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+                format!(
+                    "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                    xml.len()
+                )
+            } else {
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+            };
+            let _ = conn.write_all(response.as_bytes());
+        }
+    });
+    endpoint
+}
+
+#[tokio::test]
+async fn bootstrap_fails_when_the_server_refuses_a_step() {
+    for (refused, step) in [
+        ("encryption", "default encryption"),
+        ("publicAccessBlock", "public access block"),
+        ("lifecycle", "abort multipart lifecycle"),
+    ] {
+        let store = S3StoreBuilder::new()
+            .with_environment(ward_storage::s3::Environment::Development)
+            .with_endpoint(refusing_server(refused))
+            .with_bucket("wt-refused")
+            .with_credentials("moto-test-access", "moto-test-secret-key")
+            .build()
+            .unwrap();
+        let err = ensure_bucket(&store).await.unwrap_err();
+        match &err {
+            Error::BucketSetup {
+                bucket,
+                step: named,
+                detail,
+            } => {
+                assert_eq!(bucket, "wt-refused");
+                assert_eq!(*named, step);
+                assert!(detail.contains("AccessDenied"), "{detail}");
+            }
+            other => panic!("{refused}: expected BucketSetup, got {other:?}"),
+        }
+        let shown = err.to_string();
+        assert!(shown.contains(step), "{shown}");
+        assert!(!shown.contains("moto-test-secret-key"), "{shown}");
+    }
+}
