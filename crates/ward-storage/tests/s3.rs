@@ -1093,3 +1093,75 @@ async fn bootstrap_fails_when_the_server_refuses_a_step() {
         assert!(!shown.contains("moto-test-secret-key"), "{shown}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// SSE headers are sent, not filled in by a bucket default
+
+/// On a bucket whose default encryption was never set, moto reports SSE only when the request
+/// carried it: so the HEAD proves the store sent the headers, on single and multipart puts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_headers_are_sent_on_single_and_multipart_puts() {
+    let kms_key = "ward-test-kms-key";
+    for policy in [
+        SsePolicy::S3Managed,
+        SsePolicy::Kms {
+            key_id: kms_key.into(),
+        },
+    ] {
+        let builder = Server::Moto
+            .builder()
+            .with_sse(policy.clone())
+            .with_part_size(5 * 1024 * 1024);
+        let Some((store, raw)) = Server::Moto.bare_store(builder).await else {
+            return;
+        };
+        // The control: this bucket adds nothing to a put that asks for nothing.
+        let control = fresh_key(FileKind::Png);
+        raw.put_object()
+            .bucket(store.bucket())
+            .key(control.as_str())
+            .body(aws_sdk_s3::primitives::ByteStream::from(pattern(10, 16)))
+            .send()
+            .await
+            .unwrap();
+        assert!(store.head(&control).await.unwrap().sse.is_empty());
+
+        let single = fresh_key(FileKind::Jpeg);
+        store.put(&single, pattern(1000, 17)).await.unwrap();
+        let multipart = fresh_key(FileKind::Pdf);
+        let put = store
+            .put_stream(
+                &multipart,
+                Box::pin(std::io::Cursor::new(pattern(11 * 1024 * 1024, 18))),
+            )
+            .await
+            .unwrap();
+        assert!(
+            put.etag.unwrap().contains('-'),
+            "expected a multipart upload"
+        );
+        for key in [&single, &multipart] {
+            let sse = store.head(key).await.unwrap().sse;
+            assert_eq!(
+                sse.algorithm.as_deref(),
+                Some(policy.expected_algorithm()),
+                "{policy:?} {key}"
+            );
+            if let SsePolicy::Kms { .. } = policy {
+                assert!(
+                    sse.kms_key_id
+                        .as_deref()
+                        .is_some_and(|k| k.ends_with(kms_key)),
+                    "{sse:?}"
+                );
+            }
+            verify_file_encrypted(
+                &store,
+                key,
+                &EncryptionExpectation::ServerSide(policy.clone()),
+            )
+            .await
+            .unwrap();
+        }
+    }
+}
