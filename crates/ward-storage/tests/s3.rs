@@ -1165,3 +1165,96 @@ async fn sse_headers_are_sent_on_single_and_multipart_puts() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// https behind a private CA
+
+/// An https server on loopback with a certificate for `localhost` from a CA made here; answers
+/// every request `200` (enough for a HEAD of the bucket). Returns the endpoint and the CA's PEM.
+fn private_ca_server() -> (String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    use std::io::{BufRead as _, BufReader, Write as _};
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "ward test private ca");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let Ok(conn) = rustls::ServerConnection::new(Arc::clone(&config)) else {
+                continue;
+            };
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            // Read the request head; a client that refused the certificate fails here.
+            let mut reader = BufReader::new(&mut tls);
+            let mut ok = false;
+            loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if line == "\r\n" => {
+                        ok = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                }
+            }
+            if ok {
+                let _ = tls.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            }
+        }
+    });
+    (format!("https://localhost:{port}"), ca.pem())
+}
+
+#[tokio::test]
+async fn an_endpoint_behind_a_private_ca_is_reached_only_with_its_ca_bundle() {
+    let (endpoint, ca_pem) = private_ca_server();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("private-ca.pem");
+    std::fs::write(&bundle, ca_pem).unwrap();
+    let builder = || {
+        S3StoreBuilder::new()
+            .with_environment(ward_storage::s3::Environment::Production)
+            .with_endpoint(&endpoint)
+            .with_bucket("wt-private-ca")
+            .with_credentials("AKIAWARDEXAMPLE01", "a-long-enough-secret-key-0123")
+    };
+    let trusted = builder().with_ca_bundle(&bundle).build().unwrap();
+    verify_bucket_exists(&trusted).await.unwrap();
+    // Without the bundle the system roots do not know this CA: the handshake fails.
+    let untrusted = builder().build().unwrap();
+    let err = verify_bucket_exists(&untrusted).await.unwrap_err();
+    assert!(matches!(err, Error::Generic { .. }), "{err:?}");
+    let chain = format!("{:?}", std::error::Error::source(&err));
+    assert!(chain.contains("UnknownIssuer"), "{chain}");
+}

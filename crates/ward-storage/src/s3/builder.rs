@@ -2,6 +2,7 @@
 //! once in `build`, where production rules (the default) refuse plain http and weak credentials.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -10,7 +11,9 @@ use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::S3Store;
@@ -135,11 +138,15 @@ pub enum S3ConfigKey {
     /// `kms_key_id` (env `WARD_S3_KMS_KEY_ID`): when set, SSE-KMS with this key (an empty value
     /// is refused by `build`).
     KmsKeyId,
+    /// `ca_bundle` (env `WARD_S3_CA_BUNDLE`): a PEM file of the CA certificates that https
+    /// endpoints are checked against, instead of the system's roots
+    /// ([`S3StoreBuilder::with_ca_bundle`]).
+    CaBundle,
 }
 
 impl S3ConfigKey {
     /// Every key, in the order `from_env` reads them.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Endpoint,
         Self::Region,
         Self::Bucket,
@@ -147,6 +154,7 @@ impl S3ConfigKey {
         Self::SecretAccessKey,
         Self::Environment,
         Self::KmsKeyId,
+        Self::CaBundle,
     ];
 
     /// The environment variable holding this setting.
@@ -159,6 +167,7 @@ impl S3ConfigKey {
             Self::SecretAccessKey => "WARD_S3_SECRET_ACCESS_KEY",
             Self::Environment => "WARD_ENV",
             Self::KmsKeyId => "WARD_S3_KMS_KEY_ID",
+            Self::CaBundle => "WARD_S3_CA_BUNDLE",
         }
     }
 }
@@ -173,6 +182,7 @@ impl AsRef<str> for S3ConfigKey {
             Self::SecretAccessKey => "secret_access_key",
             Self::Environment => "environment",
             Self::KmsKeyId => "kms_key_id",
+            Self::CaBundle => "ca_bundle",
         }
     }
 }
@@ -242,6 +252,7 @@ pub struct S3StoreBuilder {
     sse: Option<SsePolicy>,
     part_size: Option<usize>,
     allow_presigned_put: bool,
+    ca_bundle: Option<PathBuf>,
 }
 
 impl fmt::Debug for S3StoreBuilder {
@@ -256,6 +267,7 @@ impl fmt::Debug for S3StoreBuilder {
             .field("sse", &self.sse)
             .field("part_size", &self.part_size)
             .field("allow_presigned_put", &self.allow_presigned_put)
+            .field("ca_bundle", &self.ca_bundle)
             .finish()
     }
 }
@@ -301,6 +313,7 @@ impl S3StoreBuilder {
                 },
             },
             S3ConfigKey::KmsKeyId => self.with_sse(SsePolicy::Kms { key_id: value }),
+            S3ConfigKey::CaBundle => self.with_ca_bundle(value),
         }
     }
 
@@ -365,6 +378,19 @@ impl S3StoreBuilder {
     /// itself; [`EncryptedStore`](crate::EncryptedStore) refuses presigned uploads either way.
     pub fn with_allow_presigned_put(mut self, allow: bool) -> Self {
         self.allow_presigned_put = allow;
+        self
+    }
+
+    /// Trusts only the CA certificates in this PEM file for https endpoints (an endpoint behind
+    /// a private CA), instead of the system's root certificates.
+    ///
+    /// `build` reads the file and checks it the way the client's TLS stack (rustls, the only one
+    /// ward uses) will load it: a file that cannot be read, is not PEM, holds no certificate, or
+    /// holds a certificate that is not a usable trust anchor is [`Error::Config`] naming
+    /// `ca_bundle`. Nothing else about TLS changes: certificates are still checked against the
+    /// endpoint's host name, and production rules still require `https://`.
+    pub fn with_ca_bundle(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_bundle = Some(path.into());
         self
     }
 
@@ -437,10 +463,13 @@ impl S3StoreBuilder {
             secret_key.expose_secret(),
         )?;
 
-        let http_client = aws_smithy_http_client::Builder::new()
+        let mut http_client = aws_smithy_http_client::Builder::new()
             .pool_max_idle_per_host(POOL_SIZE)
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+        if let Some(path) = &self.ca_bundle {
+            http_client = http_client.tls_context(ca_bundle_context(path)?);
+        }
+        let http_client = http_client.build_https();
         let credentials = Credentials::new(
             access_key,
             secret_key.expose_secret(),
@@ -478,6 +507,40 @@ impl S3StoreBuilder {
             self.allow_presigned_put,
         ))
     }
+}
+
+/// A TLS context trusting only the certificates in the PEM file at `path`, each checked as the
+/// connector's rustls will load it (the connector panics on a bad certificate, so nothing
+/// unchecked may reach it).
+fn ca_bundle_context(path: &Path) -> Result<TlsContext> {
+    let invalid = |reason: String| Error::Config {
+        rule: ConfigRule::Invalid {
+            setting: "ca_bundle",
+            reason,
+        },
+    };
+    let shown = path.display();
+    let pem =
+        std::fs::read(path).map_err(|e| invalid(format!("cannot read {shown}: {}", e.kind())))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|_| invalid(format!("{shown} is not a PEM certificate file")))?;
+    if certs.is_empty() {
+        return Err(invalid(format!("{shown} holds no certificate")));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for (n, cert) in certs.into_iter().enumerate() {
+        roots.add(cert).map_err(|_| {
+            invalid(format!(
+                "certificate {} in {shown} is not a usable ca certificate",
+                n + 1
+            ))
+        })?;
+    }
+    TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
+        .build()
+        .map_err(|e| invalid(format!("the tls context was refused: {e}")))
 }
 
 /// The strict rules (every environment but `development`), checked in order so the first broken
@@ -731,6 +794,62 @@ mod tests {
         .unwrap();
         let shown = format!("{store:?} {store}");
         assert!(!shown.contains(secret) && !shown.contains("AKIAWARDSECRETID"));
+    }
+
+    #[test]
+    fn an_unusable_ca_bundle_is_a_config_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, body: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, body).unwrap();
+            path
+        };
+        let garbage_cert =
+            "-----BEGIN CERTIFICATE-----\nAAECAwQFBgcICQ==\n-----END CERTIFICATE-----\n";
+        let cases = [
+            (dir.path().join("missing.pem"), "cannot read"),
+            (
+                write("not-pem.pem", "-----BEGIN CERTIFICATE-----\n%%%\n"),
+                "not a PEM",
+            ),
+            (
+                write("empty.pem", "no certificates here\n"),
+                "holds no certificate",
+            ),
+            (write("garbage.pem", garbage_cert), "certificate 1 in"),
+        ];
+        for (path, wanted) in cases {
+            let built = S3StoreBuilder::new()
+                .with_endpoint("https://s3.internal")
+                .with_bucket("b")
+                .with_credentials(GOOD_AK, GOOD_SK)
+                .with_ca_bundle(&path)
+                .build();
+            let rule = config_rule(built);
+            let ConfigRule::Invalid { setting, reason } = &rule else {
+                panic!("{path:?}: {rule:?}");
+            };
+            assert_eq!(*setting, "ca_bundle");
+            assert!(reason.contains(wanted), "{path:?}: {reason}");
+        }
+        // The environment variable goes through the same setter.
+        assert_eq!(S3ConfigKey::CaBundle.env_var(), "WARD_S3_CA_BUNDLE");
+        let from_key = S3StoreBuilder::new()
+            .with_endpoint("https://s3.internal")
+            .with_bucket("b")
+            .with_credentials(GOOD_AK, GOOD_SK)
+            .with_config(
+                S3ConfigKey::CaBundle,
+                dir.path().join("absent.pem").to_string_lossy(),
+            )
+            .build();
+        assert!(matches!(
+            config_rule(from_key),
+            ConfigRule::Invalid {
+                setting: "ca_bundle",
+                ..
+            }
+        ));
     }
 
     #[test]
