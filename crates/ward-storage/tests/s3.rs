@@ -1258,3 +1258,195 @@ async fn an_endpoint_behind_a_private_ca_is_reached_only_with_its_ca_bundle() {
     let chain = format!("{:?}", std::error::Error::source(&err));
     assert!(chain.contains("UnknownIssuer"), "{chain}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Credentials from the AWS default chain (no static keys)
+//
+// The chain reads the process environment, so each case runs this test binary again as a child
+// process with its own environment (`Command::env`), never changing this process's.
+
+/// The variable that tells a child which case to run.
+const CHILD_CASE: &str = "WARD_TEST_CHAIN_CASE";
+
+/// Runs `test` (a `s3::child_…` test of this binary) in a child process whose AWS environment
+/// holds only `vars`: no keys, no profile files, no instance metadata.
+fn run_child(test: &str, case: &str, vars: &[(&str, String)]) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_STS",
+    ] {
+        cmd.env_remove(name);
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/ward-test-aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/ward-test-aws-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env(CHILD_CASE, case);
+    for (name, value) in vars {
+        cmd.env(name, value);
+    }
+    let out = cmd.output().unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "child {test} ({case}) failed:\n{shown}"
+    );
+    assert!(
+        shown.contains("1 passed"),
+        "child {test} ran nothing:\n{shown}"
+    );
+}
+
+/// A web-identity token file (moto's STS accepts any token).
+fn token_file(dir: &std::path::Path) -> String {
+    let path = dir.join("web-identity-token");
+    std::fs::write(&path, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ3YXJkLXRlc3QifQ.").unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn default_chain_assumes_a_role_with_web_identity_through_sts() {
+    if !Server::Moto.available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let web_identity = |sts: String| {
+        vec![
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file(dir.path())),
+            (
+                "AWS_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/ward-storage-test".to_owned(),
+            ),
+            ("AWS_ROLE_SESSION_NAME", "ward-storage-test".to_owned()),
+            ("AWS_ENDPOINT_URL_STS", sts),
+        ]
+    };
+    run_child(
+        "s3::child_web_identity",
+        "sts-answers",
+        &web_identity(Server::Moto.endpoint()),
+    );
+    // The same with STS unreachable: the store has no credentials, so STS was what gave them.
+    run_child(
+        "s3::child_web_identity",
+        "sts-unreachable",
+        &web_identity("http://127.0.0.1:1".to_owned()),
+    );
+}
+
+/// Only in a child of `default_chain_assumes_a_role_with_web_identity_through_sts`.
+#[tokio::test]
+async fn child_web_identity() {
+    let Ok(case) = std::env::var(CHILD_CASE) else {
+        return;
+    };
+    let store = S3StoreBuilder::new()
+        .with_environment(ward_storage::s3::Environment::Development)
+        .with_endpoint(Server::Moto.endpoint())
+        .with_bucket(format!("wt-{}", &Uuid::new_v4().simple().to_string()[..8]))
+        .build()
+        .unwrap();
+    match case.as_str() {
+        "sts-answers" => {
+            ensure_bucket(&store).await.unwrap();
+            let key = fresh_key(FileKind::Pdf);
+            store.put(&key, pattern(100, 19)).await.unwrap();
+            assert_eq!(
+                store.get(&key).await.unwrap().bytes().await.unwrap(),
+                pattern(100, 19)
+            );
+        }
+        "sts-unreachable" => {
+            let err = verify_bucket_exists(&store).await.unwrap_err();
+            let chain = format!("{err:?}");
+            assert!(chain.to_lowercase().contains("credentials"), "{chain}");
+        }
+        other => panic!("unknown case {other}"),
+    }
+}
+
+#[test]
+fn default_chain_in_production_refuses_default_credentials_wherever_they_come_from() {
+    let dir = tempfile::tempdir().unwrap();
+    // In the environment: refused by `build`.
+    run_child(
+        "s3::child_default_credentials",
+        "environment",
+        &[
+            ("AWS_ACCESS_KEY_ID", "minioadmin".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "minioadmin".to_owned()),
+        ],
+    );
+    // In the shared credentials file: refused when the chain first finds them.
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id = minioadmin\naws_secret_access_key = minioadmin\n",
+    )
+    .unwrap();
+    run_child(
+        "s3::child_default_credentials",
+        "profile",
+        &[(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            credentials.to_string_lossy().into_owned(),
+        )],
+    );
+}
+
+/// Only in a child of `default_chain_in_production_refuses_default_credentials_wherever_they_come_from`.
+#[tokio::test]
+async fn child_default_credentials() {
+    let Ok(case) = std::env::var(CHILD_CASE) else {
+        return;
+    };
+    let (endpoint, ca_pem) = private_ca_server();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("ca.pem");
+    std::fs::write(&bundle, ca_pem).unwrap();
+    let built = S3StoreBuilder::new()
+        .with_endpoint(endpoint)
+        .with_ca_bundle(&bundle)
+        .with_bucket("wt-defaults")
+        .build();
+    match case.as_str() {
+        "environment" => assert!(
+            matches!(
+                built,
+                Err(Error::Config {
+                    rule: ConfigRule::DefaultCredentials {
+                        environment: "production"
+                    }
+                })
+            ),
+            "{built:?}"
+        ),
+        "profile" => {
+            let err = verify_bucket_exists(&built.unwrap()).await.unwrap_err();
+            let shown = format!("{err:?}");
+            assert!(
+                shown.contains("the production environment refuses default credentials"),
+                "{shown}"
+            );
+            assert!(!shown.contains("minioadmin"), "{shown}");
+        }
+        other => panic!("unknown case {other}"),
+    }
+}

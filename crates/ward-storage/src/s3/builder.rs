@@ -17,6 +17,7 @@ use rustls_pki_types::pem::PemObject as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::S3Store;
+use super::credential::DefaultChain;
 use crate::error::{ConfigRule, Error, Result};
 use crate::sse::SsePolicy;
 
@@ -129,7 +130,8 @@ pub enum S3ConfigKey {
     Region,
     /// `bucket` (env `WARD_S3_BUCKET`).
     Bucket,
-    /// `access_key_id` (env `WARD_S3_ACCESS_KEY_ID`).
+    /// `access_key_id` (env `WARD_S3_ACCESS_KEY_ID`). With neither key set, the AWS default
+    /// credential chain is used ([`S3StoreBuilder::with_credentials`]).
     AccessKeyId,
     /// `secret_access_key` (env `WARD_S3_SECRET_ACCESS_KEY`).
     SecretAccessKey,
@@ -337,6 +339,18 @@ impl S3StoreBuilder {
     }
 
     /// Static credentials. They are never printed (`Debug` shows `******`).
+    ///
+    /// When neither key is set, the store takes its credentials from the AWS default provider
+    /// chain (aws-config): the `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` environment, the shared
+    /// config and credentials files, web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` +
+    /// `AWS_ROLE_ARN`, through STS), the container (ECS/EKS) role, then the instance role, over
+    /// the store's own HTTP client (rustls on ring). Temporary credentials are refreshed before
+    /// they expire. Setting only one of the two keys is a [`ConfigRule::Missing`] error.
+    ///
+    /// Strict environments refuse well-known default credentials either way: static keys and
+    /// `AWS_*` environment keys when `build` runs ([`ConfigRule::DefaultCredentials`]), and
+    /// whatever else the chain finds when it is first used (the request then fails, naming the
+    /// rule). The length rules apply only to static keys.
     pub fn with_credentials(
         mut self,
         access_key: impl Into<String>,
@@ -408,14 +422,12 @@ impl S3StoreBuilder {
             });
         }
         let bucket = self.bucket.clone().ok_or_else(|| missing("bucket"))?;
-        let access_key = self
-            .access_key
-            .clone()
-            .ok_or_else(|| missing("access_key_id"))?;
-        let secret_key = self
-            .secret_key
-            .clone()
-            .ok_or_else(|| missing("secret_access_key"))?;
+        let static_keys = match (self.access_key.clone(), self.secret_key.clone()) {
+            (Some(access_key), Some(secret_key)) => Some((access_key, secret_key)),
+            (None, None) => None,
+            (Some(_), None) => return Err(missing("secret_access_key")),
+            (None, Some(_)) => return Err(missing("access_key_id")),
+        };
         let part_size = self.part_size.unwrap_or(DEFAULT_PART_SIZE);
         if part_size < MIN_PART_SIZE {
             return Err(Error::Config {
@@ -456,12 +468,15 @@ impl S3StoreBuilder {
             }
             _ => {}
         }
-        check_strict_rules(
-            self.environment,
-            self.endpoint.as_deref(),
-            &access_key,
-            secret_key.expose_secret(),
-        )?;
+        match &static_keys {
+            Some((access_key, secret_key)) => check_strict_rules(
+                self.environment,
+                self.endpoint.as_deref(),
+                access_key,
+                secret_key.expose_secret(),
+            )?,
+            None => check_strict_chain_rules(self.environment, self.endpoint.as_deref())?,
+        }
 
         let mut http_client = aws_smithy_http_client::Builder::new()
             .pool_max_idle_per_host(POOL_SIZE)
@@ -470,21 +485,29 @@ impl S3StoreBuilder {
             http_client = http_client.tls_context(ca_bundle_context(path)?);
         }
         let http_client = http_client.build_https();
-        let credentials = Credentials::new(
-            access_key,
-            secret_key.expose_secret(),
-            None,
-            None,
-            "ward-storage",
+        let region = Region::new(
+            self.region
+                .clone()
+                .unwrap_or_else(|| "us-east-1".to_owned()),
         );
         let mut config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(
-                self.region
-                    .clone()
-                    .unwrap_or_else(|| "us-east-1".to_owned()),
-            ))
-            .credentials_provider(credentials)
+            .region(region.clone());
+        config = match static_keys {
+            Some((access_key, secret_key)) => config.credentials_provider(Credentials::new(
+                access_key,
+                secret_key.expose_secret(),
+                None,
+                None,
+                "ward-storage",
+            )),
+            None => config.credentials_provider(DefaultChain::new(
+                http_client.clone(),
+                region,
+                self.environment,
+            )),
+        };
+        let mut config = config
             .http_client(http_client)
             .retry_config(RetryConfig::adaptive().with_max_attempts(RETRIES + 1))
             .timeout_config(
@@ -543,6 +566,34 @@ fn ca_bundle_context(path: &Path) -> Result<TlsContext> {
         .map_err(|e| invalid(format!("the tls context was refused: {e}")))
 }
 
+/// Whether these are well-known default credentials (MinIO's root defaults, documentation
+/// examples, ward's test keys), refused in strict environments.
+pub(super) fn is_default_credentials(access_key: &str, secret_key: &str) -> bool {
+    DEFAULT_ACCESS_KEYS.contains(&access_key) || DEFAULT_SECRET_KEYS.contains(&secret_key)
+}
+
+/// The strict rules for a store on the default credential chain: https, and no well-known
+/// default keys in the `AWS_*` environment variables (the chain's first source). What the
+/// chain finds elsewhere is checked when it is first used.
+fn check_strict_chain_rules(environment: Environment, endpoint: Option<&str>) -> Result<()> {
+    if !environment.is_strict() {
+        return Ok(());
+    }
+    let env = environment.as_str();
+    if endpoint.is_some_and(|e| !e.starts_with("https://")) {
+        return Err(Error::Config {
+            rule: ConfigRule::HttpsRequired { environment: env },
+        });
+    }
+    let var = |name| std::env::var(name).unwrap_or_default();
+    if is_default_credentials(&var("AWS_ACCESS_KEY_ID"), &var("AWS_SECRET_ACCESS_KEY")) {
+        return Err(Error::Config {
+            rule: ConfigRule::DefaultCredentials { environment: env },
+        });
+    }
+    Ok(())
+}
+
 /// The strict rules (every environment but `development`), checked in order so the first broken
 /// one is named.
 fn check_strict_rules(
@@ -559,7 +610,7 @@ fn check_strict_rules(
     if endpoint.is_some_and(|e| !e.starts_with("https://")) {
         return fail(ConfigRule::HttpsRequired { environment: env });
     }
-    if DEFAULT_ACCESS_KEYS.contains(&access_key) || DEFAULT_SECRET_KEYS.contains(&secret_key) {
+    if is_default_credentials(access_key, secret_key) {
         return fail(ConfigRule::DefaultCredentials { environment: env });
     }
     if access_key.chars().count() < MIN_ACCESS_KEY_LEN {
@@ -849,6 +900,45 @@ mod tests {
                 setting: "ca_bundle",
                 ..
             }
+        ));
+    }
+
+    #[test]
+    fn without_static_keys_the_default_chain_is_used_and_half_a_key_pair_is_refused() {
+        // Nothing is resolved at build time (the chain runs at the first request).
+        let chain = S3StoreBuilder::new()
+            .with_endpoint("https://s3.internal")
+            .with_bucket("b")
+            .build();
+        assert!(chain.is_ok(), "{chain:?}");
+        let only_access = S3StoreBuilder::new()
+            .with_bucket("b")
+            .with_config(S3ConfigKey::AccessKeyId, GOOD_AK)
+            .build();
+        assert_eq!(
+            config_rule(only_access),
+            ConfigRule::Missing {
+                setting: "secret_access_key"
+            }
+        );
+        let only_secret = S3StoreBuilder::new()
+            .with_bucket("b")
+            .with_config(S3ConfigKey::SecretAccessKey, GOOD_SK)
+            .build();
+        assert_eq!(
+            config_rule(only_secret),
+            ConfigRule::Missing {
+                setting: "access_key_id"
+            }
+        );
+        // The chain does not lift the https rule.
+        let http = S3StoreBuilder::new()
+            .with_endpoint("http://s3.internal")
+            .with_bucket("b")
+            .build();
+        assert!(matches!(
+            config_rule(http),
+            ConfigRule::HttpsRequired { .. }
         ));
     }
 

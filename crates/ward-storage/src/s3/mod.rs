@@ -2,6 +2,7 @@
 //! with server-side encryption requested on every put.
 
 mod builder;
+mod credential;
 mod error;
 
 use std::fmt;
