@@ -137,8 +137,8 @@ pub enum S3ConfigKey {
     SecretAccessKey,
     /// `environment` (env `WARD_ENV`), default `production`.
     Environment,
-    /// `kms_key_id` (env `WARD_S3_KMS_KEY_ID`): when set, SSE-KMS with this key (an empty value
-    /// is refused by `build`).
+    /// `kms_key_id` (env `WARD_S3_KMS_KEY_ID`): when set, SSE-KMS with this key id or key ARN (an
+    /// empty value and a KMS alias are refused by `build`).
     KmsKeyId,
     /// `ca_bundle` (env `WARD_S3_CA_BUNDLE`): a PEM file of the CA certificates that https
     /// endpoints are checked against, instead of the system's roots
@@ -370,7 +370,9 @@ impl S3StoreBuilder {
 
     /// The server-side encryption requested on every put (default SSE-S3, `AES256`).
     ///
-    /// `build` refuses an empty KMS key id, and SSE-C ([`SsePolicy::CustomerKey`]) with an
+    /// `build` refuses an empty KMS key id and a KMS alias (`alias/…` or an alias ARN: S3 reports
+    /// the key's ARN, which an alias never matches, so every object would fail verification;
+    /// configure the key id or key ARN), and SSE-C ([`SsePolicy::CustomerKey`]) with an
     /// `http://` endpoint in every environment: the key would travel in clear.
     pub fn with_sse(mut self, sse: SsePolicy) -> Self {
         self.sse = Some(sse);
@@ -453,6 +455,17 @@ impl S3StoreBuilder {
                     rule: ConfigRule::Invalid {
                         setting: "kms_key_id",
                         reason: "must not be empty".to_owned(),
+                    },
+                });
+            }
+            Some(SsePolicy::Kms { key_id }) if is_kms_alias(key_id) => {
+                return Err(Error::Config {
+                    rule: ConfigRule::Invalid {
+                        setting: "kms_key_id",
+                        reason: "a kms alias (alias/...) never matches the key arn s3 reports, so \
+                                 every upload would fail verification; configure the key id or \
+                                 key arn"
+                            .to_owned(),
                     },
                 });
             }
@@ -564,6 +577,13 @@ fn ca_bundle_context(path: &Path) -> Result<TlsContext> {
         .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
         .build()
         .map_err(|e| invalid(format!("the tls context was refused: {e}")))
+}
+
+/// Whether a KMS key id names an alias (`alias/name`, or an alias ARN `arn:…:alias/name`), which
+/// S3 never reports back: it reports the key's ARN.
+fn is_kms_alias(key_id: &str) -> bool {
+    let key_id = key_id.trim();
+    key_id.starts_with("alias/") || (key_id.starts_with("arn:") && key_id.contains(":alias/"))
 }
 
 /// Whether these are well-known default credentials (MinIO's root defaults, documentation
@@ -812,10 +832,44 @@ mod tests {
             .with_bucket("b")
             .with_credentials(GOOD_AK, GOOD_SK)
             .with_sse(SsePolicy::Kms {
-                key_id: "alias/ward".into(),
+                key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
             })
             .build();
         assert!(named.is_ok(), "{named:?}");
+    }
+
+    /// L6: S3 reports the key ARN, never the alias, so an alias policy would delete every upload.
+    #[test]
+    fn a_kms_alias_is_refused_with_a_pointer_to_the_key_id() {
+        for key_id in [
+            "alias/ward",
+            " alias/ward",
+            "arn:aws:kms:us-east-1:123456789012:alias/ward",
+        ] {
+            let built = S3StoreBuilder::new()
+                .with_bucket("b")
+                .with_credentials(GOOD_AK, GOOD_SK)
+                .with_config(S3ConfigKey::KmsKeyId, key_id)
+                .build();
+            let rule = config_rule(built);
+            let ConfigRule::Invalid { setting, reason } = &rule else {
+                panic!("{key_id}: {rule:?}");
+            };
+            assert_eq!(*setting, "kms_key_id");
+            assert!(reason.contains("key id or key arn"), "{reason}");
+        }
+        for key_id in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd",
+        ] {
+            let built = S3StoreBuilder::new()
+                .with_bucket("b")
+                .with_credentials(GOOD_AK, GOOD_SK)
+                .with_config(S3ConfigKey::KmsKeyId, key_id)
+                .build();
+            assert!(built.is_ok(), "{key_id}: {built:?}");
+        }
     }
 
     #[test]
