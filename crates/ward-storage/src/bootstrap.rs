@@ -27,12 +27,15 @@ pub enum StepOutcome {
     Applied,
     /// Nothing to do: it was already so (the bucket existed).
     AlreadyInPlace,
-    /// The server does not implement this call (HTTP 501 or `NotImplemented`). Not a success.
+    /// The server does not implement this call (HTTP 501 or `NotImplemented`). Not a success,
+    /// but not an error either: see [`ensure_bucket`] for why each step may be missing.
     NotImplemented {
         /// The server's answer.
         detail: String,
     },
-    /// The server refused or failed the call. Not a success.
+    /// The server refused or failed the call. Not a success. [`ensure_bucket`] returns
+    /// [`Error::BucketSetup`] instead of a report holding this for its required steps; only the
+    /// versioning report can still say `Failed`.
     Failed {
         /// The server's answer.
         detail: String,
@@ -135,9 +138,30 @@ fn build_error(
 /// all public access, adds a lifecycle rule aborting incomplete multipart uploads after 7 days,
 /// and reports versioning.
 ///
-/// Each step's outcome is reported as the server gave it; a step the server does not implement
-/// is [`StepOutcome::NotImplemented`], never counted as success. Only a failure to reach or
-/// create the bucket is an `Err`.
+/// # Errors
+///
+/// A refusal is an error, never a flag in an `Ok` report: failing to reach or create the bucket,
+/// and the server refusing or failing default encryption, the public-access block or the
+/// lifecycle rule (access denied, a malformed or rejected setting, a server error), return
+/// [`Error::BucketSetup`] naming the step (or the S3 call's error for the bucket itself). The
+/// steps run in order and the first refusal stops the bootstrap.
+///
+/// # Steps a server may not implement
+///
+/// A server that answers a step with HTTP 501 / `NotImplemented` does not have that feature at
+/// all; the step is reported as [`StepOutcome::NotImplemented`] (never counted as success, and
+/// listed by [`BootstrapReport::gaps`]) and the bootstrap goes on, because each of these steps is
+/// a second line of defence that ward does not rely on:
+///
+/// - **default encryption**: every put already requests the store's [`SsePolicy`] and
+///   [`verify_file_encrypted`](crate::verify_file_encrypted) proves each object; a server without
+///   server-side encryption (MinIO without KMS, s3s) is run with the client-side proof;
+/// - **public access block**: ward never sets ACLs or policies and only hands out presigned URLs;
+///   a server without the API (MinIO, s3s) has no per-bucket public-access switch to turn off;
+/// - **abort multipart lifecycle**: housekeeping only; a failed multipart upload is aborted by
+///   the store itself and is never visible as an object.
+///
+/// Callers that require every step check [`BootstrapReport::is_complete`].
 pub async fn ensure_bucket(store: &S3Store) -> Result<BootstrapReport> {
     let client = store.client();
     let bucket = store.bucket();
@@ -193,6 +217,8 @@ pub async fn ensure_bucket(store: &S3Store) -> Result<BootstrapReport> {
             .map_err(S3CallError::from_sdk),
     );
 
+    refused(bucket, "default encryption", &default_encryption)?;
+
     let public_access_block = StepOutcome::from_call(
         client
             .put_public_access_block()
@@ -209,6 +235,8 @@ pub async fn ensure_bucket(store: &S3Store) -> Result<BootstrapReport> {
             .await
             .map_err(S3CallError::from_sdk),
     );
+
+    refused(bucket, "public access block", &public_access_block)?;
 
     let rule = LifecycleRule::builder()
         .id(LIFECYCLE_RULE_ID)
@@ -234,6 +262,12 @@ pub async fn ensure_bucket(store: &S3Store) -> Result<BootstrapReport> {
             .await
             .map_err(S3CallError::from_sdk),
     );
+
+    refused(
+        bucket,
+        "abort multipart lifecycle",
+        &abort_multipart_lifecycle,
+    )?;
 
     let versioning = match client.get_bucket_versioning().bucket(bucket).send().await {
         Ok(out) => match out.status() {
@@ -269,6 +303,21 @@ pub async fn ensure_bucket(store: &S3Store) -> Result<BootstrapReport> {
         tracing::warn!(bucket, gaps = ?report.gaps(), "bucket bootstrap incomplete");
     }
     Ok(report)
+}
+
+/// Turns a refused step into [`Error::BucketSetup`]; applied and not-implemented steps pass.
+fn refused(bucket: &str, step: &'static str, outcome: &StepOutcome) -> Result<()> {
+    match outcome {
+        StepOutcome::Failed { detail } => {
+            tracing::error!(bucket, step, detail, "bucket bootstrap refused");
+            Err(Error::BucketSetup {
+                bucket: bucket.to_owned(),
+                step,
+                detail: detail.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Start-up readiness: the bucket exists and the credentials may use it.

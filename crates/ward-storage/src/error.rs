@@ -96,6 +96,20 @@ pub enum Error {
         delete_error: Box<Self>,
     },
 
+    /// Bucket bootstrap could not put a required bucket setting in place: the server refused or
+    /// failed the call (a server that does not implement it is reported, not an error: see
+    /// `bootstrap::ensure_bucket`).
+    #[error("bootstrap of bucket {bucket} failed: the server refused {step}: {detail}")]
+    BucketSetup {
+        /// The bucket.
+        bucket: String,
+        /// The step refused (`default encryption`, `public access block`,
+        /// `abort multipart lifecycle`).
+        step: &'static str,
+        /// The server's status, error code and message (never credentials).
+        detail: String,
+    },
+
     /// Encrypting or decrypting the ward stream failed (wrong key, modified bytes, bad header).
     #[error("ward stream encryption failed")]
     Crypto(#[from] ward_crypto::Error),

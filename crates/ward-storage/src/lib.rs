@@ -86,8 +86,9 @@ pub use sse::{
     ObservedSse, SSE_C_ALGORITHM, SSE_KMS_ALGORITHM, SSE_S3_ALGORITHM, SseCustomerKey, SsePolicy,
 };
 pub use store::{
-    BoxReader, GetOptions, GetResult, ListOptions, MAX_PRESIGN_EXPIRY, ObjectMeta, ObjectStore,
-    ObjectStoreExt, PresignMethod, PresignOptions, PresignedRequest, PutOptions, PutResult,
+    BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, MAX_PRESIGN_EXPIRY, ObjectMeta,
+    ObjectStore, ObjectStoreExt, PresignMethod, PresignOptions, PresignedRequest, PutOptions,
+    PutResult,
 };
 pub use verify::{EncryptionEvidence, EncryptionExpectation, Proof, verify_file_encrypted};
 

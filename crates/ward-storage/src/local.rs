@@ -561,6 +561,7 @@ impl ObjectStore for LocalStore {
             size,
             etag: meta.etag,
             sse: meta.sse,
+            version: None,
         })
     }
 

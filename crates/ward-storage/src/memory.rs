@@ -106,6 +106,7 @@ impl ObjectStore for MemoryStore {
             size: meta.size,
             etag: Some(etag),
             sse: meta.sse.clone(),
+            version: None,
         };
         self.objects
             .write()

@@ -30,7 +30,8 @@ pub enum SsePolicy {
     S3Managed,
     /// SSE-KMS with this KMS key (`aws:kms`).
     Kms {
-        /// The KMS key id or ARN.
+        /// The KMS key id or key ARN. Not an alias: S3 reports the key's ARN, which an alias
+        /// never matches (`S3StoreBuilder::build` refuses `alias/…`).
         key_id: String,
     },
     /// SSE-C: the server encrypts with a key ward sends on every request; a distinct key is

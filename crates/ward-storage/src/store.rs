@@ -39,6 +39,11 @@ pub struct ObjectMeta {
     /// Server-side encryption exactly as the server reported it (all `None` when it said
     /// nothing, and always for the local and memory stores).
     pub sse: ObservedSse,
+    /// The version of the object this metadata describes, when the store keeps versions (S3
+    /// `x-amz-version-id` on a versioned bucket; `None` elsewhere). Deleting exactly this version
+    /// removes the stored bytes, where a plain delete on a versioned bucket only hides them:
+    /// see [`DeleteOptions`].
+    pub version: Option<String>,
 }
 
 impl ObjectMeta {
@@ -51,6 +56,7 @@ impl ObjectMeta {
             content_type: None,
             last_modified: None,
             sse: ObservedSse::default(),
+            version: None,
         }
     }
 }
@@ -95,6 +101,37 @@ pub struct PutResult {
     /// Server-side encryption as the put response reported it. Informational only: proof comes
     /// from [`verify_file_encrypted`](crate::verify_file_encrypted).
     pub sse: ObservedSse,
+    /// The version the put created, when the store keeps versions (S3 `x-amz-version-id` on a
+    /// versioned bucket; `None` elsewhere). Pass it to a versioned delete ([`DeleteOptions`]) to
+    /// remove exactly what this put wrote.
+    pub version: Option<String>,
+}
+
+/// Per-call options for a delete that names what to remove, taken by `S3Store::delete_opts`
+/// (with the `s3` feature).
+///
+/// On a versioned bucket, a delete without a version only adds a delete marker: the bytes stay
+/// stored and readable by version id. A delete with [`with_version`](Self::with_version)
+/// removes that one version for good and nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeleteOptions {
+    /// The version to remove ([`PutResult::version`], [`ObjectMeta::version`]); the current
+    /// object when `None`.
+    pub version: Option<String>,
+}
+
+impl DeleteOptions {
+    /// Default options: the current object.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Removes exactly this version (when `Some`).
+    pub fn with_version(mut self, version: Option<impl Into<String>>) -> Self {
+        self.version = version.map(Into::into);
+        self
+    }
 }
 
 /// Per-call options for [`ObjectStore::get_opts`].

@@ -74,7 +74,10 @@ pub struct EncryptionEvidence {
 /// Pass the store that holds the ciphertext (the backend, not an `EncryptedStore` over it).
 ///
 /// Fail-closed: when the proof is missing or different, the object is **deleted** and
-/// [`Error::EncryptionVerification`] names the reason. If the delete fails too,
+/// [`Error::EncryptionVerification`] names the reason. On a versioned S3 bucket the delete
+/// removes the object's current version (the one just checked, found by its version id), not
+/// only its name: no version of the unverified bytes stays readable. A store that cannot tell
+/// (no version id known and the server kept the bytes under a delete marker) fails the delete. If the delete fails too,
 /// [`Error::EncryptionVerificationCleanup`] carries both, and an alert-level event is logged
 /// (`alert = true`, the key and both reasons; never object bytes).
 ///

@@ -95,6 +95,44 @@ impl Server {
         Some(store)
     }
 
+    /// A plain aws-sdk-s3 client on this server, for what ward's store deliberately never does
+    /// (writing without SSE, turning versioning on, listing versions).
+    pub(crate) fn raw_client(self) -> aws_sdk_s3::Client {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+        let (ak, sk) = self.credentials();
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(ak, sk, None, None, "ward-tests"))
+            .http_client(http)
+            .endpoint_url(self.endpoint())
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// A store on a fresh bucket created with `raw` alone: no default encryption, no bootstrap.
+    pub(crate) async fn bare_store(
+        self,
+        builder: S3StoreBuilder,
+    ) -> Option<(S3Store, aws_sdk_s3::Client)> {
+        if !self.available() {
+            return None;
+        }
+        let store = builder.build().unwrap();
+        let raw = self.raw_client();
+        raw.create_bucket()
+            .bucket(store.bucket())
+            .send()
+            .await
+            .unwrap();
+        Some((store, raw))
+    }
+
     /// A store on the same bucket as `store` with a wrong secret key.
     pub(crate) fn wrong_credentials(self, store: &S3Store) -> S3Store {
         let (ak, _) = self.credentials();

@@ -2,6 +2,7 @@
 //! once in `build`, where production rules (the default) refuse plain http and weak credentials.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -10,10 +11,13 @@ use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::S3Store;
+use super::credential::DefaultChain;
 use crate::error::{ConfigRule, Error, Result};
 use crate::sse::SsePolicy;
 
@@ -126,20 +130,25 @@ pub enum S3ConfigKey {
     Region,
     /// `bucket` (env `WARD_S3_BUCKET`).
     Bucket,
-    /// `access_key_id` (env `WARD_S3_ACCESS_KEY_ID`).
+    /// `access_key_id` (env `WARD_S3_ACCESS_KEY_ID`). With neither key set, the AWS default
+    /// credential chain is used ([`S3StoreBuilder::with_credentials`]).
     AccessKeyId,
     /// `secret_access_key` (env `WARD_S3_SECRET_ACCESS_KEY`).
     SecretAccessKey,
     /// `environment` (env `WARD_ENV`), default `production`.
     Environment,
-    /// `kms_key_id` (env `WARD_S3_KMS_KEY_ID`): when set, SSE-KMS with this key (an empty value
-    /// is refused by `build`).
+    /// `kms_key_id` (env `WARD_S3_KMS_KEY_ID`): when set, SSE-KMS with this key id or key ARN (an
+    /// empty value and a KMS alias are refused by `build`).
     KmsKeyId,
+    /// `ca_bundle` (env `WARD_S3_CA_BUNDLE`): a PEM file of the CA certificates that https
+    /// endpoints are checked against, instead of the system's roots
+    /// ([`S3StoreBuilder::with_ca_bundle`]).
+    CaBundle,
 }
 
 impl S3ConfigKey {
     /// Every key, in the order `from_env` reads them.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Endpoint,
         Self::Region,
         Self::Bucket,
@@ -147,6 +156,7 @@ impl S3ConfigKey {
         Self::SecretAccessKey,
         Self::Environment,
         Self::KmsKeyId,
+        Self::CaBundle,
     ];
 
     /// The environment variable holding this setting.
@@ -159,6 +169,7 @@ impl S3ConfigKey {
             Self::SecretAccessKey => "WARD_S3_SECRET_ACCESS_KEY",
             Self::Environment => "WARD_ENV",
             Self::KmsKeyId => "WARD_S3_KMS_KEY_ID",
+            Self::CaBundle => "WARD_S3_CA_BUNDLE",
         }
     }
 }
@@ -173,6 +184,7 @@ impl AsRef<str> for S3ConfigKey {
             Self::SecretAccessKey => "secret_access_key",
             Self::Environment => "environment",
             Self::KmsKeyId => "kms_key_id",
+            Self::CaBundle => "ca_bundle",
         }
     }
 }
@@ -242,6 +254,7 @@ pub struct S3StoreBuilder {
     sse: Option<SsePolicy>,
     part_size: Option<usize>,
     allow_presigned_put: bool,
+    ca_bundle: Option<PathBuf>,
 }
 
 impl fmt::Debug for S3StoreBuilder {
@@ -256,6 +269,7 @@ impl fmt::Debug for S3StoreBuilder {
             .field("sse", &self.sse)
             .field("part_size", &self.part_size)
             .field("allow_presigned_put", &self.allow_presigned_put)
+            .field("ca_bundle", &self.ca_bundle)
             .finish()
     }
 }
@@ -301,6 +315,7 @@ impl S3StoreBuilder {
                 },
             },
             S3ConfigKey::KmsKeyId => self.with_sse(SsePolicy::Kms { key_id: value }),
+            S3ConfigKey::CaBundle => self.with_ca_bundle(value),
         }
     }
 
@@ -324,6 +339,18 @@ impl S3StoreBuilder {
     }
 
     /// Static credentials. They are never printed (`Debug` shows `******`).
+    ///
+    /// When neither key is set, the store takes its credentials from the AWS default provider
+    /// chain (aws-config): the `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` environment, the shared
+    /// config and credentials files, web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` +
+    /// `AWS_ROLE_ARN`, through STS), the container (ECS/EKS) role, then the instance role, over
+    /// the store's own HTTP client (rustls on ring). Temporary credentials are refreshed before
+    /// they expire. Setting only one of the two keys is a [`ConfigRule::Missing`] error.
+    ///
+    /// Strict environments refuse well-known default credentials either way: static keys and
+    /// `AWS_*` environment keys when `build` runs ([`ConfigRule::DefaultCredentials`]), and
+    /// whatever else the chain finds when it is first used (the request then fails, naming the
+    /// rule). The length rules apply only to static keys.
     pub fn with_credentials(
         mut self,
         access_key: impl Into<String>,
@@ -343,7 +370,9 @@ impl S3StoreBuilder {
 
     /// The server-side encryption requested on every put (default SSE-S3, `AES256`).
     ///
-    /// `build` refuses an empty KMS key id, and SSE-C ([`SsePolicy::CustomerKey`]) with an
+    /// `build` refuses an empty KMS key id and a KMS alias (`alias/…` or an alias ARN: S3 reports
+    /// the key's ARN, which an alias never matches, so every object would fail verification;
+    /// configure the key id or key ARN), and SSE-C ([`SsePolicy::CustomerKey`]) with an
     /// `http://` endpoint in every environment: the key would travel in clear.
     pub fn with_sse(mut self, sse: SsePolicy) -> Self {
         self.sse = Some(sse);
@@ -368,6 +397,19 @@ impl S3StoreBuilder {
         self
     }
 
+    /// Trusts only the CA certificates in this PEM file for https endpoints (an endpoint behind
+    /// a private CA), instead of the system's root certificates.
+    ///
+    /// `build` reads the file and checks it the way the client's TLS stack (rustls, the only one
+    /// ward uses) will load it: a file that cannot be read, is not PEM, holds no certificate, or
+    /// holds a certificate that is not a usable trust anchor is [`Error::Config`] naming
+    /// `ca_bundle`. Nothing else about TLS changes: certificates are still checked against the
+    /// endpoint's host name, and production rules still require `https://`.
+    pub fn with_ca_bundle(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_bundle = Some(path.into());
+        self
+    }
+
     /// Checks every setting and builds the store.
     pub fn build(self) -> Result<S3Store> {
         let missing = |setting| Error::Config {
@@ -382,14 +424,12 @@ impl S3StoreBuilder {
             });
         }
         let bucket = self.bucket.clone().ok_or_else(|| missing("bucket"))?;
-        let access_key = self
-            .access_key
-            .clone()
-            .ok_or_else(|| missing("access_key_id"))?;
-        let secret_key = self
-            .secret_key
-            .clone()
-            .ok_or_else(|| missing("secret_access_key"))?;
+        let static_keys = match (self.access_key.clone(), self.secret_key.clone()) {
+            (Some(access_key), Some(secret_key)) => Some((access_key, secret_key)),
+            (None, None) => None,
+            (Some(_), None) => return Err(missing("secret_access_key")),
+            (None, Some(_)) => return Err(missing("access_key_id")),
+        };
         let part_size = self.part_size.unwrap_or(DEFAULT_PART_SIZE);
         if part_size < MIN_PART_SIZE {
             return Err(Error::Config {
@@ -418,6 +458,17 @@ impl S3StoreBuilder {
                     },
                 });
             }
+            Some(SsePolicy::Kms { key_id }) if is_kms_alias(key_id) => {
+                return Err(Error::Config {
+                    rule: ConfigRule::Invalid {
+                        setting: "kms_key_id",
+                        reason: "a kms alias (alias/...) never matches the key arn s3 reports, so \
+                                 every upload would fail verification; configure the key id or \
+                                 key arn"
+                            .to_owned(),
+                    },
+                });
+            }
             Some(SsePolicy::CustomerKey(_))
                 if self
                     .endpoint
@@ -430,32 +481,46 @@ impl S3StoreBuilder {
             }
             _ => {}
         }
-        check_strict_rules(
-            self.environment,
-            self.endpoint.as_deref(),
-            &access_key,
-            secret_key.expose_secret(),
-        )?;
+        match &static_keys {
+            Some((access_key, secret_key)) => check_strict_rules(
+                self.environment,
+                self.endpoint.as_deref(),
+                access_key,
+                secret_key.expose_secret(),
+            )?,
+            None => check_strict_chain_rules(self.environment, self.endpoint.as_deref())?,
+        }
 
-        let http_client = aws_smithy_http_client::Builder::new()
+        let mut http_client = aws_smithy_http_client::Builder::new()
             .pool_max_idle_per_host(POOL_SIZE)
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let credentials = Credentials::new(
-            access_key,
-            secret_key.expose_secret(),
-            None,
-            None,
-            "ward-storage",
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+        if let Some(path) = &self.ca_bundle {
+            http_client = http_client.tls_context(ca_bundle_context(path)?);
+        }
+        let http_client = http_client.build_https();
+        let region = Region::new(
+            self.region
+                .clone()
+                .unwrap_or_else(|| "us-east-1".to_owned()),
         );
         let mut config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(
-                self.region
-                    .clone()
-                    .unwrap_or_else(|| "us-east-1".to_owned()),
-            ))
-            .credentials_provider(credentials)
+            .region(region.clone());
+        config = match static_keys {
+            Some((access_key, secret_key)) => config.credentials_provider(Credentials::new(
+                access_key,
+                secret_key.expose_secret(),
+                None,
+                None,
+                "ward-storage",
+            )),
+            None => config.credentials_provider(DefaultChain::new(
+                http_client.clone(),
+                region,
+                self.environment,
+            )),
+        };
+        let mut config = config
             .http_client(http_client)
             .retry_config(RetryConfig::adaptive().with_max_attempts(RETRIES + 1))
             .timeout_config(
@@ -480,6 +545,75 @@ impl S3StoreBuilder {
     }
 }
 
+/// A TLS context trusting only the certificates in the PEM file at `path`, each checked as the
+/// connector's rustls will load it (the connector panics on a bad certificate, so nothing
+/// unchecked may reach it).
+fn ca_bundle_context(path: &Path) -> Result<TlsContext> {
+    let invalid = |reason: String| Error::Config {
+        rule: ConfigRule::Invalid {
+            setting: "ca_bundle",
+            reason,
+        },
+    };
+    let shown = path.display();
+    let pem =
+        std::fs::read(path).map_err(|e| invalid(format!("cannot read {shown}: {}", e.kind())))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|_| invalid(format!("{shown} is not a PEM certificate file")))?;
+    if certs.is_empty() {
+        return Err(invalid(format!("{shown} holds no certificate")));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for (n, cert) in certs.into_iter().enumerate() {
+        roots.add(cert).map_err(|_| {
+            invalid(format!(
+                "certificate {} in {shown} is not a usable ca certificate",
+                n + 1
+            ))
+        })?;
+    }
+    TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
+        .build()
+        .map_err(|e| invalid(format!("the tls context was refused: {e}")))
+}
+
+/// Whether a KMS key id names an alias (`alias/name`, or an alias ARN `arn:…:alias/name`), which
+/// S3 never reports back: it reports the key's ARN.
+fn is_kms_alias(key_id: &str) -> bool {
+    let key_id = key_id.trim();
+    key_id.starts_with("alias/") || (key_id.starts_with("arn:") && key_id.contains(":alias/"))
+}
+
+/// Whether these are well-known default credentials (MinIO's root defaults, documentation
+/// examples, ward's test keys), refused in strict environments.
+pub(super) fn is_default_credentials(access_key: &str, secret_key: &str) -> bool {
+    DEFAULT_ACCESS_KEYS.contains(&access_key) || DEFAULT_SECRET_KEYS.contains(&secret_key)
+}
+
+/// The strict rules for a store on the default credential chain: https, and no well-known
+/// default keys in the `AWS_*` environment variables (the chain's first source). What the
+/// chain finds elsewhere is checked when it is first used.
+fn check_strict_chain_rules(environment: Environment, endpoint: Option<&str>) -> Result<()> {
+    if !environment.is_strict() {
+        return Ok(());
+    }
+    let env = environment.as_str();
+    if endpoint.is_some_and(|e| !e.starts_with("https://")) {
+        return Err(Error::Config {
+            rule: ConfigRule::HttpsRequired { environment: env },
+        });
+    }
+    let var = |name| std::env::var(name).unwrap_or_default();
+    if is_default_credentials(&var("AWS_ACCESS_KEY_ID"), &var("AWS_SECRET_ACCESS_KEY")) {
+        return Err(Error::Config {
+            rule: ConfigRule::DefaultCredentials { environment: env },
+        });
+    }
+    Ok(())
+}
+
 /// The strict rules (every environment but `development`), checked in order so the first broken
 /// one is named.
 fn check_strict_rules(
@@ -496,7 +630,7 @@ fn check_strict_rules(
     if endpoint.is_some_and(|e| !e.starts_with("https://")) {
         return fail(ConfigRule::HttpsRequired { environment: env });
     }
-    if DEFAULT_ACCESS_KEYS.contains(&access_key) || DEFAULT_SECRET_KEYS.contains(&secret_key) {
+    if is_default_credentials(access_key, secret_key) {
         return fail(ConfigRule::DefaultCredentials { environment: env });
     }
     if access_key.chars().count() < MIN_ACCESS_KEY_LEN {
@@ -698,10 +832,44 @@ mod tests {
             .with_bucket("b")
             .with_credentials(GOOD_AK, GOOD_SK)
             .with_sse(SsePolicy::Kms {
-                key_id: "alias/ward".into(),
+                key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
             })
             .build();
         assert!(named.is_ok(), "{named:?}");
+    }
+
+    /// L6: S3 reports the key ARN, never the alias, so an alias policy would delete every upload.
+    #[test]
+    fn a_kms_alias_is_refused_with_a_pointer_to_the_key_id() {
+        for key_id in [
+            "alias/ward",
+            " alias/ward",
+            "arn:aws:kms:us-east-1:123456789012:alias/ward",
+        ] {
+            let built = S3StoreBuilder::new()
+                .with_bucket("b")
+                .with_credentials(GOOD_AK, GOOD_SK)
+                .with_config(S3ConfigKey::KmsKeyId, key_id)
+                .build();
+            let rule = config_rule(built);
+            let ConfigRule::Invalid { setting, reason } = &rule else {
+                panic!("{key_id}: {rule:?}");
+            };
+            assert_eq!(*setting, "kms_key_id");
+            assert!(reason.contains("key id or key arn"), "{reason}");
+        }
+        for key_id in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd",
+        ] {
+            let built = S3StoreBuilder::new()
+                .with_bucket("b")
+                .with_credentials(GOOD_AK, GOOD_SK)
+                .with_config(S3ConfigKey::KmsKeyId, key_id)
+                .build();
+            assert!(built.is_ok(), "{key_id}: {built:?}");
+        }
     }
 
     #[test]
@@ -731,6 +899,101 @@ mod tests {
         .unwrap();
         let shown = format!("{store:?} {store}");
         assert!(!shown.contains(secret) && !shown.contains("AKIAWARDSECRETID"));
+    }
+
+    #[test]
+    fn an_unusable_ca_bundle_is_a_config_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, body: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, body).unwrap();
+            path
+        };
+        let garbage_cert =
+            "-----BEGIN CERTIFICATE-----\nAAECAwQFBgcICQ==\n-----END CERTIFICATE-----\n";
+        let cases = [
+            (dir.path().join("missing.pem"), "cannot read"),
+            (
+                write("not-pem.pem", "-----BEGIN CERTIFICATE-----\n%%%\n"),
+                "not a PEM",
+            ),
+            (
+                write("empty.pem", "no certificates here\n"),
+                "holds no certificate",
+            ),
+            (write("garbage.pem", garbage_cert), "certificate 1 in"),
+        ];
+        for (path, wanted) in cases {
+            let built = S3StoreBuilder::new()
+                .with_endpoint("https://s3.internal")
+                .with_bucket("b")
+                .with_credentials(GOOD_AK, GOOD_SK)
+                .with_ca_bundle(&path)
+                .build();
+            let rule = config_rule(built);
+            let ConfigRule::Invalid { setting, reason } = &rule else {
+                panic!("{path:?}: {rule:?}");
+            };
+            assert_eq!(*setting, "ca_bundle");
+            assert!(reason.contains(wanted), "{path:?}: {reason}");
+        }
+        // The environment variable goes through the same setter.
+        assert_eq!(S3ConfigKey::CaBundle.env_var(), "WARD_S3_CA_BUNDLE");
+        let from_key = S3StoreBuilder::new()
+            .with_endpoint("https://s3.internal")
+            .with_bucket("b")
+            .with_credentials(GOOD_AK, GOOD_SK)
+            .with_config(
+                S3ConfigKey::CaBundle,
+                dir.path().join("absent.pem").to_string_lossy(),
+            )
+            .build();
+        assert!(matches!(
+            config_rule(from_key),
+            ConfigRule::Invalid {
+                setting: "ca_bundle",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn without_static_keys_the_default_chain_is_used_and_half_a_key_pair_is_refused() {
+        // Nothing is resolved at build time (the chain runs at the first request).
+        let chain = S3StoreBuilder::new()
+            .with_endpoint("https://s3.internal")
+            .with_bucket("b")
+            .build();
+        assert!(chain.is_ok(), "{chain:?}");
+        let only_access = S3StoreBuilder::new()
+            .with_bucket("b")
+            .with_config(S3ConfigKey::AccessKeyId, GOOD_AK)
+            .build();
+        assert_eq!(
+            config_rule(only_access),
+            ConfigRule::Missing {
+                setting: "secret_access_key"
+            }
+        );
+        let only_secret = S3StoreBuilder::new()
+            .with_bucket("b")
+            .with_config(S3ConfigKey::SecretAccessKey, GOOD_SK)
+            .build();
+        assert_eq!(
+            config_rule(only_secret),
+            ConfigRule::Missing {
+                setting: "access_key_id"
+            }
+        );
+        // The chain does not lift the https rule.
+        let http = S3StoreBuilder::new()
+            .with_endpoint("http://s3.internal")
+            .with_bucket("b")
+            .build();
+        assert!(matches!(
+            config_rule(http),
+            ConfigRule::HttpsRequired { .. }
+        ));
     }
 
     #[test]

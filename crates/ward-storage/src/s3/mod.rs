@@ -2,6 +2,7 @@
 //! with server-side encryption requested on every put.
 
 mod builder;
+mod credential;
 mod error;
 
 use std::fmt;
@@ -28,8 +29,8 @@ use crate::error::{Error, Result};
 use crate::key::{KeyPrefix, ObjectKey};
 use crate::sse::{ObservedSse, SSE_C_ALGORITHM, SsePolicy, customer_key_md5};
 use crate::store::{
-    BoxReader, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PresignMethod,
-    PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
+    BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore,
+    PresignMethod, PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
 };
 
 const STORE: &str = "S3Store";
@@ -140,6 +141,7 @@ macro_rules! object_meta {
         meta.content_type = $out.content_type().map(str::to_owned);
         meta.last_modified = to_offset($out.last_modified());
         meta.sse = observed_sse!($out);
+        meta.version = $out.version_id().map(str::to_owned);
         meta
     }};
 }
@@ -258,6 +260,7 @@ impl S3Store {
             size,
             etag: unquote(out.e_tag()),
             sse: observed_sse!(out),
+            version: out.version_id().map(str::to_owned),
         })
     }
 
@@ -357,6 +360,7 @@ impl S3Store {
                     customer_algorithm: None,
                     customer_key_md5: None,
                 },
+                version: out.version_id().map(str::to_owned),
             })
         }
         .await;
@@ -377,6 +381,42 @@ impl S3Store {
             }
         }
         uploaded
+    }
+
+    /// Deletes `key`, or with [`DeleteOptions::version`] exactly that version of it.
+    ///
+    /// With a version, the call is S3's `DeleteObject?versionId=`: that version's bytes are
+    /// removed for good, no delete marker is added, and other versions stay. Without one it is a
+    /// plain `DeleteObject`, which on a versioned bucket only adds a delete marker (the bytes stay
+    /// stored); [`ObjectStore::delete`] on this store does not stop there (see its docs).
+    /// Deleting a missing object succeeds.
+    ///
+    /// ```no_run
+    /// # use ward_storage::{DeleteOptions, ObjectKey, ObjectStoreExt as _, S3Store};
+    /// # async fn f(store: &S3Store, key: &ObjectKey) -> ward_storage::Result<()> {
+    /// let written = store.put(key, "ciphertext".into()).await?;
+    /// // Remove exactly what this put wrote, even on a versioned bucket.
+    /// store
+    ///     .delete_opts(key, DeleteOptions::new().with_version(written.version))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete_opts(&self, key: &ObjectKey, opts: DeleteOptions) -> Result<()> {
+        self.delete_object(key, opts.version).await.map(|_| ())
+    }
+
+    /// One `DeleteObject`; returns whether the server answered with a delete marker.
+    async fn delete_object(&self, key: &ObjectKey, version: Option<String>) -> Result<bool> {
+        let out = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .set_version_id(version)
+            .send()
+            .await
+            .map_err(|e| S3CallError::from_sdk(e).into_error("delete", Some(key)))?;
+        Ok(out.delete_marker() == Some(true))
     }
 
     async fn head_inner(&self, key: &ObjectKey) -> Result<ObjectMeta> {
@@ -494,14 +534,29 @@ impl ObjectStore for S3Store {
         self.head_inner(key).await
     }
 
+    /// Removes the current object's bytes, not just its name: a HEAD finds the current version
+    /// and exactly that version is deleted (`DeleteObject?versionId=`), so on a versioned bucket
+    /// nothing of it stays readable by version id. Without a version (an unversioned bucket) it
+    /// is a plain delete; if the server still answers that delete with a delete marker, the bytes
+    /// were kept and the call fails. Earlier versions of the key, if any, are left alone.
     async fn delete(&self, key: &ObjectKey) -> Result<()> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
-            .await
-            .map_err(|e| S3CallError::from_sdk(e).into_error("delete", Some(key)))?;
+        let version = match self.head_inner(key).await {
+            Ok(meta) => meta.version,
+            Err(e) if e.is_not_found() => return Ok(()),
+            // No version learnt: a plain delete, whose answer says whether bytes were kept.
+            Err(_) => None,
+        };
+        let plain = version.is_none();
+        let marker_only = self.delete_object(key, version).await?;
+        if plain && marker_only {
+            return Err(Error::Generic {
+                store: STORE,
+                operation: "delete",
+                source: "the bucket keeps versions and no version id was known: the delete only \
+                         added a delete marker and the object's bytes are still stored"
+                    .into(),
+            });
+        }
         Ok(())
     }
 
