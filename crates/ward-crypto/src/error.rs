@@ -21,6 +21,19 @@ pub enum Error {
         actual: usize,
     },
 
+    /// Loaded key material has too few distinct byte values to be a random key (all one value, a
+    /// short repeated pattern, a placeholder); see
+    /// [`MIN_DISTINCT_KEY_BYTES`](crate::MIN_DISTINCT_KEY_BYTES).
+    #[error(
+        "degenerate key material: fewer than {min_distinct} distinct byte values in {len} bytes"
+    )]
+    DegenerateKey {
+        /// The fewest distinct byte values a loaded key may hold (16).
+        min_distinct: usize,
+        /// The key's length in bytes (32).
+        len: usize,
+    },
+
     /// Key material was not valid base64.
     #[error("key material is not valid base64")]
     InvalidKeyEncoding,
@@ -131,6 +144,17 @@ pub enum KeyRingError {
     DuplicateKeyId {
         /// The repeated id.
         key_id: KeyId,
+    },
+    /// A key entry's key material is degenerate (too few distinct byte values); see
+    /// [`MIN_DISTINCT_KEY_BYTES`](crate::MIN_DISTINCT_KEY_BYTES).
+    #[error(
+        "key entry {entry}: degenerate key material (fewer than {min_distinct} distinct byte values)"
+    )]
+    DegenerateKey {
+        /// The 1-based position of the entry in its source.
+        entry: usize,
+        /// The fewest distinct byte values a loaded key may hold (16).
+        min_distinct: usize,
     },
     /// A key entry could not be parsed.
     #[error("key entry {entry}: {reason}")]

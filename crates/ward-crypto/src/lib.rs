@@ -12,7 +12,7 @@
 //!
 //! | layer | types |
 //! |---|---|
-//! | key material | [`KeyMaterial`], [`DataKey`], [`KeyId`] (base64 keys must be exactly 32 bytes) |
+//! | key material | [`KeyMaterial`], [`DataKey`], [`KeyId`] (loaded keys must be exactly 32 bytes and not degenerate, see [`MIN_DISTINCT_KEY_BYTES`]) |
 //! | key-encryption keys | [`KeyEncryptionKey`] trait; [`LocalKek`] (env/file ring), `AwsKmsKek` (feature `aws-kms`); [`KeyRing`] validation; [`WrappedDataKey`] |
 //! | data keys of one workspace | [`DataKeySource`] trait; [`InMemoryKeySource`], [`WrappedKeySource`], [`CachedKeySource`] (age and use bounds, injectable [`Clock`]) |
 //! | small values | [`FieldCipher`]: `seal(plaintext, context)` / `open(ciphertext, context)` |
@@ -81,6 +81,9 @@
 //!
 //! # Security promises
 //!
+//! - Keys loaded from configuration (base64, the [`LocalKek`] ring, legacy keys) are refused
+//!   when degenerate: fewer than [`MIN_DISTINCT_KEY_BYTES`] distinct byte values in 32 bytes
+//!   ([`Error::DegenerateKey`], [`KeyRingError::DegenerateKey`]).
 //! - Key bytes live only in zeroizing containers ([`secrecy`], [`zeroize`]); no key-holding type
 //!   prints them in `Debug`, and none implements `Display`, `Clone` or `Serialize`.
 //! - Decrypted values are returned in [`zeroize::Zeroizing`] buffers.
@@ -117,7 +120,7 @@ pub use field::FieldCipher;
 #[cfg(feature = "aws-kms")]
 pub use kek::AwsKmsKek;
 pub use kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, LocalKek, WrappedDataKey};
-pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial};
+pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial, MIN_DISTINCT_KEY_BYTES};
 pub use legacy::LegacyDecryptor;
 pub use rotation::{KeyUsage, needs_rewrap, reencrypt_field, rewrap, rewrap_source};
 

@@ -61,6 +61,32 @@ fn ring_with_bad_key_length_is_refused_naming_the_entry_not_the_bytes() {
 }
 
 #[test]
+fn ring_with_a_degenerate_key_is_refused_naming_the_entry_and_rule_not_the_bytes() {
+    use base64::Engine as _;
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut pattern = [0u8; 32];
+    for (i, b) in pattern.iter_mut().enumerate() {
+        *b = b"0123456789"[i % 10];
+    }
+    for bad in [encode(&[0; 32]), encode(&[0x42; 32]), encode(&pattern)] {
+        let err = ring_error(&format!("1:{}:active\n2:{bad}", b64()));
+        assert_eq!(
+            err,
+            KeyRingError::DegenerateKey {
+                entry: 2,
+                min_distinct: 16
+            }
+        );
+        let shown = err.to_string();
+        assert_eq!(
+            shown,
+            "key entry 2: degenerate key material (fewer than 16 distinct byte values)"
+        );
+        assert!(!shown.contains(&bad[..8]));
+    }
+}
+
+#[test]
 fn ring_entries_that_do_not_parse_are_refused_never_skipped() {
     let good = b64();
     for (text, reason) in [

@@ -13,7 +13,9 @@
 //!
 //! - `<id>` is a decimal `u32`, the version written into every wrapped DEK;
 //! - `<base64>` is standard base64 of exactly 32 random bytes
-//!   (`cargo run -p ward-crypto --example keygen` prints one);
+//!   (`cargo run -p ward-crypto --example keygen` prints one); a key with fewer than
+//!   [`MIN_DISTINCT_KEY_BYTES`](crate::MIN_DISTINCT_KEY_BYTES) distinct byte values (all zeros,
+//!   a repeated placeholder) is refused as [`KeyRingError::DegenerateKey`];
 //! - the optional third part `active` marks the version new DEKs are wrapped under; exactly one
 //!   entry carries it. Whitespace around parts is ignored.
 //!
@@ -58,6 +60,10 @@ pub struct LocalKek {
 
 impl LocalKek {
     /// The provider over an already validated ring of key material.
+    ///
+    /// The material is used as given: load it with [`KeyMaterial::from_base64`] or
+    /// [`KeyMaterial::from_loaded_bytes`] (which refuse degenerate keys), or use
+    /// [`LocalKek::parse`], [`LocalKek::from_env`] or [`LocalKek::from_file`].
     pub fn new(ring: KeyRing<KeyMaterial>) -> Self {
         Self {
             ring: ring.map(|key| AeadKey::new(&key)),
@@ -73,10 +79,7 @@ impl LocalKek {
             .map(str::trim)
             .filter(|item| !item.is_empty() && !item.starts_with('#'));
         for (index, item) in items.enumerate() {
-            entries.push(parse_entry(item).map_err(|reason| KeyRingError::BadEntry {
-                entry: index + 1,
-                reason,
-            })?);
+            entries.push(parse_entry(index + 1, item)?);
         }
         Ok(Self::new(KeyRing::new(entries)?))
     }
@@ -117,24 +120,38 @@ impl LocalKek {
     }
 }
 
-/// One `id:base64[:active]` item; the error says what was wrong without echoing the item.
-fn parse_entry(item: &str) -> std::result::Result<KeyRingEntry<KeyMaterial>, String> {
+/// One `id:base64[:active]` item, the `entry`-th of its source; the error says what was wrong
+/// without echoing the item.
+fn parse_entry(
+    entry: usize,
+    item: &str,
+) -> std::result::Result<KeyRingEntry<KeyMaterial>, KeyRingError> {
+    let bad = |reason: &str| KeyRingError::BadEntry {
+        entry,
+        reason: reason.to_owned(),
+    };
     let mut parts = item.split(':').map(str::trim);
     let (Some(id), Some(key)) = (parts.next(), parts.next()) else {
-        return Err("expected `<id>:<base64 key>[:active]`".to_owned());
+        return Err(bad("expected `<id>:<base64 key>[:active]`"));
     };
     let active = match parts.next() {
         None => false,
         Some("active") => true,
-        Some(_) => return Err("the third part may only be `active`".to_owned()),
+        Some(_) => return Err(bad("the third part may only be `active`")),
     };
     if parts.next().is_some() {
-        return Err("too many `:`-separated parts".to_owned());
+        return Err(bad("too many `:`-separated parts"));
     }
     let id: u32 = id
         .parse()
-        .map_err(|_| "the id is not a decimal number".to_owned())?;
-    let key = KeyMaterial::from_base64(key).map_err(|e| e.to_string())?;
+        .map_err(|_| bad("the id is not a decimal number"))?;
+    let key = KeyMaterial::from_base64(key).map_err(|e| match e {
+        Error::DegenerateKey { min_distinct, .. } => KeyRingError::DegenerateKey {
+            entry,
+            min_distinct,
+        },
+        other => bad(&other.to_string()),
+    })?;
     Ok(KeyRingEntry {
         id: KeyId(id),
         key,
