@@ -65,6 +65,19 @@ pub enum Error {
         key_id: KeyId,
     },
 
+    /// The data key has sealed as many field values in this process as its limit allows
+    /// ([`FieldCipher::MAX_SEALS_PER_KEY`](crate::FieldCipher::MAX_SEALS_PER_KEY) or a lower
+    /// configured one): random nonces would approach the GCM bound. Rotate the data key.
+    #[error(
+        "key id {key_id} has sealed its limit of {limit} field values in this process; rotate the data key"
+    )]
+    KeyExhausted {
+        /// The exhausted data key.
+        key_id: KeyId,
+        /// The limit that was reached.
+        limit: u64,
+    },
+
     /// The key source has no active key, so nothing new can be written.
     #[error("no active key")]
     NoActiveKey,

@@ -91,8 +91,13 @@
 //!   one detail-free [`Error::Decrypt`].
 //! - A key id that is not configured is [`Error::UnknownKeyId`] (or [`Error::KeyDestroyed`]),
 //!   never a fallback to another key. Destroying a DEK crypto-shreds what it wrote.
-//! - Nonces for field seals are random 96-bit values under per-workspace keys; stream objects get
-//!   their own derived key each, so no GCM nonce limit is approached.
+//! - Nonces for field seals are random 96-bit values under per-workspace keys, and seals are
+//!   counted per DEK: past [`FieldCipher::MAX_SEALS_PER_KEY`] (2^31, half the 2^32 bound of NIST
+//!   SP 800-38D §8.3) sealing refuses with [`Error::KeyExhausted`]. The count is **per process**
+//!   (every cipher over the same DEK in one process shares it; a restart or another process starts
+//!   from zero), so a fleet must rotate DEKs by age, the primary control; the count is the
+//!   backstop. Stream objects get their own derived key each, so no GCM nonce limit is
+//!   approached.
 //! - Field values and (from stream version 2) files are bound to the context the caller names:
 //!   a ciphertext copied to another row, column, object key or workspace fails to open. Version 1
 //!   stream objects, written before contexts existed, still open, bound to their key only.
