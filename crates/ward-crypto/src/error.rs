@@ -115,6 +115,30 @@ pub enum Error {
         len: u64,
     },
 
+    /// `WARD_ENV` holds a value other than `development`, `test`, `staging` or `production`
+    /// (unset means `production`).
+    #[error("WARD_ENV must be development, test, staging or production")]
+    InvalidEnvironment,
+
+    /// A KMS endpoint is not `https://`, which every environment but `development` requires.
+    #[error("the {environment} environment requires an https kms endpoint")]
+    HttpsRequired {
+        /// The environment in force (`production` when `WARD_ENV` is unset).
+        environment: &'static str,
+    },
+
+    /// KMS answered for another key than the KEK version names (its key ARN, resolved once when
+    /// the provider connected).
+    #[error("kms reported key `{reported}` for kek {kek_id}, expected `{expected}`")]
+    KmsKeyMismatch {
+        /// The KEK version asked for.
+        kek_id: KeyId,
+        /// The key ARN the version resolved to.
+        expected: String,
+        /// The key ARN KMS reported (empty when none).
+        reported: String,
+    },
+
     /// A key provider (environment, file, KMS) failed.
     #[error("key provider `{provider}` failed: {message}")]
     Provider {
@@ -168,6 +192,12 @@ pub enum KeyRingError {
         entry: usize,
         /// The fewest distinct byte values a loaded key may hold (16).
         min_distinct: usize,
+    },
+    /// A KMS key ring entry names no key (an empty or blank key id).
+    #[error("key {key_id} names no kms key (empty key id)")]
+    EmptyKmsKeyId {
+        /// The KEK version with the empty key id.
+        key_id: KeyId,
     },
     /// A key entry could not be parsed.
     #[error("key entry {entry}: {reason}")]

@@ -106,6 +106,11 @@ mod aead;
 mod blind;
 mod dek;
 mod derive;
+#[cfg_attr(
+    not(feature = "aws-kms"),
+    expect(dead_code, reason = "read by the KMS provider")
+)]
+mod env;
 mod error;
 mod field;
 mod format;
