@@ -139,6 +139,21 @@ pub enum Error {
         reported: String,
     },
 
+    /// A key file is open to group or others (Unix mode bits `0o077`), which every environment
+    /// but `development` refuses.
+    #[error(
+        "key file {} is open to group or others (mode {mode:04o}); the {environment} environment requires it to be private to its owner (chmod 600)",
+        path.display()
+    )]
+    KeyFilePermissions {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The environment in force (`production` when `WARD_ENV` is unset).
+        environment: &'static str,
+    },
+
     /// A key provider (environment, file, KMS) failed.
     #[error("key provider `{provider}` failed: {message}")]
     Provider {

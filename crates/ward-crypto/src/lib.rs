@@ -84,6 +84,9 @@
 //! - Keys loaded from configuration (base64, the [`LocalKek`] ring, legacy keys) are refused
 //!   when degenerate: fewer than [`MIN_DISTINCT_KEY_BYTES`] distinct byte values in 32 bytes
 //!   ([`Error::DegenerateKey`], [`KeyRingError::DegenerateKey`]).
+//! - Outside an explicit `WARD_ENV=development` (unset means production), a [`LocalKek`] key
+//!   file open to group or others is refused ([`Error::KeyFilePermissions`]), and so is an
+//!   `http://` KMS endpoint in `AwsKmsKek::from_env`.
 //! - Key bytes live only in zeroizing containers ([`secrecy`], [`zeroize`]); no key-holding type
 //!   prints them in `Debug`, and none implements `Display`, `Clone` or `Serialize`.
 //! - Decrypted values are returned in [`zeroize::Zeroizing`] buffers.
@@ -106,10 +109,6 @@ mod aead;
 mod blind;
 mod dek;
 mod derive;
-#[cfg_attr(
-    not(feature = "aws-kms"),
-    expect(dead_code, reason = "read by the KMS provider")
-)]
 mod env;
 mod error;
 mod field;

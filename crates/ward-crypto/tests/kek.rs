@@ -211,6 +211,88 @@ fn from_env_child() {
     }
 }
 
+/// Environment variable naming the key file the child run of [`from_file_child`] loads.
+const FILE_VAR: &str = "WARD_TEST_KEK_RING_FILE";
+
+/// Runs [`from_file_child`] on `path` with the given `WARD_ENV` (unset for `None`); returns what
+/// the child printed.
+fn run_from_file_child(path: &std::path::Path, ward_env: Option<&str>) -> String {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "kek::from_file_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(FILE_VAR, path);
+    match ward_env {
+        Some(value) => command.env("WARD_ENV", value),
+        None => command.env_remove("WARD_ENV"),
+    };
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}");
+    stdout
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_open_to_others_is_refused_unless_development() {
+    use std::os::unix::fs::PermissionsExt as _;
+    // `WARD_ENV` is read by `from_file`, so each environment is given to a child run.
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "1:{}:active", b64()).unwrap();
+    let path = file.path();
+
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    for ward_env in [None, Some("production"), Some("development")] {
+        let stdout = run_from_file_child(path, ward_env);
+        assert!(
+            stdout.contains("from_file: loaded, active 1"),
+            "{ward_env:?}: {stdout}"
+        );
+    }
+
+    for mode in [0o644, 0o640, 0o604, 0o660] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        for ward_env in [None, Some("production"), Some("staging"), Some("test")] {
+            let shown = ward_env.unwrap_or("production");
+            let stdout = run_from_file_child(path, ward_env);
+            assert!(
+                stdout.contains(&format!(
+                    "from_file: key file {} is open to group or others (mode {mode:04o}); \
+                     the {shown} environment requires it to be private to its owner (chmod 600)",
+                    path.display()
+                )),
+                "{mode:o} {ward_env:?}: {stdout}"
+            );
+        }
+        let stdout = run_from_file_child(path, Some("development"));
+        assert!(stdout.contains("from_file: loaded, active 1"), "{stdout}");
+    }
+    let stdout = run_from_file_child(path, Some("dev"));
+    assert!(
+        stdout.contains("from_file: WARD_ENV must be development, test, staging or production"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn from_file_child() {
+    let Some(path) = std::env::var_os(FILE_VAR) else {
+        return; // Run directly, not as the child: nothing to do.
+    };
+    match LocalKek::from_file(path) {
+        Ok(kek) => println!("from_file: loaded, active {}", kek.active_id()),
+        Err(e @ Error::KeyFilePermissions { .. }) => {
+            assert!(matches!(e, Error::KeyFilePermissions { mode, .. } if mode & 0o077 != 0));
+            println!("from_file: {e}");
+        }
+        Err(e) => println!("from_file: {e}"),
+    }
+}
+
 /// Checks `wrapped` (`dek` wrapped by `kek` for context `workspace-a`): its stored bytes unwrap
 /// to the same key there, but not for another context, not with the DEK id relabelled, and a
 /// KEK version `unknown_kek` the ring does not hold is named, never tried with another.

@@ -23,9 +23,11 @@
 //! never its bytes.
 
 use std::fmt;
+use std::io::Read as _;
 use std::path::Path;
 
 use crate::aead::{AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
+use crate::env::Environment;
 use crate::error::{Error, KeyRingError, Result};
 use crate::format::wrapped::Header;
 use crate::kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, WrappedDataKey};
@@ -95,27 +97,43 @@ impl LocalKek {
 
     /// Loads the ring from a file (text format of the module docs).
     ///
-    /// Warns (through `tracing`) when the file is readable by group or others on Unix.
+    /// On Unix a file that group or others may access (any of the mode bits `0o077`, for example
+    /// mode `0644`) is refused with [`Error::KeyFilePermissions`] unless `WARD_ENV` is exactly
+    /// `development`, where it only warns (through `tracing`). An unset `WARD_ENV` means
+    /// `production`, as in ward-storage; an unknown value is [`Error::InvalidEnvironment`]. The
+    /// mode is read from the opened file, so it is the file that is then read.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-            Error::Provider {
-                provider: PROVIDER,
-                message: format!("reading key file {}: {e}", path.display()),
-            }
-        })?);
+        let environment = Environment::from_env()?;
+        let read_error = |e: std::io::Error| Error::Provider {
+            provider: PROVIDER,
+            message: format!("reading key file {}: {e}", path.display()),
+        };
+        let mut file = std::fs::File::open(path).map_err(read_error)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            if let Ok(meta) = std::fs::metadata(path)
-                && meta.permissions().mode() & 0o077 != 0
-            {
+            let mode = file.metadata().map_err(read_error)?.permissions().mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                if environment.is_strict() {
+                    return Err(Error::KeyFilePermissions {
+                        path: path.to_owned(),
+                        mode,
+                        environment: environment.as_str(),
+                    });
+                }
                 tracing::warn!(
                     path = %path.display(),
-                    "key file is readable by group or others; restrict it to its owner (0600)"
+                    mode = format_args!("{mode:04o}"),
+                    "key file is open to group or others (accepted in development only); \
+                     restrict it to its owner (0600)"
                 );
             }
         }
+        #[cfg(not(unix))]
+        let _ = environment;
+        let mut text = zeroize::Zeroizing::new(String::new());
+        file.read_to_string(&mut text).map_err(read_error)?;
         Self::parse(&text)
     }
 }
