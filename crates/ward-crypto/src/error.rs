@@ -21,6 +21,19 @@ pub enum Error {
         actual: usize,
     },
 
+    /// Loaded key material has too few distinct byte values to be a random key (all one value, a
+    /// short repeated pattern, a placeholder); see
+    /// [`MIN_DISTINCT_KEY_BYTES`](crate::MIN_DISTINCT_KEY_BYTES).
+    #[error(
+        "degenerate key material: fewer than {min_distinct} distinct byte values in {len} bytes"
+    )]
+    DegenerateKey {
+        /// The fewest distinct byte values a loaded key may hold (16).
+        min_distinct: usize,
+        /// The key's length in bytes (32).
+        len: usize,
+    },
+
     /// Key material was not valid base64.
     #[error("key material is not valid base64")]
     InvalidKeyEncoding,
@@ -50,6 +63,19 @@ pub enum Error {
     KeyDestroyed {
         /// The id that was asked for.
         key_id: KeyId,
+    },
+
+    /// The data key has sealed as many field values in this process as its limit allows
+    /// ([`FieldCipher::MAX_SEALS_PER_KEY`](crate::FieldCipher::MAX_SEALS_PER_KEY) or a lower
+    /// configured one): random nonces would approach the GCM bound. Rotate the data key.
+    #[error(
+        "key id {key_id} has sealed its limit of {limit} field values in this process; rotate the data key"
+    )]
+    KeyExhausted {
+        /// The exhausted data key.
+        key_id: KeyId,
+        /// The limit that was reached.
+        limit: u64,
     },
 
     /// The key source has no active key, so nothing new can be written.
@@ -87,6 +113,45 @@ pub enum Error {
         end: u64,
         /// The plaintext length.
         len: u64,
+    },
+
+    /// `WARD_ENV` holds a value other than `development`, `test`, `staging` or `production`
+    /// (unset means `production`).
+    #[error("WARD_ENV must be development, test, staging or production")]
+    InvalidEnvironment,
+
+    /// A KMS endpoint is not `https://`, which every environment but `development` requires.
+    #[error("the {environment} environment requires an https kms endpoint")]
+    HttpsRequired {
+        /// The environment in force (`production` when `WARD_ENV` is unset).
+        environment: &'static str,
+    },
+
+    /// KMS answered for another key than the KEK version names (its key ARN, resolved once when
+    /// the provider connected).
+    #[error("kms reported key `{reported}` for kek {kek_id}, expected `{expected}`")]
+    KmsKeyMismatch {
+        /// The KEK version asked for.
+        kek_id: KeyId,
+        /// The key ARN the version resolved to.
+        expected: String,
+        /// The key ARN KMS reported (empty when none).
+        reported: String,
+    },
+
+    /// A key file is open to group or others (Unix mode bits `0o077`), which every environment
+    /// but `development` refuses.
+    #[error(
+        "key file {} is open to group or others (mode {mode:04o}); the {environment} environment requires it to be private to its owner (chmod 600)",
+        path.display()
+    )]
+    KeyFilePermissions {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The environment in force (`production` when `WARD_ENV` is unset).
+        environment: &'static str,
     },
 
     /// A key provider (environment, file, KMS) failed.
@@ -130,6 +195,23 @@ pub enum KeyRingError {
     #[error("key id {key_id} appears more than once")]
     DuplicateKeyId {
         /// The repeated id.
+        key_id: KeyId,
+    },
+    /// A key entry's key material is degenerate (too few distinct byte values); see
+    /// [`MIN_DISTINCT_KEY_BYTES`](crate::MIN_DISTINCT_KEY_BYTES).
+    #[error(
+        "key entry {entry}: degenerate key material (fewer than {min_distinct} distinct byte values)"
+    )]
+    DegenerateKey {
+        /// The 1-based position of the entry in its source.
+        entry: usize,
+        /// The fewest distinct byte values a loaded key may hold (16).
+        min_distinct: usize,
+    },
+    /// A KMS key ring entry names no key (an empty or blank key id).
+    #[error("key {key_id} names no kms key (empty key id)")]
+    EmptyKmsKeyId {
+        /// The KEK version with the empty key id.
         key_id: KeyId,
     },
     /// A key entry could not be parsed.

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
@@ -20,6 +21,8 @@ struct FieldKey {
     id: KeyId,
     aead: AeadKey,
     commitment: [u8; COMMITMENT_LEN],
+    /// Seals under this DEK in this process, shared with every other `FieldKey` of the same DEK.
+    seals: Arc<AtomicU64>,
 }
 
 impl FieldKey {
@@ -39,9 +42,27 @@ impl FieldKey {
         Self {
             id: dek.id(),
             aead: AeadKey::new(&key),
+            seals: seal_counter(&commitment),
             commitment,
         }
     }
+}
+
+/// The process-wide seal count of the DEK with this commitment.
+///
+/// Counts are keyed by the commitment, which is derived from the DEK alone and is public (every
+/// ciphertext carries it), so every cipher built over the same DEK in this process shares one
+/// count, whatever its key id. An entry is one commitment and one counter (tens of bytes) per DEK
+/// ever prepared, kept for the life of the process so that dropping a cipher never resets a count.
+fn seal_counter(commitment: &[u8; COMMITMENT_LEN]) -> Arc<AtomicU64> {
+    type Counts = Mutex<HashMap<[u8; COMMITMENT_LEN], Arc<AtomicU64>>>;
+    static COUNTS: OnceLock<Counts> = OnceLock::new();
+    // Each update is a single insert, so a poisoned map is still consistent.
+    let mut counts = COUNTS
+        .get_or_init(Counts::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(counts.entry(*commitment).or_default())
 }
 
 /// Seals and opens field values for **one** workspace.
@@ -56,7 +77,12 @@ impl FieldKey {
 /// opens without further setup, so build one per workspace and request, not one per value.
 ///
 /// Nonces are random (96 bits), which is safe for 2^32 seals under one DEK (NIST SP 800-38D
-/// §8.3): rotate a workspace's DEK long before it has sealed that many values.
+/// §8.3). Seals are therefore counted per DEK, and past [`FieldCipher::MAX_SEALS_PER_KEY`]
+/// (2^31, or a lower [`with_seal_limit`](Self::with_seal_limit)) sealing refuses with
+/// [`Error::KeyExhausted`]: rotate the workspace's DEK. The count lives in this process only
+/// (shared by every cipher over the same DEK, lost at restart), so it is a backstop: a fleet of
+/// processes must rotate DEKs by age, which is the primary control. Counting costs one atomic
+/// increment per seal.
 ///
 /// - [`FieldCipher::new`] (sync) seals with one [`DataKey`] and opens what it sealed;
 ///   [`FieldCipher::add_key`] adds older keys for reading.
@@ -77,11 +103,16 @@ pub struct FieldCipher {
     active: Option<Arc<FieldKey>>,
     keys: RwLock<HashMap<KeyId, Arc<FieldKey>>>,
     source: Option<Arc<dyn DataKeySource>>,
+    seal_limit: u64,
 }
 
 impl FieldCipher {
     /// Bytes a ciphertext adds to its plaintext (65 in version 1).
     pub const OVERHEAD: usize = format::OVERHEAD;
+
+    /// The most values one DEK seals in one process: 2^31, half the 2^32 random-nonce bound of
+    /// NIST SP 800-38D §8.3, which keeps the chance of a nonce collision below about 2^-34.
+    pub const MAX_SEALS_PER_KEY: u64 = 1 << 31;
 
     /// A cipher that seals with `key` and opens ciphertexts written with it.
     pub fn new(key: &DataKey) -> Self {
@@ -91,6 +122,7 @@ impl FieldCipher {
             active: Some(prepared),
             keys: RwLock::new(keys),
             source: None,
+            seal_limit: Self::MAX_SEALS_PER_KEY,
         }
     }
 
@@ -113,7 +145,27 @@ impl FieldCipher {
             active,
             keys: RwLock::new(keys),
             source: Some(source),
+            seal_limit: Self::MAX_SEALS_PER_KEY,
         })
+    }
+
+    /// Lowers the seal limit per DEK (for tests, or an operator who wants rotation sooner).
+    /// A value above [`MAX_SEALS_PER_KEY`](Self::MAX_SEALS_PER_KEY) is capped to it.
+    ///
+    /// The limit is compared with the DEK's process-wide count, which includes seals by other
+    /// ciphers over the same DEK.
+    #[must_use]
+    pub fn with_seal_limit(mut self, limit: u64) -> Self {
+        self.seal_limit = limit.min(Self::MAX_SEALS_PER_KEY);
+        self
+    }
+
+    /// How many seals the active DEK has made (or had refused) in this process, for monitoring;
+    /// `None` without an active key.
+    pub fn active_key_seals(&self) -> Option<u64> {
+        self.active
+            .as_ref()
+            .map(|k| k.seals.load(Ordering::Relaxed))
     }
 
     /// Adds `key` for opening (it does not become the sealing key).
@@ -145,11 +197,19 @@ impl FieldCipher {
     /// Seals `plaintext` bound to `context` under the active key, with a fresh random nonce.
     ///
     /// Errors: [`Error::NoActiveKey`] for a cipher without one; [`Error::KeyDestroyed`] once the
-    /// active key was [forgotten](Self::forget).
+    /// active key was [forgotten](Self::forget); [`Error::KeyExhausted`] once the active DEK has
+    /// sealed its limit of values in this process (see the type's docs): rotate the DEK.
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>> {
         let key = self.active.as_ref().ok_or(Error::NoActiveKey)?;
         if !self.read_keys().contains_key(&key.id) {
             return Err(Error::KeyDestroyed { key_id: key.id });
+        }
+        // Refused attempts are counted too, which only errs towards refusing.
+        if key.seals.fetch_add(1, Ordering::Relaxed) >= self.seal_limit {
+            return Err(Error::KeyExhausted {
+                key_id: key.id,
+                limit: self.seal_limit,
+            });
         }
         let nonce = random_nonce()?;
         let mut out = format::begin(key.id, &key.commitment, &nonce, plaintext.len());
@@ -222,15 +282,11 @@ impl FieldCipher {
 
     fn read_keys(&self) -> std::sync::RwLockReadGuard<'_, HashMap<KeyId, Arc<FieldKey>>> {
         // Each update is a single insert, so a poisoned map is still consistent.
-        self.keys
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.keys.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn write_keys(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<KeyId, Arc<FieldKey>>> {
-        self.keys
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.keys.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -260,6 +316,7 @@ impl fmt::Debug for FieldCipher {
             .field("active_key_id", &self.active_key_id())
             .field("key_ids", &ids)
             .field("source", &self.source)
+            .field("seal_limit", &self.seal_limit)
             .finish_non_exhaustive()
     }
 }

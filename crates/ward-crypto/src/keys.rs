@@ -12,6 +12,17 @@ use crate::error::{Error, Result};
 /// Length in bytes of every ward key (AES-256, HMAC-SHA256 and HKDF input keys).
 pub const KEY_LEN: usize = 32;
 
+/// The fewest distinct byte values a loaded key may hold among its [`KEY_LEN`] bytes.
+///
+/// Keys read from configuration ([`KeyMaterial::from_base64`], [`KeyMaterial::from_loaded_bytes`],
+/// the [`LocalKek`](crate::LocalKek) ring, [`LegacyDecryptor`](crate::LegacyDecryptor) keys) with
+/// fewer distinct byte values are refused as [`Error::DegenerateKey`]: an all-zero or one-value
+/// key, a short repeated pattern, or a placeholder like `0123…` is a configuration mistake, not a
+/// secret. 32 uniformly random bytes hold about 30 distinct values on average; the chance that
+/// a random key holds fewer than 16 is about 3.2 × 10⁻¹⁷ (about 2⁻⁵⁵), so a generated key is
+/// in practice never refused. Keys made by [`KeyMaterial::generate`] are not checked at all.
+pub const MIN_DISTINCT_KEY_BYTES: usize = 16;
+
 /// The id of a key version, as written big-endian into every ciphertext header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KeyId(pub u32);
@@ -56,6 +67,13 @@ impl From<u32> for KeyId {
 /// // Anything but exactly 32 bytes is refused, naming lengths, never bytes.
 /// let err = KeyMaterial::from_base64("c2hvcnQ=").unwrap_err();
 /// assert_eq!(err.to_string(), "key material must be 32 bytes, got 5");
+///
+/// // So is a loaded key with too few distinct byte values (here 32 zero bytes).
+/// let err = KeyMaterial::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "degenerate key material: fewer than 16 distinct byte values in 32 bytes"
+/// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct KeyMaterial(SecretBox<[u8; KEY_LEN]>);
@@ -78,8 +96,11 @@ impl KeyMaterial {
         }
     }
 
-    /// Key material from exactly [`KEY_LEN`] bytes. The caller's buffer is not zeroized; prefer
-    /// [`KeyMaterial::from_base64`] or [`KeyMaterial::generate`] where possible.
+    /// Key material from exactly [`KEY_LEN`] bytes, **without** the degenerate-key check: for
+    /// keys that were derived or unwrapped (already random) and for fixed test vectors. Keys read
+    /// from configuration go through [`KeyMaterial::from_loaded_bytes`] or
+    /// [`KeyMaterial::from_base64`] instead. The caller's buffer is not zeroized; prefer
+    /// [`KeyMaterial::generate`] where possible.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if bytes.len() != KEY_LEN {
             return Err(Error::InvalidKeyLength {
@@ -92,13 +113,24 @@ impl KeyMaterial {
         })))
     }
 
-    /// Key material from standard base64 (surrounding whitespace ignored) that decodes to exactly
-    /// [`KEY_LEN`] bytes. The decoded buffer is zeroized after copying.
+    /// Key material read from configuration (a file, an environment variable, a secret store):
+    /// exactly [`KEY_LEN`] bytes with at least [`MIN_DISTINCT_KEY_BYTES`] distinct byte values,
+    /// else [`Error::InvalidKeyLength`] or [`Error::DegenerateKey`]. The caller's buffer is not
+    /// zeroized.
+    pub fn from_loaded_bytes(bytes: &[u8]) -> Result<Self> {
+        let key = Self::from_bytes(bytes)?;
+        check_not_degenerate(key.expose())?;
+        Ok(key)
+    }
+
+    /// Key material from standard base64 (surrounding whitespace ignored), checked as
+    /// [`KeyMaterial::from_loaded_bytes`] checks it: exactly [`KEY_LEN`] bytes, not degenerate.
+    /// The decoded buffer is zeroized after copying.
     pub fn from_base64(encoded: &str) -> Result<Self> {
         let mut decoded = STANDARD
             .decode(encoded.trim())
             .map_err(|_| Error::InvalidKeyEncoding)?;
-        let key = Self::from_bytes(&decoded);
+        let key = Self::from_loaded_bytes(&decoded);
         decoded.zeroize();
         key
     }
@@ -119,6 +151,24 @@ impl KeyMaterial {
             key.copy_from_slice(self.expose())
         }))
     }
+}
+
+/// Refuses key bytes with fewer than [`MIN_DISTINCT_KEY_BYTES`] distinct values
+/// ([`Error::DegenerateKey`], which names the rule and never the bytes).
+pub(crate) fn check_not_degenerate(bytes: &[u8]) -> Result<()> {
+    let mut seen = [false; 256];
+    for &b in bytes {
+        seen[usize::from(b)] = true;
+    }
+    let distinct = seen.iter().filter(|&&s| s).count();
+    seen.zeroize();
+    if distinct < MIN_DISTINCT_KEY_BYTES {
+        return Err(Error::DegenerateKey {
+            min_distinct: MIN_DISTINCT_KEY_BYTES,
+            len: bytes.len(),
+        });
+    }
+    Ok(())
 }
 
 /// A data-encryption key (DEK): an id and its 256-bit material.
@@ -188,6 +238,55 @@ mod tests {
         ));
         let err = KeyMaterial::from_base64("not base64!").unwrap_err();
         assert!(matches!(err, Error::InvalidKeyEncoding));
+    }
+
+    /// A fixed key with 32 distinct byte values, as a loaded key must look.
+    const VARIED: [u8; KEY_LEN] = [
+        0xC3, 0x5A, 0x91, 0x0F, 0x7E, 0x22, 0xD4, 0x68, 0xB1, 0x3C, 0x85, 0xE9, 0x47, 0x10, 0xFA,
+        0x6B, 0x29, 0x93, 0x5E, 0xC0, 0x1D, 0x84, 0x7A, 0xE3, 0x36, 0xBF, 0x02, 0x99, 0x6D, 0xA8,
+        0x51, 0xF4,
+    ];
+
+    #[test]
+    fn degenerate_loaded_keys_are_refused_naming_the_rule_not_the_bytes() {
+        let mut fifteen = [0u8; KEY_LEN];
+        for (i, b) in fifteen.iter_mut().enumerate() {
+            *b = 0xA0 + (i % 15) as u8;
+        }
+        let mut sixteen = fifteen;
+        sixteen[31] = 0x01;
+        for bad in [[0u8; KEY_LEN], [0x42; KEY_LEN], [0xFF; KEY_LEN], fifteen] {
+            let err = KeyMaterial::from_loaded_bytes(&bad).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::DegenerateKey {
+                        min_distinct: 16,
+                        len: 32
+                    }
+                ),
+                "{err:?}"
+            );
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.to_lowercase().contains("a0, a1"), "{shown}");
+            let encoded = STANDARD.encode(bad);
+            let err = KeyMaterial::from_base64(&encoded).unwrap_err();
+            assert!(matches!(err, Error::DegenerateKey { .. }));
+            assert!(!err.to_string().contains(&encoded[..8]));
+        }
+        assert!(KeyMaterial::from_loaded_bytes(&sixteen).is_ok());
+        assert!(KeyMaterial::from_loaded_bytes(&VARIED).is_ok());
+        assert!(KeyMaterial::from_base64(&STANDARD.encode(VARIED)).is_ok());
+        // Derived, unwrapped and test keys keep the raw constructor.
+        assert!(KeyMaterial::from_bytes(&[0x42; KEY_LEN]).is_ok());
+    }
+
+    #[test]
+    fn generated_keys_pass_the_degenerate_key_check() {
+        for _ in 0..1000 {
+            let key = KeyMaterial::generate().unwrap();
+            assert!(check_not_degenerate(key.expose()).is_ok());
+        }
     }
 
     #[test]

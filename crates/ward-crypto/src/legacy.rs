@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::aead::{AeadKey, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, KeyRingError, Result};
-use crate::keys::{KeyId, KeyMaterial};
+use crate::keys::{KeyId, KeyMaterial, check_not_degenerate};
 
 const RAW: &str = "legacy raw ciphertext";
 const TEXT: &str = "legacy text ciphertext";
@@ -47,7 +47,12 @@ impl LegacyDecryptor {
     }
 
     /// Configures the key of legacy version `version`. A version can be configured once.
+    ///
+    /// A legacy key is loaded configuration, so a degenerate one (fewer than
+    /// [`MIN_DISTINCT_KEY_BYTES`](crate::MIN_DISTINCT_KEY_BYTES) distinct byte values) is refused
+    /// as [`Error::DegenerateKey`].
     pub fn add_key(&mut self, version: u32, key: KeyMaterial) -> Result<()> {
+        check_not_degenerate(key.expose())?;
         if self.keys.contains_key(&version) {
             return Err(KeyRingError::DuplicateKeyId {
                 key_id: KeyId(version),

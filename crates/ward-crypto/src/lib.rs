@@ -12,7 +12,7 @@
 //!
 //! | layer | types |
 //! |---|---|
-//! | key material | [`KeyMaterial`], [`DataKey`], [`KeyId`] (base64 keys must be exactly 32 bytes) |
+//! | key material | [`KeyMaterial`], [`DataKey`], [`KeyId`] (loaded keys must be exactly 32 bytes and not degenerate, see [`MIN_DISTINCT_KEY_BYTES`]) |
 //! | key-encryption keys | [`KeyEncryptionKey`] trait; [`LocalKek`] (env/file ring), `AwsKmsKek` (feature `aws-kms`); [`KeyRing`] validation; [`WrappedDataKey`] |
 //! | data keys of one workspace | [`DataKeySource`] trait; [`InMemoryKeySource`], [`WrappedKeySource`], [`CachedKeySource`] (age and use bounds, injectable [`Clock`]) |
 //! | small values | [`FieldCipher`]: `seal(plaintext, context)` / `open(ciphertext, context)` |
@@ -81,6 +81,12 @@
 //!
 //! # Security promises
 //!
+//! - Keys loaded from configuration (base64, the [`LocalKek`] ring, legacy keys) are refused
+//!   when degenerate: fewer than [`MIN_DISTINCT_KEY_BYTES`] distinct byte values in 32 bytes
+//!   ([`Error::DegenerateKey`], [`KeyRingError::DegenerateKey`]).
+//! - Outside an explicit `WARD_ENV=development` (unset means production), a [`LocalKek`] key
+//!   file open to group or others is refused ([`Error::KeyFilePermissions`]), and so is an
+//!   `http://` KMS endpoint in `AwsKmsKek::from_env`.
 //! - Key bytes live only in zeroizing containers ([`secrecy`], [`zeroize`]); no key-holding type
 //!   prints them in `Debug`, and none implements `Display`, `Clone` or `Serialize`.
 //! - Decrypted values are returned in [`zeroize::Zeroizing`] buffers.
@@ -88,8 +94,13 @@
 //!   one detail-free [`Error::Decrypt`].
 //! - A key id that is not configured is [`Error::UnknownKeyId`] (or [`Error::KeyDestroyed`]),
 //!   never a fallback to another key. Destroying a DEK crypto-shreds what it wrote.
-//! - Nonces for field seals are random 96-bit values under per-workspace keys; stream objects get
-//!   their own derived key each, so no GCM nonce limit is approached.
+//! - Nonces for field seals are random 96-bit values under per-workspace keys, and seals are
+//!   counted per DEK: past [`FieldCipher::MAX_SEALS_PER_KEY`] (2^31, half the 2^32 bound of NIST
+//!   SP 800-38D §8.3) sealing refuses with [`Error::KeyExhausted`]. The count is **per process**
+//!   (every cipher over the same DEK in one process shares it; a restart or another process starts
+//!   from zero), so a fleet must rotate DEKs by age, the primary control; the count is the
+//!   backstop. Stream objects get their own derived key each, so no GCM nonce limit is
+//!   approached.
 //! - Field values and (from stream version 2) files are bound to the context the caller names:
 //!   a ciphertext copied to another row, column, object key or workspace fails to open. Version 1
 //!   stream objects, written before contexts existed, still open, bound to their key only.
@@ -98,6 +109,7 @@ mod aead;
 mod blind;
 mod dek;
 mod derive;
+mod env;
 mod error;
 mod field;
 mod format;
@@ -117,7 +129,7 @@ pub use field::FieldCipher;
 #[cfg(feature = "aws-kms")]
 pub use kek::AwsKmsKek;
 pub use kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, LocalKek, WrappedDataKey};
-pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial};
+pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial, MIN_DISTINCT_KEY_BYTES};
 pub use legacy::LegacyDecryptor;
 pub use rotation::{KeyUsage, needs_rewrap, reencrypt_field, rewrap, rewrap_source};
 

@@ -263,3 +263,49 @@ fn a_forgotten_key_neither_opens_nor_seals() {
         Err(Error::KeyDestroyed { key_id: KeyId(5) })
     ));
 }
+
+#[test]
+fn sealing_past_the_seal_limit_refuses_and_tells_to_rotate() {
+    let dek = DataKey::generate(KeyId(31)).unwrap();
+    let cipher = FieldCipher::new(&dek).with_seal_limit(3);
+    let mut sealed = Vec::new();
+    for i in 0..3u8 {
+        sealed.push(cipher.seal(&[i], b"clients.name:1").unwrap());
+    }
+    assert_eq!(cipher.active_key_seals(), Some(3));
+    let err = cipher.seal(b"one too many", b"clients.name:1").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::KeyExhausted {
+                key_id: KeyId(31),
+                limit: 3
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("rotate the data key"), "{err}");
+    // Opening is unaffected.
+    assert_eq!(
+        cipher
+            .open(&sealed[2], b"clients.name:1")
+            .unwrap()
+            .as_slice(),
+        [2]
+    );
+
+    // The count is per DEK in this process: a new cipher over the same DEK is refused too,
+    // while a new DEK seals again.
+    let again = FieldCipher::new(&dek).with_seal_limit(3);
+    assert!(matches!(
+        again.seal(b"x", b"c"),
+        Err(Error::KeyExhausted { .. })
+    ));
+    let rotated = FieldCipher::new(&DataKey::generate(KeyId(32)).unwrap()).with_seal_limit(3);
+    assert!(rotated.seal(b"x", b"c").is_ok());
+    assert_eq!(rotated.active_key_seals(), Some(1));
+
+    // A limit above the maximum is capped to it.
+    let capped = FieldCipher::new(&DataKey::generate(KeyId(33)).unwrap()).with_seal_limit(u64::MAX);
+    assert!(format!("{capped:?}").contains(&format!("seal_limit: {}", 1u64 << 31)));
+}

@@ -61,6 +61,32 @@ fn ring_with_bad_key_length_is_refused_naming_the_entry_not_the_bytes() {
 }
 
 #[test]
+fn ring_with_a_degenerate_key_is_refused_naming_the_entry_and_rule_not_the_bytes() {
+    use base64::Engine as _;
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut pattern = [0u8; 32];
+    for (i, b) in pattern.iter_mut().enumerate() {
+        *b = b"0123456789"[i % 10];
+    }
+    for bad in [encode(&[0; 32]), encode(&[0x42; 32]), encode(&pattern)] {
+        let err = ring_error(&format!("1:{}:active\n2:{bad}", b64()));
+        assert_eq!(
+            err,
+            KeyRingError::DegenerateKey {
+                entry: 2,
+                min_distinct: 16
+            }
+        );
+        let shown = err.to_string();
+        assert_eq!(
+            shown,
+            "key entry 2: degenerate key material (fewer than 16 distinct byte values)"
+        );
+        assert!(!shown.contains(&bad[..8]));
+    }
+}
+
+#[test]
 fn ring_entries_that_do_not_parse_are_refused_never_skipped() {
     let good = b64();
     for (text, reason) in [
@@ -182,6 +208,88 @@ fn from_env_child() {
                 ..
             })
         )),
+    }
+}
+
+/// Environment variable naming the key file the child run of [`from_file_child`] loads.
+const FILE_VAR: &str = "WARD_TEST_KEK_RING_FILE";
+
+/// Runs [`from_file_child`] on `path` with the given `WARD_ENV` (unset for `None`); returns what
+/// the child printed.
+fn run_from_file_child(path: &std::path::Path, ward_env: Option<&str>) -> String {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "kek::from_file_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(FILE_VAR, path);
+    match ward_env {
+        Some(value) => command.env("WARD_ENV", value),
+        None => command.env_remove("WARD_ENV"),
+    };
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}");
+    stdout
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_open_to_others_is_refused_unless_development() {
+    use std::os::unix::fs::PermissionsExt as _;
+    // `WARD_ENV` is read by `from_file`, so each environment is given to a child run.
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "1:{}:active", b64()).unwrap();
+    let path = file.path();
+
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    for ward_env in [None, Some("production"), Some("development")] {
+        let stdout = run_from_file_child(path, ward_env);
+        assert!(
+            stdout.contains("from_file: loaded, active 1"),
+            "{ward_env:?}: {stdout}"
+        );
+    }
+
+    for mode in [0o644, 0o640, 0o604, 0o660] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        for ward_env in [None, Some("production"), Some("staging"), Some("test")] {
+            let shown = ward_env.unwrap_or("production");
+            let stdout = run_from_file_child(path, ward_env);
+            assert!(
+                stdout.contains(&format!(
+                    "from_file: key file {} is open to group or others (mode {mode:04o}); \
+                     the {shown} environment requires it to be private to its owner (chmod 600)",
+                    path.display()
+                )),
+                "{mode:o} {ward_env:?}: {stdout}"
+            );
+        }
+        let stdout = run_from_file_child(path, Some("development"));
+        assert!(stdout.contains("from_file: loaded, active 1"), "{stdout}");
+    }
+    let stdout = run_from_file_child(path, Some("dev"));
+    assert!(
+        stdout.contains("from_file: WARD_ENV must be development, test, staging or production"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn from_file_child() {
+    let Some(path) = std::env::var_os(FILE_VAR) else {
+        return; // Run directly, not as the child: nothing to do.
+    };
+    match LocalKek::from_file(path) {
+        Ok(kek) => println!("from_file: loaded, active {}", kek.active_id()),
+        Err(e @ Error::KeyFilePermissions { .. }) => {
+            assert!(matches!(e, Error::KeyFilePermissions { mode, .. } if mode & 0o077 != 0));
+            println!("from_file: {e}");
+        }
+        Err(e) => println!("from_file: {e}"),
     }
 }
 

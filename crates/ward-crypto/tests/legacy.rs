@@ -24,8 +24,19 @@ fn legacy_text(version: u32, key: &[u8; 32], nonce: [u8; 12], plaintext: &[u8]) 
     )
 }
 
-const K1: [u8; 32] = [0x11; 32];
-const K2: [u8; 32] = [0x22; 32];
+/// A fixed test key with 32 distinct byte values (loaded keys must not be degenerate).
+const fn varied(seed: u8) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        key[i] = seed.wrapping_add((i as u8).wrapping_mul(37));
+        i += 1;
+    }
+    key
+}
+
+const K1: [u8; 32] = varied(0x11);
+const K2: [u8; 32] = varied(0x22);
 
 fn decryptor() -> LegacyDecryptor {
     let mut legacy = LegacyDecryptor::new();
@@ -112,4 +123,25 @@ fn a_legacy_version_is_configured_once_and_debug_hides_keys() {
     ));
     let shown = format!("{legacy:?}");
     assert_eq!(shown, "LegacyDecryptor { versions: [1, 2], .. }");
+}
+
+#[test]
+fn a_degenerate_legacy_key_is_refused() {
+    let mut legacy = LegacyDecryptor::new();
+    for bad in [[0u8; 32], [0x11; 32]] {
+        let err = legacy
+            .add_key(1, KeyMaterial::from_bytes(&bad).unwrap())
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::DegenerateKey {
+                min_distinct: 16,
+                len: 32
+            }
+        ));
+    }
+    assert_eq!(
+        format!("{legacy:?}"),
+        "LegacyDecryptor { versions: [], .. }"
+    );
 }

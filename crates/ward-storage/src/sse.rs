@@ -78,7 +78,10 @@ impl fmt::Debug for SsePolicy {
 pub struct SseCustomerKey(Arc<SecretBox<[u8; 32]>>);
 
 impl SseCustomerKey {
-    /// A master key from standard base64 that decodes to exactly 32 bytes.
+    /// A master key from standard base64 that decodes to exactly 32 bytes, not degenerate: a key
+    /// with fewer than [`MIN_DISTINCT_KEY_BYTES`](ward_crypto::MIN_DISTINCT_KEY_BYTES) (16)
+    /// distinct byte values (all zeros, a repeated placeholder) is refused, the same rule as
+    /// ward-crypto's loaded keys. A random key fails it with probability about 3 × 10⁻¹⁷.
     pub fn from_base64(encoded: &str) -> Result<Self> {
         let mut decoded = STANDARD
             .decode(encoded.trim())
@@ -87,6 +90,11 @@ impl SseCustomerKey {
             let len = decoded.len();
             decoded.zeroize();
             return Err(config_invalid(&format!("must be 32 bytes, got {len}")));
+        }
+        // The check only; the material it builds is zeroized when dropped here.
+        if let Err(e) = ward_crypto::KeyMaterial::from_loaded_bytes(&decoded) {
+            decoded.zeroize();
+            return Err(config_invalid(&e.to_string()));
         }
         let key = SecretBox::init_with_mut(|k: &mut [u8; 32]| k.copy_from_slice(&decoded));
         decoded.zeroize();
@@ -208,7 +216,8 @@ mod tests {
 
     #[test]
     fn customer_key_debug_and_errors_hide_the_bytes() {
-        let encoded = STANDARD.encode([7u8; 32]);
+        let varied: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5A);
+        let encoded = STANDARD.encode(varied);
         let master = SseCustomerKey::from_base64(&encoded).unwrap();
         let policy = SsePolicy::CustomerKey(master);
         let shown = format!("{policy:?}");
@@ -222,6 +231,25 @@ mod tests {
             "invalid storage configuration: setting `sse_customer_key` is invalid: must be 32 bytes, got 31"
         );
         assert!(SseCustomerKey::from_base64("not base64!").is_err());
+    }
+
+    #[test]
+    fn degenerate_customer_keys_are_refused_naming_the_rule_not_the_bytes() {
+        let mut pattern = [0u8; 32];
+        for (i, b) in pattern.iter_mut().enumerate() {
+            *b = b"0123456789abcdef"[i % 15];
+        }
+        for bad in [[0u8; 32], [7u8; 32], pattern] {
+            let encoded = STANDARD.encode(bad);
+            let err = SseCustomerKey::from_base64(&encoded).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "invalid storage configuration: setting `sse_customer_key` is invalid: \
+                 degenerate key material: fewer than 16 distinct byte values in 32 bytes"
+            );
+            assert!(!format!("{err:?}").contains(&encoded[..8]));
+        }
+        assert!(SseCustomerKey::generate().is_ok());
     }
 
     #[test]

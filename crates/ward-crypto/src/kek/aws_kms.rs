@@ -9,9 +9,10 @@ use aws_sdk_kms::error::{DisplayErrorContext, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::env::Environment;
+use crate::error::{Error, KeyRingError, Result};
 use crate::format::wrapped::Header;
-use crate::kek::{KeyEncryptionKey, KeyRing, WrappedDataKey};
+use crate::kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, WrappedDataKey};
 use crate::keys::{DataKey, KeyId, KeyMaterial};
 
 const PROVIDER: &str = "aws-kms";
@@ -28,7 +29,22 @@ const CONTEXT_CALLER: &str = "ward:context";
 /// key relabelled or moved to another workspace fails to unwrap ([`Error::Decrypt`]).
 ///
 /// This provider creates nothing: the KMS keys must exist and the caller's credentials must allow
-/// `kms:Encrypt` and `kms:Decrypt` on them.
+/// `kms:DescribeKey`, `kms:Encrypt` and `kms:Decrypt` on them.
+///
+/// # Key names are resolved once
+///
+/// [`connect`](Self::connect) refuses an empty key name
+/// ([`KeyRingError::EmptyKmsKeyId`]) and resolves every entry (key id, ARN or `alias/…`) to its
+/// key ARN with one `DescribeKey`. From then on `Encrypt` and `Decrypt` name that ARN, and the key
+/// ARN KMS reports in each answer must be it ([`Error::KmsKeyMismatch`] otherwise): an alias
+/// retargeted while the process runs does not silently move wrapping to another key.
+///
+/// # Plaintext DEKs
+///
+/// ward copies an unwrapped DEK out of the SDK's `Blob` into a zeroizing buffer, builds the
+/// [`DataKey`] from it and zeroizes what it owns. What it cannot reach stays as the SDK left it:
+/// the copy handed to the SDK for `Encrypt`, and the JSON request and response bodies (which carry
+/// the DEK base64-encoded) inside the SDK and its HTTP stack are freed without being zeroized.
 ///
 /// ```no_run
 /// use ward_crypto::{KeyId, KeyRing, KeyRingEntry, AwsKmsKek};
@@ -38,24 +54,68 @@ const CONTEXT_CALLER: &str = "ward:context";
 ///     KeyRingEntry { id: KeyId(1), key: "alias/ward-kek-2025".to_owned(), active: false },
 ///     KeyRingEntry { id: KeyId(2), key: "alias/ward-kek-2026".to_owned(), active: true },
 /// ])?;
-/// // Region and credentials from the environment, profile or instance role.
-/// let kek = AwsKmsKek::from_env(ring).await;
+/// // Region and credentials from the environment, profile or instance role; an `http://`
+/// // endpoint is refused unless `WARD_ENV=development`.
+/// let kek = AwsKmsKek::from_env(ring).await?;
 /// # Ok(()) }
 /// ```
 pub struct AwsKmsKek {
     client: Client,
+    /// Each version's key ARN, as `DescribeKey` reported it when connecting.
     ring: KeyRing<String>,
 }
 
 impl AwsKmsKek {
-    /// The provider over a configured KMS client.
-    pub fn new(client: Client, ring: KeyRing<String>) -> Self {
-        Self { client, ring }
+    /// The provider over a configured KMS client: refuses an empty key name and resolves every
+    /// ring entry to its key ARN (one `DescribeKey` each). The client is used as configured, its
+    /// endpoint included; [`from_env`](Self::from_env) applies the https rule.
+    pub async fn connect(client: Client, ring: KeyRing<String>) -> Result<Self> {
+        let (active, _) = ring.active();
+        let ids = ring.ids();
+        for &id in &ids {
+            if ring.get(id).is_none_or(|name| name.trim().is_empty()) {
+                return Err(KeyRingError::EmptyKmsKeyId { key_id: id }.into());
+            }
+        }
+        let mut entries = Vec::with_capacity(ids.len());
+        for id in ids {
+            let name = ring.get(id).map(|n| n.trim()).unwrap_or_default();
+            let output = client
+                .describe_key()
+                .key_id(name)
+                .send()
+                .await
+                .map_err(|e| provider_error(&format!("DescribeKey for kek {id}"), e))?;
+            let arn = output
+                .key_metadata()
+                .and_then(|m| m.arn())
+                .filter(|arn| !arn.is_empty())
+                .ok_or_else(|| Error::Provider {
+                    provider: PROVIDER,
+                    message: format!("DescribeKey for kek {id} returned no key ARN"),
+                })?;
+            entries.push(KeyRingEntry {
+                id,
+                key: arn.to_owned(),
+                active: id == active,
+            });
+        }
+        Ok(Self {
+            client,
+            ring: KeyRing::new(entries)?,
+        })
     }
 
     /// The provider with region and credentials from the standard AWS sources (environment,
-    /// shared config files, web identity, container or instance role), over HTTPS (rustls).
-    pub async fn from_env(ring: KeyRing<String>) -> Self {
+    /// shared config files, web identity, container or instance role), over HTTPS (rustls), then
+    /// [`connect`](Self::connect)ed.
+    ///
+    /// A KMS endpoint over `http://` (`AWS_ENDPOINT_URL_KMS`, or `AWS_ENDPOINT_URL` / a profile's
+    /// `endpoint_url`) is refused ([`Error::HttpsRequired`]) unless `WARD_ENV` is exactly
+    /// `development`; an unset `WARD_ENV` means `production`, as in ward-storage, and an
+    /// unknown value is [`Error::InvalidEnvironment`].
+    pub async fn from_env(ring: KeyRing<String>) -> Result<Self> {
+        let environment = Environment::from_env()?;
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
@@ -65,7 +125,12 @@ impl AwsKmsKek {
             .http_client(http)
             .load()
             .await;
-        Self::new(Client::new(&config), ring)
+        let service_endpoint = std::env::var("AWS_ENDPOINT_URL_KMS").ok();
+        check_endpoints(
+            environment,
+            [service_endpoint.as_deref(), config.endpoint_url()],
+        )?;
+        Self::connect(Client::new(&config), ring).await
     }
 
     /// The KMS client, for callers that manage keys themselves.
@@ -73,12 +138,45 @@ impl AwsKmsKek {
         &self.client
     }
 
-    fn kms_key(&self, id: KeyId) -> Result<&str> {
-        self.ring
-            .get(id)
-            .map(String::as_str)
-            .ok_or(Error::UnknownKeyId { key_id: id })
+    /// The key ARN of KEK version `id`, as resolved when connecting.
+    pub fn key_arn(&self, id: KeyId) -> Option<&str> {
+        self.ring.get(id).map(String::as_str)
     }
+
+    fn kms_key(&self, id: KeyId) -> Result<&str> {
+        self.key_arn(id).ok_or(Error::UnknownKeyId { key_id: id })
+    }
+}
+
+/// Refuses any configured endpoint that is not `https://` outside `development`.
+fn check_endpoints<'a>(
+    environment: Environment,
+    endpoints: impl IntoIterator<Item = Option<&'a str>>,
+) -> Result<()> {
+    if !environment.is_strict() {
+        return Ok(());
+    }
+    for endpoint in endpoints.into_iter().flatten() {
+        let scheme = endpoint.trim().split_once("://").map(|(s, _)| s);
+        if !scheme.is_some_and(|s| s.eq_ignore_ascii_case("https")) {
+            return Err(Error::HttpsRequired {
+                environment: environment.as_str(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The key ARN KMS reported must be the one the KEK version resolved to.
+fn check_reported_key(kek_id: KeyId, expected: &str, reported: Option<&str>) -> Result<()> {
+    if reported == Some(expected) {
+        return Ok(());
+    }
+    Err(Error::KmsKeyMismatch {
+        kek_id,
+        expected: expected.to_owned(),
+        reported: reported.unwrap_or_default().to_owned(),
+    })
 }
 
 /// The KMS encryption context binding a wrapped key to its header and the caller's context.
@@ -127,6 +225,7 @@ impl KeyEncryptionKey for AwsKmsKek {
             kek_id,
             dek_id: dek.id(),
         };
+        // This copy belongs to the SDK from here on (see the type's docs).
         let output = self
             .client
             .encrypt()
@@ -136,6 +235,7 @@ impl KeyEncryptionKey for AwsKmsKek {
             .send()
             .await
             .map_err(|e| provider_error("Encrypt", e))?;
+        check_reported_key(kek_id, kms_key, output.key_id())?;
         let blob = output.ciphertext_blob.ok_or_else(|| Error::Provider {
             provider: PROVIDER,
             message: "Encrypt returned no ciphertext".to_owned(),
@@ -145,7 +245,8 @@ impl KeyEncryptionKey for AwsKmsKek {
     }
 
     async fn unwrap(&self, wrapped: &WrappedDataKey, context: &[u8]) -> Result<DataKey> {
-        let kms_key = self.kms_key(wrapped.kek_id())?;
+        let kek_id = wrapped.kek_id();
+        let kms_key = self.kms_key(kek_id)?;
         let result = self
             .client
             .decrypt()
@@ -154,7 +255,7 @@ impl KeyEncryptionKey for AwsKmsKek {
             .set_encryption_context(Some(encryption_context(wrapped.header_bytes(), context)))
             .send()
             .await;
-        let output = match result {
+        let mut output = match result {
             Ok(output) => output,
             // Wrong context, modified blob or another key: one detail-free variant, as locally.
             Err(e)
@@ -165,15 +266,17 @@ impl KeyEncryptionKey for AwsKmsKek {
             }
             Err(e) => return Err(provider_error("Decrypt", e)),
         };
-        let plaintext = Zeroizing::new(
-            output
-                .plaintext
-                .ok_or_else(|| Error::Provider {
-                    provider: PROVIDER,
-                    message: "Decrypt returned no plaintext".to_owned(),
-                })?
-                .into_inner(),
-        );
+        // Take the plaintext out of the output first, so it is zeroized on every path below:
+        // `into_inner` moves the Blob's own buffer (no copy) into the zeroizing wrapper.
+        let plaintext = output
+            .plaintext
+            .take()
+            .map(|blob| Zeroizing::new(blob.into_inner()));
+        check_reported_key(kek_id, kms_key, output.key_id())?;
+        let plaintext = plaintext.ok_or_else(|| Error::Provider {
+            provider: PROVIDER,
+            message: "Decrypt returned no plaintext".to_owned(),
+        })?;
         Ok(DataKey::new(
             wrapped.dek_id(),
             KeyMaterial::from_bytes(&plaintext)?,
@@ -187,5 +290,52 @@ impl fmt::Debug for AwsKmsKek {
             .field("active_id", &self.active_id())
             .field("key_ids", &self.key_ids())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_endpoints_are_refused_outside_development() {
+        let http = Some("http://127.0.0.1:9100");
+        let https = Some("https://kms.eu-west-1.amazonaws.com");
+        for env in [
+            Environment::Test,
+            Environment::Staging,
+            Environment::Production,
+        ] {
+            assert!(matches!(
+                check_endpoints(env, [None, http]),
+                Err(Error::HttpsRequired { environment }) if environment == env.as_str()
+            ));
+            assert!(matches!(
+                check_endpoints(env, [Some("127.0.0.1:9100")]),
+                Err(Error::HttpsRequired { .. })
+            ));
+            assert!(check_endpoints(env, [https, None, Some("HTTPS://kms.local")]).is_ok());
+            assert!(check_endpoints(env, [None, None]).is_ok());
+        }
+        assert!(check_endpoints(Environment::Development, [http]).is_ok());
+    }
+
+    #[test]
+    fn a_reported_key_must_be_the_resolved_arn() {
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/0f9e";
+        assert!(check_reported_key(KeyId(1), arn, Some(arn)).is_ok());
+        for reported in [
+            None,
+            Some(""),
+            Some("arn:aws:kms:us-east-1:123456789012:key/other"),
+        ] {
+            assert!(matches!(
+                check_reported_key(KeyId(1), arn, reported),
+                Err(Error::KmsKeyMismatch {
+                    kek_id: KeyId(1),
+                    ..
+                })
+            ));
+        }
     }
 }

@@ -13,7 +13,9 @@
 //!
 //! - `<id>` is a decimal `u32`, the version written into every wrapped DEK;
 //! - `<base64>` is standard base64 of exactly 32 random bytes
-//!   (`cargo run -p ward-crypto --example keygen` prints one);
+//!   (`cargo run -p ward-crypto --example keygen` prints one); a key with fewer than
+//!   [`MIN_DISTINCT_KEY_BYTES`](crate::MIN_DISTINCT_KEY_BYTES) distinct byte values (all zeros,
+//!   a repeated placeholder) is refused as [`KeyRingError::DegenerateKey`];
 //! - the optional third part `active` marks the version new DEKs are wrapped under; exactly one
 //!   entry carries it. Whitespace around parts is ignored.
 //!
@@ -21,9 +23,11 @@
 //! never its bytes.
 
 use std::fmt;
+use std::io::Read as _;
 use std::path::Path;
 
 use crate::aead::{AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
+use crate::env::Environment;
 use crate::error::{Error, KeyRingError, Result};
 use crate::format::wrapped::Header;
 use crate::kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, WrappedDataKey};
@@ -58,6 +62,10 @@ pub struct LocalKek {
 
 impl LocalKek {
     /// The provider over an already validated ring of key material.
+    ///
+    /// The material is used as given: load it with [`KeyMaterial::from_base64`] or
+    /// [`KeyMaterial::from_loaded_bytes`] (which refuse degenerate keys), or use
+    /// [`LocalKek::parse`], [`LocalKek::from_env`] or [`LocalKek::from_file`].
     pub fn new(ring: KeyRing<KeyMaterial>) -> Self {
         Self {
             ring: ring.map(|key| AeadKey::new(&key)),
@@ -73,10 +81,7 @@ impl LocalKek {
             .map(str::trim)
             .filter(|item| !item.is_empty() && !item.starts_with('#'));
         for (index, item) in items.enumerate() {
-            entries.push(parse_entry(item).map_err(|reason| KeyRingError::BadEntry {
-                entry: index + 1,
-                reason,
-            })?);
+            entries.push(parse_entry(index + 1, item)?);
         }
         Ok(Self::new(KeyRing::new(entries)?))
     }
@@ -92,49 +97,79 @@ impl LocalKek {
 
     /// Loads the ring from a file (text format of the module docs).
     ///
-    /// Warns (through `tracing`) when the file is readable by group or others on Unix.
+    /// On Unix a file that group or others may access (any of the mode bits `0o077`, for example
+    /// mode `0644`) is refused with [`Error::KeyFilePermissions`] unless `WARD_ENV` is exactly
+    /// `development`, where it only warns (through `tracing`). An unset `WARD_ENV` means
+    /// `production`, as in ward-storage; an unknown value is [`Error::InvalidEnvironment`]. The
+    /// mode is read from the opened file, so it is the file that is then read.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-            Error::Provider {
-                provider: PROVIDER,
-                message: format!("reading key file {}: {e}", path.display()),
-            }
-        })?);
+        let environment = Environment::from_env()?;
+        let read_error = |e: std::io::Error| Error::Provider {
+            provider: PROVIDER,
+            message: format!("reading key file {}: {e}", path.display()),
+        };
+        let mut file = std::fs::File::open(path).map_err(read_error)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            if let Ok(meta) = std::fs::metadata(path)
-                && meta.permissions().mode() & 0o077 != 0
-            {
+            let mode = file.metadata().map_err(read_error)?.permissions().mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                if environment.is_strict() {
+                    return Err(Error::KeyFilePermissions {
+                        path: path.to_owned(),
+                        mode,
+                        environment: environment.as_str(),
+                    });
+                }
                 tracing::warn!(
                     path = %path.display(),
-                    "key file is readable by group or others; restrict it to its owner (0600)"
+                    mode = format_args!("{mode:04o}"),
+                    "key file is open to group or others (accepted in development only); \
+                     restrict it to its owner (0600)"
                 );
             }
         }
+        #[cfg(not(unix))]
+        let _ = environment;
+        let mut text = zeroize::Zeroizing::new(String::new());
+        file.read_to_string(&mut text).map_err(read_error)?;
         Self::parse(&text)
     }
 }
 
-/// One `id:base64[:active]` item; the error says what was wrong without echoing the item.
-fn parse_entry(item: &str) -> std::result::Result<KeyRingEntry<KeyMaterial>, String> {
+/// One `id:base64[:active]` item, the `entry`-th of its source; the error says what was wrong
+/// without echoing the item.
+fn parse_entry(
+    entry: usize,
+    item: &str,
+) -> std::result::Result<KeyRingEntry<KeyMaterial>, KeyRingError> {
+    let bad = |reason: &str| KeyRingError::BadEntry {
+        entry,
+        reason: reason.to_owned(),
+    };
     let mut parts = item.split(':').map(str::trim);
     let (Some(id), Some(key)) = (parts.next(), parts.next()) else {
-        return Err("expected `<id>:<base64 key>[:active]`".to_owned());
+        return Err(bad("expected `<id>:<base64 key>[:active]`"));
     };
     let active = match parts.next() {
         None => false,
         Some("active") => true,
-        Some(_) => return Err("the third part may only be `active`".to_owned()),
+        Some(_) => return Err(bad("the third part may only be `active`")),
     };
     if parts.next().is_some() {
-        return Err("too many `:`-separated parts".to_owned());
+        return Err(bad("too many `:`-separated parts"));
     }
     let id: u32 = id
         .parse()
-        .map_err(|_| "the id is not a decimal number".to_owned())?;
-    let key = KeyMaterial::from_base64(key).map_err(|e| e.to_string())?;
+        .map_err(|_| bad("the id is not a decimal number"))?;
+    let key = KeyMaterial::from_base64(key).map_err(|e| match e {
+        Error::DegenerateKey { min_distinct, .. } => KeyRingError::DegenerateKey {
+            entry,
+            min_distinct,
+        },
+        other => bad(&other.to_string()),
+    })?;
     Ok(KeyRingEntry {
         id: KeyId(id),
         key,
