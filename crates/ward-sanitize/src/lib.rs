@@ -131,3 +131,4 @@ pub use limits::Limits;
 pub use pdf::ActiveContentPolicy;
 pub use report::{Category, Removed, Report};
 pub use sanitizer::{Sanitized, Sanitizer};
+pub use ward_types::Fault;

@@ -96,4 +96,4 @@ pub use bytes;
 pub use uuid;
 pub use ward_crypto;
 pub use ward_types;
-pub use ward_types::Environment;
+pub use ward_types::{Environment, Fault};
