@@ -1,5 +1,7 @@
 //! The crate's one error type.
 
+use ward_types::Fault;
+
 use crate::keys::KeyId;
 
 /// A `Result` whose error is [`enum@Error`].
@@ -173,6 +175,64 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
+impl Error {
+    /// Whose fault this error is, for mapping it to a response.
+    ///
+    /// ward-crypto only ever sees keys and ciphertexts the service loaded itself, so nearly every
+    /// failure is the server's: a ciphertext read from the store that fails to open is an
+    /// integrity failure of stored data, not bad client input.
+    ///
+    /// | variant | fault | why |
+    /// |---|---|---|
+    /// | `InvalidKeyLength`, `DegenerateKey`, `InvalidKeyEncoding`, `KeyRing` | `Server` | key material comes from configuration or the key table |
+    /// | `UnknownKeyId`, `KeyIdMismatch` | `Server` | stored data names a key the service cannot supply: an integrity or configuration failure |
+    /// | `KeyDestroyed` | `NotFound` | the key was crypto-shredded on purpose: the data is deleted, as a removed record is (a service may answer 410) |
+    /// | `KeyExhausted`, `NoActiveKey` | `Server` | an operator must rotate or create a data key |
+    /// | `Decrypt`, `UnsupportedVersion`, `Malformed` | `Server` | stored ciphertext failed to open: integrity failure, a newer writer, or corruption |
+    /// | `RangeOutOfBounds` | `ClientInput` | the byte range comes from the request (a service may answer 416) |
+    /// | `InvalidEnvironment`, `HttpsRequired`, `KmsKeyMismatch`, `KeyFilePermissions` | `Server` | deployment configuration |
+    /// | `Provider` from `aws-kms` | `Unavailable` | KMS failed or timed out; retrying may help |
+    /// | `Provider` from any other provider | `Server` | a local key source (environment, file) is misconfigured |
+    /// | `ApiMisuse` | `Server` | a bug in the calling code |
+    /// | `Io` | `Unavailable` | the stream's reader or writer (the store, the network) failed |
+    ///
+    /// ```
+    /// use ward_crypto::{Error, Fault};
+    ///
+    /// assert_eq!(Error::Decrypt.fault(), Fault::Server);
+    /// ```
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::InvalidKeyLength { .. }
+            | Self::DegenerateKey { .. }
+            | Self::InvalidKeyEncoding
+            | Self::KeyRing(_)
+            | Self::UnknownKeyId { .. }
+            | Self::KeyIdMismatch { .. }
+            | Self::KeyExhausted { .. }
+            | Self::NoActiveKey
+            | Self::Decrypt
+            | Self::UnsupportedVersion { .. }
+            | Self::Malformed { .. }
+            | Self::InvalidEnvironment
+            | Self::HttpsRequired { .. }
+            | Self::KmsKeyMismatch { .. }
+            | Self::KeyFilePermissions { .. }
+            | Self::ApiMisuse(_) => Fault::Server,
+            Self::KeyDestroyed { .. } => Fault::NotFound,
+            Self::RangeOutOfBounds { .. } => Fault::ClientInput,
+            Self::Provider { provider, .. } => {
+                if *provider == "aws-kms" {
+                    Fault::Unavailable
+                } else {
+                    Fault::Server
+                }
+            }
+            Self::Io(_) => Fault::Unavailable,
+        }
+    }
+}
+
 /// Why a key ring could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -227,5 +287,101 @@ pub enum KeyRingError {
 impl From<aes_gcm::Error> for Error {
     fn from(_: aes_gcm::Error) -> Self {
         Self::Decrypt
+    }
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    /// One error of every variant, each with the fault it must have. The match has no wildcard,
+    /// so a new variant does not compile until it is classified here too.
+    #[test]
+    fn every_variant_is_classified() {
+        let id = KeyId(1);
+        let examples = [
+            Error::InvalidKeyLength {
+                expected: 32,
+                actual: 1,
+            },
+            Error::DegenerateKey {
+                min_distinct: 16,
+                len: 32,
+            },
+            Error::InvalidKeyEncoding,
+            Error::KeyRing(KeyRingError::Empty),
+            Error::UnknownKeyId { key_id: id },
+            Error::KeyIdMismatch {
+                expected: id,
+                actual: KeyId(2),
+            },
+            Error::KeyDestroyed { key_id: id },
+            Error::KeyExhausted {
+                key_id: id,
+                limit: 1,
+            },
+            Error::NoActiveKey,
+            Error::Decrypt,
+            Error::UnsupportedVersion { version: 9 },
+            Error::Malformed {
+                format: "stream header",
+                reason: "too short",
+            },
+            Error::RangeOutOfBounds {
+                start: 0,
+                end: 2,
+                len: 1,
+            },
+            Error::InvalidEnvironment,
+            Error::HttpsRequired {
+                environment: "production",
+            },
+            Error::KmsKeyMismatch {
+                kek_id: id,
+                expected: "a".to_owned(),
+                reported: "b".to_owned(),
+            },
+            Error::KeyFilePermissions {
+                path: "k".into(),
+                mode: 0o644,
+                environment: "production",
+            },
+            Error::Provider {
+                provider: "aws-kms",
+                message: String::new(),
+            },
+            Error::Provider {
+                provider: "local",
+                message: String::new(),
+            },
+            Error::ApiMisuse("misuse"),
+            Error::Io(std::io::Error::other("broken")),
+        ];
+        for error in examples {
+            let expected = match &error {
+                Error::InvalidKeyLength { .. }
+                | Error::DegenerateKey { .. }
+                | Error::InvalidKeyEncoding
+                | Error::KeyRing(_)
+                | Error::UnknownKeyId { .. }
+                | Error::KeyIdMismatch { .. }
+                | Error::KeyExhausted { .. }
+                | Error::NoActiveKey
+                | Error::Decrypt
+                | Error::UnsupportedVersion { .. }
+                | Error::Malformed { .. }
+                | Error::InvalidEnvironment
+                | Error::HttpsRequired { .. }
+                | Error::KmsKeyMismatch { .. }
+                | Error::KeyFilePermissions { .. }
+                | Error::ApiMisuse(_) => Fault::Server,
+                Error::KeyDestroyed { .. } => Fault::NotFound,
+                Error::RangeOutOfBounds { .. } => Fault::ClientInput,
+                Error::Provider { provider, .. } if *provider == "aws-kms" => Fault::Unavailable,
+                Error::Provider { .. } => Fault::Server,
+                Error::Io(_) => Fault::Unavailable,
+            };
+            assert_eq!(error.fault(), expected, "{error:?}");
+        }
     }
 }

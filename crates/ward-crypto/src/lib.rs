@@ -132,10 +132,12 @@ pub use kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, LocalKek, WrappedDataKey}
 pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial, MIN_DISTINCT_KEY_BYTES};
 pub use legacy::LegacyDecryptor;
 pub use rotation::{KeyUsage, needs_rewrap, reencrypt_field, rewrap, rewrap_source};
+pub use ward_types::Fault;
 
 // Implementors of `DataKeySource` and `KeyEncryptionKey` use the same `async_trait` macro.
 pub use async_trait;
 #[cfg(feature = "aws-kms")]
 pub use aws_sdk_kms;
 pub use secrecy;
+pub use ward_types;
 pub use zeroize;

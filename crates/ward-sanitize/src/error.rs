@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use ward_types::Fault;
+
 use crate::kind::FileKind;
 
 /// `Result` with this crate's [`Error`] as the default error type.
@@ -115,9 +117,42 @@ impl Error {
         }
     }
 
-    /// Whether the uploader is at fault (bad input), as opposed to an I/O or encoder fault.
+    /// Whose fault this error is, for mapping it to a response.
+    ///
+    /// | variant | fault | why |
+    /// |---|---|---|
+    /// | `Name`, `UnsupportedType`, `Mismatch` | `ClientInput` | the upload is not an accepted type (a service may answer 415 for `UnsupportedType`) |
+    /// | `Limit` of file size, pixels, PDF pages, objects, streams, inflated bytes, weight or time, PNG text, image time | `Limit` | the upload is too large or too costly to check |
+    /// | `Limit` of an empty file, a zero dimension or a frame outside the canvas | `ClientInput` | the upload is broken rather than too big |
+    /// | `Malformed`, `UnsupportedVariant`, `ActiveContent`, `Encrypted`, `PdfImage`, `OrientationUnsupported` | `ClientInput` | the upload is damaged, hostile or of a variant ward refuses |
+    /// | `Io` | `Server` | reading the upload failed below ward (as before, not counted as the uploader's fault) |
+    /// | `Encode` | `Server` | writing the cleaned file failed: ward's fault |
+    ///
+    /// ```
+    /// use ward_sanitize::{Error, Fault};
+    ///
+    /// assert_eq!(Error::Encrypted.fault(), Fault::ClientInput);
+    /// ```
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Name { .. }
+            | Self::UnsupportedType { .. }
+            | Self::Mismatch { .. }
+            | Self::Malformed { .. }
+            | Self::UnsupportedVariant { .. }
+            | Self::ActiveContent(_)
+            | Self::Encrypted
+            | Self::PdfImage { .. }
+            | Self::OrientationUnsupported { .. } => Fault::ClientInput,
+            Self::Limit(rule) => rule.fault(),
+            Self::Io { .. } | Self::Encode { .. } => Fault::Server,
+        }
+    }
+
+    /// Whether the uploader is at fault (bad input), as opposed to an I/O or encoder fault:
+    /// [`fault`](Self::fault) is one of the client classes.
     pub fn is_client_fault(&self) -> bool {
-        !matches!(self, Self::Io { .. } | Self::Encode { .. })
+        self.fault().is_client_fault()
     }
 
     pub(crate) fn malformed(kind: FileKind, reason: &'static str) -> Self {
@@ -239,6 +274,25 @@ pub enum LimitRule {
 }
 
 impl LimitRule {
+    /// `Limit` for a bound the upload exceeds; `ClientInput` for an empty or broken upload.
+    fn fault(&self) -> Fault {
+        match self {
+            Self::FileSize { .. }
+            | Self::Pixels { .. }
+            | Self::PdfPages { .. }
+            | Self::PdfObjects { .. }
+            | Self::PdfStream { .. }
+            | Self::PdfInflated { .. }
+            | Self::PdfWeight { .. }
+            | Self::PdfTime { .. }
+            | Self::PngText { .. }
+            | Self::ImageTime { .. } => Fault::Limit,
+            Self::Empty | Self::ZeroDimension | Self::FrameOutsideCanvas { .. } => {
+                Fault::ClientInput
+            }
+        }
+    }
+
     fn id(&self) -> &'static str {
         match self {
             Self::FileSize { .. } => "limit.file_size",
@@ -342,5 +396,98 @@ impl fmt::Display for ActiveContent {
             Self::Xfa => "an xfa form",
             Self::RichMedia => "rich media content or a rich media action",
         })
+    }
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    /// One error of every variant (and every limit), each with the fault it must have. The
+    /// matches have no wildcard, so a new variant does not compile until it is classified here.
+    #[test]
+    fn every_variant_is_classified() {
+        let limits = [
+            LimitRule::FileSize { limit: 1 },
+            LimitRule::Empty,
+            LimitRule::ZeroDimension,
+            LimitRule::Pixels {
+                pixels: 2,
+                limit: 1,
+            },
+            LimitRule::PdfPages { pages: 2, limit: 1 },
+            LimitRule::PdfObjects { limit: 1 },
+            LimitRule::PdfStream { limit: 1 },
+            LimitRule::PdfInflated { limit: 1 },
+            LimitRule::PdfWeight { limit: 1 },
+            LimitRule::PdfTime {
+                limit: Duration::from_secs(1),
+            },
+            LimitRule::PngText { limit: 1 },
+            LimitRule::ImageTime {
+                limit: Duration::from_secs(1),
+            },
+            LimitRule::FrameOutsideCanvas { frame: 0 },
+        ];
+        let mut examples: Vec<Error> = limits.into_iter().map(Error::Limit).collect();
+        examples.extend([
+            Error::Name {
+                reason: NameRule::NotAllowed,
+            },
+            Error::UnsupportedType { detected: "gif" },
+            Error::Mismatch {
+                extension: FileKind::Png,
+                content: FileKind::Jpeg,
+            },
+            Error::malformed(FileKind::Pdf, "bad"),
+            Error::UnsupportedVariant {
+                kind: FileKind::Jpeg,
+                variant: "12-bit",
+            },
+            Error::ActiveContent(ActiveContent::JavaScript),
+            Error::Encrypted,
+            Error::PdfImage { reason: "filter" },
+            Error::OrientationUnsupported {
+                kind: FileKind::Webp,
+            },
+            Error::Io {
+                source: std::io::Error::other("reset"),
+            },
+            Error::Encode {
+                kind: FileKind::Png,
+                source: "encoder".into(),
+            },
+        ]);
+        for error in examples {
+            let expected = match &error {
+                Error::Name { .. }
+                | Error::UnsupportedType { .. }
+                | Error::Mismatch { .. }
+                | Error::Malformed { .. }
+                | Error::UnsupportedVariant { .. }
+                | Error::ActiveContent(_)
+                | Error::Encrypted
+                | Error::PdfImage { .. }
+                | Error::OrientationUnsupported { .. } => Fault::ClientInput,
+                Error::Limit(rule) => match rule {
+                    LimitRule::FileSize { .. }
+                    | LimitRule::Pixels { .. }
+                    | LimitRule::PdfPages { .. }
+                    | LimitRule::PdfObjects { .. }
+                    | LimitRule::PdfStream { .. }
+                    | LimitRule::PdfInflated { .. }
+                    | LimitRule::PdfWeight { .. }
+                    | LimitRule::PdfTime { .. }
+                    | LimitRule::PngText { .. }
+                    | LimitRule::ImageTime { .. } => Fault::Limit,
+                    LimitRule::Empty
+                    | LimitRule::ZeroDimension
+                    | LimitRule::FrameOutsideCanvas { .. } => Fault::ClientInput,
+                },
+                Error::Io { .. } | Error::Encode { .. } => Fault::Server,
+            };
+            assert_eq!(error.fault(), expected, "{error:?}");
+            assert_eq!(error.is_client_fault(), expected.is_client_fault());
+        }
     }
 }

@@ -1,108 +1,74 @@
-//! The accepted file types, the extension rule and the magic-byte sniffer.
+//! Detecting a [`FileKind`]: the extension rule and the magic-byte sniffer.
+//!
+//! The kinds themselves and their names live in ward-types, shared with ward-storage.
 
-use std::fmt;
+pub use ward_types::FileKind;
 
 use crate::error::{Error, NameRule, Result};
 
-/// A file type ward accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FileKind {
-    /// JPEG (JFIF or EXIF).
-    Jpeg,
-    /// PNG, including APNG.
-    Png,
-    /// WebP: lossy, lossless, extended and animated.
-    Webp,
-    /// PDF.
-    Pdf,
+/// Applies the extension rule to an uploaded name: the last suffix of the last path
+/// component (`/` or `\`), compared case-insensitively; NUL or control characters reject.
+///
+/// ```
+/// use ward_sanitize::{FileKind, kind_from_name};
+/// assert_eq!(kind_from_name("C:\\scans\\Wound.JPEG")?, FileKind::Jpeg);
+/// assert!(kind_from_name("consent.pdf.exe").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn kind_from_name(name: &str) -> Result<FileKind> {
+    if name.chars().any(char::is_control) {
+        return Err(Error::Name {
+            reason: NameRule::ControlCharacter,
+        });
+    }
+    let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let Some((_, ext)) = last.rsplit_once('.') else {
+        return Err(Error::Name {
+            reason: NameRule::NoExtension,
+        });
+    };
+    if ext.is_empty() {
+        return Err(Error::Name {
+            reason: NameRule::NoExtension,
+        });
+    }
+    match ext.to_ascii_lowercase().as_str() {
+        "jpg" | "jpeg" => Ok(FileKind::Jpeg),
+        "png" => Ok(FileKind::Png),
+        "webp" => Ok(FileKind::Webp),
+        "pdf" => Ok(FileKind::Pdf),
+        "heic" | "heif" => Err(Error::UnsupportedType { detected: "heic" }),
+        _ => Err(Error::Name {
+            reason: NameRule::NotAllowed,
+        }),
+    }
 }
 
-impl FileKind {
-    /// The canonical extension, without the dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Self::Jpeg => "jpg",
-            Self::Png => "png",
-            Self::Webp => "webp",
-            Self::Pdf => "pdf",
-        }
+/// Identifies the content from its first bytes. Accepted types give `Ok`; a recognised but
+/// refused type (GIF, TIFF, HEIC, …) or unknown bytes give [`Error::UnsupportedType`].
+///
+/// ```
+/// use ward_sanitize::{FileKind, sniff_kind};
+/// assert_eq!(sniff_kind(b"%PDF-1.7\n")?, FileKind::Pdf);
+/// assert!(sniff_kind(b"GIF89a").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn sniff_kind(bytes: &[u8]) -> Result<FileKind> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Ok(FileKind::Jpeg);
     }
-
-    /// The media type to store and serve the file with.
-    pub fn mime(self) -> &'static str {
-        match self {
-            Self::Jpeg => "image/jpeg",
-            Self::Png => "image/png",
-            Self::Webp => "image/webp",
-            Self::Pdf => "application/pdf",
-        }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Ok(FileKind::Png);
     }
-
-    /// Applies the extension rule to an uploaded name: the last suffix of the last path
-    /// component (`/` or `\`), compared case-insensitively; NUL or control characters reject.
-    ///
-    /// ```
-    /// use ward_sanitize::FileKind;
-    /// assert_eq!(FileKind::from_name("C:\\scans\\Wound.JPEG")?, FileKind::Jpeg);
-    /// assert!(FileKind::from_name("consent.pdf.exe").is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn from_name(name: &str) -> Result<Self> {
-        if name.chars().any(char::is_control) {
-            return Err(Error::Name {
-                reason: NameRule::ControlCharacter,
-            });
-        }
-        let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
-        let Some((_, ext)) = last.rsplit_once('.') else {
-            return Err(Error::Name {
-                reason: NameRule::NoExtension,
-            });
-        };
-        if ext.is_empty() {
-            return Err(Error::Name {
-                reason: NameRule::NoExtension,
-            });
-        }
-        match ext.to_ascii_lowercase().as_str() {
-            "jpg" | "jpeg" => Ok(Self::Jpeg),
-            "png" => Ok(Self::Png),
-            "webp" => Ok(Self::Webp),
-            "pdf" => Ok(Self::Pdf),
-            "heic" | "heif" => Err(Error::UnsupportedType { detected: "heic" }),
-            _ => Err(Error::Name {
-                reason: NameRule::NotAllowed,
-            }),
-        }
+    if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        return Ok(FileKind::Webp);
     }
-
-    /// Identifies the content from its first bytes. Accepted types give `Ok`; a recognised but
-    /// refused type (GIF, TIFF, HEIC, …) or unknown bytes give [`Error::UnsupportedType`].
-    ///
-    /// ```
-    /// use ward_sanitize::FileKind;
-    /// assert_eq!(FileKind::sniff(b"%PDF-1.7\n")?, FileKind::Pdf);
-    /// assert!(FileKind::sniff(b"GIF89a").is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn sniff(bytes: &[u8]) -> Result<Self> {
-        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            return Ok(Self::Jpeg);
-        }
-        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-            return Ok(Self::Png);
-        }
-        if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
-            return Ok(Self::Webp);
-        }
-        if bytes.starts_with(b"%PDF-") {
-            return Ok(Self::Pdf);
-        }
-        Err(Error::UnsupportedType {
-            detected: refused_type(bytes),
-        })
+    if bytes.starts_with(b"%PDF-") {
+        return Ok(FileKind::Pdf);
     }
+    Err(Error::UnsupportedType {
+        detected: refused_type(bytes),
+    })
 }
 
 /// Names a recognised type that ward refuses, so the error says what the upload really was.
@@ -126,16 +92,5 @@ fn refused_type(bytes: &[u8]) -> &'static str {
         "empty"
     } else {
         "unknown"
-    }
-}
-
-impl fmt::Display for FileKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Jpeg => "jpeg",
-            Self::Png => "png",
-            Self::Webp => "webp",
-            Self::Pdf => "pdf",
-        })
     }
 }

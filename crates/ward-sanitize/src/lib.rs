@@ -8,8 +8,8 @@
 //!
 //! # What it does
 //!
-//! - **Validation.** JPEG, PNG, WebP and PDF only. The extension ([`FileKind::from_name`]),
-//!   the magic bytes ([`FileKind::sniff`]) and a real parse must agree, else an [`Error`] naming
+//! - **Validation.** JPEG, PNG, WebP and PDF only. The extension ([`kind_from_name`]),
+//!   the magic bytes ([`sniff_kind`]) and a real parse must agree, else an [`Error`] naming
 //!   the failed rule ([`Error::rule`]). Every bound is in [`Limits`].
 //! - **Images, losslessly.** JPEG keeps, by allow-list, only frame headers, tables, the restart
 //!   interval, scans, JFIF (without its thumbnail), the ICC profile (cut to its declared size)
@@ -126,8 +126,9 @@ mod webp;
 
 pub use error::{ActiveContent, Error, LimitRule, NameRule, Result};
 pub use filename::{MAX_DISPLAY_NAME_BYTES, display_name};
-pub use kind::FileKind;
+pub use kind::{FileKind, kind_from_name, sniff_kind};
 pub use limits::Limits;
 pub use pdf::ActiveContentPolicy;
 pub use report::{Category, Removed, Report};
 pub use sanitizer::{Sanitized, Sanitizer};
+pub use ward_types::Fault;

@@ -6,7 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use crate::error::{Error, LimitRule, Result};
-use crate::kind::FileKind;
+use crate::kind::{FileKind, kind_from_name, sniff_kind};
 use crate::limits::Limits;
 use crate::pdf::{self, ActiveContentPolicy};
 use crate::permits::{Deadline, DecodePermits};
@@ -129,7 +129,7 @@ impl Sanitizer {
     ///
     /// The name is checked before a byte is read, so a refused extension costs no I/O.
     pub fn sanitize_reader(&self, name: &str, reader: impl Read) -> Result<Sanitized> {
-        FileKind::from_name(name)?;
+        kind_from_name(name)?;
         let limit = self.limits.max_file_bytes();
         let mut bytes = Vec::new();
         reader
@@ -141,7 +141,7 @@ impl Sanitizer {
 
     /// Validates `bytes` uploaded under `name` and returns the cleaned file.
     ///
-    /// The extension ([`FileKind::from_name`]), the magic bytes ([`FileKind::sniff`]) and a
+    /// The extension ([`kind_from_name`]), the magic bytes ([`sniff_kind`]) and a
     /// real parse must agree. Images are stripped losslessly and the stripped file is decoded
     /// in full within the limits; PDFs are loaded, cleaned and written out fresh.
     pub fn sanitize(&self, name: &str, bytes: &[u8]) -> Result<Sanitized> {
@@ -168,7 +168,7 @@ impl Sanitizer {
     }
 
     fn sanitize_inner(&self, name: &str, bytes: &[u8], started: Instant) -> Result<Sanitized> {
-        let extension = FileKind::from_name(name)?;
+        let extension = kind_from_name(name)?;
         let kind = self.check_content(extension, bytes)?;
         // Defence in depth: a panic inside a third-party decoder on hostile input becomes a
         // parse error for that file instead of taking the caller down.
@@ -208,7 +208,7 @@ impl Sanitizer {
         if bytes.is_empty() {
             return Err(Error::Limit(LimitRule::Empty));
         }
-        let content = FileKind::sniff(bytes)?;
+        let content = sniff_kind(bytes)?;
         if content != extension {
             return Err(Error::Mismatch { extension, content });
         }

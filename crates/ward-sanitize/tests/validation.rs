@@ -14,18 +14,30 @@ fn small_png() -> Vec<u8> {
 #[test]
 fn extension_is_the_last_suffix_case_insensitive_after_the_path() {
     assert_eq!(
-        FileKind::from_name("a/b\\c.d/Photo.JPG").unwrap(),
+        ward_sanitize::kind_from_name("a/b\\c.d/Photo.JPG").unwrap(),
         FileKind::Jpeg
     );
-    assert_eq!(FileKind::from_name("x.jpeg").unwrap(), FileKind::Jpeg);
-    assert_eq!(FileKind::from_name("x.PnG").unwrap(), FileKind::Png);
-    assert_eq!(FileKind::from_name("x.webp").unwrap(), FileKind::Webp);
-    assert_eq!(FileKind::from_name("scan.v2.PDF").unwrap(), FileKind::Pdf);
+    assert_eq!(
+        ward_sanitize::kind_from_name("x.jpeg").unwrap(),
+        FileKind::Jpeg
+    );
+    assert_eq!(
+        ward_sanitize::kind_from_name("x.PnG").unwrap(),
+        FileKind::Png
+    );
+    assert_eq!(
+        ward_sanitize::kind_from_name("x.webp").unwrap(),
+        FileKind::Webp
+    );
+    assert_eq!(
+        ward_sanitize::kind_from_name("scan.v2.PDF").unwrap(),
+        FileKind::Pdf
+    );
 }
 
 #[test]
 fn extension_rule_rejects_each_bad_name_with_its_reason() {
-    let reason = |name: &str| match FileKind::from_name(name) {
+    let reason = |name: &str| match ward_sanitize::kind_from_name(name) {
         Err(Error::Name { reason }) => reason,
         other => panic!("expected a name error, got {other:?}"),
     };
@@ -42,7 +54,7 @@ fn extension_rule_rejects_each_bad_name_with_its_reason() {
 #[test]
 fn heic_is_rejected_as_unsupported_by_name_and_by_content() {
     assert!(matches!(
-        FileKind::from_name("IMG_0001.HEIC"),
+        ward_sanitize::kind_from_name("IMG_0001.HEIC"),
         Err(Error::UnsupportedType { detected: "heic" })
     ));
     let mut heic = vec![0, 0, 0, 24];

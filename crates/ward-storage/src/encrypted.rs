@@ -9,14 +9,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt as _};
 use tokio::io::AsyncReadExt as _;
-use uuid::Uuid;
 use ward_crypto::stream::{
     self as wstream, EncryptingReader, MAX_HEADER_LEN, StreamDecryptor, StreamHeader, StreamOptions,
 };
 use ward_crypto::{DataKey, DataKeySource, KeyId};
 
 use crate::error::{Error, Result};
-use crate::key::{KeyPrefix, ObjectKey};
+use crate::key::{KeyPrefix, ObjectKey, WorkspaceId};
 use crate::sse::SsePolicy;
 use crate::store::ObjectStoreExt as _;
 use crate::store::{
@@ -45,18 +44,18 @@ pub(crate) fn stream_context(key: &ObjectKey) -> &[u8] {
 #[async_trait]
 pub trait WorkspaceKeys: fmt::Debug + Send + Sync + 'static {
     /// The key new objects of `workspace` are written with.
-    async fn active_key(&self, workspace: Uuid) -> ward_crypto::Result<Arc<DataKey>>;
+    async fn active_key(&self, workspace: WorkspaceId) -> ward_crypto::Result<Arc<DataKey>>;
     /// The key with this id in `workspace`, for reading.
-    async fn key(&self, workspace: Uuid, id: KeyId) -> ward_crypto::Result<Arc<DataKey>>;
+    async fn key(&self, workspace: WorkspaceId, id: KeyId) -> ward_crypto::Result<Arc<DataKey>>;
 }
 
 #[async_trait]
 impl<T: WorkspaceKeys + ?Sized> WorkspaceKeys for Arc<T> {
-    async fn active_key(&self, workspace: Uuid) -> ward_crypto::Result<Arc<DataKey>> {
+    async fn active_key(&self, workspace: WorkspaceId) -> ward_crypto::Result<Arc<DataKey>> {
         (**self).active_key(workspace).await
     }
 
-    async fn key(&self, workspace: Uuid, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
+    async fn key(&self, workspace: WorkspaceId, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
         (**self).key(workspace, id).await
     }
 }
@@ -78,11 +77,11 @@ pub struct SharedAcrossWorkspaces<S>(pub S);
 
 #[async_trait]
 impl<S: DataKeySource + 'static> WorkspaceKeys for SharedAcrossWorkspaces<S> {
-    async fn active_key(&self, _workspace: Uuid) -> ward_crypto::Result<Arc<DataKey>> {
+    async fn active_key(&self, _workspace: WorkspaceId) -> ward_crypto::Result<Arc<DataKey>> {
         self.0.active_key().await
     }
 
-    async fn key(&self, _workspace: Uuid, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
+    async fn key(&self, _workspace: WorkspaceId, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
         self.0.key(id).await
     }
 }
@@ -473,6 +472,7 @@ mod tests {
     use crate::conformance::{self, Capabilities, fresh_key, pattern};
     use crate::key::FileKind;
     use crate::memory::MemoryStore;
+    use uuid::Uuid;
     use ward_crypto::InMemoryKeySource;
 
     fn keys() -> SharedAcrossWorkspaces<InMemoryKeySource> {

@@ -1,5 +1,7 @@
 //! The crate's one error type, and the reasons an encryption check can fail.
 
+use ward_types::Fault;
+
 /// A `Result` whose error is [`enum@Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -140,6 +142,47 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whose fault this error is, for mapping it to a response.
+    ///
+    /// | variant | fault | why |
+    /// |---|---|---|
+    /// | `NotFound` | `NotFound` | no object under this key |
+    /// | `InvalidKey` | `ClientInput` | a key string from outside (a request, a database row) is not a ward key |
+    /// | `RangeOutOfBounds` | `ClientInput` | the byte range comes from the request (a service may answer 416) |
+    /// | `NotSupported` | `Server` | the service called an operation its backend lacks |
+    /// | `PresignExpiryTooLong` | `Server` | the service chooses the expiry; asking for more than 15 minutes is its bug |
+    /// | `Config` | `Server` | deployment configuration |
+    /// | `Unauthorized` | `Server` | the store refused ward's own credentials: configuration, not the client |
+    /// | `EncryptionVerification`, `EncryptionVerificationCleanup` | `Server` | a stored object's encryption could not be proven |
+    /// | `BucketSetup` | `Server` | bootstrap could not configure the bucket |
+    /// | `Crypto` | the crypto error's [`fault`](ward_crypto::Error::fault) | a stored ciphertext that fails to open is `Server`; a destroyed key is `NotFound` |
+    /// | `Io` | `Server` | the local filesystem failed |
+    /// | `Generic` | `Unavailable` | the backend (network, S3 server) failed or timed out; retrying may help |
+    ///
+    /// ```
+    /// use ward_storage::{Error, Fault};
+    ///
+    /// let missing = Error::NotFound { key: String::new() };
+    /// assert_eq!(missing.fault(), Fault::NotFound);
+    /// assert_eq!(Error::Crypto(ward_storage::ward_crypto::Error::Decrypt).fault(), Fault::Server);
+    /// ```
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::NotFound { .. } => Fault::NotFound,
+            Self::InvalidKey { .. } | Self::RangeOutOfBounds { .. } => Fault::ClientInput,
+            Self::NotSupported { .. }
+            | Self::PresignExpiryTooLong { .. }
+            | Self::Config { .. }
+            | Self::Unauthorized { .. }
+            | Self::EncryptionVerification { .. }
+            | Self::EncryptionVerificationCleanup { .. }
+            | Self::BucketSetup { .. }
+            | Self::Io { .. } => Fault::Server,
+            Self::Crypto(error) => error.fault(),
+            Self::Generic { .. } => Fault::Unavailable,
+        }
+    }
+
     /// Whether this error means the object does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
@@ -256,4 +299,98 @@ pub enum VerificationFailure {
         /// The key id found in the header.
         observed: u32,
     },
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    /// One error of every variant, each with the fault it must have. The match has no wildcard,
+    /// so a new variant does not compile until it is classified here too.
+    #[test]
+    fn every_variant_is_classified() {
+        let failure = || VerificationFailure::HeadFailed {
+            message: String::new(),
+        };
+        let examples = [
+            Error::NotFound { key: String::new() },
+            Error::InvalidKey { reason: "bad" },
+            Error::RangeOutOfBounds {
+                start: 0,
+                end: 2,
+                len: 1,
+            },
+            Error::NotSupported {
+                store: "MemoryStore",
+                operation: "presign",
+            },
+            Error::PresignExpiryTooLong {
+                requested_secs: 3600,
+                max_secs: 900,
+            },
+            Error::Config {
+                rule: ConfigRule::CustomerKeyRequiresHttps,
+            },
+            Error::Unauthorized {
+                store: "S3Store",
+                message: String::new(),
+            },
+            Error::EncryptionVerification {
+                key: String::new(),
+                reason: failure(),
+            },
+            Error::EncryptionVerificationCleanup {
+                key: String::new(),
+                reason: failure(),
+                delete_error: Box::new(Error::NotFound { key: String::new() }),
+            },
+            Error::BucketSetup {
+                bucket: String::new(),
+                step: "default encryption",
+                detail: String::new(),
+            },
+            Error::Crypto(ward_crypto::Error::Decrypt),
+            Error::Crypto(ward_crypto::Error::KeyDestroyed {
+                key_id: ward_crypto::KeyId(1),
+            }),
+            Error::Io {
+                store: "LocalStore",
+                key: String::new(),
+                source: std::io::Error::other("disk"),
+            },
+            Error::Generic {
+                store: "S3Store",
+                operation: "put",
+                source: "timeout".into(),
+            },
+        ];
+        for error in examples {
+            let expected = match &error {
+                Error::NotFound { .. } => Fault::NotFound,
+                Error::InvalidKey { .. } | Error::RangeOutOfBounds { .. } => Fault::ClientInput,
+                Error::NotSupported { .. }
+                | Error::PresignExpiryTooLong { .. }
+                | Error::Config { .. }
+                | Error::Unauthorized { .. }
+                | Error::EncryptionVerification { .. }
+                | Error::EncryptionVerificationCleanup { .. }
+                | Error::BucketSetup { .. }
+                | Error::Io { .. } => Fault::Server,
+                Error::Crypto(inner) => inner.fault(),
+                Error::Generic { .. } => Fault::Unavailable,
+            };
+            assert_eq!(error.fault(), expected, "{error:?}");
+        }
+        assert_eq!(
+            Error::Crypto(ward_crypto::Error::Decrypt).fault(),
+            Fault::Server
+        );
+        assert_eq!(
+            Error::Crypto(ward_crypto::Error::KeyDestroyed {
+                key_id: ward_crypto::KeyId(1)
+            })
+            .fault(),
+            Fault::NotFound
+        );
+    }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use uuid::Uuid;
+pub use ward_types::{FileKind, WorkspaceId};
 
 use crate::error::{Error, Result};
 
@@ -28,49 +29,6 @@ impl Owner {
         match self {
             Self::Session(id) | Self::Client(id) => id,
         }
-    }
-}
-
-/// The kind of file stored, which fixes the key's extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum FileKind {
-    /// A JPEG image (`.jpg`).
-    Jpeg,
-    /// A PNG image (`.png`).
-    Png,
-    /// A WebP image (`.webp`).
-    Webp,
-    /// A PDF document (`.pdf`).
-    Pdf,
-}
-
-impl FileKind {
-    /// Every kind, for parsing and tests.
-    pub const ALL: [Self; 4] = [Self::Jpeg, Self::Png, Self::Webp, Self::Pdf];
-
-    /// The key's extension for this kind, without the dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Self::Jpeg => "jpg",
-            Self::Png => "png",
-            Self::Webp => "webp",
-            Self::Pdf => "pdf",
-        }
-    }
-
-    /// The media type stored as the object's content type.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Jpeg => "image/jpeg",
-            Self::Png => "image/png",
-            Self::Webp => "image/webp",
-            Self::Pdf => "application/pdf",
-        }
-    }
-
-    fn from_extension(ext: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.extension() == ext)
     }
 }
 
@@ -111,15 +69,22 @@ impl FileKind {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectKey {
     text: String,
-    workspace: Uuid,
+    workspace: WorkspaceId,
     owner: Owner,
     attachment: Uuid,
     kind: FileKind,
 }
 
 impl ObjectKey {
-    /// The key of an attachment, from its ids and kind.
-    pub fn new(workspace: Uuid, owner: Owner, attachment: Uuid, kind: FileKind) -> Self {
+    /// The key of an attachment, from its ids and kind. `workspace` is a [`WorkspaceId`] or a
+    /// bare [`Uuid`].
+    pub fn new(
+        workspace: impl Into<WorkspaceId>,
+        owner: Owner,
+        attachment: Uuid,
+        kind: FileKind,
+    ) -> Self {
+        let workspace = workspace.into();
         let text = format!(
             "{}attachments/{}.{}",
             KeyPrefix::owner(workspace, owner).as_str(),
@@ -141,7 +106,7 @@ impl ObjectKey {
     }
 
     /// The workspace (tenant) id.
-    pub fn workspace(&self) -> Uuid {
+    pub fn workspace(&self) -> WorkspaceId {
         self.workspace
     }
 
@@ -271,15 +236,16 @@ impl KeyPrefix {
     }
 
     /// Every object of one workspace.
-    pub fn workspace(workspace: Uuid) -> Self {
-        Self(format!("workspaces/{}/", workspace.as_hyphenated()))
+    pub fn workspace(workspace: impl Into<WorkspaceId>) -> Self {
+        Self(format!("workspaces/{}/", workspace.into()))
     }
 
     /// Every object of one session or client.
-    pub fn owner(workspace: Uuid, owner: Owner) -> Self {
+    pub fn owner(workspace: impl Into<WorkspaceId>, owner: Owner) -> Self {
+        let workspace: WorkspaceId = workspace.into();
         Self(format!(
             "workspaces/{}/{}/{}/",
-            workspace.as_hyphenated(),
+            workspace,
             owner.segment(),
             owner.id().as_hyphenated()
         ))

@@ -77,7 +77,7 @@ pub use encrypted::{
     EncryptedStore, RequiredProof, SealedPut, SharedAcrossWorkspaces, WorkspaceKeys,
 };
 pub use error::{BoxError, ConfigRule, Error, Result, VerificationFailure};
-pub use key::{FileKind, KeyPrefix, ObjectKey, Owner};
+pub use key::{FileKind, KeyPrefix, ObjectKey, Owner, WorkspaceId};
 pub use local::LocalStore;
 pub use memory::MemoryStore;
 #[cfg(feature = "s3")]
@@ -95,3 +95,5 @@ pub use verify::{EncryptionEvidence, EncryptionExpectation, Proof, verify_file_e
 pub use bytes;
 pub use uuid;
 pub use ward_crypto;
+pub use ward_types;
+pub use ward_types::{Environment, Fault};

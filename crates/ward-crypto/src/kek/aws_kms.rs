@@ -115,7 +115,7 @@ impl AwsKmsKek {
     /// `development`; an unset `WARD_ENV` means `production`, as in ward-storage, and an
     /// unknown value is [`Error::InvalidEnvironment`].
     pub async fn from_env(ring: KeyRing<String>) -> Result<Self> {
-        let environment = Environment::from_env()?;
+        let environment = crate::env::from_env()?;
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,

@@ -27,7 +27,6 @@ use std::io::Read as _;
 use std::path::Path;
 
 use crate::aead::{AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
-use crate::env::Environment;
 use crate::error::{Error, KeyRingError, Result};
 use crate::format::wrapped::Header;
 use crate::kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, WrappedDataKey};
@@ -104,7 +103,7 @@ impl LocalKek {
     /// mode is read from the opened file, so it is the file that is then read.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let environment = Environment::from_env()?;
+        let environment = crate::env::from_env()?;
         let read_error = |e: std::io::Error| Error::Provider {
             provider: PROVIDER,
             message: format!("reading key file {}: {e}", path.display()),

@@ -57,68 +57,12 @@ const DEFAULT_SECRET_KEYS: &[&str] = &[
     "ward-test-secret-key-not-for-production",
 ];
 
-/// The deployment environment a store is built for.
+/// The deployment environment a store is built for: ward-types' [`Environment`], re-exported.
 ///
-/// Production rules are the default: every environment but `Development` applies the strict rules
-/// (https endpoint, no default or weak credentials), and an unset `WARD_ENV` means `Production`.
-/// Only an explicit `Development` relaxes them. SSE-C over `http://` is refused in every
-/// environment, `Development` included.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Environment {
-    /// A developer machine: the only environment where http endpoints and default or weak
-    /// credentials are accepted.
-    Development,
-    /// Automated tests: strict rules (a test against a local server says `Development`).
-    Test,
-    /// Pre-production: strict rules.
-    Staging,
-    /// Production: strict rules. The default.
-    #[default]
-    Production,
-}
-
-impl Environment {
-    /// The lowercase name, as configured.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Development => "development",
-            Self::Test => "test",
-            Self::Staging => "staging",
-            Self::Production => "production",
-        }
-    }
-
-    /// Whether the strict rules apply: everywhere but `Development`.
-    pub fn is_strict(self) -> bool {
-        !matches!(self, Self::Development)
-    }
-}
-
-impl FromStr for Environment {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "development" => Ok(Self::Development),
-            "test" => Ok(Self::Test),
-            "staging" => Ok(Self::Staging),
-            "production" => Ok(Self::Production),
-            _ => Err(Error::Config {
-                rule: ConfigRule::Invalid {
-                    setting: "environment",
-                    reason: "expected development, test, staging or production".to_owned(),
-                },
-            }),
-        }
-    }
-}
-
-impl fmt::Display for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Every environment but `Development` applies the strict rules (https endpoint, no default or
+/// weak credentials), and an unset `WARD_ENV` means `Production`. SSE-C over `http://` is refused
+/// in every environment, `Development` included.
+pub use ward_types::Environment;
 
 /// A string setting of [`S3StoreBuilder`], for configuration files and the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
