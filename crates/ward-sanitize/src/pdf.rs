@@ -334,24 +334,47 @@ fn for_each_dict(
     deadline: Deadline,
     f: &mut impl FnMut(&Dictionary),
 ) -> Result<()> {
-    let mut late = false;
-    let mut visited = 0u32;
-    let mut g = |d: &Dictionary| {
-        if late {
-            return;
+    let mut pace = Pace::new(deadline);
+    walk_all(doc, &mut |d: &Dictionary| {
+        if pace.go_on() {
+            f(d);
         }
-        visited = visited.wrapping_add(1);
-        if visited.is_multiple_of(1024) && deadline.passed() {
-            late = true;
-            return;
+    });
+    pace.finish()
+}
+
+/// Checks a deadline every 1,024 dictionaries of a walk; once it has passed, the rest of the
+/// walk is skipped and the walk ends with the deadline's error.
+struct Pace {
+    deadline: Deadline,
+    visited: u32,
+    late: bool,
+}
+
+impl Pace {
+    fn new(deadline: Deadline) -> Self {
+        Self {
+            deadline,
+            visited: 0,
+            late: false,
         }
-        f(d)
-    };
-    walk_all(doc, &mut g);
-    if late {
-        Err(deadline.exceeded())
-    } else {
-        Ok(())
+    }
+
+    /// Whether the walk may visit the next dictionary.
+    fn go_on(&mut self) -> bool {
+        if !self.late {
+            self.visited = self.visited.wrapping_add(1);
+            self.late = self.visited.is_multiple_of(1024) && self.deadline.passed();
+        }
+        !self.late
+    }
+
+    fn finish(self) -> Result<()> {
+        if self.late {
+            Err(self.deadline.exceeded())
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -378,25 +401,13 @@ fn for_each_dict_mut(
     deadline: Deadline,
     f: &mut impl FnMut(&mut Dictionary),
 ) -> Result<()> {
-    let mut late = false;
-    let mut visited = 0u32;
-    let mut g = |d: &mut Dictionary| {
-        if late {
-            return;
+    let mut pace = Pace::new(deadline);
+    walk_all_mut(doc, &mut |d: &mut Dictionary| {
+        if pace.go_on() {
+            f(d);
         }
-        visited = visited.wrapping_add(1);
-        if visited.is_multiple_of(1024) && deadline.passed() {
-            late = true;
-            return;
-        }
-        f(d)
-    };
-    walk_all_mut(doc, &mut g);
-    if late {
-        Err(deadline.exceeded())
-    } else {
-        Ok(())
-    }
+    });
+    pace.finish()
 }
 
 fn walk_all_mut(doc: &mut Document, f: &mut impl FnMut(&mut Dictionary)) {
