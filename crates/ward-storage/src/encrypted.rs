@@ -19,8 +19,8 @@ use crate::key::{KeyPrefix, ObjectKey, WorkspaceId};
 use crate::sse::SsePolicy;
 use crate::store::ObjectStoreExt as _;
 use crate::store::{
-    BoxReader, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PresignMethod,
-    PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
+    BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore,
+    PresignMethod, PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
 };
 use crate::verify::{EncryptionEvidence, EncryptionExpectation, verify_file_encrypted};
 
@@ -423,8 +423,8 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
         plaintext_meta(&header, stored)
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<()> {
-        self.inner.delete(key).await
+    async fn delete_opts(&self, key: &ObjectKey, opts: DeleteOptions) -> Result<()> {
+        self.inner.delete_opts(key, opts).await
     }
 
     fn list_opts(

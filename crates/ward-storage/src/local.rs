@@ -14,8 +14,9 @@ use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 use crate::error::{Error, Result};
 use crate::key::{KeyPrefix, ObjectKey};
 use crate::store::{
-    BoxReader, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PresignMethod,
-    PresignOptions, PresignedRequest, PutOptions, PutResult, check_range, presign_not_supported,
+    BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore,
+    PresignMethod, PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
+    presign_not_supported, refuse_version,
 };
 
 use self::dir::Dir;
@@ -587,7 +588,8 @@ impl ObjectStore for LocalStore {
         Ok(Self::meta_of(key, &meta))
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<()> {
+    async fn delete_opts(&self, key: &ObjectKey, opts: DeleteOptions) -> Result<()> {
+        refuse_version(STORE, &opts)?;
         let (dirs, name) = split_key(key)?;
         let (root, dirs, name) = (Arc::clone(&self.dir), dirs.to_owned(), name.to_owned());
         let removed = blocking(move || {

@@ -14,8 +14,9 @@ use tokio::io::AsyncReadExt as _;
 use crate::error::{Error, Result};
 use crate::key::{KeyPrefix, ObjectKey};
 use crate::store::{
-    BoxReader, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, PresignMethod,
-    PresignOptions, PresignedRequest, PutOptions, PutResult, check_range, presign_not_supported,
+    BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore,
+    PresignMethod, PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
+    presign_not_supported, refuse_version,
 };
 
 const STORE: &str = "MemoryStore";
@@ -159,7 +160,8 @@ impl ObjectStore for MemoryStore {
         Ok(self.entry(key)?.meta)
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<()> {
+    async fn delete_opts(&self, key: &ObjectKey, opts: DeleteOptions) -> Result<()> {
+        refuse_version(STORE, &opts)?;
         self.objects
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -199,5 +201,23 @@ mod tests {
     #[tokio::test]
     async fn memory_store_passes_the_conformance_suite() {
         conformance::run_all(&MemoryStore::new(), conformance::Capabilities::memory()).await;
+    }
+
+    /// A store without versions never handed one out: a delete naming one is refused, and the
+    /// object stays.
+    #[tokio::test]
+    async fn a_versioned_delete_is_refused_and_removes_nothing() {
+        use crate::store::ObjectStoreExt as _;
+        let store = MemoryStore::new();
+        let key = conformance::fresh_key(crate::key::FileKind::Pdf);
+        store.put(&key, "kept".into()).await.unwrap();
+        let err = store
+            .delete_opts(&key, DeleteOptions::new().with_version(Some("v1")))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::NotSupported { .. }), "{err:?}");
+        assert_eq!(store.get(&key).await.unwrap().bytes().await.unwrap(), "kept");
+        store.delete(&key).await.unwrap();
+        assert!(store.head(&key).await.unwrap_err().is_not_found());
     }
 }

@@ -107,8 +107,7 @@ pub struct PutResult {
     pub version: Option<String>,
 }
 
-/// Per-call options for a delete that names what to remove, taken by `S3Store::delete_opts`
-/// (with the `s3` feature).
+/// Per-call options for [`ObjectStore::delete_opts`]: what to remove.
 ///
 /// On a versioned bucket, a delete without a version only adds a delete marker: the bytes stay
 /// stored and readable by version id. A delete with [`with_version`](Self::with_version)
@@ -166,6 +165,17 @@ pub(crate) fn presign_not_supported(
         store,
         operation: "presign",
     })
+}
+
+/// The answer of a store that keeps no versions to a delete naming one.
+pub(crate) fn refuse_version(store: &'static str, opts: &DeleteOptions) -> Result<()> {
+    match opts.version {
+        Some(_) => Err(Error::NotSupported {
+            store,
+            operation: "versioned delete (this store keeps no versions)",
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Checks `range` against an object of `len` bytes.
@@ -390,8 +400,10 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
     /// The object's metadata, including server-side encryption exactly as observed.
     async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta>;
 
-    /// Deletes an object; deleting a missing object succeeds.
-    async fn delete(&self, key: &ObjectKey) -> Result<()>;
+    /// Deletes an object, or with [`DeleteOptions::version`] exactly that version of it;
+    /// deleting a missing object succeeds. A store that keeps no versions refuses a version
+    /// ([`Error::NotSupported`]): it never handed one out.
+    async fn delete_opts(&self, key: &ObjectKey, opts: DeleteOptions) -> Result<()>;
 
     /// Every object under `prefix`, in key order, fetched page by page.
     fn list_opts(
@@ -420,6 +432,11 @@ pub trait ObjectStoreExt: ObjectStore {
     /// Stores a streaming body with default options.
     async fn put_stream(&self, key: &ObjectKey, body: BoxReader) -> Result<PutResult> {
         self.put_stream_opts(key, body, PutOptions::default()).await
+    }
+
+    /// Deletes the current object (see [`ObjectStore::delete_opts`]).
+    async fn delete(&self, key: &ObjectKey) -> Result<()> {
+        self.delete_opts(key, DeleteOptions::default()).await
     }
 
     /// Reads a whole object.
@@ -472,8 +489,8 @@ impl<T: ObjectStore + ?Sized> ObjectStore for std::sync::Arc<T> {
         (**self).head(key).await
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<()> {
-        (**self).delete(key).await
+    async fn delete_opts(&self, key: &ObjectKey, opts: DeleteOptions) -> Result<()> {
+        (**self).delete_opts(key, opts).await
     }
 
     fn list_opts(

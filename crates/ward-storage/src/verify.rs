@@ -13,7 +13,7 @@ use crate::encrypted::stream_context;
 use crate::error::{Error, Result, VerificationFailure};
 use crate::key::ObjectKey;
 use crate::sse::{ObservedSse, SSE_C_ALGORITHM, SsePolicy, customer_key_md5};
-use crate::store::{ObjectMeta, ObjectStore, ObjectStoreExt as _};
+use crate::store::{DeleteOptions, ObjectMeta, ObjectStore, ObjectStoreExt as _};
 
 /// What must be proven about a stored object. Which one applies is configuration, never guessed
 /// from an endpoint's name.
@@ -114,33 +114,43 @@ pub async fn verify_file_encrypted(
     key: &ObjectKey,
     expectation: &EncryptionExpectation,
 ) -> Result<EncryptionEvidence> {
+    // The version the check looked at, so the fail-closed delete removes exactly that one.
+    let mut seen_version = None;
     let checked = match store.head(key).await {
         Err(e) => Err(VerificationFailure::HeadFailed {
             message: e.to_string(),
         }),
-        Ok(meta) => match expectation {
-            EncryptionExpectation::ServerSide(policy) => check_server_side(key, &meta, policy),
-            EncryptionExpectation::ClientSide { dek } => {
-                check_client_side(store, key, &meta, dek).await
+        Ok(meta) => {
+            seen_version.clone_from(&meta.version);
+            match expectation {
+                EncryptionExpectation::ServerSide(policy) => check_server_side(key, &meta, policy),
+                EncryptionExpectation::ClientSide { dek } => {
+                    check_client_side(store, key, &meta, dek).await
+                }
             }
-        },
+        }
     };
     match checked {
         Ok(evidence) => {
             tracing::info!(key = %key, proof = ?evidence.proof, size = evidence.size, "encryption verified");
             Ok(evidence)
         }
-        Err(reason) => Err(fail_closed(store, key, reason).await),
+        Err(reason) => Err(fail_closed(store, key, seen_version, reason).await),
     }
 }
 
-/// Deletes the object after a failed check and builds the error.
+/// Deletes the object after a failed check (exactly `version` when the check saw one) and builds
+/// the error.
 async fn fail_closed(
     store: &dyn ObjectStore,
     key: &ObjectKey,
+    version: Option<String>,
     reason: VerificationFailure,
 ) -> Error {
-    match store.delete(key).await {
+    match store
+        .delete_opts(key, DeleteOptions::new().with_version(version))
+        .await
+    {
         Ok(()) => {
             tracing::warn!(key = %key, %reason, "encryption not verified; object deleted");
             Error::EncryptionVerification {

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
 use ward_storage::conformance::fresh_key;
 use ward_storage::{
-    EncryptedStore, EncryptionExpectation, FileKind, MemoryStore, ObjectStore, ObjectStoreExt as _,
-    PutOptions, RequiredProof, SharedAcrossWorkspaces, SsePolicy, verify_file_encrypted,
+    EncryptedStore, EncryptionExpectation, FileKind, MemoryStore, ObjectStoreExt as _, PutOptions,
+    RequiredProof, SharedAcrossWorkspaces, SsePolicy, verify_file_encrypted,
 };
 
 const CANARY: &str = "JANE-ROE-CANARY-1957-03-14";

@@ -280,8 +280,8 @@ impl ObjectStore for Routed {
     async fn head(&self, key: &ObjectKey) -> ward_storage::Result<ObjectMeta> {
         self.head_via.head(key).await
     }
-    async fn delete(&self, key: &ObjectKey) -> ward_storage::Result<()> {
-        self.delete_via.delete(key).await
+    async fn delete_opts(&self, key: &ObjectKey, opts: DeleteOptions) -> ward_storage::Result<()> {
+        self.delete_via.delete_opts(key, opts).await
     }
     fn list_opts(
         &self,
@@ -696,8 +696,8 @@ impl<S: ObjectStore> ObjectStore for Recording<S> {
     async fn head(&self, key: &ObjectKey) -> ward_storage::Result<ObjectMeta> {
         self.inner.head(key).await
     }
-    async fn delete(&self, key: &ObjectKey) -> ward_storage::Result<()> {
-        self.inner.delete(key).await
+    async fn delete_opts(&self, key: &ObjectKey, opts: DeleteOptions) -> ward_storage::Result<()> {
+        self.inner.delete_opts(key, opts).await
     }
     fn list_opts(
         &self,

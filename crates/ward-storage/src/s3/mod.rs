@@ -383,28 +383,6 @@ impl S3Store {
         uploaded
     }
 
-    /// Deletes `key`, or with [`DeleteOptions::version`] exactly that version of it.
-    ///
-    /// With a version, the call is S3's `DeleteObject?versionId=`: that version's bytes are
-    /// removed for good, no delete marker is added, and other versions stay. Without one it is a
-    /// plain `DeleteObject`, which on a versioned bucket only adds a delete marker (the bytes stay
-    /// stored); [`ObjectStore::delete`] on this store does not stop there (see its docs).
-    /// Deleting a missing object succeeds.
-    ///
-    /// ```no_run
-    /// # use ward_storage::{DeleteOptions, ObjectKey, ObjectStoreExt as _, S3Store};
-    /// # async fn f(store: &S3Store, key: &ObjectKey) -> ward_storage::Result<()> {
-    /// let written = store.put(key, "ciphertext".into()).await?;
-    /// // Remove exactly what this put wrote, even on a versioned bucket.
-    /// store
-    ///     .delete_opts(key, DeleteOptions::new().with_version(written.version))
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn delete_opts(&self, key: &ObjectKey, opts: DeleteOptions) -> Result<()> {
-        self.delete_object(key, opts.version).await.map(|_| ())
-    }
-
     /// One `DeleteObject`; returns whether the server answered with a delete marker.
     async fn delete_object(&self, key: &ObjectKey, version: Option<String>) -> Result<bool> {
         let out = self
@@ -539,7 +517,14 @@ impl ObjectStore for S3Store {
     /// nothing of it stays readable by version id. Without a version (an unversioned bucket) it
     /// is a plain delete; if the server still answers that delete with a delete marker, the bytes
     /// were kept and the call fails. Earlier versions of the key, if any, are left alone.
-    async fn delete(&self, key: &ObjectKey) -> Result<()> {
+    ///
+    /// With [`DeleteOptions::version`], exactly that version is deleted
+    /// (`DeleteObject?versionId=`): its bytes are removed for good, no delete marker is added,
+    /// and other versions stay.
+    async fn delete_opts(&self, key: &ObjectKey, opts: DeleteOptions) -> Result<()> {
+        if let Some(version) = opts.version {
+            return self.delete_object(key, Some(version)).await.map(|_| ());
+        }
         let version = match self.head_inner(key).await {
             Ok(meta) => meta.version,
             Err(e) if e.is_not_found() => return Ok(()),
