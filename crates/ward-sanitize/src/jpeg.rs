@@ -7,8 +7,7 @@ use crate::error::{Error, Result};
 use crate::exif;
 use crate::kind::FileKind;
 use crate::permits::Deadline;
-use crate::raster::Stripped;
-use crate::report::{Category, Report};
+use crate::report::{Category, Report, Stripped};
 
 const KIND: FileKind = FileKind::Jpeg;
 

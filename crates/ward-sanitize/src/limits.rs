@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::error::{Error, LimitRule, Result};
+
 /// Bounds applied while reading, parsing and decoding an upload.
 ///
 /// The defaults suit clinical photos and scanned forms; each bound is checked at its edge by
@@ -196,4 +198,36 @@ impl Limits {
         self.max_png_text_bytes = bytes;
         self
     }
+}
+
+/// An animation frame of `width` × `height` at (`x`, `y`): within the pixel limits like any
+/// image, and inside the `canvas`.
+pub(crate) fn check_frame(
+    frame: u32,
+    (x, y, width, height): (u32, u32, u32, u32),
+    canvas: (u32, u32),
+    limits: &Limits,
+) -> Result<()> {
+    check_dimensions(width, height, limits)?;
+    let right = u64::from(x) + u64::from(width);
+    let bottom = u64::from(y) + u64::from(height);
+    if right > u64::from(canvas.0) || bottom > u64::from(canvas.1) {
+        return Err(Error::Limit(LimitRule::FrameOutsideCanvas { frame }));
+    }
+    Ok(())
+}
+
+/// Each side above 0 and width × height within [`Limits::max_pixels`].
+pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::Limit(LimitRule::ZeroDimension));
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels() {
+        return Err(Error::Limit(LimitRule::Pixels {
+            pixels,
+            limit: limits.max_pixels(),
+        }));
+    }
+    Ok(())
 }

@@ -9,10 +9,9 @@ use flate2::{Decompress, FlushDecompress, Status};
 use crate::error::{Error, LimitRule, Result};
 use crate::exif;
 use crate::kind::FileKind;
-use crate::limits::Limits;
+use crate::limits::{self, Limits};
 use crate::permits::Deadline;
-use crate::raster::{self, Stripped};
-use crate::report::{Category, Report};
+use crate::report::{Category, Report, Stripped};
 
 const KIND: FileKind = FileKind::Png;
 const SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
@@ -93,7 +92,7 @@ pub(crate) fn strip(
             let height = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
             dimensions = Some((width, height));
             // The pixel limits come before anything is inflated.
-            raster::check_dimensions(width, height, limits)?;
+            limits::check_dimensions(width, height, limits)?;
             ihdr = Header::parse(data)?;
         }
         first = false;
@@ -424,7 +423,7 @@ fn check_frame_control(data: &[u8], frame: u32, canvas: (u32, u32), limits: &Lim
         return Err(Error::malformed(KIND, "fcTL is not 26 bytes"));
     }
     let at = |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
-    raster::check_frame(frame, (at(12), at(16), at(4), at(8)), canvas, limits)
+    limits::check_frame(frame, (at(12), at(16), at(4), at(8)), canvas, limits)
 }
 
 /// The text length of one text chunk: raw for `tEXt` and uncompressed `iTXt`, inflated (never

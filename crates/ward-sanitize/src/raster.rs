@@ -8,12 +8,12 @@ use image::codecs::webp::WebPEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader};
 
-use crate::error::{Error, LimitRule, Result};
+use crate::error::{Error, Result};
 use crate::kind::FileKind;
-use crate::limits::Limits;
+use crate::limits::{Limits, check_dimensions};
 use crate::permits::{Deadline, DecodePermits};
 use crate::png::ImageData;
-use crate::report::Report;
+use crate::report::{Report, Stripped};
 use crate::{jpeg, png, webp};
 
 /// JPEG quality used when an orientation fix forces a re-encode.
@@ -21,20 +21,6 @@ pub(crate) const REENCODE_JPEG_QUALITY: u8 = 92;
 
 /// Most bytes the decoder may allocate: 50 megapixels at 16-bit RGBA, plus headroom.
 const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
-
-/// The outcome of lossless stripping, before decoding.
-pub(crate) struct Stripped {
-    /// The cleaned file.
-    pub(crate) bytes: Vec<u8>,
-    /// What was dropped.
-    pub(crate) report: Report,
-    /// EXIF orientation found in the dropped metadata.
-    pub(crate) orientation: Option<u16>,
-    /// Whether the file is an animation (APNG or animated WebP).
-    pub(crate) animated: bool,
-    /// Width and height from the container's own header, when it states them.
-    pub(crate) dimensions: Option<(u32, u32)>,
-}
 
 /// Strips metadata losslessly, without decoding pixels, checking `deadline` as it walks; PNG
 /// image data is inflated and checked only under [`ImageData::Check`].
@@ -125,38 +111,6 @@ pub(crate) fn decode(
     let image = DynamicImage::from_decoder(decoder)
         .map_err(|e| Error::decoder(kind, "pixel data does not decode", e))?;
     Ok((image, icc))
-}
-
-/// An animation frame of `width` × `height` at (`x`, `y`): within the pixel limits like any
-/// image, and inside the `canvas`.
-pub(crate) fn check_frame(
-    frame: u32,
-    (x, y, width, height): (u32, u32, u32, u32),
-    canvas: (u32, u32),
-    limits: &Limits,
-) -> Result<()> {
-    check_dimensions(width, height, limits)?;
-    let right = u64::from(x) + u64::from(width);
-    let bottom = u64::from(y) + u64::from(height);
-    if right > u64::from(canvas.0) || bottom > u64::from(canvas.1) {
-        return Err(Error::Limit(LimitRule::FrameOutsideCanvas { frame }));
-    }
-    Ok(())
-}
-
-/// Each side above 0 and width × height within [`Limits::max_pixels`].
-pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<()> {
-    if width == 0 || height == 0 {
-        return Err(Error::Limit(LimitRule::ZeroDimension));
-    }
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > limits.max_pixels() {
-        return Err(Error::Limit(LimitRule::Pixels {
-            pixels,
-            limit: limits.max_pixels(),
-        }));
-    }
-    Ok(())
 }
 
 fn encode(kind: FileKind, image: &DynamicImage, icc: Option<Vec<u8>>) -> Result<Vec<u8>> {

@@ -141,3 +141,17 @@ impl Report {
         self.re_encoded = true;
     }
 }
+
+/// The outcome of lossless stripping, before decoding.
+pub(crate) struct Stripped {
+    /// The cleaned file.
+    pub(crate) bytes: Vec<u8>,
+    /// What was dropped.
+    pub(crate) report: Report,
+    /// EXIF orientation found in the dropped metadata.
+    pub(crate) orientation: Option<u16>,
+    /// Whether the file is an animation (APNG or animated WebP).
+    pub(crate) animated: bool,
+    /// Width and height from the container's own header, when it states them.
+    pub(crate) dimensions: Option<(u32, u32)>,
+}

@@ -4,10 +4,9 @@
 use crate::error::{Error, Result};
 use crate::exif;
 use crate::kind::FileKind;
-use crate::limits::Limits;
+use crate::limits::{self, Limits};
 use crate::permits::Deadline;
-use crate::raster::{self, Stripped};
-use crate::report::{Category, Report};
+use crate::report::{Category, Report, Stripped};
 
 const KIND: FileKind = FileKind::Webp;
 
@@ -163,7 +162,7 @@ fn write_frame(
     };
     let (x, y) = (2 * u24(&header[0..3]), 2 * u24(&header[3..6]));
     let (width, height) = (1 + u24(&header[6..9]), 1 + u24(&header[9..12]));
-    raster::check_frame(frame, (x, y, width, height), canvas, limits)?;
+    limits::check_frame(frame, (x, y, width, height), canvas, limits)?;
     let start = out.len();
     out.extend_from_slice(b"ANMF\0\0\0\0");
     out.extend_from_slice(header);

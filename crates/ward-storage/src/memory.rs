@@ -216,7 +216,10 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, Error::NotSupported { .. }), "{err:?}");
-        assert_eq!(store.get(&key).await.unwrap().bytes().await.unwrap(), "kept");
+        assert_eq!(
+            store.get(&key).await.unwrap().bytes().await.unwrap(),
+            "kept"
+        );
         store.delete(&key).await.unwrap();
         assert!(store.head(&key).await.unwrap_err().is_not_found());
     }

@@ -116,8 +116,8 @@ pub use format::{
     CURRENT_VERSION, DEFAULT_CHUNK_SIZE, MAGIC, MAX_CHUNK_SIZE, MAX_HEADER_LEN, MIN_CHUNK_SIZE,
     StreamHeader, header_len,
 };
-pub use range::{RangePlan, decrypt_range, open_range};
-pub use read::{StreamDecryptor, read_header};
+pub use range::RangePlan;
+pub use read::{StreamDecryptor, open_range, read_header};
 pub use write::StreamEncryptor;
 
 use chunk::{ChunkOpener, ChunkSealer, StreamKey};
@@ -263,6 +263,47 @@ pub fn decrypt_to_vec(
     let n = opener.open_batch(&mut out, header.chunk_size() as usize, true)?;
     debug_assert_eq!(n as u64, len);
     out.truncate(n);
+    Ok(out)
+}
+
+/// Decrypts the ciphertext bytes fetched for `plan` and returns exactly the planned plaintext.
+///
+/// `fetched` must be exactly the bytes at [`RangePlan::ciphertext_range`] of the object, and
+/// `context` the one the object was written for.
+///
+/// Errors: [`Error::KeyIdMismatch`] or [`Error::Decrypt`] for the wrong key; [`Error::Decrypt`]
+/// if any covered chunk was modified or moved, or the object was written for another context;
+/// [`Error::Malformed`] if `fetched` has another length than planned; [`Error::ApiMisuse`] if
+/// `plan` was made from another header.
+pub fn decrypt_range(
+    dek: &DataKey,
+    header: &StreamHeader,
+    plan: &RangePlan,
+    fetched: &[u8],
+    context: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    plan.check_header(header)?;
+    let key = StreamKey::for_reading(dek, header)?;
+    if fetched.len() as u64 != plan.ciphertext_len() {
+        return Err(Error::Malformed {
+            format: "stream range",
+            reason: "fetched bytes differ in length from the plan",
+        });
+    }
+    if plan.is_empty() {
+        return Ok(Zeroizing::new(Vec::new()));
+    }
+    let mut opener = ChunkOpener::new(key, header, context, plan.first_chunk());
+    let mut out = Zeroizing::new(fetched.to_vec());
+    opener.open_batch(
+        &mut out,
+        header.chunk_size() as usize,
+        plan.includes_final_chunk(),
+    )?;
+    let skip = plan.skip();
+    let wanted = plan.plaintext_len() as usize;
+    out.copy_within(skip..skip + wanted, 0);
+    out.truncate(wanted);
     Ok(out)
 }
 

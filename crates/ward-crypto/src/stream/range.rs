@@ -1,16 +1,12 @@
-//! Range reads: which ciphertext bytes cover a plaintext range, and decrypting just those.
+//! Range plans: which ciphertext bytes cover a plaintext range, as arithmetic on the chunk grid
+//! (no keys, no I/O). Decrypting them is [`decrypt_range`](super::decrypt_range),
+//! [`StreamDecryptor::for_range`](super::StreamDecryptor::for_range) and
+//! [`open_range`](super::open_range).
 
-use std::io::SeekFrom;
 use std::ops::Range;
 
-use tokio::io::{AsyncRead, AsyncSeek, AsyncSeekExt};
-use zeroize::Zeroizing;
-
-use super::chunk::{ChunkOpener, StreamKey};
 use super::format::{StreamHeader, TAG_LEN};
-use super::read::{StreamDecryptor, read_header};
 use crate::error::{Error, Result};
-use crate::keys::DataKey;
 
 /// Which ciphertext bytes to fetch for a plaintext byte range, and how to cut the plaintext out
 /// of the chunks they hold. Made by [`StreamHeader::plan_range`].
@@ -173,86 +169,4 @@ impl RangePlan {
     pub(crate) fn skip(&self) -> usize {
         self.skip
     }
-}
-
-/// Decrypts the ciphertext bytes fetched for `plan` and returns exactly the planned plaintext.
-///
-/// `fetched` must be exactly the bytes at [`RangePlan::ciphertext_range`] of the object, and
-/// `context` the one the object was written for.
-///
-/// Errors: [`Error::KeyIdMismatch`] or [`Error::Decrypt`] for the wrong key; [`Error::Decrypt`]
-/// if any covered chunk was modified or moved, or the object was written for another context;
-/// [`Error::Malformed`] if `fetched` has another length than planned; [`Error::ApiMisuse`] if
-/// `plan` was made from another header.
-pub fn decrypt_range(
-    dek: &DataKey,
-    header: &StreamHeader,
-    plan: &RangePlan,
-    fetched: &[u8],
-    context: &[u8],
-) -> Result<Zeroizing<Vec<u8>>> {
-    plan.check_header(header)?;
-    let key = StreamKey::for_reading(dek, header)?;
-    if fetched.len() as u64 != plan.ciphertext_len() {
-        return Err(Error::Malformed {
-            format: "stream range",
-            reason: "fetched bytes differ in length from the plan",
-        });
-    }
-    if plan.is_empty() {
-        return Ok(Zeroizing::new(Vec::new()));
-    }
-    let mut opener = ChunkOpener::new(key, header, context, plan.first_chunk());
-    let mut out = Zeroizing::new(fetched.to_vec());
-    opener.open_batch(
-        &mut out,
-        header.chunk_size() as usize,
-        plan.includes_final_chunk(),
-    )?;
-    let skip = plan.skip();
-    let wanted = plan.plaintext_len() as usize;
-    out.copy_within(skip..skip + wanted, 0);
-    out.truncate(wanted);
-    Ok(out)
-}
-
-/// Opens plaintext bytes `range` of an encrypted object in a seekable source (a file): reads the
-/// header, finds the object's length, seeks to the covering chunks and returns a reader that
-/// yields exactly the range.
-///
-/// Errors: as [`StreamHeader::plan_range`] and [`StreamDecryptor::for_range`], plus
-/// [`Error::Io`].
-///
-/// ```
-/// use tokio::io::AsyncReadExt;
-/// use ward_crypto::{DataKey, KeyId};
-/// use ward_crypto::stream::{encrypt_to_vec, open_range};
-///
-/// # tokio::runtime::Runtime::new()?.block_on(async {
-/// let dek = DataKey::generate(KeyId(3))?;
-/// let plaintext: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
-/// let file = std::io::Cursor::new(encrypt_to_vec(&dek, &plaintext, b"scan.pdf")?);
-///
-/// let mut reader = open_range(&dek, file, 100_000..100_010, b"scan.pdf").await?;
-/// let mut slice = Vec::new();
-/// reader.read_to_end(&mut slice).await?;
-/// assert_eq!(slice, &plaintext[100_000..100_010]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// # })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub async fn open_range<R: AsyncRead + AsyncSeek + Unpin>(
-    dek: &DataKey,
-    mut source: R,
-    range: Range<u64>,
-    context: &[u8],
-) -> Result<StreamDecryptor<R>> {
-    source.seek(SeekFrom::Start(0)).await?;
-    let header = read_header(&mut source).await?;
-    let total = source.seek(SeekFrom::End(0)).await?;
-    let plan = header.plan_range(range, total)?;
-    source
-        .seek(SeekFrom::Start(plan.ciphertext_range().start))
-        .await?;
-    StreamDecryptor::for_range(dek, &header, &plan, source, context)
 }

@@ -1,12 +1,13 @@
 //! [`StreamDecryptor`]: an `AsyncRead` that verifies and decrypts a stream, or a planned range
 //! of one, chunk by chunk.
 
-use std::io;
+use std::io::{self, SeekFrom};
+use std::ops::Range;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, ReadBuf};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::chunk::{ChunkOpener, StreamKey, batch_chunks};
@@ -462,3 +463,44 @@ const TRUNCATED_HEADER: Error = Error::Malformed {
     format: "stream header",
     reason: "truncated header",
 };
+
+/// Opens plaintext bytes `range` of an encrypted object in a seekable source (a file): reads the
+/// header, finds the object's length, seeks to the covering chunks and returns a reader that
+/// yields exactly the range.
+///
+/// Errors: as [`StreamHeader::plan_range`] and [`StreamDecryptor::for_range`], plus
+/// [`Error::Io`].
+///
+/// ```
+/// use tokio::io::AsyncReadExt;
+/// use ward_crypto::{DataKey, KeyId};
+/// use ward_crypto::stream::{encrypt_to_vec, open_range};
+///
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let dek = DataKey::generate(KeyId(3))?;
+/// let plaintext: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+/// let file = std::io::Cursor::new(encrypt_to_vec(&dek, &plaintext, b"scan.pdf")?);
+///
+/// let mut reader = open_range(&dek, file, 100_000..100_010, b"scan.pdf").await?;
+/// let mut slice = Vec::new();
+/// reader.read_to_end(&mut slice).await?;
+/// assert_eq!(slice, &plaintext[100_000..100_010]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub async fn open_range<R: AsyncRead + AsyncSeek + Unpin>(
+    dek: &DataKey,
+    mut source: R,
+    range: Range<u64>,
+    context: &[u8],
+) -> Result<StreamDecryptor<R>> {
+    source.seek(SeekFrom::Start(0)).await?;
+    let header = read_header(&mut source).await?;
+    let total = source.seek(SeekFrom::End(0)).await?;
+    let plan = header.plan_range(range, total)?;
+    source
+        .seek(SeekFrom::Start(plan.ciphertext_range().start))
+        .await?;
+    StreamDecryptor::for_range(dek, &header, &plan, source, context)
+}
