@@ -46,6 +46,29 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+/// `Serialize` and `Deserialize` (feature `serde`) for a type whose wire form is its text:
+/// written with `Display`, read with `FromStr`, so JSON holds exactly what `to_string` shows and
+/// `parse` accepts.
+macro_rules! serde_as_text {
+    ($ty:ty) => {
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use serde_as_text;
+
 mod environment;
 mod fault;
 mod kind;
@@ -57,3 +80,31 @@ pub use kind::{FileKind, UnknownFileKind};
 pub use uuid;
 pub use uuid::Uuid;
 pub use workspace::WorkspaceId;
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::{Environment, FileKind, WorkspaceId};
+
+    /// The wire form is the text form, and it reads back; other text is refused.
+    #[test]
+    fn each_type_is_its_text_on_the_wire() {
+        let ws: WorkspaceId = "a0000000-0000-4000-8000-00000000000b".parse().unwrap();
+        assert_eq!(
+            serde_json::to_string(&ws).unwrap(),
+            "\"a0000000-0000-4000-8000-00000000000b\""
+        );
+        assert_eq!(serde_json::to_string(&FileKind::Pdf).unwrap(), "\"pdf\"");
+        assert_eq!(
+            serde_json::to_string(&Environment::Staging).unwrap(),
+            "\"staging\""
+        );
+        let back: (WorkspaceId, FileKind, Environment) = serde_json::from_str(
+            &serde_json::to_string(&(ws, FileKind::Pdf, Environment::Staging)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(back, (ws, FileKind::Pdf, Environment::Staging));
+        assert!(serde_json::from_str::<FileKind>("\"exe\"").is_err());
+        assert!(serde_json::from_str::<Environment>("\"Prod\"").is_err());
+        assert!(serde_json::from_str::<WorkspaceId>("\"not-a-uuid\"").is_err());
+    }
+}

@@ -59,20 +59,7 @@ impl FromStr for WorkspaceId {
     }
 }
 
-#[cfg(feature = "serde")]
-impl serde::Serialize for WorkspaceId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for WorkspaceId {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::serde_as_text!(WorkspaceId);
 
 #[cfg(test)]
 mod tests {
