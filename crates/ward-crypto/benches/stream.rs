@@ -7,9 +7,8 @@ use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::{AeadInOut, KeyInit, Nonce, Tag};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use ward_crypto::stream::{StreamDecryptor, StreamEncryptor, decrypt_to_vec, encrypt_to_vec};
@@ -27,30 +26,31 @@ fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect()
 }
 
-fn nonce(i: usize, last: bool) -> Nonce<Aes256Gcm> {
+fn nonce(i: usize, last: bool) -> Nonce {
     let mut n = [0u8; 12];
     n[3..11].copy_from_slice(&(i as u64).to_be_bytes());
     n[11] = u8::from(last);
-    Nonce::<Aes256Gcm>::from(n)
+    Nonce::assume_unique_for_key(n)
 }
 
-/// The baseline: the same 64 KiB chunks sealed with aes-gcm directly into one output buffer.
-fn raw_seal(cipher: &Aes256Gcm, pt: &[u8]) -> Vec<u8> {
+/// The baseline: the same 64 KiB chunks sealed with ring's AES-256-GCM (the implementation the
+/// stream format uses) directly into one output buffer.
+fn raw_seal(cipher: &LessSafeKey, pt: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(pt.len() + pt.len() / CHUNK * 16 + 16);
     let count = pt.len().div_ceil(CHUNK);
     for (i, chunk) in pt.chunks(CHUNK).enumerate() {
         let start = out.len();
         out.extend_from_slice(chunk);
         let tag = cipher
-            .encrypt_inout_detached(&nonce(i, i + 1 == count), b"", (&mut out[start..]).into())
+            .seal_in_place_separate_tag(nonce(i, i + 1 == count), Aad::empty(), &mut out[start..])
             .unwrap();
-        out.extend_from_slice(&tag);
+        out.extend_from_slice(tag.as_ref());
     }
     out
 }
 
-/// The baseline: open the chunks of [`raw_seal`] with aes-gcm directly into one output buffer.
-fn raw_open(cipher: &Aes256Gcm, ct: &[u8]) -> Vec<u8> {
+/// The baseline: open the chunks of [`raw_seal`] with ring directly into one output buffer.
+fn raw_open(cipher: &LessSafeKey, ct: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(ct.len());
     let sealed = ct.chunks(CHUNK + 16);
     let count = sealed.len();
@@ -58,13 +58,14 @@ fn raw_open(cipher: &Aes256Gcm, ct: &[u8]) -> Vec<u8> {
         let (body, tag) = chunk.split_at(chunk.len() - 16);
         let start = out.len();
         out.extend_from_slice(body);
-        let tag = Tag::<Aes256Gcm>::try_from(tag).unwrap();
+        let tag = Tag::try_from(tag).unwrap();
         cipher
-            .decrypt_inout_detached(
-                &nonce(i, i + 1 == count),
-                b"",
-                (&mut out[start..]).into(),
-                &tag,
+            .open_in_place_separate_tag(
+                nonce(i, i + 1 == count),
+                Aad::empty(),
+                tag,
+                &mut out[start..],
+                0..,
             )
             .unwrap();
     }
@@ -75,7 +76,7 @@ fn in_memory(c: &mut Criterion) {
     let len = 64 * MIB;
     let pt = data(len);
     let dek = dek();
-    let cipher = Aes256Gcm::new_from_slice(&[7; 32]).unwrap();
+    let cipher = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7; 32]).unwrap());
     let raw_ct = raw_seal(&cipher, &pt);
     let ct = encrypt_to_vec(&dek, &pt, b"bench").unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -84,7 +85,7 @@ fn in_memory(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("stream_64MiB_in_memory");
     g.throughput(Throughput::Bytes(len as u64));
-    g.bench_function("encrypt/raw_aes_gcm", |b| {
+    g.bench_function("encrypt/raw_ring", |b| {
         b.iter_with_large_drop(|| black_box(raw_seal(&cipher, black_box(&pt))))
     });
     g.bench_function("encrypt/stream_to_vec", |b| {
@@ -107,7 +108,7 @@ fn in_memory(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("decrypt/raw_aes_gcm", |b| {
+    g.bench_function("decrypt/raw_ring", |b| {
         b.iter_with_large_drop(|| black_box(raw_open(&cipher, black_box(&raw_ct))))
     });
     g.bench_function("decrypt/stream_to_vec", |b| {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
-use crate::aead::{AeadKey, random_nonce};
+use crate::aead::{Aead as _, AeadKey, random_nonce};
 use crate::dek::DataKeySource;
 use crate::derive::{LABEL_FIELD_COMMITMENT, LABEL_FIELD_KEY, derive_many};
 use crate::error::{Error, Result};

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
-use crate::aead::{AeadKey, NONCE_LEN, TAG_LEN};
+use crate::aead::{Aead as _, AeadKey, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, KeyRingError, Result};
 use crate::keys::{KeyId, KeyMaterial, check_not_degenerate};
 

@@ -88,7 +88,11 @@
 //!   file open to group or others is refused ([`Error::KeyFilePermissions`]), and so is an
 //!   `http://` KMS endpoint in `AwsKmsKek::from_env`.
 //! - Key bytes live only in zeroizing containers ([`secrecy`], [`zeroize`]); no key-holding type
-//!   prints them in `Debug`, and none implements `Display`, `Clone` or `Serialize`.
+//!   prints them in `Debug`, and none implements `Display`, `Clone` or `Serialize`. One
+//!   exception, chosen for speed: a stream's per-object key (derived from the DEK for one
+//!   object) is expanded by ring's AES-GCM, which does not wipe its key schedule on drop, so that
+//!   one object's key may outlive its reader or writer in freed memory. KEKs, DEKs, field keys and
+//!   legacy keys stay on the zeroizing implementation.
 //! - Decrypted values are returned in [`zeroize::Zeroizing`] buffers.
 //! - No error message holds key bytes, plaintext or a whole ciphertext; decryption failures are
 //!   one detail-free [`Error::Decrypt`].

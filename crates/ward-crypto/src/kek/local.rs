@@ -26,7 +26,7 @@ use std::fmt;
 use std::io::Read as _;
 use std::path::Path;
 
-use crate::aead::{AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
+use crate::aead::{Aead as _, AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
 use crate::error::{Error, KeyRingError, Result};
 use crate::format::wrapped::Header;
 use crate::kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, WrappedDataKey};

@@ -9,7 +9,7 @@ use super::format::{
     COMMITMENT_LEN, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SALT_LEN, StreamHeader, TAG_LEN,
 };
 use super::nonce::StreamNonce;
-use crate::aead::AeadKey;
+use crate::aead::{Aead as _, ObjectAeadKey};
 use crate::derive::{LABEL_STREAM_COMMITMENT, LABEL_STREAM_KEY, derive_into, derive_key};
 use crate::error::{Error, Result};
 use crate::keys::{DataKey, KeyMaterial};
@@ -82,7 +82,7 @@ pub(crate) fn batch_chunks(chunk_size: usize) -> usize {
 
 /// Seals the chunks of one stream in order.
 pub(crate) struct ChunkSealer {
-    aead: AeadKey,
+    aead: ObjectAeadKey,
     aad: Vec<u8>,
     nonce: StreamNonce,
 }
@@ -105,7 +105,7 @@ impl ChunkSealer {
         let (key, commitment) = StreamKey::for_writing(dek, &salt);
         let header = StreamHeader::new(version, dek.id(), chunk_size, salt, commitment);
         let sealer = Self {
-            aead: AeadKey::new(&key.0),
+            aead: ObjectAeadKey::new(&key.0),
             aad: associated_data(&header, context),
             nonce: StreamNonce::starting_at(0),
         };
@@ -118,7 +118,7 @@ impl ChunkSealer {
     pub(crate) fn forged(dek: &DataKey, header: &StreamHeader, context: &[u8]) -> Self {
         let (key, _) = StreamKey::for_writing(dek, header.salt());
         Self {
-            aead: AeadKey::new(&key.0),
+            aead: ObjectAeadKey::new(&key.0),
             aad: associated_data(header, context),
             nonce: StreamNonce::starting_at(0),
         }
@@ -150,7 +150,7 @@ impl ChunkSealer {
 
 /// Opens the chunks of one stream (or of a run of chunks, for a range) in order.
 pub(crate) struct ChunkOpener {
-    aead: AeadKey,
+    aead: ObjectAeadKey,
     aad: Vec<u8>,
     nonce: StreamNonce,
 }
@@ -165,7 +165,7 @@ impl ChunkOpener {
         first_chunk: u64,
     ) -> Self {
         Self {
-            aead: AeadKey::new(&key.0),
+            aead: ObjectAeadKey::new(&key.0),
             aad: associated_data(header, context),
             nonce: StreamNonce::starting_at(first_chunk),
         }
