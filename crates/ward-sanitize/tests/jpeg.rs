@@ -267,7 +267,7 @@ fn variants_the_decoder_cannot_read_are_refused_by_name() {
 
 /// The JPEG variants libjpeg writes (`tests/corpus/libjpeg/`, made by its `make.py`): baseline
 /// 4:2:0, 4:2:2 and 4:4:4, optimised tables, restart markers, greyscale, CMYK with the Adobe
-/// segment, and progressive files of each kind.
+/// segment, progressive files of each kind, and sequential files with one scan per component.
 fn libjpeg_variants() -> Vec<(String, Vec<u8>)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/libjpeg");
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -280,7 +280,7 @@ fn libjpeg_variants() -> Vec<(String, Vec<u8>)> {
         })
         .collect();
     files.sort();
-    assert!(files.len() >= 12, "{} variants", files.len());
+    assert!(files.len() >= 14, "{} variants", files.len());
     files
 }
 
@@ -384,7 +384,11 @@ fn bytes_after_a_scans_last_block_are_refused() {
 
 #[test]
 fn restart_markers_must_come_in_sequence() {
-    for name in ["restart_blocks.jpg", "restart_rows.jpg"] {
+    for name in [
+        "restart_blocks.jpg",
+        "restart_rows.jpg",
+        "sequential_scans_restart.jpg",
+    ] {
         let input = libjpeg_variants()
             .into_iter()
             .find(|(n, _)| n == name)

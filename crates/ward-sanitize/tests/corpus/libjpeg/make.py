@@ -42,3 +42,21 @@ VARIANTS = {
 
 for name, (mode, options) in VARIANTS.items():
     picture(mode).save(name, "JPEG", **options)
+
+# Sequential files with one scan per component (non-interleaved), rewritten by jpegtran (Debian
+# libjpeg-turbo-progs 2.1.5) from a 50 × 34 4:2:0 picture: at that size a lone luma scan has
+# 7 × 5 blocks where interleaved MCUs would cover 8 × 6. The second has restart markers every
+# 3 blocks.
+import os
+import subprocess
+import tempfile
+
+W, H = 50, 34
+with tempfile.TemporaryDirectory() as tmp:
+    source = os.path.join(tmp, "source.jpg")
+    scans = os.path.join(tmp, "scans.txt")
+    picture("RGB").save(source, "JPEG", quality=90, subsampling=2)
+    with open(scans, "w") as f:
+        f.write("0;\n1;\n2;\n")
+    for name, extra in [("sequential_scans.jpg", []), ("sequential_scans_restart.jpg", ["-restart", "3B"])]:
+        subprocess.run(["jpegtran", "-scans", scans, *extra, "-outfile", name, source], check=True)
