@@ -428,3 +428,31 @@ fn a_rotated_jpeg_is_checked_as_strictly_before_its_pixels_are_decoded() {
     let err = refused("rotated", &damaged);
     assert!(err.contains("huffman code not in the table"), "{err}");
 }
+
+#[test]
+fn single_bit_flips_in_scan_data_are_often_refused() {
+    // JPEG has no checksum, so many flips still decode; a lenient decoder (grey pixels instead
+    // of an error) refuses none. Prints the share refused; fails if it falls below a tenth.
+    let (mut flips, mut refused_flips) = (0, 0);
+    for (name, input) in libjpeg_variants() {
+        let (start, end) = first_scan(&input);
+        let (mut tried, mut refused) = (0, 0);
+        for (i, at) in (start + 1..end).step_by(3).enumerate() {
+            let mut damaged = input.clone();
+            damaged[at] ^= 1 << (i % 8);
+            if [input[at - 1], input[at], damaged[at]].contains(&0xFF) {
+                continue; // markers and stuffed bytes are the container's business
+            }
+            tried += 1;
+            if let Err(e) = Sanitizer::new().sanitize("p.jpg", &damaged) {
+                assert_eq!(e.rule(), "parse", "{name}: {e}");
+                refused += 1;
+            }
+        }
+        println!("{name}: {refused} of {tried} single-bit flips refused");
+        flips += tried;
+        refused_flips += refused;
+    }
+    println!("all variants: {refused_flips} of {flips} refused");
+    assert!(refused_flips * 10 >= flips, "{refused_flips} of {flips}");
+}
