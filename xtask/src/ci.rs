@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cmd::{self, cargo, step};
 use crate::tools;
@@ -53,14 +53,23 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     )?;
 
     // The README's test command sets up what the tests need on a fresh machine: the S3 test
-    // servers (moto, s3s-fs) and exiftool, each installed only when missing. In CI a set-up failure
-    // fails the run; on a developer machine it is a warning, and the tests that need the missing
-    // part print why they skip.
+    // servers (moto, s3s-fs), exiftool, qpdf and Pillow, each installed only when missing. In CI
+    // a set-up failure fails the run; on a developer machine it is a warning, and the tests that
+    // need the missing part print why they skip.
     step("services for the integration tests");
     required(in_ci, "the S3 test servers", crate::services::up())?;
     crate::services::export_env();
     step("exiftool (independent judge of ward-sanitize's metadata removal)");
     required(in_ci, "exiftool", tools::ensure_exiftool())?;
+    step("Pillow (independent judge that ward-sanitize's images open elsewhere)");
+    let pillow = tools::ensure_pillow().and_then(|python| {
+        let python = python
+            .to_str()
+            .context("the repository path is not UTF-8")?;
+        cmd::set_child_env(tools::PILLOW_PYTHON_ENV, python);
+        Ok(())
+    });
+    required(in_ci, "Pillow", pillow)?;
 
     step("tests (unit, integration and doc tests)");
     cargo(&["test", "--workspace", "--all-features"])?;

@@ -17,6 +17,7 @@ tasks:
   ci            run everything CI checks (fmt, clippy, deny, docs, tests)
   services      up|down|status: the S3 test servers (moto, s3s-fs) on loopback
   fuzz          [--smoke | --seconds N]: fuzz ward-sanitize's parsers (cargo fuzz or mutation tests)
+  judges        install the independent judges ward-sanitize's tests use (exiftool, qpdf, Pillow)
 ";
 
 fn main() -> Result<()> {
@@ -32,6 +33,7 @@ fn main() -> Result<()> {
         "ci" => ci::run(rest),
         "services" => services::run(rest),
         "fuzz" => fuzz::run(rest),
+        "judges" => tools::judges(),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

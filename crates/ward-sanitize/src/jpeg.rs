@@ -1,11 +1,17 @@
 //! JPEG: walks the marker segments, keeps only what decoding and colour need (an allow-list),
-//! copies scans byte for byte.
+//! copies scans byte for byte; then checks that every block of every scan entropy-decodes.
 
 use memchr::memchr;
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
+use zune_jpeg::JpegDecoder;
 
 use crate::error::{Error, Result};
 use crate::exif;
+use crate::jpeg_scan::{self, Walk};
 use crate::kind::FileKind;
+use crate::limits::{Limits, check_dimensions};
 use crate::permits::Deadline;
 use crate::report::{Category, Report, Stripped};
 
@@ -292,4 +298,51 @@ fn copy_entropy_coded(input: &[u8], start: usize, out: &mut Vec<u8>) -> Result<u
             }
         }
     }
+}
+
+/// The real parse of a stripped JPEG, after which every block of every component in every scan
+/// has been Huffman-decoded against the file's own tables.
+///
+/// zune-jpeg (the decoder `image` uses) first reads the headers in strict mode (frame,
+/// tables, component count against the colour space) and the dimensions are checked against
+/// `limits`. A sequential frame (SOF0, SOF1) is then walked by [`jpeg_scan::walk`]: every code
+/// resolved, every coefficient inside its block, the scan data ending exactly after its last
+/// block, restart markers in sequence, every component in exactly one scan; no pixels are
+/// computed. A progressive frame (SOF2) is decoded by zune-jpeg in strict mode, all
+/// coefficients of every component, to luma only (YCbCr, greyscale) or in its own colour space
+/// (RGB, CMYK, YCCK): no colour conversion.
+///
+/// What neither can see is damage that still forms valid codes: JPEG carries no checksum.
+pub(crate) fn check_scans(bytes: &[u8], limits: &Limits) -> Result<()> {
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(usize::from(u16::MAX))
+        .set_max_height(usize::from(u16::MAX));
+    let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder
+        .decode_headers()
+        .map_err(|e| Error::decoder(KIND, "unreadable image header", e))?;
+    let Some((width, height)) = decoder.dimensions() else {
+        return Err(Error::malformed(KIND, "unreadable image header"));
+    };
+    let side = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    check_dimensions(side(width), side(height), limits)?;
+    #[cfg(test)]
+    let _decoding = crate::raster::tests::Decoding::start();
+    if jpeg_scan::walk(bytes)? == Walk::Checked {
+        return Ok(());
+    }
+    let out = match decoder.input_colorspace() {
+        Some(ColorSpace::YCbCr | ColorSpace::Luma) | None => ColorSpace::Luma,
+        Some(own) => own,
+    };
+    decoder.set_options(decoder.options().jpeg_set_out_colorspace(out));
+    let Some(size) = decoder.output_buffer_size() else {
+        return Err(Error::malformed(KIND, "unreadable image header"));
+    };
+    // At most max_pixels × 4 bytes (CMYK); the dimensions passed the limit above.
+    let mut pixels = vec![0u8; size];
+    decoder
+        .decode_into(&mut pixels)
+        .map_err(|e| Error::decoder(KIND, "pixel data does not decode", e))
 }

@@ -39,10 +39,12 @@ pub(crate) fn strip(
     }
 }
 
-/// Strips, then fully decodes the stripped file within `limits` (so hostile metadata never
-/// reaches the decoder), then applies any EXIF orientation by re-encoding. Decoding and
-/// encoding hold a permit from `permits`; `deadline` is checked between steps and bounds the
-/// wait for the permit.
+/// Strips, then checks the stripped file within `limits` (so hostile metadata never reaches the
+/// decoder), then applies any EXIF orientation by re-encoding. PNG and WebP are fully decoded;
+/// JPEG has every block of every scan entropy-decoded ([`jpeg::check_scans`]), and is decoded
+/// to pixels only when it must be turned upright. Decoding and encoding hold a
+/// permit from `permits`; `deadline` is checked between steps and bounds the wait for the
+/// permit.
 pub(crate) fn clean(
     kind: FileKind,
     input: &[u8],
@@ -56,7 +58,13 @@ pub(crate) fn clean(
     }
     let _permit = permits.acquire(*deadline, || deadline.exceeded())?;
     deadline.check()?;
-    let (image, icc) = decode(kind, &stripped.bytes, limits)?;
+    let decoded = match kind {
+        FileKind::Jpeg => {
+            jpeg::check_scans(&stripped.bytes, limits)?;
+            None
+        }
+        _ => Some(decode(kind, &stripped.bytes, limits)?),
+    };
     deadline.check()?;
     let mut report = stripped.report;
     match stripped.orientation {
@@ -64,7 +72,11 @@ pub(crate) fn clean(
             if stripped.animated {
                 return Err(Error::OrientationUnsupported { kind });
             }
-            let mut image = image;
+            let (mut image, icc) = match decoded {
+                Some(decoded) => decoded,
+                // The JPEG passed the strict check above; now its pixels are needed.
+                None => decode(kind, &stripped.bytes, limits)?,
+            };
             let orientation =
                 Orientation::from_exif(o as u8).ok_or(Error::malformed(kind, "bad orientation"))?;
             image.apply_orientation(orientation);

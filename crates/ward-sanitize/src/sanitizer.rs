@@ -142,8 +142,9 @@ impl Sanitizer {
     /// Validates `bytes` uploaded under `name` and returns the cleaned file.
     ///
     /// The extension ([`kind_from_name`]), the magic bytes ([`sniff_kind`]) and a
-    /// real parse must agree. Images are stripped losslessly and the stripped file is decoded
-    /// in full within the limits; PDFs are loaded, cleaned and written out fresh.
+    /// real parse must agree. Images are stripped losslessly and the stripped file is checked
+    /// within the limits (PNG and WebP decoded in full, JPEG entropy-decoded block by block:
+    /// see the crate docs); PDFs are loaded, cleaned and written out fresh.
     pub fn sanitize(&self, name: &str, bytes: &[u8]) -> Result<Sanitized> {
         let started = Instant::now();
         let result = self.sanitize_inner(name, bytes, started);

@@ -375,6 +375,26 @@ pub(crate) fn qpdf_available() -> bool {
     )
 }
 
+/// The Python that has Pillow: `WARD_TEST_PILLOW_PYTHON` (set by `cargo xtask ci`), else the
+/// venv `cargo xtask ci` installs it into (`.services/pillow-venv`). `None`, after printing why
+/// the check is skipped, when neither imports Pillow; with `WARD_TEST_INTEGRATION` set that
+/// fails the test instead.
+pub(crate) fn pillow_python() -> Option<std::path::PathBuf> {
+    let python = std::env::var_os("WARD_TEST_PILLOW_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../.services/pillow-venv/bin/python")
+        });
+    let program = python.to_string_lossy().into_owned();
+    tool_available(
+        &program,
+        &["-c", "import PIL.Image"],
+        "the independent image decoder check (Pillow)",
+    )
+    .then_some(python)
+}
+
 /// `qpdf --check` on a file, every stream decoded (JPEG images included): `Err` with qpdf's
 /// report when it finds an error or a warning.
 pub(crate) fn qpdf_check(path: &std::path::Path) -> Result<(), String> {

@@ -264,3 +264,195 @@ fn variants_the_decoder_cannot_read_are_refused_by_name() {
     let err = Sanitizer::new().sanitize("p.jpg", &odd).unwrap_err();
     assert_eq!(err.rule(), "parse", "{err}");
 }
+
+/// The JPEG variants libjpeg writes (`tests/corpus/libjpeg/`, made by its `make.py`): baseline
+/// 4:2:0, 4:2:2 and 4:4:4, optimised tables, restart markers, greyscale, CMYK with the Adobe
+/// segment, progressive files of each kind, and sequential files with one scan per component.
+fn libjpeg_variants() -> Vec<(String, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/libjpeg");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 14, "{} variants", files.len());
+    files
+}
+
+/// Where the first scan's entropy-coded data starts and ends (at the first marker that is not
+/// a restart marker).
+fn first_scan(jpeg: &[u8]) -> (usize, usize) {
+    let mut pos = 2;
+    loop {
+        assert_eq!(jpeg[pos], 0xFF);
+        let marker = jpeg[pos + 1];
+        let len = usize::from(u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]));
+        pos += 2 + len;
+        if marker == 0xDA {
+            let mut end = pos;
+            while jpeg[end] != 0xFF || matches!(jpeg[end + 1], 0x00 | 0xD0..=0xD7) {
+                end += 1;
+            }
+            return (pos, end);
+        }
+    }
+}
+
+fn is_progressive(jpeg: &[u8]) -> bool {
+    jpeg.windows(2).any(|w| w == [0xFF, 0xC2])
+}
+
+fn refused(name: &str, jpeg: &[u8]) -> String {
+    match Sanitizer::new().sanitize("p.jpg", jpeg) {
+        Ok(_) => panic!("{name}: accepted"),
+        Err(e) => {
+            assert_eq!(e.rule(), "parse", "{name}: {e}");
+            e.to_string()
+        }
+    }
+}
+
+#[test]
+fn every_libjpeg_variant_is_accepted_with_pixels_unchanged() {
+    for (name, input) in libjpeg_variants() {
+        let with_metadata = [&input[..2], &jpeg_metadata_segments(None), &input[2..]].concat();
+        let out = Sanitizer::new()
+            .sanitize("p.jpg", &with_metadata)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            independent_jpeg_pixels(&input),
+            independent_jpeg_pixels(out.bytes()),
+            "{name}"
+        );
+        assert!(!contains(out.bytes(), SECRET), "{name}");
+    }
+}
+
+#[test]
+fn bits_that_form_no_huffman_code_are_refused_in_every_variant() {
+    // 64 one-bits: whatever code they start in, a code that begins inside them is at least 16
+    // ones long, which no valid table holds. The first scan of a progressive file is its DC scan.
+    for (name, input) in libjpeg_variants() {
+        let (start, end) = first_scan(&input);
+        // In place of a byte a third of the way in, away from any marker or stuffed byte.
+        let at = (start + (end - start) / 3..end)
+            .find(|&at| input[at - 1] != 0xFF && input[at] != 0xFF)
+            .unwrap();
+        let mut damaged = input.clone();
+        damaged.splice(at..=at, [0xFF, 0x00].repeat(8));
+        refused(&name, &damaged);
+    }
+}
+
+#[test]
+fn sequential_scan_data_that_ends_early_is_refused() {
+    // Cut in the middle of the scan and closed with a proper end-of-image marker: a decoder
+    // that makes pixels pads the rest with zero bits; the walk needs every block's bits.
+    for (name, input) in libjpeg_variants() {
+        if is_progressive(&input) {
+            continue;
+        }
+        let (start, end) = first_scan(&input);
+        let mut cut = input[..start + (end - start) / 2].to_vec();
+        if cut.ends_with(&[0xFF]) {
+            cut.pop();
+        }
+        cut.extend_from_slice(&[0xFF, 0xD9]);
+        let err = refused(&name, &cut);
+        assert!(err.contains("ends before its last block"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn bytes_after_a_scans_last_block_are_refused() {
+    for (name, input) in libjpeg_variants() {
+        if is_progressive(&input) {
+            continue;
+        }
+        let (_, end) = first_scan(&input);
+        let mut padded = input.clone();
+        padded.splice(end..end, [0x12, 0x34]);
+        let err = refused(&name, &padded);
+        assert!(err.contains("extra bytes"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn restart_markers_must_come_in_sequence() {
+    for name in [
+        "restart_blocks.jpg",
+        "restart_rows.jpg",
+        "sequential_scans_restart.jpg",
+    ] {
+        let input = libjpeg_variants()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1;
+        let (start, end) = first_scan(&input);
+        let rst = start
+            + input[start..end]
+                .windows(2)
+                .position(|w| w == [0xFF, 0xD0])
+                .unwrap();
+        let mut skipped = input.clone();
+        skipped[rst + 1] = 0xD1;
+        let err = refused(name, &skipped);
+        assert!(
+            err.contains("restart marker out of sequence"),
+            "{name}: {err}"
+        );
+        // Without the marker the next interval's bytes run on after the first's last block.
+        let mut dropped = input.clone();
+        dropped.drain(rst..rst + 2);
+        refused(name, &dropped);
+    }
+}
+
+#[test]
+fn a_rotated_jpeg_is_checked_as_strictly_before_its_pixels_are_decoded() {
+    // The orientation fix decodes pixels with a lenient decoder; the strict check runs first.
+    let input = jpeg_with_metadata(&picture(64, 48), Some(6));
+    assert!(Sanitizer::new().sanitize("p.jpg", &input).is_ok());
+    let (start, end) = first_scan(&input);
+    let at = (start + (end - start) / 2..end)
+        .find(|&at| input[at - 1] != 0xFF && input[at] != 0xFF)
+        .unwrap();
+    let mut damaged = input;
+    damaged.splice(at..=at, [0xFF, 0x00].repeat(8));
+    let err = refused("rotated", &damaged);
+    assert!(err.contains("huffman code not in the table"), "{err}");
+}
+
+#[test]
+fn single_bit_flips_in_scan_data_are_often_refused() {
+    // JPEG has no checksum, so many flips still decode; a lenient decoder (grey pixels instead
+    // of an error) refuses none. Prints the share refused; fails if it falls below a tenth.
+    let (mut flips, mut refused_flips) = (0, 0);
+    for (name, input) in libjpeg_variants() {
+        let (start, end) = first_scan(&input);
+        let (mut tried, mut refused) = (0, 0);
+        for (i, at) in (start + 1..end).step_by(3).enumerate() {
+            let mut damaged = input.clone();
+            damaged[at] ^= 1 << (i % 8);
+            if [input[at - 1], input[at], damaged[at]].contains(&0xFF) {
+                continue; // markers and stuffed bytes are the container's business
+            }
+            tried += 1;
+            if let Err(e) = Sanitizer::new().sanitize("p.jpg", &damaged) {
+                assert_eq!(e.rule(), "parse", "{name}: {e}");
+                refused += 1;
+            }
+        }
+        println!("{name}: {refused} of {tried} single-bit flips refused");
+        flips += tried;
+        refused_flips += refused;
+    }
+    println!("all variants: {refused_flips} of {flips} refused");
+    assert!(refused_flips * 10 >= flips, "{refused_flips} of {flips}");
+}

@@ -20,6 +20,8 @@ mod pdf_bounds;
 mod pdf_images;
 /// Cleaned PDFs (the corpus, a scanned image) judged by `qpdf --check`.
 mod pdf_qpdf;
+/// Cleaned PNG, WebP and JPEG files judged by Pillow: each opens and fully loads.
+mod pillow;
 /// PNG chunk removal, APNG, text limits.
 mod png;
 /// The three-way validation and every limit at its boundary.

@@ -1,0 +1,641 @@
+//! The entropy walk of a sequential (baseline or extended, Huffman-coded) JPEG: every block of
+//! every component in every scan is Huffman-decoded against the file's own tables, and nothing
+//! else is computed (no dequantisation, IDCT, upsampling or colour conversion).
+//!
+//! It is stricter than a decoder that makes pixels: a code no table holds, a coefficient past
+//! the end of a block, scan data that ends before the last block, bytes left over after it,
+//! a restart marker out of sequence, and a component that no scan (or two scans) carries are
+//! all refused, where decoders pad with zero bits, skip bytes or resynchronise.
+
+use crate::error::{Error, Result};
+use crate::kind::FileKind;
+
+const KIND: FileKind = FileKind::Jpeg;
+
+/// What the walk found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Walk {
+    /// Every scan of a sequential frame decoded, up to the end-of-image marker.
+    Checked,
+    /// A progressive frame (SOF2): its scans refine each other and are left to the decoder.
+    Progressive,
+}
+
+/// Huffman codes up to this many bits long are resolved by one table look-up.
+const FAST_BITS: u32 = 11;
+
+/// A decoded code as the walk needs it, in a `u16`: the bits to skip (the code and the
+/// coefficient's magnitude bits, whose value is not needed) in bits 0 to 4, and how far the
+/// coefficient index advances in bits 5 to 12. Never 0, so 0 in the fast table means "look
+/// further".
+const SKIP_MASK: u16 = 31;
+const ADVANCE_SHIFT: u16 = 5;
+/// End-of-block advances the index this far: past 64 by more than any real step can.
+const END_OF_BLOCK: u16 = 128;
+
+/// Whether a table decodes DC differences or AC run/size pairs.
+#[derive(Clone, Copy)]
+enum Class {
+    Dc,
+    Ac,
+}
+
+/// The step for a code of `len` bits carrying `symbol`; `None` for a symbol no 8-bit JPEG may
+/// hold (a DC magnitude above 11 bits, an AC one above 10).
+fn step(class: Class, len: u32, symbol: u8) -> Option<u16> {
+    let len = len as u16;
+    let (run, size) = (u16::from(symbol >> 4), u16::from(symbol & 15));
+    match class {
+        Class::Dc if symbol > 11 => None,
+        Class::Dc => Some(len + u16::from(symbol)),
+        Class::Ac if size == 0 && run == 15 => Some(len | 16 << ADVANCE_SHIFT),
+        Class::Ac if size == 0 => Some(len | END_OF_BLOCK << ADVANCE_SHIFT),
+        Class::Ac if size > 10 => None,
+        Class::Ac => Some((len + size) | (run + 1) << ADVANCE_SHIFT),
+    }
+}
+
+/// One Huffman table: a direct look-up for short codes, canonical bounds for the rest.
+struct Table {
+    class: Class,
+    /// Indexed by the next [`FAST_BITS`] bits. Low half: the [`step`] of a code up to that
+    /// long, or 0 (a longer code, none, or a symbol out of range). High half, AC tables only:
+    /// the step of that code and the next one together when both, with their magnitude bits,
+    /// fit in the same bits and the first is not end-of-block (else 0).
+    fast: Box<[u32; 1 << FAST_BITS]>,
+    /// For lengths 1 to 16: the first code of that length, left-aligned in 16 bits.
+    first: [u32; 17],
+    /// For lengths 1 to 16: one past the last code of that length, left-aligned in 16 bits.
+    end: [u32; 17],
+    /// For lengths 1 to 16: index in `symbols` of the first code of that length.
+    offset: [usize; 17],
+    symbols: Vec<u8>,
+}
+
+impl Table {
+    /// Builds the table from a DHT's 16 counts and its symbols, refusing a table whose codes
+    /// overflow their length (libjpeg's rule, which also refuses the all-ones code).
+    fn new(class: Class, counts: &[u8], symbols: &[u8]) -> Result<Self> {
+        let mut table = Self {
+            class,
+            fast: Box::new([0; 1 << FAST_BITS]),
+            first: [0; 17],
+            end: [0; 17],
+            offset: [0; 17],
+            symbols: symbols.to_vec(),
+        };
+        // The code length behind each fast entry, for pairing.
+        let mut lengths = vec![0u32; 1 << FAST_BITS];
+        let mut code: u32 = 0;
+        let mut index = 0;
+        for len in 1..=16u32 {
+            let count = usize::from(counts[len as usize - 1]);
+            table.first[len as usize] = code << (16 - len);
+            table.offset[len as usize] = index;
+            for _ in 0..count {
+                if code >= 1 << len {
+                    return Err(Error::malformed(KIND, "huffman table has too many codes"));
+                }
+                if len <= FAST_BITS {
+                    let shift = FAST_BITS - len;
+                    let start = (code << shift) as usize;
+                    let entry = step(class, len, symbols[index]).unwrap_or(0);
+                    table.fast[start..start + (1 << shift)].fill(u32::from(entry));
+                    lengths[start..start + (1 << shift)].fill(len);
+                }
+                code += 1;
+                index += 1;
+            }
+            if count > 0 && code >= 1 << len {
+                return Err(Error::malformed(KIND, "huffman table has too many codes"));
+            }
+            table.end[len as usize] = code << (16 - len);
+            code <<= 1;
+        }
+        if matches!(class, Class::Ac) {
+            table.pair_up(&lengths);
+        }
+        Ok(table)
+    }
+
+    /// Fills the high half of each fast entry whose bits hold a second whole code (and its
+    /// magnitude bits) after the first.
+    fn pair_up(&mut self, lengths: &[u32]) {
+        let mask = (1usize << FAST_BITS) - 1;
+        for index in 0..self.fast.len() {
+            let first = self.fast[index] as u16;
+            let used = u32::from(first & SKIP_MASK);
+            if first == 0 || first >> ADVANCE_SHIFT == END_OF_BLOCK || used >= FAST_BITS {
+                continue;
+            }
+            let next = (index << used) & mask;
+            let second = self.fast[next] as u16;
+            let both = used + u32::from(second & SKIP_MASK);
+            if second != 0 && lengths[next] <= FAST_BITS - used && both <= FAST_BITS {
+                let advance = (first >> ADVANCE_SHIFT) + (second >> ADVANCE_SHIFT);
+                let pair = both as u16 | advance << ADVANCE_SHIFT;
+                self.fast[index] |= u32::from(pair) << 16;
+            }
+        }
+    }
+
+    /// The step for the code at the start of the next 16 bits, when the fast table has none.
+    fn slow(&self, peek: u32) -> Result<u16> {
+        // Codes up to FAST_BITS long fill the code space below `end[FAST_BITS]`: such a code is
+        // here only when its symbol is out of range.
+        let lengths = if peek < self.end[FAST_BITS as usize] {
+            1..=FAST_BITS
+        } else {
+            FAST_BITS + 1..=16
+        };
+        for len in lengths {
+            let l = len as usize;
+            if peek < self.end[l] {
+                if peek < self.first[l] {
+                    break;
+                }
+                let index = self.offset[l] + ((peek - self.first[l]) >> (16 - len)) as usize;
+                let Some(&symbol) = self.symbols.get(index) else {
+                    break;
+                };
+                return step(self.class, len, symbol)
+                    .ok_or(Error::malformed(KIND, "coefficient out of range"));
+            }
+        }
+        Err(Error::malformed(KIND, "huffman code not in the table"))
+    }
+}
+
+/// Reads the entropy-coded bits of one scan, `FF 00` unstuffed, stopping at any marker.
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+    /// The next bits, left-aligned. Bits past `count` are zero at a marker, and otherwise may
+    /// already hold the bytes that follow (a refill writes the same bits there again).
+    buf: u64,
+    /// Real bits in `buf` (never padding).
+    count: u32,
+}
+
+impl<'a> Bits<'a> {
+    fn new(data: &'a [u8], pos: usize) -> Self {
+        Self {
+            data,
+            pos,
+            buf: 0,
+            count: 0,
+        }
+    }
+
+    /// Tops the buffer up to at least 57 bits, or to the next marker.
+    #[inline]
+    fn refill(&mut self) {
+        // Fast path: the next eight bytes hold no 0xFF, so they are all data.
+        if let Some(&word) = self
+            .data
+            .get(self.pos..self.pos + 8)
+            .and_then(|w| w.first_chunk())
+        {
+            let word = u64::from_be_bytes(word);
+            let ff = !word;
+            // A byte of `word` is 0xFF exactly when the same byte of `ff` is 0.
+            let zero_bytes = ff.wrapping_sub(0x0101_0101_0101_0101) & !ff & 0x8080_8080_8080_8080;
+            if zero_bytes == 0 {
+                let take = (63 - self.count) / 8;
+                self.buf |= word >> self.count;
+                self.pos += take as usize;
+                self.count += take * 8;
+                return;
+            }
+        }
+        while self.count <= 56 {
+            let Some(&byte) = self.data.get(self.pos) else {
+                return;
+            };
+            if byte == 0xFF {
+                if self.data.get(self.pos + 1) != Some(&0x00) {
+                    return; // a marker: the scan data (or this restart interval) ends here
+                }
+                self.pos += 2;
+            } else {
+                self.pos += 1;
+            }
+            self.buf |= u64::from(byte) << (56 - self.count);
+            self.count += 8;
+        }
+    }
+
+    /// Drops `n` bits (`n` ≤ 32), refusing to go past the last real bit.
+    #[inline(always)]
+    fn consume(&mut self, n: u32) -> Result<()> {
+        if n > self.count {
+            return Err(Error::malformed(
+                KIND,
+                "scan data ends before its last block",
+            ));
+        }
+        self.buf <<= n;
+        self.count -= n;
+        Ok(())
+    }
+
+    /// Decodes one Huffman code with its magnitude bits and returns its step.
+    #[inline(always)]
+    fn next(&mut self, table: &Table) -> Result<u16> {
+        if self.count < 32 {
+            self.refill();
+        }
+        let mut entry = table.fast[(self.buf >> (64 - FAST_BITS)) as usize] as u16;
+        if entry == 0 {
+            entry = table.slow((self.buf >> 48) as u32)?;
+        }
+        self.consume(u32::from(entry & SKIP_MASK))?;
+        Ok(entry)
+    }
+
+    /// Walks one 8×8 block: the DC difference, then AC coefficients up to end-of-block.
+    #[inline(always)]
+    fn block(&mut self, dc: &Table, ac: &Table) -> Result<()> {
+        self.next(dc)?;
+        let mut k = 1u16;
+        while k < 64 {
+            if self.count < 32 {
+                self.refill();
+            }
+            let entry = ac.fast[(self.buf >> (64 - FAST_BITS)) as usize];
+            let (single, pair) = (entry as u16, (entry >> 16) as u16);
+            // Two codes at once, unless the first ends the block's 63 coefficients.
+            let use_pair = (pair != 0) & (k + (single >> ADVANCE_SHIFT) < 64);
+            let mut chosen = if use_pair { pair } else { single };
+            if chosen == 0 {
+                chosen = ac.slow((self.buf >> 48) as u32)?;
+            }
+            self.consume(u32::from(chosen & SKIP_MASK))?;
+            k += chosen >> ADVANCE_SHIFT;
+        }
+        // 64 after the last coefficient, at most 79 past it, above 128 after end-of-block.
+        if k > 64 && k < END_OF_BLOCK {
+            return Err(Error::malformed(
+                KIND,
+                "coefficient past the end of a block",
+            ));
+        }
+        Ok(())
+    }
+
+    /// At a restart interval's or a scan's end: drops the last byte's padding bits and
+    /// requires that nothing is left before the marker. Returns the marker's position (after
+    /// any `FF` fill bytes) and code.
+    fn finish(&mut self) -> Result<(usize, u8)> {
+        self.consume(self.count % 8)?;
+        if self.count == 0 {
+            self.refill();
+        }
+        if self.count != 0 {
+            return Err(Error::malformed(KIND, "extra bytes after a scan's blocks"));
+        }
+        let mut at = self.pos;
+        while self.data.get(at + 1) == Some(&0xFF) {
+            at += 1;
+        }
+        match self.data.get(at + 1) {
+            Some(&code) if self.data.get(at) == Some(&0xFF) => Ok((at, code)),
+            _ => Err(Error::malformed(KIND, "scan data does not end at a marker")),
+        }
+    }
+}
+
+/// A frame component: its id, sampling factors and whether a scan has carried it.
+#[derive(Clone, Copy)]
+struct Component {
+    id: u8,
+    h: usize,
+    v: usize,
+    quant: u8,
+    scanned: bool,
+}
+
+struct Frame {
+    width: usize,
+    height: usize,
+    components: Vec<Component>,
+    h_max: usize,
+    v_max: usize,
+}
+
+/// Walks the segments of a stripped JPEG (its structure already checked by the stripper) and
+/// every scan of a sequential frame. Returns [`Walk::Progressive`] at a progressive frame.
+pub(crate) fn walk(bytes: &[u8]) -> Result<Walk> {
+    let mut dc: [Option<Table>; 4] = [None, None, None, None];
+    let mut ac: [Option<Table>; 4] = [None, None, None, None];
+    let mut quant = [false; 4];
+    let mut restart_interval = 0usize;
+    let mut frame: Option<Frame> = None;
+    let mut pos = 2;
+    loop {
+        if bytes.get(pos) != Some(&0xFF) {
+            return Err(Error::malformed(KIND, "expected a marker"));
+        }
+        // `FF` fill bytes may precede a marker code.
+        while bytes.get(pos + 1) == Some(&0xFF) {
+            pos += 1;
+        }
+        let Some(&marker) = bytes.get(pos + 1) else {
+            return Err(Error::malformed(KIND, "truncated before end-of-image"));
+        };
+        if marker == 0xD9 {
+            let Some(frame) = frame else {
+                return Err(Error::malformed(KIND, "no frame before end-of-image"));
+            };
+            if frame.components.iter().any(|c| !c.scanned) {
+                return Err(Error::malformed(KIND, "a component is in no scan"));
+            }
+            return Ok(Walk::Checked);
+        }
+        let len = match bytes.get(pos + 2..pos + 4) {
+            Some(&[a, b]) => usize::from(u16::from_be_bytes([a, b])),
+            _ => return Err(Error::malformed(KIND, "truncated segment length")),
+        };
+        let Some(body) = bytes.get(pos + 4..(pos + 2 + len).max(pos + 4)) else {
+            return Err(Error::malformed(
+                KIND,
+                "segment runs past the end of the file",
+            ));
+        };
+        pos += 2 + len;
+        match marker {
+            0xC0 | 0xC1 => frame = Some(read_frame(body)?),
+            0xC2 => return Ok(Walk::Progressive),
+            0xC4 => read_tables(body, &mut dc, &mut ac)?,
+            0xDB => read_quant(body, &mut quant)?,
+            0xDD => {
+                let Some(&[a, b]) = body.get(..2) else {
+                    return Err(Error::malformed(KIND, "short restart interval"));
+                };
+                restart_interval = usize::from(u16::from_be_bytes([a, b]));
+            }
+            0xDA => {
+                let Some(frame) = frame.as_mut() else {
+                    return Err(Error::malformed(KIND, "scan before frame header"));
+                };
+                let scan = read_scan(body, frame, &quant, &dc, &ac)?;
+                pos = walk_scan(bytes, pos, frame, &scan, (&dc, &ac), restart_interval)?;
+            }
+            // The other segments the stripper keeps (APP0, APP2, APP14) say nothing about scans.
+            _ => {}
+        }
+    }
+}
+
+fn read_frame(body: &[u8]) -> Result<Frame> {
+    let short = || Error::malformed(KIND, "short frame header");
+    let header = body.get(..6).ok_or_else(short)?;
+    let height = usize::from(u16::from_be_bytes([header[1], header[2]]));
+    let width = usize::from(u16::from_be_bytes([header[3], header[4]]));
+    let count = usize::from(header[5]);
+    if !(1..=4).contains(&count) {
+        return Err(Error::malformed(
+            KIND,
+            "frame has no or too many components",
+        ));
+    }
+    let specs = body.get(6..6 + 3 * count).ok_or_else(short)?;
+    let mut components = Vec::with_capacity(count);
+    for spec in specs.chunks_exact(3) {
+        let (h, v) = (usize::from(spec[1] >> 4), usize::from(spec[1] & 15));
+        if !(1..=4).contains(&h) || !(1..=4).contains(&v) || spec[2] > 3 {
+            return Err(Error::malformed(KIND, "bad frame component"));
+        }
+        if components.iter().any(|c: &Component| c.id == spec[0]) {
+            return Err(Error::malformed(KIND, "repeated frame component"));
+        }
+        components.push(Component {
+            id: spec[0],
+            h,
+            v,
+            quant: spec[2],
+            scanned: false,
+        });
+    }
+    let h_max = components.iter().map(|c| c.h).max().unwrap_or(1);
+    let v_max = components.iter().map(|c| c.v).max().unwrap_or(1);
+    Ok(Frame {
+        width,
+        height,
+        components,
+        h_max,
+        v_max,
+    })
+}
+
+fn read_tables(
+    mut body: &[u8],
+    dc: &mut [Option<Table>; 4],
+    ac: &mut [Option<Table>; 4],
+) -> Result<()> {
+    let bad = || Error::malformed(KIND, "bad huffman table");
+    while let Some((&class_id, rest)) = body.split_first() {
+        let counts = rest.get(..16).ok_or_else(bad)?;
+        let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
+        let symbols = rest.get(16..16 + total).ok_or_else(bad)?;
+        if total > 256 {
+            return Err(bad());
+        }
+        let id = usize::from(class_id & 15);
+        match (class_id >> 4, id) {
+            (0, 0..=3) => dc[id] = Some(Table::new(Class::Dc, counts, symbols)?),
+            (1, 0..=3) => ac[id] = Some(Table::new(Class::Ac, counts, symbols)?),
+            _ => return Err(bad()),
+        }
+        body = &rest[16 + total..];
+    }
+    Ok(())
+}
+
+fn read_quant(mut body: &[u8], quant: &mut [bool; 4]) -> Result<()> {
+    while let Some((&precision_id, rest)) = body.split_first() {
+        let size = if precision_id >> 4 == 0 { 64 } else { 128 };
+        let id = usize::from(precision_id & 15);
+        if id > 3 || rest.len() < size {
+            return Err(Error::malformed(KIND, "bad quantisation table"));
+        }
+        quant[id] = true;
+        body = &rest[size..];
+    }
+    Ok(())
+}
+
+/// A scan: for each of its components, the index in the frame and the two table ids.
+struct Scan {
+    components: Vec<(usize, usize, usize)>,
+}
+
+fn read_scan(
+    body: &[u8],
+    frame: &mut Frame,
+    quant: &[bool; 4],
+    dc: &[Option<Table>; 4],
+    ac: &[Option<Table>; 4],
+) -> Result<Scan> {
+    let bad = |reason| Error::malformed(KIND, reason);
+    let Some(&count) = body.first() else {
+        return Err(bad("short scan header"));
+    };
+    let count = usize::from(count);
+    let Some(specs) = body.get(1..1 + 2 * count) else {
+        return Err(bad("short scan header"));
+    };
+    if count == 0 || count > 4 {
+        return Err(bad("scan has no or too many components"));
+    }
+    if body.get(1 + 2 * count..4 + 2 * count) != Some(&[0, 63, 0]) {
+        return Err(bad("sequential scan with a spectral selection"));
+    }
+    let mut components = Vec::with_capacity(count);
+    let mut blocks = 0;
+    for spec in specs.chunks_exact(2) {
+        let Some(index) = frame.components.iter().position(|c| c.id == spec[0]) else {
+            return Err(bad("scan component not in the frame"));
+        };
+        let component = &mut frame.components[index];
+        if component.scanned {
+            return Err(bad("component in two scans"));
+        }
+        component.scanned = true;
+        if !quant[usize::from(component.quant)] {
+            return Err(bad("component without its quantisation table"));
+        }
+        let (d, a) = (usize::from(spec[1] >> 4), usize::from(spec[1] & 15));
+        if dc.get(d).is_none_or(Option::is_none) || ac.get(a).is_none_or(Option::is_none) {
+            return Err(bad("scan names a huffman table not defined"));
+        }
+        blocks += component.h * component.v;
+        components.push((index, d, a));
+    }
+    if count > 1 && blocks > 10 {
+        return Err(bad("more than 10 blocks in an mcu"));
+    }
+    Ok(Scan { components })
+}
+
+/// Walks one scan's entropy-coded data from `start`; returns the position of the marker after
+/// it.
+#[inline(never)]
+fn walk_scan(
+    bytes: &[u8],
+    start: usize,
+    frame: &Frame,
+    scan: &Scan,
+    tables: (&[Option<Table>; 4], &[Option<Table>; 4]),
+    restart_interval: usize,
+) -> Result<usize> {
+    let undefined = || Error::malformed(KIND, "scan names a huffman table not defined");
+    // For each scan component: blocks per MCU and its two tables; and the MCU count.
+    let mut units = Vec::with_capacity(scan.components.len());
+    for &(index, d, a) in &scan.components {
+        let c = frame.components[index];
+        let dc = tables.0[d].as_ref().ok_or_else(undefined)?;
+        let ac = tables.1[a].as_ref().ok_or_else(undefined)?;
+        units.push((c.h * c.v, dc, ac));
+    }
+    let mcus = if let [(index, _, _)] = scan.components[..] {
+        // One component: its blocks in raster order, one per MCU.
+        let c = frame.components[index];
+        let w = (frame.width * c.h).div_ceil(frame.h_max).div_ceil(8);
+        let h = (frame.height * c.v).div_ceil(frame.v_max).div_ceil(8);
+        units[0].0 = 1;
+        w * h
+    } else {
+        frame.width.div_ceil(8 * frame.h_max) * frame.height.div_ceil(8 * frame.v_max)
+    };
+    let mut bits = Bits::new(bytes, start);
+    let mut restart = 0u8;
+    for mcu in 0..mcus {
+        if restart_interval > 0 && mcu > 0 && mcu % restart_interval == 0 {
+            let (at, code) = bits.finish()?;
+            if code != 0xD0 + restart {
+                return Err(Error::malformed(KIND, "restart marker out of sequence"));
+            }
+            restart = (restart + 1) % 8;
+            bits = Bits::new(bytes, at + 2);
+        }
+        for &(blocks, dc, ac) in &units {
+            for _ in 0..blocks {
+                bits.block(dc, ac)?;
+            }
+        }
+    }
+    let (at, code) = bits.finish()?;
+    if (0xD0..=0xD7).contains(&code) {
+        return Err(Error::malformed(
+            KIND,
+            "restart marker after a scan's last block",
+        ));
+    }
+    Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(lengths: &[(usize, u8)]) -> [u8; 16] {
+        let mut counts = [0; 16];
+        for &(len, n) in lengths {
+            counts[len - 1] = n;
+        }
+        counts
+    }
+
+    #[test]
+    fn a_table_with_more_codes_than_fit_is_refused() {
+        // Two 1-bit codes use the whole code space: the all-ones code is refused, as by libjpeg.
+        assert!(Table::new(Class::Dc, &counts(&[(1, 2)]), &[0, 1]).is_err());
+        assert!(Table::new(Class::Dc, &counts(&[(1, 3)]), &[0, 1, 2]).is_err());
+        assert!(Table::new(Class::Dc, &counts(&[(1, 1), (2, 1)]), &[0, 1]).is_ok());
+    }
+
+    #[test]
+    fn long_codes_resolve_through_the_slow_path() {
+        // Codes: 0, 10, then 11 codes of 12 bits from 110000000000.
+        let symbols: Vec<u8> = (0..13).collect();
+        let table = Table::new(Class::Dc, &counts(&[(1, 1), (2, 1), (12, 11)]), &symbols).unwrap();
+        // 1100_0000_0000 is symbol 2; 1100_0000_1010 is symbol 12 (out of range for DC).
+        assert_eq!(table.slow(0b1100_0000_0000_0000).unwrap(), 12 + 2);
+        let fast = |prefix: usize, bits: u32| table.fast[prefix << (FAST_BITS - bits)];
+        assert_eq!(fast(0b1100, 4), 0, "a 12-bit code is not in the fast table");
+        let reason = |peek| match table.slow(peek) {
+            Err(Error::Malformed { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason(0b1100_0000_1010_0000), "coefficient out of range");
+        // 1100_0000_1011 and above hold no code.
+        assert_eq!(
+            reason(0b1100_0000_1011_0000),
+            "huffman code not in the table"
+        );
+        assert_eq!(reason(0xFFFF), "huffman code not in the table");
+        // The short codes are in the fast table: 0 (1 bit) and 10 (2 bits).
+        assert_eq!(fast(0, 1), 1);
+        assert_eq!(fast(0b10, 2), 2 + 1);
+    }
+
+    #[test]
+    fn short_ac_codes_are_paired_unless_the_first_ends_the_block() {
+        // Codes: 0 = one coefficient of 1 bit, 10 = end-of-block, 110 = sixteen zeros.
+        let table = Table::new(
+            Class::Ac,
+            &counts(&[(1, 1), (2, 1), (3, 1)]),
+            &[0x01, 0x00, 0xF0],
+        )
+        .unwrap();
+        let fast = |prefix: usize, bits: u32| table.fast[prefix << (FAST_BITS - bits)];
+        let step = |skip: u16, advance: u16| u32::from(skip | advance << ADVANCE_SHIFT);
+        // 0 x | 10: a coefficient (2 bits, +1), then end-of-block (2 bits, +128).
+        assert_eq!(fast(0b0010, 4), step(2, 1) | step(4, 1 + 128) << 16);
+        // 0 x | 110: a coefficient, then sixteen zeros.
+        assert_eq!(fast(0b01110, 5), step(2, 1) | step(5, 1 + 16) << 16);
+        // 10: end-of-block is never the first of a pair.
+        assert_eq!(fast(0b1000, 4), step(2, 128));
+    }
+}
