@@ -10,11 +10,11 @@
 //!   keys. Its expanded key schedule is zeroized on drop.
 //! - [`ObjectAeadKey`] (ring's assembly, the same code rustls runs TLS traffic on) holds the
 //!   stream's per-object keys, which live for one object's read or write. It seals and opens
-//!   about three times faster on one core (see `docs/performance.md`), which is what lets a get
-//!   keep up with a fast object store. The price: ring does
-//!   not wipe its key schedule when the key is dropped, so one object's derived key may stay in
-//!   freed memory until it is reused. The data key it was derived from, and the derived bytes
-//!   ward itself holds, are zeroized as everywhere else.
+//!   two to three times faster on one core (see `docs/performance.md`), which is what lets a get
+//!   keep up with a fast object store. The price: ring does not wipe its key schedule when the
+//!   key is dropped, so one object's derived key may stay in freed memory until it is reused.
+//!   The data key it was derived from, and the derived bytes ward itself holds, are zeroized as
+//!   everywhere else.
 //!
 //! Nonces are never chosen here except by [`random_nonce`]; a caller that passes its own nonce
 //! (the stream's counter nonce) is responsible for never reusing one under the same key.
