@@ -1,9 +1,13 @@
 //! Log output carries no PHI: everything the crate logs while cleaning and refusing inputs that
 //! carry a canary (in the file name, the metadata and the content) is captured at the most
 //! verbose level and searched for it.
+//!
+//! The work runs in a child process (this test binary again, running only [`capture_child`])
+//! whose global subscriber is the capture. A scoped subscriber in the shared test binary is not
+//! enough: a log call site that another test thread reached first can be cached as uninteresting,
+//! and its lines are then silently missing from the capture.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 
 use ward_sanitize::Sanitizer;
 
@@ -12,65 +16,28 @@ use crate::common::{
     png_metadata_chunks, save, webp_with_metadata,
 };
 
-/// A writer into a shared buffer, for the subscriber.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+/// Set in the child process: run the logged work with the capture as global subscriber.
+const CHILD_ENV: &str = "WARD_LOG_CAPTURE_CHILD";
 
 #[test]
 fn nothing_logged_while_cleaning_or_refusing_carries_the_canary() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || sink.clone())
-        .finish();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "logs::capture_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the child failed: {}\n{logs}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let canary = std::str::from_utf8(SECRET).unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        let sanitizer = Sanitizer::new();
-        let img = picture(64, 48);
-        let png = png_insert(&encode_png(&img), &png_metadata_chunks(Some(6)));
-        let pdf = save(&mut pdf_with_metadata(2));
-        for (ext, bytes) in [
-            ("jpg", jpeg_with_metadata(&img, Some(6))),
-            ("png", png),
-            ("webp", webp_with_metadata(&img, Some(6))),
-            ("pdf", pdf),
-        ] {
-            let name = format!("{canary} consent.{ext}");
-            let cleaned = sanitizer.sanitize(&name, &bytes).unwrap();
-            assert!(!cleaned.bytes().windows(SECRET.len()).any(|w| w == SECRET));
-            // Refusals: a content/extension mismatch, a cut file, a refused extension.
-            let other = if ext == "pdf" { "jpg" } else { "pdf" };
-            assert!(
-                sanitizer
-                    .sanitize(&format!("{canary}.{other}"), &bytes)
-                    .is_err()
-            );
-            assert!(
-                sanitizer
-                    .sanitize(&name, &bytes[..bytes.len() / 2])
-                    .is_err()
-            );
-            assert!(
-                sanitizer
-                    .sanitize(&format!("{canary}.exe"), &bytes)
-                    .is_err()
-            );
-            let _ = ward_sanitize::display_name(&name, cleaned.kind());
-        }
-    });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("upload sanitized") && logs.contains("upload rejected"),
         "the capture saw no log lines, so it proves nothing:\n{logs}"
@@ -79,4 +46,51 @@ fn nothing_logged_while_cleaning_or_refusing_carries_the_canary() {
         !logs.contains(canary),
         "a log line carries the canary:\n{logs}"
     );
+}
+
+/// The child's half: does nothing unless [`CHILD_ENV`] is set; logs to standard output at the
+/// most verbose level.
+#[test]
+fn capture_child() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(std::io::stdout)
+        .init();
+    let canary = std::str::from_utf8(SECRET).unwrap();
+    let sanitizer = Sanitizer::new();
+    let img = picture(64, 48);
+    let png = png_insert(&encode_png(&img), &png_metadata_chunks(Some(6)));
+    let pdf = save(&mut pdf_with_metadata(2));
+    for (ext, bytes) in [
+        ("jpg", jpeg_with_metadata(&img, Some(6))),
+        ("png", png),
+        ("webp", webp_with_metadata(&img, Some(6))),
+        ("pdf", pdf),
+    ] {
+        let name = format!("{canary} consent.{ext}");
+        let cleaned = sanitizer.sanitize(&name, &bytes).unwrap();
+        assert!(!cleaned.bytes().windows(SECRET.len()).any(|w| w == SECRET));
+        // Refusals: a content/extension mismatch, a cut file, a refused extension.
+        let other = if ext == "pdf" { "jpg" } else { "pdf" };
+        assert!(
+            sanitizer
+                .sanitize(&format!("{canary}.{other}"), &bytes)
+                .is_err()
+        );
+        assert!(
+            sanitizer
+                .sanitize(&name, &bytes[..bytes.len() / 2])
+                .is_err()
+        );
+        assert!(
+            sanitizer
+                .sanitize(&format!("{canary}.exe"), &bytes)
+                .is_err()
+        );
+        let _ = ward_sanitize::display_name(&name, cleaned.kind());
+    }
 }

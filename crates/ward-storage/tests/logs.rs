@@ -1,9 +1,14 @@
 //! Log output carries no PHI: everything logged while objects carrying a canary are sealed,
 //! proven, refused, read back and deleted is captured at the most verbose level and searched
 //! for the canary.
+//!
+//! The work runs in a child process (this test binary again, running only [`capture_child`])
+//! whose global subscriber is the capture. A scoped subscriber in the shared test binary is not
+//! enough: a log call site that another test thread reached first can be cached as uninteresting,
+//! and its lines are then silently missing from the capture.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::process::Command;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
@@ -15,30 +20,49 @@ use ward_storage::{
 
 const CANARY: &str = "JANE-ROE-CANARY-1957-03-14";
 
-/// A writer into a shared buffer, for the subscriber.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+/// Set in the child process: run the logged work with the capture as global subscriber.
+const CHILD_ENV: &str = "WARD_LOG_CAPTURE_CHILD";
 
 #[test]
 fn nothing_logged_while_sealing_proving_or_refusing_carries_the_canary() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "logs::capture_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the child failed: {}\n{logs}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        logs.contains("encryption verified") && logs.contains("object deleted"),
+        "the capture saw no log lines, so it proves nothing:\n{logs}"
+    );
+    assert!(
+        !logs.contains(CANARY),
+        "a log line carries the canary:\n{logs}"
+    );
+}
+
+/// The child's half: does nothing unless [`CHILD_ENV`] is set; logs to standard output at the
+/// most verbose level.
+#[test]
+fn capture_child() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+        .with_ansi(false)
+        .with_writer(std::io::stdout)
+        .init();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -82,13 +106,4 @@ fn nothing_logged_while_sealing_proving_or_refusing_carries_the_canary() {
         assert!(store.get(&key).await.unwrap().bytes().await.is_err());
         store.delete(&key).await.unwrap();
     });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        logs.contains("encryption verified") && logs.contains("object deleted"),
-        "the capture saw no log lines, so it proves nothing:\n{logs}"
-    );
-    assert!(
-        !logs.contains(CANARY),
-        "a log line carries the canary:\n{logs}"
-    );
 }
