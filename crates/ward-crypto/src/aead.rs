@@ -46,7 +46,7 @@ impl AeadKey {
         let tag = self
             .0
             .encrypt_inout_detached(&Nonce::from(*nonce), aad, buf.into())
-            .map_err(|_| Error::ApiMisuse("message too long for one AES-GCM seal"))?;
+            .map_err(|_| Error::Internal("message too long for one AES-GCM seal"))?;
         Ok(tag.into())
     }
 
@@ -77,7 +77,7 @@ impl AeadKey {
     ) -> Result<()> {
         let body = buf
             .get_mut(start..)
-            .ok_or(Error::ApiMisuse("seal start beyond buffer end"))?;
+            .ok_or(Error::Internal("seal start beyond buffer end"))?;
         let tag = self.seal_in_place(nonce, aad, body)?;
         buf.extend_from_slice(&tag);
         Ok(())

@@ -12,7 +12,7 @@
 //!
 //! | layer | types |
 //! |---|---|
-//! | key material | [`KeyMaterial`], [`DataKey`], [`KeyId`] (loaded keys must be exactly 32 bytes and not degenerate, see [`MIN_DISTINCT_KEY_BYTES`]) |
+//! | key material | [`KeyMaterial`], [`DataKey`], [`DekId`], [`KekId`] (loaded keys must be exactly 32 bytes and not degenerate, see [`MIN_DISTINCT_KEY_BYTES`]) |
 //! | key-encryption keys | [`KeyEncryptionKey`] trait; [`LocalKek`] (env/file ring), `AwsKmsKek` (feature `aws-kms`); [`KeyRing`] validation; [`WrappedDataKey`] |
 //! | data keys of one workspace | [`DataKeySource`] trait; [`InMemoryKeySource`], [`WrappedKeySource`], [`CachedKeySource`] (age and use bounds, injectable [`Clock`]) |
 //! | small values | [`FieldCipher`]: `seal(plaintext, context)` / `open(ciphertext, context)` |
@@ -42,6 +42,7 @@
 //!
 //! - `aws-kms`: `AwsKmsKek`, the AWS KMS (or KMS-compatible) KEK provider, and a re-export of
 //!   `aws_sdk_kms`.
+//! - `serde`: [`DekId`] and [`KekId`] serialize as their plain number.
 //!
 //! # Example
 //!
@@ -124,12 +125,12 @@ pub use dek::{
     CachePolicy, CachedKeySource, Clock, DataKeySource, InMemoryKeySource, SystemClock,
     WrappedKeySource,
 };
-pub use error::{Error, KeyRingError, Result};
+pub use error::{ApiMisuse, Error, KeyRingError, Result};
 pub use field::FieldCipher;
 #[cfg(feature = "aws-kms")]
 pub use kek::AwsKmsKek;
 pub use kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, LocalKek, WrappedDataKey};
-pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial, MIN_DISTINCT_KEY_BYTES};
+pub use keys::{DataKey, DekId, KEY_LEN, KekId, KeyMaterial, MIN_DISTINCT_KEY_BYTES};
 pub use legacy::LegacyDecryptor;
 pub use rotation::{KeyUsage, needs_rewrap, reencrypt_field, rewrap, rewrap_source};
 pub use ward_types::Fault;

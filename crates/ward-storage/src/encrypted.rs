@@ -12,7 +12,7 @@ use tokio::io::AsyncReadExt as _;
 use ward_crypto::stream::{
     self as wstream, EncryptingReader, MAX_HEADER_LEN, StreamDecryptor, StreamHeader, StreamOptions,
 };
-use ward_crypto::{DataKey, DataKeySource, KeyId};
+use ward_crypto::{DataKey, DataKeySource, DekId};
 
 use crate::error::{Error, Result};
 use crate::key::{KeyPrefix, ObjectKey, WorkspaceId};
@@ -46,7 +46,7 @@ pub trait WorkspaceKeys: fmt::Debug + Send + Sync + 'static {
     /// The key new objects of `workspace` are written with.
     async fn active_key(&self, workspace: WorkspaceId) -> ward_crypto::Result<Arc<DataKey>>;
     /// The key with this id in `workspace`, for reading.
-    async fn key(&self, workspace: WorkspaceId, id: KeyId) -> ward_crypto::Result<Arc<DataKey>>;
+    async fn key(&self, workspace: WorkspaceId, id: DekId) -> ward_crypto::Result<Arc<DataKey>>;
 }
 
 #[async_trait]
@@ -55,7 +55,7 @@ impl<T: WorkspaceKeys + ?Sized> WorkspaceKeys for Arc<T> {
         (**self).active_key(workspace).await
     }
 
-    async fn key(&self, workspace: WorkspaceId, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
+    async fn key(&self, workspace: WorkspaceId, id: DekId) -> ward_crypto::Result<Arc<DataKey>> {
         (**self).key(workspace, id).await
     }
 }
@@ -65,10 +65,10 @@ impl<T: WorkspaceKeys + ?Sized> WorkspaceKeys for Arc<T> {
 /// only the object key bound into each ciphertext keeps workspaces apart.
 ///
 /// ```
-/// use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+/// use ward_crypto::{DataKey, InMemoryKeySource, DekId};
 /// use ward_storage::{EncryptedStore, MemoryStore, SharedAcrossWorkspaces};
 ///
-/// let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1))?);
+/// let keys = InMemoryKeySource::with_active(DataKey::generate(DekId(1))?);
 /// let store = EncryptedStore::new(MemoryStore::new(), SharedAcrossWorkspaces(keys));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -81,7 +81,7 @@ impl<S: DataKeySource + 'static> WorkspaceKeys for SharedAcrossWorkspaces<S> {
         self.0.active_key().await
     }
 
-    async fn key(&self, _workspace: WorkspaceId, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
+    async fn key(&self, _workspace: WorkspaceId, id: DekId) -> ward_crypto::Result<Arc<DataKey>> {
         self.0.key(id).await
     }
 }
@@ -105,7 +105,7 @@ pub struct SealedPut {
     /// The inner store's answer, with the plaintext size.
     pub result: PutResult,
     /// The id of the data key the object was sealed with (record it beside the object).
-    pub key_id: KeyId,
+    pub key_id: DekId,
     /// The evidence of the required proof ([`EncryptedStore::with_proof`]), `None` when none is
     /// configured.
     pub evidence: Option<EncryptionEvidence>,
@@ -126,16 +126,31 @@ pub struct SealedPut {
 /// - Presigned GET URLs are forwarded and point at ciphertext. Presigned PUT is refused: the
 ///   uploader would bypass ward encryption.
 ///
+/// # Plaintext in memory
+///
+/// ward-crypto zeroizes the buffers it owns: the batch buffer an object is sealed in on a put,
+/// and the buffer chunks are opened in on a get. The plaintext this store is *handed* or *hands
+/// out* is not zeroized, so the promise holds inside ward-crypto, not end to end:
+///
+/// - on a put, the caller's `Bytes` payload or body reader (and whatever the reader holds, such
+///   as a sanitizer's output `Vec<u8>`) stays as the caller left it; `Bytes` cannot be wiped;
+/// - on a get, plaintext copied into the caller's read buffer, or collected by
+///   [`GetResult::bytes`](crate::GetResult::bytes) into `Bytes`, is the caller's to drop.
+///
+/// A caller that needs wiping holds the plaintext in a `Zeroizing` buffer and streams it in and
+/// out through [`put_sealed`](Self::put_sealed) and [`get`](crate::ObjectStoreExt::get)'s
+/// reader, never collecting it into `Bytes`.
+///
 /// ```
 /// use std::sync::Arc;
-/// use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+/// use ward_crypto::{DataKey, InMemoryKeySource, DekId};
 /// use ward_storage::{
 ///     EncryptedStore, FileKind, MemoryStore, ObjectKey, ObjectStoreExt, Owner, PutOptions,
 ///     RequiredProof, SharedAcrossWorkspaces,
 /// };
 /// # use uuid::Uuid;
 /// # tokio::runtime::Runtime::new()?.block_on(async {
-/// let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1))?);
+/// let keys = InMemoryKeySource::with_active(DataKey::generate(DekId(1))?);
 /// let raw = MemoryStore::new();
 /// let store = EncryptedStore::new(raw.clone(), SharedAcrossWorkspaces(keys))
 ///     .with_proof(RequiredProof::ClientSide);
@@ -143,7 +158,7 @@ pub struct SealedPut {
 /// let key = ObjectKey::new(Uuid::new_v4(), Owner::Client(Uuid::new_v4()), Uuid::new_v4(), FileKind::Jpeg);
 /// let body: &'static [u8] = b"a photo";
 /// let sealed = store.put_sealed(&key, Box::pin(body), PutOptions::new()).await?;
-/// assert_eq!(sealed.key_id, KeyId(1));
+/// assert_eq!(sealed.key_id, DekId(1));
 /// assert_eq!(sealed.evidence.map(|e| e.algorithm).as_deref(), Some("ward-stream-v2"));
 /// assert_eq!(store.get(&key).await?.bytes().await?, "a photo");
 /// assert_eq!(store.get_range(&key, 2..7).await?, "photo");
@@ -191,6 +206,9 @@ impl<S: ObjectStore> EncryptedStore<S> {
 
     /// Encrypts `body` into the object at `key` under the workspace's active data key and returns
     /// that key's id, with the proof of encryption when one is required.
+    ///
+    /// `body` is read in place and is not zeroized by this call (see "Plaintext in memory" on the
+    /// type); the batch buffer the plaintext is sealed in is.
     ///
     /// Errors: those of the key source and the inner store; [`Error::EncryptionVerification`]
     /// (the object deleted) or [`Error::EncryptionVerificationCleanup`] when the proof fails.
@@ -477,7 +495,7 @@ mod tests {
 
     fn keys() -> SharedAcrossWorkspaces<InMemoryKeySource> {
         SharedAcrossWorkspaces(InMemoryKeySource::with_active(
-            DataKey::generate(KeyId(1)).unwrap(),
+            DataKey::generate(DekId(1)).unwrap(),
         ))
     }
 
@@ -524,7 +542,7 @@ mod tests {
     #[tokio::test]
     async fn objects_written_under_an_older_key_still_read_after_rotation() {
         let keys = Arc::new(InMemoryKeySource::with_active(
-            DataKey::generate(KeyId(1)).unwrap(),
+            DataKey::generate(DekId(1)).unwrap(),
         ));
         let raw = MemoryStore::new();
         let store = EncryptedStore::new(raw.clone(), SharedAcrossWorkspaces(Arc::clone(&keys)));
@@ -652,7 +670,7 @@ mod tests {
     #[tokio::test]
     async fn a_sealed_put_returns_the_key_it_used_and_its_proof() {
         let keys = Arc::new(InMemoryKeySource::with_active(
-            DataKey::generate(KeyId(4)).unwrap(),
+            DataKey::generate(DekId(4)).unwrap(),
         ));
         let raw = MemoryStore::new();
         let store = EncryptedStore::new(raw.clone(), SharedAcrossWorkspaces(Arc::clone(&keys)))
@@ -667,11 +685,11 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(sealed.key_id, KeyId(4));
+        assert_eq!(sealed.key_id, DekId(4));
         assert_eq!(sealed.result.size, 70_000);
         let evidence = sealed.evidence.unwrap();
         assert_eq!(evidence.algorithm, "ward-stream-v2");
-        assert_eq!(evidence.ward_key_id, Some(4));
+        assert_eq!(evidence.ward_key_id, Some(DekId(4)));
         let next = keys.generate().unwrap();
         keys.activate(next).unwrap();
         let key2 = fresh_key(FileKind::Pdf);

@@ -34,7 +34,7 @@
 //! # Example
 //!
 //! ```
-//! use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+//! use ward_crypto::{DataKey, InMemoryKeySource, DekId};
 //! use ward_storage::{
 //!     EncryptedStore, FileKind, MemoryStore, ObjectKey, ObjectStoreExt, Owner, PutOptions,
 //!     RequiredProof, SharedAcrossWorkspaces,
@@ -42,7 +42,7 @@
 //! # use uuid::Uuid;
 //! # tokio::runtime::Runtime::new()?.block_on(async {
 //! // One tenant here; a multi-tenant service implements `WorkspaceKeys` over its key table.
-//! let keys = SharedAcrossWorkspaces(InMemoryKeySource::with_active(DataKey::generate(KeyId(1))?));
+//! let keys = SharedAcrossWorkspaces(InMemoryKeySource::with_active(DataKey::generate(DekId(1))?));
 //! let backend = MemoryStore::new();
 //! // This backend has no SSE: prove each object from its stored bytes.
 //! let store = EncryptedStore::new(backend.clone(), keys).with_proof(RequiredProof::ClientSide);
@@ -50,7 +50,7 @@
 //! let key = ObjectKey::new(Uuid::new_v4(), Owner::Session(Uuid::new_v4()), Uuid::new_v4(), FileKind::Pdf);
 //! let body: &'static [u8] = b"%PDF-1.7 consent form";
 //! let sealed = store.put_sealed(&key, Box::pin(body), PutOptions::new()).await?;
-//! assert_eq!(sealed.key_id, KeyId(1));
+//! assert_eq!(sealed.key_id, DekId(1));
 //! assert_eq!(sealed.evidence.map(|e| e.algorithm).as_deref(), Some("ward-stream-v2"));
 //! assert_eq!(store.get(&key).await?.bytes().await?, "%PDF-1.7 consent form");
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -17,7 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
 use uuid::Uuid;
-use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+use ward_crypto::{DataKey, DekId, InMemoryKeySource};
 use ward_storage::bootstrap::{StepOutcome, VersioningReport, ensure_bucket, verify_bucket_exists};
 use ward_storage::conformance::{self, Capabilities, fresh_key, pattern};
 use ward_storage::{
@@ -33,7 +33,7 @@ use crate::common::{Server, peak_rss};
 /// The test data key: id 9, fixed bytes (test data only), so a proof can name it.
 fn test_dek() -> DataKey {
     DataKey::new(
-        KeyId(9),
+        DekId(9),
         ward_crypto::KeyMaterial::from_bytes(&[9; 32]).unwrap(),
     )
 }
@@ -217,7 +217,7 @@ async fn without_server_sse_the_stored_ward_header_is_the_proof() {
     .await
     .unwrap();
     assert_eq!(ev.proof, Proof::ClientSide);
-    assert_eq!(ev.ward_key_id, Some(9));
+    assert_eq!(ev.ward_key_id, Some(DekId(9)));
     assert_eq!(ev.observed_sse, None, "nothing the server did not say");
 
     // A plaintext object under the same expectation is refused and removed.
