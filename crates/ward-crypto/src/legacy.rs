@@ -8,6 +8,21 @@
 //! ward never writes these formats: import reads them once and re-encrypts into the field or
 //! stream format. Each legacy key version is configured explicitly, and a version that is not
 //! configured is always [`Error::UnknownKeyId`], never a fallback to another key.
+//!
+//! # A legacy value is not bound to its row
+//!
+//! Both formats were sealed **without associated data**: nothing in a legacy ciphertext says
+//! which row, column or owner it belongs to. A value copied or swapped into another row before
+//! the import still decrypts, and the import then seals it under the new row's context, so the
+//! swap is laundered into a correctly bound ward ciphertext. This module cannot detect it. The
+//! import should therefore:
+//!
+//! - read from a snapshot taken before any untrusted party could write to the legacy table;
+//! - where the seed application kept something row-specific (an owner id, a checksum, a
+//!   plaintext column) beside or inside the value, check the decrypted value against it before
+//!   re-sealing, and refuse the row when it does not match;
+//! - seal the result with the row's own context ([`FieldCipher::seal`](crate::FieldCipher::seal)),
+//!   after which moving it fails to open.
 
 use std::collections::BTreeMap;
 use std::fmt;
