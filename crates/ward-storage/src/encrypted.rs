@@ -20,7 +20,7 @@ use crate::sse::SsePolicy;
 use crate::store::ObjectStoreExt as _;
 use crate::store::{
     BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore,
-    PresignMethod, PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
+    PutOptions, PutResult, check_range,
 };
 use crate::verify::{EncryptionEvidence, EncryptionExpectation, verify_file_encrypted};
 
@@ -123,8 +123,9 @@ pub struct SealedPut {
 /// - Gets read the header, find the key by the header's key id, and decrypt as the caller reads.
 ///   Byte ranges fetch only the chunks covering the range.
 /// - Sizes (`head`, `get`, `list`) are plaintext sizes; etags are the stored object's.
-/// - Presigned GET URLs are forwarded and point at ciphertext. Presigned PUT is refused: the
-///   uploader would bypass ward encryption.
+/// - It does not presign ([`Presign`](crate::Presign) is not implemented): a presigned GET would
+///   hand out ciphertext only the service can open, and a presigned PUT would bypass ward
+///   encryption. Downloads go through the service.
 ///
 /// # Plaintext in memory
 ///
@@ -414,7 +415,7 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             let range = 0..meta.size;
             let body =
                 StreamDecryptor::with_header(&dek, &header, read_ahead(body), stream_context(key))?;
-            return Ok(GetResult::new(meta, range, Box::pin(body)));
+            return Ok(GetResult::new(STORE, meta, range, Box::pin(body)));
         };
         let (header, stored) = read_header(self.inner.as_ref(), key).await?;
         let dek = self.keys.key(key.workspace(), header.key_id()).await?;
@@ -432,7 +433,7 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             )
         };
         let body = StreamDecryptor::for_range(&dek, &header, &plan, fetched, stream_context(key))?;
-        Ok(GetResult::new(meta, range, Box::pin(body)))
+        Ok(GetResult::new(STORE, meta, range, Box::pin(body)))
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta> {
@@ -465,22 +466,6 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             })
             .buffered(LIST_CONCURRENCY)
             .boxed()
-    }
-
-    async fn presign(
-        &self,
-        method: PresignMethod,
-        key: &ObjectKey,
-        opts: PresignOptions,
-    ) -> Result<PresignedRequest> {
-        opts.check()?;
-        match method {
-            PresignMethod::Get => self.inner.presign(method, key, opts).await,
-            _ => Err(Error::NotSupported {
-                store: STORE,
-                operation: "presigned upload (the uploader would bypass ward encryption)",
-            }),
-        }
     }
 }
 
@@ -571,10 +556,17 @@ mod tests {
         let last = stored.len() - 1;
         stored[last] ^= 1;
         raw.put(&key, stored.into()).await.unwrap();
+        // The decryption failure comes back as itself, not as an I/O error of the body.
         let err = store.get(&key).await.unwrap().bytes().await.unwrap_err();
-        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::Crypto(ward_crypto::Error::Decrypt)),
+            "{err:?}"
+        );
         let err = store.get_range(&key, 0..10).await.unwrap_err();
-        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::Crypto(ward_crypto::Error::Decrypt)),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
@@ -703,25 +695,5 @@ mod tests {
             .unwrap();
         assert_eq!(sealed.key_id, next);
         assert_eq!(store.get(&key).await.unwrap().bytes().await.unwrap(), data);
-    }
-
-    #[tokio::test]
-    async fn presigned_uploads_are_refused() {
-        let store = EncryptedStore::new(MemoryStore::new(), keys());
-        let err = store
-            .presign(
-                PresignMethod::Put,
-                &fresh_key(FileKind::Pdf),
-                PresignOptions::new(),
-            )
-            .await
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            Error::NotSupported {
-                store: "EncryptedStore",
-                ..
-            }
-        ));
     }
 }

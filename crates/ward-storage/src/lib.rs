@@ -14,7 +14,8 @@
 //! # Map
 //!
 //! - [`ObjectStore`], the trait (put, streamed put, get with ranges, head, delete, paginated
-//!   list, presign), and [`ObjectStoreExt`] for the convenience calls.
+//!   list), and [`ObjectStoreExt`] for the convenience calls. Presigning is a separate
+//!   [`Presign`] trait that only the S3 backend implements.
 //! - Backends: [`MemoryStore`], [`LocalStore`] (atomic, durable file writes), and with the `s3`
 //!   feature [`S3Store`] built by [`S3StoreBuilder`].
 //! - [`EncryptedStore`]: ward stream encryption on put, decryption on get (ranges fetch only the
@@ -24,7 +25,8 @@
 //!   and, with a [`RequiredProof`], the evidence.
 //! - [`SsePolicy`]: the server-side encryption sent on every S3 put.
 //! - [`verify_file_encrypted`] → [`EncryptionEvidence`], deleting the object when it fails.
-//! - With `s3`: [`bootstrap::ensure_bucket`] and [`bootstrap::verify_bucket_exists`].
+//! - With `s3`: [`bootstrap::ensure_bucket`] (idempotent bucket set-up) and
+//!   [`S3Store::verify_bucket_exists`] (start-up readiness); [`Presign`] for short-lived URLs.
 //!
 //! # Features
 //!
@@ -58,8 +60,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#[cfg(feature = "s3")]
-pub mod bootstrap;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod encrypted;
@@ -81,14 +81,14 @@ pub use key::{FileKind, KeyPrefix, ObjectKey, Owner, WorkspaceId};
 pub use local::LocalStore;
 pub use memory::MemoryStore;
 #[cfg(feature = "s3")]
-pub use s3::{S3Store, S3StoreBuilder};
+pub use s3::{S3Store, S3StoreBuilder, bootstrap};
 pub use sse::{
     ObservedSse, SSE_C_ALGORITHM, SSE_KMS_ALGORITHM, SSE_S3_ALGORITHM, SseCustomerKey, SsePolicy,
 };
 pub use store::{
     BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, MAX_PRESIGN_EXPIRY, ObjectMeta,
-    ObjectStore, ObjectStoreExt, PresignMethod, PresignOptions, PresignedRequest, PutOptions,
-    PutResult,
+    ObjectStore, ObjectStoreExt, Presign, PresignMethod, PresignOptions, PresignedRequest,
+    PutOptions, PutResult,
 };
 pub use verify::{EncryptionEvidence, EncryptionExpectation, Proof, verify_file_encrypted};
 
