@@ -204,6 +204,27 @@ mod tests {
         )
     }
 
+    /// Objects already written with SSE-C are read with the key derived for them then: the
+    /// derivation (HKDF-SHA256, empty salt, info = `ward/v1/storage/sse-c/object-key` ‖ object
+    /// key) must give these exact bytes forever. The expected values were computed independently
+    /// of this crate (RFC 5869 by hand over HMAC-SHA256).
+    #[test]
+    fn customer_key_derivation_is_pinned() {
+        let master =
+            SseCustomerKey::from_base64("Wn8QNc7jhFlyFyjN5rtccQovwOW+U3QJIseYvVZrDCE=").unwrap();
+        let key: ObjectKey = "workspaces/00000000-0000-0000-0000-000000000001/clients/\
+                              00000000-0000-0000-0000-000000000002/attachments/\
+                              00000000-0000-0000-0000-000000000003.png"
+            .parse()
+            .unwrap();
+        let derived = master.object_key_base64(&key);
+        assert_eq!(
+            derived.as_str(),
+            "BJdFOtT9PMLjfakPOZv2Yp5wksuAV+ddRxGiBar7t9A="
+        );
+        assert_eq!(customer_key_md5(&derived), "GkfixUqX54/oachLZV/ikg==");
+    }
+
     #[test]
     fn customer_keys_differ_per_object_and_repeat_per_key() {
         let master = SseCustomerKey::generate().unwrap();
