@@ -162,7 +162,9 @@ impl KeyMaterial {
         key
     }
 
-    /// The key as standard base64, in a zeroizing string. For key generation tools only.
+    /// The key as standard base64, in a zeroizing string: for key generation tools, and for
+    /// protocols that send a key in a header (the SSE-C customer key of
+    /// [`derive_sse_c_key`](crate::derive_sse_c_key)).
     pub fn to_base64(&self) -> zeroize::Zeroizing<String> {
         zeroize::Zeroizing::new(STANDARD.encode(self.0.expose_secret()))
     }
@@ -242,6 +244,16 @@ impl fmt::Debug for DataKey {
             .finish()
     }
 }
+
+/// Compares in constant time (the bytes are never branched on).
+impl PartialEq for KeyMaterial {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.expose().ct_eq(other.expose()).into()
+    }
+}
+
+impl Eq for KeyMaterial {}
 
 impl fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -19,6 +19,7 @@
 //! | files | [`stream`]: chunked STREAM encryption with range reads |
 //! | search | [`BlindIndexer`] → [`BlindIndex`], with a [`Normalizer`] |
 //! | operations | [`rewrap`], [`rewrap_source`], [`reencrypt_field`], [`KeyUsage`] reports; [`LegacyDecryptor`] |
+//! | S3 server-side keys | [`derive_sse_c_key`]: the per-object SSE-C customer key ward-storage sends |
 //!
 //! # Formats (all integers big-endian; readers accept every version ever written)
 //!
@@ -125,6 +126,7 @@ pub use dek::{
     CachePolicy, CachedKeySource, Clock, DataKeySource, InMemoryKeySource, SystemClock,
     WrappedKeySource,
 };
+pub use derive::derive_sse_c_key;
 pub use error::{ApiMisuse, Error, KeyRingError, Result};
 pub use field::FieldCipher;
 #[cfg(feature = "aws-kms")]
