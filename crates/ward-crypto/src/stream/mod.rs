@@ -101,7 +101,6 @@
 
 mod chunk;
 mod encrypting;
-mod format;
 mod nonce;
 mod range;
 mod read;
@@ -124,6 +123,8 @@ use chunk::{ChunkOpener, ChunkSealer, StreamKey};
 use format::{SALT_LEN, TAG_LEN};
 
 use crate::error::{Error, Result};
+// The header layout and grid lengths live with the other byte layouts, in `format/`.
+use crate::format::stream as format;
 use crate::keys::DataKey;
 
 /// Settings for writing a stream. Readers need none: everything is in the header.
