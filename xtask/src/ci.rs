@@ -40,6 +40,20 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         "warnings",
     ])?;
 
+    // ward-storage is the one crate with default features (`s3`): check that it, its tests and
+    // its examples also build without them (the tests' S3 modules are gated on the feature).
+    step("clippy (ward-storage without default features)");
+    cargo(&[
+        "clippy",
+        "-p",
+        "ward-storage",
+        "--no-default-features",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+
     step("cargo deny (licenses, bans, sources)");
     tools::ensure_cargo_tool("cargo-deny", CARGO_DENY_VERSION, &["deny", "--version"])?;
     // Advisories are left out: the advisory database cannot be fetched on these machines.

@@ -15,7 +15,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ward_crypto::{
-    CachePolicy, CachedKeySource, DataKey, FieldCipher, KeyId, KeyMaterial, LocalKek,
+    CachePolicy, CachedKeySource, DataKey, DekId, FieldCipher, KeyMaterial, LocalKek,
     WrappedKeySource,
 };
 
@@ -59,7 +59,7 @@ fn seal_open(c: &mut Criterion) {
         })
     });
 
-    let cipher = FieldCipher::new(&DataKey::generate(KeyId(1)).unwrap());
+    let cipher = FieldCipher::new(&DataKey::generate(DekId(1)).unwrap());
     group.bench_function("ward_field", |b| {
         b.iter(|| {
             let sealed = cipher.seal(black_box(&plaintext), context).unwrap();

@@ -13,14 +13,14 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use ward_crypto::stream::{StreamDecryptor, StreamEncryptor, decrypt_to_vec, encrypt_to_vec};
-use ward_crypto::{DataKey, KeyId, KeyMaterial};
+use ward_crypto::{DataKey, DekId, KeyMaterial};
 
 const MIB: usize = 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 const IO_BUF: usize = 256 * 1024;
 
 fn dek() -> DataKey {
-    DataKey::new(KeyId(1), KeyMaterial::from_bytes(&[7; 32]).unwrap())
+    DataKey::new(DekId(1), KeyMaterial::from_bytes(&[7; 32]).unwrap())
 }
 
 fn data(len: usize) -> Vec<u8> {

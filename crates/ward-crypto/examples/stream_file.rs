@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use tokio::io::{AsyncWriteExt, BufReader};
 use ward_crypto::stream::{StreamDecryptor, StreamEncryptor};
-use ward_crypto::{DataKey, KeyId, KeyMaterial};
+use ward_crypto::{DataKey, DekId, KeyMaterial};
 
 const IO_BUF: usize = 256 * 1024;
 /// What the file is, bound into every chunk: decrypting needs the same context.
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: stream_file encrypt|decrypt <in> <out>".into());
     };
     let (input, output) = (PathBuf::from(input), PathBuf::from(output));
-    let dek = DataKey::new(KeyId(1), KeyMaterial::from_bytes(&[7; 32])?);
+    let dek = DataKey::new(DekId(1), KeyMaterial::from_bytes(&[7; 32])?);
     let src = BufReader::with_capacity(IO_BUF, tokio::fs::File::open(&input).await?);
     // No write buffer: the encryptor writes whole sealed chunks, the decryptor is read through
     // a 256 KiB buffer, and tokio's `File` writes behind in its own buffer.

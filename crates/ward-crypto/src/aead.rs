@@ -66,7 +66,7 @@ pub(crate) trait Aead {
     ) -> Result<()> {
         let body = buf
             .get_mut(start..)
-            .ok_or(Error::ApiMisuse("seal start beyond buffer end"))?;
+            .ok_or(Error::Internal("seal start beyond buffer end"))?;
         let tag = self.seal_in_place(nonce, aad, body)?;
         buf.extend_from_slice(&tag);
         Ok(())
@@ -92,7 +92,7 @@ pub(crate) trait Aead {
     }
 }
 
-const TOO_LONG: Error = Error::ApiMisuse("message too long for one AES-GCM seal");
+const TOO_LONG: Error = Error::Internal("message too long for one AES-GCM seal");
 
 /// A long-lived AES-256-GCM key schedule (RustCrypto `aes-gcm`), ready to seal and open.
 ///

@@ -13,8 +13,8 @@ use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
 use crate::derive::{LABEL_BLIND_INDEX, derive_key};
-use crate::error::{Error, Result};
-use crate::keys::{DataKey, KeyId, KeyMaterial};
+use crate::error::{ApiMisuse, Error, Result};
+use crate::keys::{DataKey, DekId, KeyMaterial};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -108,10 +108,10 @@ impl BlindIndex {
 
     /// The id of the DEK the index key was derived from: indexes under an old key id need
     /// recomputing after rotation.
-    pub fn key_id(&self) -> KeyId {
+    pub fn key_id(&self) -> DekId {
         let mut id = [0u8; 4];
         id.copy_from_slice(&self.0[1..HEADER_LEN]);
-        KeyId::from_be_bytes(id)
+        DekId::from_be_bytes(id)
     }
 }
 
@@ -151,9 +151,10 @@ impl BlindIndexerBuilder {
     /// An indexer for one workspace, keyed from its DEK.
     pub fn build(self, dek: &DataKey, workspace_id: &[u8]) -> Result<BlindIndexer> {
         if !(MIN_TRUNCATION..=MAX_TRUNCATION).contains(&self.truncation) {
-            return Err(Error::ApiMisuse(
-                "blind index truncation must be 8 to 32 bytes",
-            ));
+            return Err(ApiMisuse::BlindIndexTruncationOutOfRange {
+                bytes: self.truncation,
+            }
+            .into());
         }
         Ok(BlindIndexer {
             key_id: dek.id(),
@@ -168,9 +169,9 @@ impl BlindIndexerBuilder {
 /// Computes blind indexes of one column (purpose) in one workspace.
 ///
 /// ```
-/// use ward_crypto::{BlindIndexer, DataKey, KeyId, Normalizer};
+/// use ward_crypto::{BlindIndexer, DataKey, DekId, Normalizer};
 ///
-/// let dek = DataKey::generate(KeyId(1))?;
+/// let dek = DataKey::generate(DekId(1))?;
 /// let email = BlindIndexer::builder("clients.email")
 ///     .with_normalizer(Normalizer::Email)
 ///     .build(&dek, b"workspace-1")?;
@@ -181,7 +182,7 @@ impl BlindIndexerBuilder {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct BlindIndexer {
-    key_id: KeyId,
+    key_id: DekId,
     key: KeyMaterial,
     purpose: Vec<u8>,
     normalizer: Normalizer,
@@ -221,7 +222,7 @@ impl BlindIndexer {
     }
 
     /// The id of the DEK this indexer's key came from.
-    pub fn key_id(&self) -> KeyId {
+    pub fn key_id(&self) -> DekId {
         self.key_id
     }
 }

@@ -18,6 +18,34 @@ pub(crate) const LABEL_STREAM_KEY: &[u8] = b"ward/v1/stream/object-key";
 pub(crate) const LABEL_STREAM_COMMITMENT: &[u8] = b"ward/v1/stream/commitment";
 /// Label for the per-workspace blind-index key (salt = workspace id).
 pub(crate) const LABEL_BLIND_INDEX: &[u8] = b"ward/v1/blind-index";
+/// Label for the per-object SSE-C customer key ward-storage sends to S3 (salt empty; info =
+/// label ‖ object key). It names `storage` because objects were written under it while the
+/// derivation lived in ward-storage; S3 needs the same key to read them back, so it never changes.
+pub(crate) const LABEL_SSE_C_OBJECT_KEY: &[u8] = b"ward/v1/storage/sse-c/object-key";
+
+/// The SSE-C customer key for one object: HKDF-SHA256 of the SSE-C `master` key with an empty
+/// salt and info = `ward/v1/storage/sse-c/object-key` ‖ `object_key`, so no two objects share a
+/// customer key and the same object always gets the same one.
+///
+/// S3 keeps no copy of a customer key: an object written under SSE-C can only be read with the
+/// key derived for it here, so this derivation is fixed forever.
+///
+/// ```
+/// use ward_crypto::{KeyMaterial, derive_sse_c_key};
+///
+/// let master = KeyMaterial::generate()?;
+/// let a = derive_sse_c_key(&master, "workspaces/w/clients/c/attachments/a.png");
+/// let b = derive_sse_c_key(&master, "workspaces/w/clients/c/attachments/b.png");
+/// assert_ne!(a, b);
+/// assert_eq!(a, derive_sse_c_key(&master, "workspaces/w/clients/c/attachments/a.png"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn derive_sse_c_key(master: &KeyMaterial, object_key: &str) -> KeyMaterial {
+    let mut info = Vec::with_capacity(LABEL_SSE_C_OBJECT_KEY.len() + object_key.len());
+    info.extend_from_slice(LABEL_SSE_C_OBJECT_KEY);
+    info.extend_from_slice(object_key.as_bytes());
+    derive_key(master, &[], &info)
+}
 
 /// HKDF-SHA256 (RFC 5869): extract with `salt`, expand with `label`, into fresh key material.
 pub(crate) fn derive_key(ikm: &KeyMaterial, salt: &[u8], label: &[u8]) -> KeyMaterial {
@@ -48,6 +76,24 @@ pub(crate) fn derive_many(ikm: &KeyMaterial, salt: &[u8], outputs: &mut [(&[u8],
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SSE-C derivation gives the bytes objects were written with (same vector as
+    /// ward-storage's pin; computed independently with RFC 5869 over HMAC-SHA256).
+    #[test]
+    fn sse_c_key_derivation_is_pinned() {
+        let master: [u8; KEY_LEN] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5A);
+        let master = KeyMaterial::from_bytes(&master).unwrap();
+        let derived = derive_sse_c_key(
+            &master,
+            "workspaces/00000000-0000-0000-0000-000000000001/clients/\
+             00000000-0000-0000-0000-000000000002/attachments/\
+             00000000-0000-0000-0000-000000000003.png",
+        );
+        assert_eq!(
+            derived.to_base64().as_str(),
+            "BJdFOtT9PMLjfakPOZv2Yp5wksuAV+ddRxGiBar7t9A="
+        );
+    }
 
     #[test]
     fn distinct_labels_and_salts_give_distinct_keys() {

@@ -1,8 +1,10 @@
 //! The crate's one error type.
 
+use std::io;
+
 use ward_types::Fault;
 
-use crate::keys::KeyId;
+use crate::keys::{DekId, KekId};
 
 /// A `Result` whose error is [`enum@Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -44,27 +46,35 @@ pub enum Error {
     #[error("invalid key ring: {0}")]
     KeyRing(#[from] KeyRingError),
 
-    /// No key with this id is known to the key source.
+    /// No data key (or legacy key version) with this id is known to the key source.
     #[error("unknown key id {key_id}")]
     UnknownKeyId {
         /// The id that was asked for.
-        key_id: KeyId,
+        key_id: DekId,
+    },
+
+    /// No key-encryption-key version with this id is configured in the provider's ring: a
+    /// wrapped key names a KEK version the deployment does not hold.
+    #[error("unknown kek id {kek_id}")]
+    UnknownKekId {
+        /// The KEK version that was asked for.
+        kek_id: KekId,
     },
 
     /// The ciphertext names a different key id than the data key supplied to open it.
     #[error("ciphertext was written under key id {expected}, not key id {actual}")]
     KeyIdMismatch {
         /// The key id written in the ciphertext header.
-        expected: KeyId,
+        expected: DekId,
         /// The id of the key that was supplied.
-        actual: KeyId,
+        actual: DekId,
     },
 
     /// The key with this id was destroyed (crypto-shredded): data written with it is gone.
     #[error("key id {key_id} was destroyed")]
     KeyDestroyed {
         /// The id that was asked for.
-        key_id: KeyId,
+        key_id: DekId,
     },
 
     /// The data key has sealed as many field values in this process as its limit allows
@@ -75,7 +85,7 @@ pub enum Error {
     )]
     KeyExhausted {
         /// The exhausted data key.
-        key_id: KeyId,
+        key_id: DekId,
         /// The limit that was reached.
         limit: u64,
     },
@@ -134,7 +144,7 @@ pub enum Error {
     #[error("kms reported key `{reported}` for kek {kek_id}, expected `{expected}`")]
     KmsKeyMismatch {
         /// The KEK version asked for.
-        kek_id: KeyId,
+        kek_id: KekId,
         /// The key ARN the version resolved to.
         expected: String,
         /// The key ARN KMS reported (empty when none).
@@ -165,14 +175,19 @@ pub enum Error {
         message: String,
     },
 
-    /// The caller used the API in a way it does not allow (for example writing after finishing a
-    /// stream). This is a bug in the caller, not bad input.
+    /// The caller used the API in a way it does not allow; the [`ApiMisuse`] case says how. This
+    /// is a bug in the caller, not bad input.
     #[error("api misuse: {0}")]
-    ApiMisuse(&'static str),
+    ApiMisuse(#[from] ApiMisuse),
+
+    /// An invariant inside ward-crypto did not hold: a bug in this crate, caused neither by input
+    /// nor by the caller. The text names the invariant, never a value.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 
     /// An I/O error while reading or writing a stream.
     #[error("i/o error")]
-    Io(#[from] std::io::Error),
+    Io(#[from] io::Error),
 }
 
 impl Error {
@@ -185,7 +200,7 @@ impl Error {
     /// | variant | fault | why |
     /// |---|---|---|
     /// | `InvalidKeyLength`, `DegenerateKey`, `InvalidKeyEncoding`, `KeyRing` | `Server` | key material comes from configuration or the key table |
-    /// | `UnknownKeyId`, `KeyIdMismatch` | `Server` | stored data names a key the service cannot supply: an integrity or configuration failure |
+    /// | `UnknownKeyId`, `UnknownKekId`, `KeyIdMismatch` | `Server` | stored data names a key the service cannot supply: an integrity or configuration failure |
     /// | `KeyDestroyed` | `NotFound` | the key was crypto-shredded on purpose: the data is deleted, as a removed record is (a service may answer 410) |
     /// | `KeyExhausted`, `NoActiveKey` | `Server` | an operator must rotate or create a data key |
     /// | `Decrypt`, `UnsupportedVersion`, `Malformed` | `Server` | stored ciphertext failed to open: integrity failure, a newer writer, or corruption |
@@ -194,6 +209,7 @@ impl Error {
     /// | `Provider` from `aws-kms` | `Unavailable` | KMS failed or timed out; retrying may help |
     /// | `Provider` from any other provider | `Server` | a local key source (environment, file) is misconfigured |
     /// | `ApiMisuse` | `Server` | a bug in the calling code |
+    /// | `Internal` | `Server` | a bug in ward-crypto |
     /// | `Io` | `Unavailable` | the stream's reader or writer (the store, the network) failed |
     ///
     /// ```
@@ -208,6 +224,7 @@ impl Error {
             | Self::InvalidKeyEncoding
             | Self::KeyRing(_)
             | Self::UnknownKeyId { .. }
+            | Self::UnknownKekId { .. }
             | Self::KeyIdMismatch { .. }
             | Self::KeyExhausted { .. }
             | Self::NoActiveKey
@@ -218,7 +235,8 @@ impl Error {
             | Self::HttpsRequired { .. }
             | Self::KmsKeyMismatch { .. }
             | Self::KeyFilePermissions { .. }
-            | Self::ApiMisuse(_) => Fault::Server,
+            | Self::ApiMisuse(_)
+            | Self::Internal(_) => Fault::Server,
             Self::KeyDestroyed { .. } => Fault::NotFound,
             Self::RangeOutOfBounds { .. } => Fault::ClientInput,
             Self::Provider { provider, .. } => {
@@ -231,6 +249,68 @@ impl Error {
             Self::Io(_) => Fault::Unavailable,
         }
     }
+}
+
+impl Error {
+    /// Recovers the ward error carried by an [`io::Error`] from a stream type
+    /// ([`StreamEncryptor`](crate::stream::StreamEncryptor),
+    /// [`StreamDecryptor`](crate::stream::StreamDecryptor),
+    /// [`EncryptingReader`](crate::stream::EncryptingReader)); any other I/O error becomes
+    /// [`Error::Io`].
+    pub fn from_io(err: io::Error) -> Self {
+        if !err.get_ref().is_some_and(|inner| inner.is::<Self>()) {
+            return Self::Io(err);
+        }
+        let kind = err.kind();
+        match err.into_inner().map(|inner| inner.downcast::<Self>()) {
+            Some(Ok(ward)) => *ward,
+            // Not reached (checked just above); the payload is kept as an I/O error.
+            Some(Err(other)) => Self::Io(io::Error::new(kind, other)),
+            None => Self::Io(io::Error::from(kind)),
+        }
+    }
+}
+
+/// What the calling code did that the API does not allow (the case inside
+/// [`Error::ApiMisuse`]).
+///
+/// Every case is a bug in the caller, never bad input: fix the call, do not retry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiMisuse {
+    /// A stream was started with a chunk size outside
+    /// [`MIN_CHUNK_SIZE`](crate::stream::MIN_CHUNK_SIZE)`..=`[`MAX_CHUNK_SIZE`](crate::stream::MAX_CHUNK_SIZE).
+    #[error("chunk size {chunk_size} is outside 1 KiB..=4 MiB")]
+    ChunkSizeOutOfRange {
+        /// The chunk size asked for, in bytes.
+        chunk_size: u32,
+    },
+    /// A blind indexer was built with a tag truncation outside 8..=32 bytes.
+    #[error("blind index truncation of {bytes} bytes is outside 8..=32")]
+    BlindIndexTruncationOutOfRange {
+        /// The truncation asked for, in bytes.
+        bytes: usize,
+    },
+    /// A [`RangePlan`](crate::stream::RangePlan) was used with another stream header than the
+    /// one it was made from.
+    #[error("range plan used with another stream header than it was made from")]
+    RangePlanForAnotherHeader,
+    /// A [`StreamEncryptor`](crate::stream::StreamEncryptor) was written to after its final
+    /// chunk (after `shutdown`).
+    #[error("write to a stream after its final chunk")]
+    WriteAfterFinish,
+    /// A [`StreamDecryptor`](crate::stream::StreamDecryptor) was read again after it reported
+    /// that the stream failed to decrypt.
+    #[error("read from a stream after it failed to decrypt")]
+    ReadAfterDecryptFailure,
+    /// An [`EncryptingReader`](crate::stream::EncryptingReader) was read again after its
+    /// source failed.
+    #[error("read from an encrypting reader after its source failed")]
+    ReadAfterSourceFailure,
+    /// A new data key was asked of an [`InMemoryKeySource`](crate::InMemoryKeySource) that
+    /// holds (or destroyed) the key with the highest id, `u32::MAX`.
+    #[error("data key ids exhausted")]
+    DekIdsExhausted,
 }
 
 /// Why a key ring could not be built.
@@ -246,16 +326,22 @@ pub enum KeyRingError {
     /// More than one key is marked active.
     #[error("keys {first} and {second} are both marked active")]
     SeveralActiveKeys {
-        /// One active key id.
-        first: KeyId,
-        /// Another active key id.
-        second: KeyId,
+        /// One active KEK version.
+        first: KekId,
+        /// Another active KEK version.
+        second: KekId,
     },
-    /// Two keys share one id.
+    /// Two KEK versions in a ring share one id.
+    #[error("kek id {kek_id} appears more than once")]
+    DuplicateKekId {
+        /// The repeated id.
+        kek_id: KekId,
+    },
+    /// Two data keys (or legacy key versions) added to one source share one id.
     #[error("key id {key_id} appears more than once")]
     DuplicateKeyId {
         /// The repeated id.
-        key_id: KeyId,
+        key_id: DekId,
     },
     /// A key entry's key material is degenerate (too few distinct byte values); see
     /// [`MIN_DISTINCT_KEY_BYTES`](crate::MIN_DISTINCT_KEY_BYTES).
@@ -269,10 +355,10 @@ pub enum KeyRingError {
         min_distinct: usize,
     },
     /// A KMS key ring entry names no key (an empty or blank key id).
-    #[error("key {key_id} names no kms key (empty key id)")]
+    #[error("key {kek_id} names no kms key (empty key id)")]
     EmptyKmsKeyId {
         /// The KEK version with the empty key id.
-        key_id: KeyId,
+        kek_id: KekId,
     },
     /// A key entry could not be parsed.
     #[error("key entry {entry}: {reason}")]
@@ -298,7 +384,7 @@ mod fault_tests {
     /// so a new variant does not compile until it is classified here too.
     #[test]
     fn every_variant_is_classified() {
-        let id = KeyId(1);
+        let id = DekId(1);
         let examples = [
             Error::InvalidKeyLength {
                 expected: 32,
@@ -311,9 +397,10 @@ mod fault_tests {
             Error::InvalidKeyEncoding,
             Error::KeyRing(KeyRingError::Empty),
             Error::UnknownKeyId { key_id: id },
+            Error::UnknownKekId { kek_id: KekId(1) },
             Error::KeyIdMismatch {
                 expected: id,
-                actual: KeyId(2),
+                actual: DekId(2),
             },
             Error::KeyDestroyed { key_id: id },
             Error::KeyExhausted {
@@ -337,7 +424,7 @@ mod fault_tests {
                 environment: "production",
             },
             Error::KmsKeyMismatch {
-                kek_id: id,
+                kek_id: KekId(1),
                 expected: "a".to_owned(),
                 reported: "b".to_owned(),
             },
@@ -354,8 +441,9 @@ mod fault_tests {
                 provider: "local",
                 message: String::new(),
             },
-            Error::ApiMisuse("misuse"),
-            Error::Io(std::io::Error::other("broken")),
+            Error::ApiMisuse(ApiMisuse::WriteAfterFinish),
+            Error::Internal("invariant"),
+            Error::Io(io::Error::other("broken")),
         ];
         for error in examples {
             let expected = match &error {
@@ -364,6 +452,7 @@ mod fault_tests {
                 | Error::InvalidKeyEncoding
                 | Error::KeyRing(_)
                 | Error::UnknownKeyId { .. }
+                | Error::UnknownKekId { .. }
                 | Error::KeyIdMismatch { .. }
                 | Error::KeyExhausted { .. }
                 | Error::NoActiveKey
@@ -374,7 +463,8 @@ mod fault_tests {
                 | Error::HttpsRequired { .. }
                 | Error::KmsKeyMismatch { .. }
                 | Error::KeyFilePermissions { .. }
-                | Error::ApiMisuse(_) => Fault::Server,
+                | Error::ApiMisuse(_)
+                | Error::Internal(_) => Fault::Server,
                 Error::KeyDestroyed { .. } => Fault::NotFound,
                 Error::RangeOutOfBounds { .. } => Fault::ClientInput,
                 Error::Provider { provider, .. } if *provider == "aws-kms" => Fault::Unavailable,

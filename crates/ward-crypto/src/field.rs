@@ -14,11 +14,11 @@ use crate::dek::DataKeySource;
 use crate::derive::{LABEL_FIELD_COMMITMENT, LABEL_FIELD_KEY, derive_many};
 use crate::error::{Error, Result};
 use crate::format::field::{self as format, COMMITMENT_LEN};
-use crate::keys::{DataKey, KEY_LEN, KeyId, KeyMaterial};
+use crate::keys::{DataKey, DekId, KEY_LEN, KeyMaterial};
 
 /// One DEK made ready for field work: its expanded AES key and its commitment, computed once.
 struct FieldKey {
-    id: KeyId,
+    id: DekId,
     aead: AeadKey,
     commitment: [u8; COMMITMENT_LEN],
     /// Seals under this DEK in this process, shared with every other `FieldKey` of the same DEK.
@@ -90,9 +90,9 @@ fn seal_counter(commitment: &[u8; COMMITMENT_LEN]) -> Arc<AtomicU64> {
 ///   [`FieldCipher::open_resolving`] fetches any other key a ciphertext names from that source.
 ///
 /// ```
-/// use ward_crypto::{DataKey, FieldCipher, KeyId};
+/// use ward_crypto::{DataKey, FieldCipher, DekId};
 ///
-/// let cipher = FieldCipher::new(&DataKey::generate(KeyId(1))?);
+/// let cipher = FieldCipher::new(&DataKey::generate(DekId(1))?);
 /// let sealed = cipher.seal(b"jane@example.org", b"clients.email:42")?;
 /// assert_eq!(cipher.open(&sealed, b"clients.email:42")?.as_slice(), b"jane@example.org");
 /// // The same bytes under another context (row, column, workspace) do not open.
@@ -101,7 +101,7 @@ fn seal_counter(commitment: &[u8; COMMITMENT_LEN]) -> Arc<AtomicU64> {
 /// ```
 pub struct FieldCipher {
     active: Option<Arc<FieldKey>>,
-    keys: RwLock<HashMap<KeyId, Arc<FieldKey>>>,
+    keys: RwLock<HashMap<DekId, Arc<FieldKey>>>,
     source: Option<Arc<dyn DataKeySource>>,
     seal_limit: u64,
 }
@@ -175,14 +175,14 @@ impl FieldCipher {
     }
 
     /// The id of the key [`seal`](Self::seal) uses, if any.
-    pub fn active_key_id(&self) -> Option<KeyId> {
+    pub fn active_key_id(&self) -> Option<DekId> {
         self.active.as_ref().map(|k| k.id)
     }
 
     /// The key id written in a field ciphertext's header, without decrypting anything.
     ///
     /// Fails on bytes too short to be a ciphertext and on unknown format versions.
-    pub fn key_id_of(ciphertext: &[u8]) -> Result<KeyId> {
+    pub fn key_id_of(ciphertext: &[u8]) -> Result<DekId> {
         format::peek_key_id(ciphertext)
     }
 
@@ -190,7 +190,7 @@ impl FieldCipher {
     /// it no longer open here, and if it was the active key, sealing fails with
     /// [`Error::KeyDestroyed`] from now on. [`open_resolving`](Self::open_resolving) asks the
     /// source again, which reports a destroyed key as such.
-    pub fn forget(&self, id: KeyId) {
+    pub fn forget(&self, id: DekId) {
         self.write_keys().remove(&id);
     }
 
@@ -217,7 +217,7 @@ impl FieldCipher {
         let (header, _) = out.split_at(format::HEADER_LEN);
         let header: [u8; format::HEADER_LEN] = header
             .try_into()
-            .map_err(|_| Error::ApiMisuse("field header has a fixed length"))?;
+            .map_err(|_| Error::Internal("field header has a fixed length"))?;
         with_associated_data(&header, context, |aad| {
             key.aead
                 .seal_append(&nonce, aad, &mut out, format::HEADER_LEN)
@@ -280,12 +280,12 @@ impl FieldCipher {
         })
     }
 
-    fn read_keys(&self) -> std::sync::RwLockReadGuard<'_, HashMap<KeyId, Arc<FieldKey>>> {
+    fn read_keys(&self) -> std::sync::RwLockReadGuard<'_, HashMap<DekId, Arc<FieldKey>>> {
         // Each update is a single insert, so a poisoned map is still consistent.
         self.keys.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write_keys(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<KeyId, Arc<FieldKey>>> {
+    fn write_keys(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<DekId, Arc<FieldKey>>> {
         self.keys.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -310,7 +310,7 @@ fn with_associated_data<R>(header: &[u8], context: &[u8], f: impl FnOnce(&[u8]) 
 
 impl fmt::Debug for FieldCipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut ids: Vec<KeyId> = self.read_keys().keys().copied().collect();
+        let mut ids: Vec<DekId> = self.read_keys().keys().copied().collect();
         ids.sort();
         f.debug_struct("FieldCipher")
             .field("active_key_id", &self.active_key_id())

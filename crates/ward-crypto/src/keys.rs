@@ -23,32 +23,59 @@ pub const KEY_LEN: usize = 32;
 /// in practice never refused. Keys made by [`KeyMaterial::generate`] are not checked at all.
 pub const MIN_DISTINCT_KEY_BYTES: usize = 16;
 
-/// The id of a key version, as written big-endian into every ciphertext header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct KeyId(pub u32);
+/// Defines a key-id newtype: a `u32` written big-endian into headers, shown as its number.
+macro_rules! key_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+        #[cfg_attr(feature = "serde", serde(transparent))]
+        pub struct $name(pub u32);
 
-impl KeyId {
-    /// The id as the 4 big-endian bytes written into headers.
-    pub fn to_be_bytes(self) -> [u8; 4] {
-        self.0.to_be_bytes()
-    }
+        impl $name {
+            /// The id as the 4 big-endian bytes written into headers.
+            pub fn to_be_bytes(self) -> [u8; 4] {
+                self.0.to_be_bytes()
+            }
 
-    /// Reads an id from the 4 big-endian bytes of a header.
-    pub fn from_be_bytes(bytes: [u8; 4]) -> Self {
-        Self(u32::from_be_bytes(bytes))
-    }
+            /// Reads an id from the 4 big-endian bytes of a header.
+            pub fn from_be_bytes(bytes: [u8; 4]) -> Self {
+                Self(u32::from_be_bytes(bytes))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+
+        impl From<u32> for $name {
+            fn from(id: u32) -> Self {
+                Self(id)
+            }
+        }
+    };
 }
 
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
+key_id! {
+    /// The id of a data-encryption key ([`DataKey`]): written big-endian into every field
+    /// ciphertext, stream header, blind index and wrapped key, and the version number of a
+    /// [`LegacyDecryptor`](crate::LegacyDecryptor) key.
+    ///
+    /// With the `serde` feature it serializes as its plain number.
+    DekId
 }
 
-impl From<u32> for KeyId {
-    fn from(id: u32) -> Self {
-        Self(id)
-    }
+key_id! {
+    /// The id of a key-encryption-key version in a [`KeyRing`](crate::KeyRing): written
+    /// big-endian into every [`WrappedDataKey`](crate::WrappedDataKey) it wraps.
+    ///
+    /// A different type from [`DekId`], so a KEK version cannot be passed where a data key is
+    /// meant.
+    ///
+    /// With the `serde` feature it serializes as its plain number.
+    KekId
 }
 
 /// 256 bits of secret key material.
@@ -135,7 +162,9 @@ impl KeyMaterial {
         key
     }
 
-    /// The key as standard base64, in a zeroizing string. For key generation tools only.
+    /// The key as standard base64, in a zeroizing string: for key generation tools, and for
+    /// protocols that send a key in a header (the SSE-C customer key of
+    /// [`derive_sse_c_key`](crate::derive_sse_c_key)).
     pub fn to_base64(&self) -> zeroize::Zeroizing<String> {
         zeroize::Zeroizing::new(STANDARD.encode(self.0.expose_secret()))
     }
@@ -176,23 +205,23 @@ pub(crate) fn check_not_degenerate(bytes: &[u8]) -> Result<()> {
 /// DEKs encrypt data; they are stored only wrapped by a key-encryption key. `Debug` shows the id
 /// and never the material.
 pub struct DataKey {
-    id: KeyId,
+    id: DekId,
     material: KeyMaterial,
 }
 
 impl DataKey {
     /// A DEK from an id and its material.
-    pub fn new(id: KeyId, material: KeyMaterial) -> Self {
+    pub fn new(id: DekId, material: KeyMaterial) -> Self {
         Self { id, material }
     }
 
     /// A fresh random DEK with this id.
-    pub fn generate(id: KeyId) -> Result<Self> {
+    pub fn generate(id: DekId) -> Result<Self> {
         Ok(Self::new(id, KeyMaterial::generate()?))
     }
 
     /// The id written into every ciphertext this key produces.
-    pub fn id(&self) -> KeyId {
+    pub fn id(&self) -> DekId {
         self.id
     }
 
@@ -215,6 +244,16 @@ impl fmt::Debug for DataKey {
             .finish()
     }
 }
+
+/// Compares in constant time (the bytes are never branched on).
+impl PartialEq for KeyMaterial {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.expose().ct_eq(other.expose()).into()
+    }
+}
+
+impl Eq for KeyMaterial {}
 
 impl fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -8,6 +8,21 @@
 //! ward never writes these formats: import reads them once and re-encrypts into the field or
 //! stream format. Each legacy key version is configured explicitly, and a version that is not
 //! configured is always [`Error::UnknownKeyId`], never a fallback to another key.
+//!
+//! # A legacy value is not bound to its row
+//!
+//! Both formats were sealed **without associated data**: nothing in a legacy ciphertext says
+//! which row, column or owner it belongs to. A value copied or swapped into another row before
+//! the import still decrypts, and the import then seals it under the new row's context, so the
+//! swap is laundered into a correctly bound ward ciphertext. This module cannot detect it. The
+//! import should therefore:
+//!
+//! - read from a snapshot taken before any untrusted party could write to the legacy table;
+//! - where the seed application kept something row-specific (an owner id, a checksum, a
+//!   plaintext column) beside or inside the value, check the decrypted value against it before
+//!   re-sealing, and refuse the row when it does not match;
+//! - seal the result with the row's own context ([`FieldCipher::seal`](crate::FieldCipher::seal)),
+//!   after which moving it fails to open.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,7 +33,7 @@ use zeroize::Zeroizing;
 
 use crate::aead::{Aead as _, AeadKey, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, KeyRingError, Result};
-use crate::keys::{KeyId, KeyMaterial, check_not_degenerate};
+use crate::keys::{DekId, KeyMaterial, check_not_degenerate};
 
 const RAW: &str = "legacy raw ciphertext";
 const TEXT: &str = "legacy text ciphertext";
@@ -26,10 +41,10 @@ const TEXT: &str = "legacy text ciphertext";
 /// Decrypts the seed application's formats with explicitly configured legacy keys.
 ///
 /// ```
-/// use ward_crypto::{KeyMaterial, LegacyDecryptor};
+/// use ward_crypto::{DekId, KeyMaterial, LegacyDecryptor};
 ///
 /// let mut legacy = LegacyDecryptor::new();
-/// legacy.add_key(1, KeyMaterial::generate()?)?;
+/// legacy.add_key(DekId(1), KeyMaterial::generate()?)?;
 /// // A version nobody configured is refused, never tried with key 1.
 /// let err = legacy.decrypt_text("v2:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap_err();
 /// assert_eq!(err.to_string(), "unknown key id 2");
@@ -37,7 +52,7 @@ const TEXT: &str = "legacy text ciphertext";
 /// ```
 #[derive(Default)]
 pub struct LegacyDecryptor {
-    keys: BTreeMap<u32, AeadKey>,
+    keys: BTreeMap<DekId, AeadKey>,
 }
 
 impl LegacyDecryptor {
@@ -51,23 +66,21 @@ impl LegacyDecryptor {
     /// A legacy key is loaded configuration, so a degenerate one (fewer than
     /// [`MIN_DISTINCT_KEY_BYTES`](crate::MIN_DISTINCT_KEY_BYTES) distinct byte values) is refused
     /// as [`Error::DegenerateKey`].
-    pub fn add_key(&mut self, version: u32, key: KeyMaterial) -> Result<()> {
+    pub fn add_key(&mut self, version: DekId, key: KeyMaterial) -> Result<()> {
         check_not_degenerate(key.expose())?;
         if self.keys.contains_key(&version) {
-            return Err(KeyRingError::DuplicateKeyId {
-                key_id: KeyId(version),
-            }
-            .into());
+            return Err(KeyRingError::DuplicateKeyId { key_id: version }.into());
         }
         self.keys.insert(version, AeadKey::new(&key));
         Ok(())
     }
 
     /// Decrypts a raw `nonce ‖ ciphertext ‖ tag` value written with legacy key `version`.
-    pub fn decrypt_raw(&self, version: u32, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let key = self.keys.get(&version).ok_or(Error::UnknownKeyId {
-            key_id: KeyId(version),
-        })?;
+    pub fn decrypt_raw(&self, version: DekId, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let key = self
+            .keys
+            .get(&version)
+            .ok_or(Error::UnknownKeyId { key_id: version })?;
         if bytes.len() < NONCE_LEN + TAG_LEN {
             return Err(Error::Malformed {
                 format: RAW,
@@ -91,7 +104,7 @@ impl LegacyDecryptor {
 }
 
 /// Splits `v<N>:<base64>` into `N` and the payload.
-fn parse_text(text: &str) -> Result<(u32, &str)> {
+fn parse_text(text: &str) -> Result<(DekId, &str)> {
     let rest = text.trim().strip_prefix('v').ok_or(Error::Malformed {
         format: TEXT,
         reason: "missing `v<N>:` prefix",
@@ -106,17 +119,20 @@ fn parse_text(text: &str) -> Result<(u32, &str)> {
             reason: "key version is not a decimal number",
         });
     }
-    let version = version.parse().map_err(|_| Error::Malformed {
+    let version = version.parse::<u32>().map_err(|_| Error::Malformed {
         format: TEXT,
         reason: "key version out of range",
     })?;
-    Ok((version, encoded))
+    Ok((DekId(version), encoded))
 }
 
 impl fmt::Debug for LegacyDecryptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LegacyDecryptor")
-            .field("versions", &self.keys.keys().collect::<Vec<_>>())
+            .field(
+                "versions",
+                &self.keys.keys().map(|id| id.0).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }

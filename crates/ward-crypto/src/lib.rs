@@ -12,13 +12,14 @@
 //!
 //! | layer | types |
 //! |---|---|
-//! | key material | [`KeyMaterial`], [`DataKey`], [`KeyId`] (loaded keys must be exactly 32 bytes and not degenerate, see [`MIN_DISTINCT_KEY_BYTES`]) |
+//! | key material | [`KeyMaterial`], [`DataKey`], [`DekId`], [`KekId`] (loaded keys must be exactly 32 bytes and not degenerate, see [`MIN_DISTINCT_KEY_BYTES`]) |
 //! | key-encryption keys | [`KeyEncryptionKey`] trait; [`LocalKek`] (env/file ring), `AwsKmsKek` (feature `aws-kms`); [`KeyRing`] validation; [`WrappedDataKey`] |
 //! | data keys of one workspace | [`DataKeySource`] trait; [`InMemoryKeySource`], [`WrappedKeySource`], [`CachedKeySource`] (age and use bounds, injectable [`Clock`]) |
 //! | small values | [`FieldCipher`]: `seal(plaintext, context)` / `open(ciphertext, context)` |
 //! | files | [`stream`]: chunked STREAM encryption with range reads |
 //! | search | [`BlindIndexer`] → [`BlindIndex`], with a [`Normalizer`] |
 //! | operations | [`rewrap`], [`rewrap_source`], [`reencrypt_field`], [`KeyUsage`] reports; [`LegacyDecryptor`] |
+//! | S3 server-side keys | [`derive_sse_c_key`]: the per-object SSE-C customer key ward-storage sends |
 //!
 //! # Formats (all integers big-endian; readers accept every version ever written)
 //!
@@ -42,6 +43,7 @@
 //!
 //! - `aws-kms`: `AwsKmsKek`, the AWS KMS (or KMS-compatible) KEK provider, and a re-export of
 //!   `aws_sdk_kms`.
+//! - `serde`: [`DekId`] and [`KekId`] serialize as their plain number.
 //!
 //! # Example
 //!
@@ -128,12 +130,13 @@ pub use dek::{
     CachePolicy, CachedKeySource, Clock, DataKeySource, InMemoryKeySource, SystemClock,
     WrappedKeySource,
 };
-pub use error::{Error, KeyRingError, Result};
+pub use derive::derive_sse_c_key;
+pub use error::{ApiMisuse, Error, KeyRingError, Result};
 pub use field::FieldCipher;
 #[cfg(feature = "aws-kms")]
 pub use kek::AwsKmsKek;
 pub use kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, LocalKek, WrappedDataKey};
-pub use keys::{DataKey, KEY_LEN, KeyId, KeyMaterial, MIN_DISTINCT_KEY_BYTES};
+pub use keys::{DataKey, DekId, KEY_LEN, KekId, KeyMaterial, MIN_DISTINCT_KEY_BYTES};
 pub use legacy::LegacyDecryptor;
 pub use rotation::{KeyUsage, needs_rewrap, reencrypt_field, rewrap, rewrap_source};
 pub use ward_types::Fault;

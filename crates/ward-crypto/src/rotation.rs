@@ -8,7 +8,7 @@ use crate::dek::WrappedKeySource;
 use crate::error::{Error, Result};
 use crate::field::FieldCipher;
 use crate::kek::{KeyEncryptionKey, WrappedDataKey};
-use crate::keys::KeyId;
+use crate::keys::DekId;
 use crate::stream::StreamHeader;
 
 /// Unwraps `wrapped` (under whichever KEK version it names) and wraps the same DEK under the
@@ -71,20 +71,20 @@ pub async fn reencrypt_field(
 /// How many ciphertexts use each key id: what an operator checks before retiring a key.
 ///
 /// ```
-/// use ward_crypto::{DataKey, FieldCipher, KeyId, KeyUsage};
+/// use ward_crypto::{DataKey, FieldCipher, DekId, KeyUsage};
 ///
-/// let v1 = FieldCipher::new(&DataKey::generate(KeyId(1))?);
-/// let v2 = FieldCipher::new(&DataKey::generate(KeyId(2))?);
+/// let v1 = FieldCipher::new(&DataKey::generate(DekId(1))?);
+/// let v2 = FieldCipher::new(&DataKey::generate(DekId(2))?);
 /// let column = [v1.seal(b"a", b"c")?, v2.seal(b"b", b"c")?, v2.seal(b"c", b"c")?];
 /// let usage = KeyUsage::of_fields(&column);
-/// assert_eq!(usage.count(KeyId(1)), 1);
-/// assert_eq!(usage.count(KeyId(2)), 2);
+/// assert_eq!(usage.count(DekId(1)), 1);
+/// assert_eq!(usage.count(DekId(2)), 2);
 /// assert_eq!(usage.unreadable(), 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyUsage {
-    by_key: BTreeMap<KeyId, u64>,
+    by_key: BTreeMap<DekId, u64>,
     unreadable: u64,
 }
 
@@ -126,7 +126,7 @@ impl KeyUsage {
     }
 
     /// Counts one ciphertext known to use key `id`.
-    pub fn record(&mut self, id: KeyId) {
+    pub fn record(&mut self, id: DekId) {
         *self.by_key.entry(id).or_insert(0) += 1;
     }
 
@@ -139,12 +139,12 @@ impl KeyUsage {
     }
 
     /// How many ciphertexts use key `id`.
-    pub fn count(&self, id: KeyId) -> u64 {
+    pub fn count(&self, id: DekId) -> u64 {
         self.by_key.get(&id).copied().unwrap_or(0)
     }
 
     /// Every key id in use with its count, ascending by id.
-    pub fn by_key(&self) -> impl Iterator<Item = (KeyId, u64)> + '_ {
+    pub fn by_key(&self) -> impl Iterator<Item = (DekId, u64)> + '_ {
         self.by_key.iter().map(|(id, n)| (*id, *n))
     }
 
@@ -155,7 +155,7 @@ impl KeyUsage {
 
     /// Whether no counted ciphertext uses key `id`, so it may be retired (given every store was
     /// counted).
-    pub fn is_unused(&self, id: KeyId) -> bool {
+    pub fn is_unused(&self, id: DekId) -> bool {
         self.count(id) == 0
     }
 }

@@ -1,9 +1,9 @@
 //! Blind indexes: normalisation, separation by workspace, purpose and key, truncation, versions.
 
-use ward_crypto::{BlindIndex, BlindIndexer, DataKey, Error, KeyId, KeyMaterial, Normalizer};
+use ward_crypto::{BlindIndex, BlindIndexer, DataKey, DekId, Error, KeyMaterial, Normalizer};
 
 fn dek(id: u32, byte: u8) -> DataKey {
-    DataKey::new(KeyId(id), KeyMaterial::from_bytes(&[byte; 32]).unwrap())
+    DataKey::new(DekId(id), KeyMaterial::from_bytes(&[byte; 32]).unwrap())
 }
 
 fn indexer(purpose: &str, normalizer: Normalizer) -> BlindIndexer {
@@ -61,7 +61,7 @@ fn indexes_differ_by_workspace_purpose_and_key() {
     assert_ne!(base, other_ws);
     assert_ne!(base, other_purpose);
     assert_ne!(base.as_bytes()[5..], other_key.as_bytes()[5..]);
-    assert_eq!(other_key.key_id(), KeyId(4));
+    assert_eq!(other_key.key_id(), DekId(4));
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn index_layout_is_versioned_and_truncated_as_configured() {
     let index = indexer("p", Normalizer::Exact).index("v");
     assert_eq!(index.as_bytes().len(), 1 + 4 + 16);
     assert_eq!(index.version(), 1);
-    assert_eq!(index.key_id(), KeyId(3));
+    assert_eq!(index.key_id(), DekId(3));
     assert_eq!(&index.as_bytes()[..5], &[1, 0, 0, 0, 3]);
 
     let long = BlindIndexer::builder("p")

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use ward_crypto::{
-    BlindIndexer, CachePolicy, CachedKeySource, DataKey, FieldCipher, InMemoryKeySource, KeyId,
+    BlindIndexer, CachePolicy, CachedKeySource, DataKey, DekId, FieldCipher, InMemoryKeySource,
     KeyMaterial, LegacyDecryptor, LocalKek, WrappedKeySource,
 };
 
@@ -35,7 +35,7 @@ fn assert_hides_secret(what: &str, shown: &str) {
 
 #[tokio::test]
 async fn no_key_holding_type_prints_its_key() {
-    let dek = DataKey::new(KeyId(1), material());
+    let dek = DataKey::new(DekId(1), material());
     assert_hides_secret("KeyMaterial", &format!("{:?}", material()));
     assert_hides_secret("DataKey", &format!("{dek:?}"));
 
@@ -48,7 +48,7 @@ async fn no_key_holding_type_prints_its_key() {
     assert_hides_secret("FieldCipher", &format!("{field:?}"));
 
     let memory = Arc::new(InMemoryKeySource::with_active(DataKey::new(
-        KeyId(1),
+        DekId(1),
         material(),
     )));
     assert_hides_secret("InMemoryKeySource", &format!("{memory:?}"));
@@ -69,6 +69,6 @@ async fn no_key_holding_type_prints_its_key() {
     assert_hides_secret("BlindIndexer", &format!("{blind:?}"));
 
     let mut legacy = LegacyDecryptor::new();
-    legacy.add_key(1, material()).unwrap();
+    legacy.add_key(DekId(1), material()).unwrap();
     assert_hides_secret("LegacyDecryptor", &format!("{legacy:?}"));
 }

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ward_crypto::{
-    CachePolicy, CachedKeySource, Clock, DataKey, DataKeySource, Error, FieldCipher,
-    InMemoryKeySource, KeyEncryptionKey, KeyId, KeyMaterial, KeyRingError, LocalKek,
+    CachePolicy, CachedKeySource, Clock, DataKey, DataKeySource, DekId, Error, FieldCipher,
+    InMemoryKeySource, KekId, KeyEncryptionKey, KeyMaterial, KeyRingError, LocalKek,
     WrappedKeySource,
 };
 
@@ -23,32 +23,32 @@ async fn in_memory_source_activates_and_resolves_by_id() {
     assert_eq!(source.key(first).await.unwrap().id(), first);
     assert_eq!(source.key_ids(), vec![first, second]);
     assert!(matches!(
-        source.key(KeyId(99)).await,
-        Err(Error::UnknownKeyId { key_id: KeyId(99) })
+        source.key(DekId(99)).await,
+        Err(Error::UnknownKeyId { key_id: DekId(99) })
     ));
     assert!(matches!(
-        source.activate(KeyId(99)),
+        source.activate(DekId(99)),
         Err(Error::UnknownKeyId { .. })
     ));
 }
 
 #[tokio::test]
 async fn in_memory_source_destroys_keys_for_good() {
-    let source = InMemoryKeySource::with_active(DataKey::generate(KeyId(7)).unwrap());
-    source.destroy(KeyId(7)).unwrap();
+    let source = InMemoryKeySource::with_active(DataKey::generate(DekId(7)).unwrap());
+    source.destroy(DekId(7)).unwrap();
     assert!(matches!(
-        source.key(KeyId(7)).await,
-        Err(Error::KeyDestroyed { key_id: KeyId(7) })
+        source.key(DekId(7)).await,
+        Err(Error::KeyDestroyed { key_id: DekId(7) })
     ));
     assert!(matches!(source.active_key().await, Err(Error::NoActiveKey)));
     // A destroyed id is never handed out again, neither by add nor by generate.
     assert!(matches!(
-        source.add(DataKey::generate(KeyId(7)).unwrap()),
+        source.add(DataKey::generate(DekId(7)).unwrap()),
         Err(Error::KeyRing(KeyRingError::DuplicateKeyId {
-            key_id: KeyId(7)
+            key_id: DekId(7)
         }))
     ));
-    assert_eq!(source.generate().unwrap(), KeyId(8));
+    assert_eq!(source.generate().unwrap(), DekId(8));
 }
 
 /// A clock the test moves by hand, so cache expiry is tested without sleeping.
@@ -81,7 +81,7 @@ impl DataKeySource for Counting {
         self.inner.active_key().await
     }
 
-    async fn key(&self, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
+    async fn key(&self, id: DekId) -> ward_crypto::Result<Arc<DataKey>> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         self.inner.key(id).await
     }
@@ -183,8 +183,8 @@ async fn wrapped_source_unwraps_through_the_kek_and_is_bound_to_its_workspace() 
     let kek: Arc<dyn KeyEncryptionKey> = Arc::new(LocalKek::parse(&ring).unwrap());
     let source = Arc::new(WrappedKeySource::new(Arc::clone(&kek), "workspace-a"));
     let wrapped = source.generate().await.unwrap();
-    assert_eq!(wrapped.dek_id(), KeyId(1));
-    assert_eq!(wrapped.kek_id(), KeyId(1));
+    assert_eq!(wrapped.dek_id(), DekId(1));
+    assert_eq!(wrapped.kek_id(), KekId(1));
 
     let cipher = FieldCipher::from_source(source.clone()).await.unwrap();
     let sealed = cipher.seal(b"note", b"sessions.soap:1").unwrap();
@@ -192,14 +192,14 @@ async fn wrapped_source_unwraps_through_the_kek_and_is_bound_to_its_workspace() 
     // The same stored bytes in another workspace's source do not unwrap.
     let other = WrappedKeySource::new(kek, "workspace-b");
     other.insert(wrapped.clone()).unwrap();
-    assert!(matches!(other.key(KeyId(1)).await, Err(Error::Decrypt)));
+    assert!(matches!(other.key(DekId(1)).await, Err(Error::Decrypt)));
 
     // Destroying the key crypto-shreds the data.
-    source.destroy(KeyId(1)).unwrap();
+    source.destroy(DekId(1)).unwrap();
     let fresh = FieldCipher::from_source(source.clone()).await.unwrap();
     assert!(matches!(
         fresh.open_resolving(&sealed, b"sessions.soap:1").await,
-        Err(Error::KeyDestroyed { key_id: KeyId(1) })
+        Err(Error::KeyDestroyed { key_id: DekId(1) })
     ));
     assert!(matches!(
         source.insert(wrapped),
@@ -221,7 +221,7 @@ impl DataKeySource for Gated {
         self.inner.active_key().await
     }
 
-    async fn key(&self, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
+    async fn key(&self, id: DekId) -> ward_crypto::Result<Arc<DataKey>> {
         // Fetch first (the key still exists), then wait: the answer is in flight.
         let answer = self.inner.key(id).await;
         self.entered.notify_one();

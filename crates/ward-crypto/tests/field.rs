@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use ward_crypto::{
-    DataKey, DataKeySource, Error, FieldCipher, InMemoryKeySource, KeyId, KeyMaterial,
+    DataKey, DataKeySource, DekId, Error, FieldCipher, InMemoryKeySource, KeyMaterial,
 };
 
 fn key(id: u32, byte: u8) -> DataKey {
-    DataKey::new(KeyId(id), KeyMaterial::from_bytes(&[byte; 32]).unwrap())
+    DataKey::new(DekId(id), KeyMaterial::from_bytes(&[byte; 32]).unwrap())
 }
 
 fn cipher() -> FieldCipher {
@@ -26,7 +26,7 @@ proptest! {
         let cipher = cipher();
         let sealed = cipher.seal(&plaintext, &context).unwrap();
         prop_assert_eq!(sealed.len(), plaintext.len() + FieldCipher::OVERHEAD);
-        prop_assert_eq!(FieldCipher::key_id_of(&sealed).unwrap(), KeyId(7));
+        prop_assert_eq!(FieldCipher::key_id_of(&sealed).unwrap(), DekId(7));
         let opened = cipher.open(&sealed, &context).unwrap();
         prop_assert_eq!(opened.as_slice(), &plaintext[..]);
     }
@@ -100,7 +100,7 @@ fn header_field_changes_are_refused_with_typed_errors() {
     unknown[1..5].copy_from_slice(&99u32.to_be_bytes());
     assert!(matches!(
         cipher.open(&unknown, b"ctx"),
-        Err(Error::UnknownKeyId { key_id: KeyId(99) })
+        Err(Error::UnknownKeyId { key_id: DekId(99) })
     ));
 
     let mut commitment = sealed.clone();
@@ -195,8 +195,8 @@ async fn a_source_without_active_key_opens_but_does_not_seal() {
         .seal(b"x", b"c")
         .unwrap();
     source.generate().unwrap();
-    source.activate(KeyId(2)).unwrap();
-    source.destroy(KeyId(2)).unwrap();
+    source.activate(DekId(2)).unwrap();
+    source.destroy(DekId(2)).unwrap();
     let cipher = FieldCipher::from_source(source).await.unwrap();
     assert!(matches!(cipher.seal(b"y", b"c"), Err(Error::NoActiveKey)));
     assert_eq!(
@@ -248,25 +248,25 @@ fn ciphers_and_sources_can_be_shared_across_tasks() {
 /// M5: a forgotten key stops opening and sealing at once, even though the cipher had prepared it.
 #[test]
 fn a_forgotten_key_neither_opens_nor_seals() {
-    let dek = DataKey::generate(KeyId(5)).unwrap();
+    let dek = DataKey::generate(DekId(5)).unwrap();
     let cipher = FieldCipher::new(&dek);
     let sealed = cipher
         .seal(b"jane@example.org", b"clients.email:1")
         .unwrap();
-    cipher.forget(KeyId(5));
+    cipher.forget(DekId(5));
     assert!(matches!(
         cipher.open(&sealed, b"clients.email:1"),
         Err(Error::UnknownKeyId { .. })
     ));
     assert!(matches!(
         cipher.seal(b"x", b"clients.email:2"),
-        Err(Error::KeyDestroyed { key_id: KeyId(5) })
+        Err(Error::KeyDestroyed { key_id: DekId(5) })
     ));
 }
 
 #[test]
 fn sealing_past_the_seal_limit_refuses_and_tells_to_rotate() {
-    let dek = DataKey::generate(KeyId(31)).unwrap();
+    let dek = DataKey::generate(DekId(31)).unwrap();
     let cipher = FieldCipher::new(&dek).with_seal_limit(3);
     let mut sealed = Vec::new();
     for i in 0..3u8 {
@@ -278,7 +278,7 @@ fn sealing_past_the_seal_limit_refuses_and_tells_to_rotate() {
         matches!(
             err,
             Error::KeyExhausted {
-                key_id: KeyId(31),
+                key_id: DekId(31),
                 limit: 3
             }
         ),
@@ -301,11 +301,11 @@ fn sealing_past_the_seal_limit_refuses_and_tells_to_rotate() {
         again.seal(b"x", b"c"),
         Err(Error::KeyExhausted { .. })
     ));
-    let rotated = FieldCipher::new(&DataKey::generate(KeyId(32)).unwrap()).with_seal_limit(3);
+    let rotated = FieldCipher::new(&DataKey::generate(DekId(32)).unwrap()).with_seal_limit(3);
     assert!(rotated.seal(b"x", b"c").is_ok());
     assert_eq!(rotated.active_key_seals(), Some(1));
 
     // A limit above the maximum is capped to it.
-    let capped = FieldCipher::new(&DataKey::generate(KeyId(33)).unwrap()).with_seal_limit(u64::MAX);
+    let capped = FieldCipher::new(&DataKey::generate(DekId(33)).unwrap()).with_seal_limit(u64::MAX);
     assert!(format!("{capped:?}").contains(&format!("seal_limit: {}", 1u64 << 31)));
 }

@@ -11,7 +11,7 @@ use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use hkdf::Hkdf;
 use sha2::Sha256;
-use ward_crypto::{DataKey, Error, FieldCipher, KeyId, KeyMaterial};
+use ward_crypto::{DataKey, DekId, Error, FieldCipher, KeyMaterial};
 
 /// The fixed DEK of every golden file: bytes 0, 1, …, 31, id 7.
 fn dek_bytes() -> [u8; 32] {
@@ -207,7 +207,7 @@ fn generate(file: &str) -> Vec<u8> {
 fn golden_files_open_as_recorded() {
     let generate_missing = std::env::var_os("WARD_GOLDEN_GENERATE").is_some();
     let cipher = FieldCipher::new(&DataKey::new(
-        KeyId(KEY_ID),
+        DekId(KEY_ID),
         KeyMaterial::from_bytes(&dek_bytes()).unwrap(),
     ));
     for case in CASES {
@@ -245,7 +245,7 @@ fn golden_files_match_the_independent_writer() {
 #[test]
 fn ward_output_opens_with_the_independent_reader() {
     let cipher = FieldCipher::new(&DataKey::new(
-        KeyId(KEY_ID),
+        DekId(KEY_ID),
         KeyMaterial::from_bytes(&dek_bytes()).unwrap(),
     ));
     let sealed = cipher.seal(NOTE, b"sessions.soap:7").unwrap();
@@ -266,7 +266,7 @@ fn commitment_check_alone_refuses_a_value_whose_tag_is_valid() {
     assert_eq!(open_v1(&forged, b"clients.email:42").unwrap(), SHORT);
     // ward refuses it, so ward checks the commitment.
     let cipher = FieldCipher::new(&DataKey::new(
-        KeyId(KEY_ID),
+        DekId(KEY_ID),
         KeyMaterial::from_bytes(&dek_bytes()).unwrap(),
     ));
     assert!(matches!(

@@ -3,8 +3,8 @@
 use std::io::Write as _;
 
 use ward_crypto::{
-    DataKey, Error, KeyEncryptionKey, KeyId, KeyMaterial, KeyRing, KeyRingEntry, KeyRingError,
-    LocalKek, WrappedDataKey,
+    DataKey, DekId, Error, KekId, KeyEncryptionKey, KeyMaterial, KeyRing, KeyRingEntry,
+    KeyRingError, LocalKek, WrappedDataKey,
 };
 
 fn b64() -> String {
@@ -31,8 +31,8 @@ fn ring_with_two_active_keys_is_refused() {
     assert_eq!(
         ring_error(&format!("1:{}:active\n2:{}:active", b64(), b64())),
         KeyRingError::SeveralActiveKeys {
-            first: KeyId(1),
-            second: KeyId(2)
+            first: KekId(1),
+            second: KekId(2)
         }
     );
 }
@@ -41,7 +41,7 @@ fn ring_with_two_active_keys_is_refused() {
 fn ring_with_duplicate_ids_is_refused() {
     assert_eq!(
         ring_error(&format!("3:{}:active\n3:{}", b64(), b64())),
-        KeyRingError::DuplicateKeyId { key_id: KeyId(3) }
+        KeyRingError::DuplicateKekId { kek_id: KekId(3) }
     );
 }
 
@@ -120,12 +120,12 @@ fn ring_entries_that_do_not_parse_are_refused_never_skipped() {
 fn generic_ring_validates_like_the_text_format() {
     let err = KeyRing::new([
         KeyRingEntry {
-            id: KeyId(1),
+            id: KekId(1),
             key: (),
             active: true,
         },
         KeyRingEntry {
-            id: KeyId(2),
+            id: KekId(2),
             key: (),
             active: true,
         },
@@ -141,8 +141,8 @@ async fn local_ring_loads_from_a_file() {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(text.as_bytes()).unwrap();
     let from_file = LocalKek::from_file(file.path()).unwrap();
-    assert_eq!(from_file.active_id(), KeyId(2));
-    assert_eq!(from_file.key_ids(), vec![KeyId(1), KeyId(2)]);
+    assert_eq!(from_file.active_id(), KekId(2));
+    assert_eq!(from_file.key_ids(), vec![KekId(1), KekId(2)]);
 
     let missing = LocalKek::from_file("/nonexistent/ward/kek-ring").unwrap_err();
     assert!(matches!(
@@ -160,11 +160,11 @@ async fn local_ring_loads_from_a_file() {
         .collect::<Vec<_>>()
         .join(",");
     let from_text = LocalKek::parse(&comma_form).unwrap();
-    let dek = DataKey::generate(KeyId(5)).unwrap();
+    let dek = DataKey::generate(DekId(5)).unwrap();
     let wrapped = from_file.wrap(&dek, b"ws").await.unwrap();
     assert_eq!(
         from_text.unwrap(&wrapped, b"ws").await.unwrap().id(),
-        KeyId(5)
+        DekId(5)
     );
 }
 
@@ -197,7 +197,7 @@ fn from_env_child() {
         Some(_) => {
             let kek = LocalKek::from_env(ENV_VAR).unwrap();
             let ids: Vec<u32> = kek.key_ids().iter().map(|id| id.0).collect();
-            assert_eq!(kek.active_id(), KeyId(2));
+            assert_eq!(kek.active_id(), KekId(2));
             println!("from_env: active {} of {ids:?}", kek.active_id());
         }
         // Run directly (not as the child): an unset variable is a provider error, not an empty ring.
@@ -335,17 +335,17 @@ pub(crate) async fn assert_wrapped_is_bound<K: KeyEncryptionKey + ?Sized>(
     let other_kek = WrappedDataKey::from_bytes(other_kek).unwrap();
     assert!(matches!(
         kek.unwrap(&other_kek, b"workspace-a").await,
-        Err(Error::UnknownKeyId { key_id }) if key_id == KeyId(unknown_kek)
+        Err(Error::UnknownKekId { kek_id }) if kek_id == KekId(unknown_kek)
     ));
 }
 
 #[tokio::test]
 async fn wrapped_keys_are_bound_to_context_and_header() {
     let kek = LocalKek::parse(&format!("1:{}:active", b64())).unwrap();
-    let dek = DataKey::generate(KeyId(9)).unwrap();
+    let dek = DataKey::generate(DekId(9)).unwrap();
     let wrapped = kek.wrap(&dek, b"workspace-a").await.unwrap();
-    assert_eq!(wrapped.kek_id(), KeyId(1));
-    assert_eq!(wrapped.dek_id(), KeyId(9));
+    assert_eq!(wrapped.kek_id(), KekId(1));
+    assert_eq!(wrapped.dek_id(), DekId(9));
     assert_eq!(wrapped.as_bytes().len(), 9 + 12 + 32 + 16);
 
     assert_wrapped_is_bound(&kek, &dek, &wrapped, 7).await;
@@ -365,7 +365,7 @@ fn debug_output_of_key_holders_lacks_the_secret() {
     assert!(!shown.contains(&encoded), "{shown}");
     assert!(shown.contains("LocalKek"));
 
-    let dek = DataKey::new(KeyId(1), material);
+    let dek = DataKey::new(DekId(1), material);
     let shown = format!("{dek:?}");
     assert!(!shown.contains(&encoded), "{shown}");
     assert!(shown.contains("******"));

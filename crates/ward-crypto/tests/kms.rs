@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ward_crypto::aws_sdk_kms::{Client, Config, config};
 use ward_crypto::{
-    AwsKmsKek, DataKey, Error, FieldCipher, KeyEncryptionKey, KeyId, KeyRing, KeyRingEntry,
+    AwsKmsKek, DataKey, DekId, Error, FieldCipher, KekId, KeyEncryptionKey, KeyRing, KeyRingEntry,
     KeyRingError, WrappedKeySource, rewrap_source,
 };
 
@@ -97,7 +97,7 @@ fn alias_name(label: &str) -> String {
 
 fn ring(entries: &[(u32, &str, bool)]) -> KeyRing<String> {
     KeyRing::new(entries.iter().map(|(id, key, active)| KeyRingEntry {
-        id: KeyId(*id),
+        id: KekId(*id),
         key: (*key).to_owned(),
         active: *active,
     }))
@@ -112,11 +112,11 @@ async fn kms_wraps_and_unwraps_bound_to_context_and_header() {
     let kek = AwsKmsKek::connect(client, ring(&[(1, &key_a, true)]))
         .await
         .unwrap();
-    assert!(format!("{kek:?}").starts_with("AwsKmsKek { active_id: KeyId(1)"));
+    assert!(format!("{kek:?}").starts_with("AwsKmsKek { active_id: KekId(1)"));
 
-    let dek = DataKey::generate(KeyId(12)).unwrap();
+    let dek = DataKey::generate(DekId(12)).unwrap();
     let wrapped = kek.wrap(&dek, b"workspace-a").await.unwrap();
-    assert_eq!((wrapped.kek_id(), wrapped.dek_id()), (KeyId(1), KeyId(12)));
+    assert_eq!((wrapped.kek_id(), wrapped.dek_id()), (KekId(1), DekId(12)));
 
     crate::kek::assert_wrapped_is_bound(&kek, &dek, &wrapped, 9).await;
 }
@@ -151,8 +151,8 @@ async fn kms_kek_rotation_rewraps_without_touching_data() {
     let rotated = WrappedKeySource::new(v2, "workspace-7");
     rotated.insert(wrapped).unwrap();
     assert_eq!(rewrap_source(&rotated).await.unwrap(), 1);
-    let rewrapped = rotated.wrapped(KeyId(1)).unwrap();
-    assert_eq!(rewrapped.kek_id(), KeyId(2));
+    let rewrapped = rotated.wrapped(DekId(1)).unwrap();
+    assert_eq!(rewrapped.kek_id(), KekId(2));
 
     // KEK version 1 retired from the ring: the data still opens through version 2.
     let v2_only: Arc<dyn KeyEncryptionKey> = Arc::new(
@@ -187,8 +187,8 @@ async fn kms_alias_resolves_once_to_its_key_arn() {
     let kek = AwsKmsKek::connect(client.clone(), ring(&[(1, &alias, true)]))
         .await
         .unwrap();
-    assert_eq!(kek.key_arn(KeyId(1)), Some(arn_a.as_str()));
-    let dek = DataKey::generate(KeyId(4)).unwrap();
+    assert_eq!(kek.key_arn(KekId(1)), Some(arn_a.as_str()));
+    let dek = DataKey::generate(DekId(4)).unwrap();
     let first = kek.wrap(&dek, b"workspace-a").await.unwrap();
 
     // The alias moves to key B while the provider runs: it keeps wrapping under key A, so a
@@ -206,13 +206,13 @@ async fn kms_alias_resolves_once_to_its_key_arn() {
         .unwrap();
     for wrapped in [&first, &second] {
         let again = by_arn.unwrap(wrapped, b"workspace-a").await.unwrap();
-        assert_eq!(again.id(), KeyId(4));
+        assert_eq!(again.id(), DekId(4));
     }
     // A provider connected now resolves the alias to key B.
     let later = AwsKmsKek::connect(client.clone(), ring(&[(1, &alias, true)]))
         .await
         .unwrap();
-    assert_eq!(later.key_arn(KeyId(1)), Some(arn_b.as_str()));
+    assert_eq!(later.key_arn(KekId(1)), Some(arn_b.as_str()));
 
     // An alias that does not exist fails at connect, not at the first wrap.
     let missing = AwsKmsKek::connect(client, ring(&[(1, &alias_name("missing"), true)])).await;
@@ -242,7 +242,7 @@ async fn kms_empty_key_ids_are_refused_before_any_request() {
         assert!(
             matches!(
                 err,
-                Error::KeyRing(KeyRingError::EmptyKmsKeyId { key_id: KeyId(2) })
+                Error::KeyRing(KeyRingError::EmptyKmsKeyId { kek_id: KekId(2) })
             ),
             "{err:?}"
         );
@@ -262,7 +262,7 @@ async fn kms_unwrap_under_another_key_is_refused() {
         .await
         .unwrap();
     let wrapped = kek_a
-        .wrap(&DataKey::generate(KeyId(2)).unwrap(), b"ws")
+        .wrap(&DataKey::generate(DekId(2)).unwrap(), b"ws")
         .await
         .unwrap();
     // KEK version 1 configured as key B: whether the server refuses or answers for key A, the

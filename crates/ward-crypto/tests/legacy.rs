@@ -5,7 +5,7 @@ use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ward_crypto::{Error, KeyId, KeyMaterial, KeyRingError, LegacyDecryptor};
+use ward_crypto::{DekId, Error, KeyMaterial, KeyRingError, LegacyDecryptor};
 
 /// Test helper: writes the seed application's raw format with plain aes-gcm (ward never writes it).
 fn legacy_raw(key: &[u8; 32], nonce: [u8; 12], plaintext: &[u8]) -> Vec<u8> {
@@ -41,10 +41,10 @@ const K2: [u8; 32] = varied(0x22);
 fn decryptor() -> LegacyDecryptor {
     let mut legacy = LegacyDecryptor::new();
     legacy
-        .add_key(1, KeyMaterial::from_bytes(&K1).unwrap())
+        .add_key(DekId(1), KeyMaterial::from_bytes(&K1).unwrap())
         .unwrap();
     legacy
-        .add_key(2, KeyMaterial::from_bytes(&K2).unwrap())
+        .add_key(DekId(2), KeyMaterial::from_bytes(&K2).unwrap())
         .unwrap();
     legacy
 }
@@ -54,27 +54,30 @@ fn raw_format_decrypts_with_the_named_version_only() {
     let legacy = decryptor();
     let raw = legacy_raw(&K2, [7; 12], b"old medical history");
     assert_eq!(
-        legacy.decrypt_raw(2, &raw).unwrap().as_slice(),
+        legacy.decrypt_raw(DekId(2), &raw).unwrap().as_slice(),
         b"old medical history"
     );
-    assert!(matches!(legacy.decrypt_raw(1, &raw), Err(Error::Decrypt)));
     assert!(matches!(
-        legacy.decrypt_raw(3, &raw),
-        Err(Error::UnknownKeyId { key_id: KeyId(3) })
+        legacy.decrypt_raw(DekId(1), &raw),
+        Err(Error::Decrypt)
     ));
     assert!(matches!(
-        legacy.decrypt_raw(2, &raw[..27]),
+        legacy.decrypt_raw(DekId(3), &raw),
+        Err(Error::UnknownKeyId { key_id: DekId(3) })
+    ));
+    assert!(matches!(
+        legacy.decrypt_raw(DekId(2), &raw[..27]),
         Err(Error::Malformed { .. })
     ));
     let mut flipped = raw;
     flipped[15] ^= 1;
     assert!(matches!(
-        legacy.decrypt_raw(2, &flipped),
+        legacy.decrypt_raw(DekId(2), &flipped),
         Err(Error::Decrypt)
     ));
     // The empty plaintext is valid in the seed format.
     let empty = legacy_raw(&K1, [0; 12], b"");
-    assert!(legacy.decrypt_raw(1, &empty).unwrap().is_empty());
+    assert!(legacy.decrypt_raw(DekId(1), &empty).unwrap().is_empty());
 }
 
 #[test]
@@ -95,7 +98,7 @@ fn text_format_reads_its_version_and_never_falls_back() {
     // Unknown version: an error naming it, even though other keys exist.
     let unknown = legacy_text(9, &K1, [3; 12], b"x");
     let err = legacy.decrypt_text(&unknown).unwrap_err();
-    assert!(matches!(err, Error::UnknownKeyId { key_id: KeyId(9) }));
+    assert!(matches!(err, Error::UnknownKeyId { key_id: DekId(9) }));
 
     for (bad, reason) in [
         ("1:AAAA", "missing `v<N>:` prefix"),
@@ -116,9 +119,9 @@ fn text_format_reads_its_version_and_never_falls_back() {
 fn a_legacy_version_is_configured_once_and_debug_hides_keys() {
     let mut legacy = decryptor();
     assert!(matches!(
-        legacy.add_key(1, KeyMaterial::from_bytes(&K2).unwrap()),
+        legacy.add_key(DekId(1), KeyMaterial::from_bytes(&K2).unwrap()),
         Err(Error::KeyRing(KeyRingError::DuplicateKeyId {
-            key_id: KeyId(1)
+            key_id: DekId(1)
         }))
     ));
     let shown = format!("{legacy:?}");
@@ -130,7 +133,7 @@ fn a_degenerate_legacy_key_is_refused() {
     let mut legacy = LegacyDecryptor::new();
     for bad in [[0u8; 32], [0x11; 32]] {
         let err = legacy
-            .add_key(1, KeyMaterial::from_bytes(&bad).unwrap())
+            .add_key(DekId(1), KeyMaterial::from_bytes(&bad).unwrap())
             .unwrap_err();
         assert!(matches!(
             err,

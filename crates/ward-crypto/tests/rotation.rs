@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use ward_crypto::{
-    DataKeySource, Error, FieldCipher, InMemoryKeySource, KeyEncryptionKey, KeyId, KeyMaterial,
-    KeyUsage, LocalKek, WrappedKeySource, needs_rewrap, reencrypt_field, rewrap, rewrap_source,
+    DataKeySource, DekId, Error, FieldCipher, InMemoryKeySource, KekId, KeyEncryptionKey,
+    KeyMaterial, KeyUsage, LocalKek, WrappedKeySource, needs_rewrap, reencrypt_field, rewrap,
+    rewrap_source,
 };
 
 fn b64() -> String {
@@ -61,7 +62,7 @@ async fn rewrap_under_a_new_kek_keeps_data_readable_without_touching_it() {
         Arc::new(LocalKek::parse(&format!("1:{k1}:active")).unwrap());
     let source = WrappedKeySource::new(ring_v1, "workspace-1");
     let wrapped = source.generate().await.unwrap();
-    assert_eq!(wrapped.kek_id(), KeyId(1));
+    assert_eq!(wrapped.kek_id(), KekId(1));
     let data = FieldCipher::new(&source.active_key().await.unwrap())
         .seal(b"soap note", b"sessions.note:9")
         .unwrap();
@@ -78,9 +79,9 @@ async fn rewrap_under_a_new_kek_keeps_data_readable_without_touching_it() {
         0,
         "second pass finds nothing"
     );
-    let rewrapped = rotated.wrapped(KeyId(1)).unwrap();
-    assert_eq!(rewrapped.kek_id(), KeyId(2));
-    assert_eq!(rewrapped.dek_id(), KeyId(1));
+    let rewrapped = rotated.wrapped(DekId(1)).unwrap();
+    assert_eq!(rewrapped.kek_id(), KekId(2));
+    assert_eq!(rewrapped.dek_id(), DekId(1));
 
     // Version 1 retired: only version 2 is left, and the unchanged data still opens.
     let ring_v2_only: Arc<dyn KeyEncryptionKey> =
@@ -96,7 +97,7 @@ async fn rewrap_under_a_new_kek_keeps_data_readable_without_touching_it() {
     // The old wrapped form names a KEK version that no longer exists: a typed error.
     assert!(matches!(
         ring_v2_only.unwrap(&wrapped, b"workspace-1").await,
-        Err(Error::UnknownKeyId { key_id: KeyId(1) })
+        Err(Error::UnknownKekId { kek_id: KekId(1) })
     ));
     // Rewrapping is bound to the context too.
     assert!(matches!(
@@ -118,13 +119,13 @@ async fn unknown_key_id_is_a_typed_error() {
     for _ in 0..3 {
         elsewhere.generate().unwrap();
     }
-    elsewhere.destroy(KeyId(1)).unwrap();
+    elsewhere.destroy(DekId(1)).unwrap();
     let mut renamed = sealed.clone();
     renamed[1..5].copy_from_slice(&40u32.to_be_bytes());
     let cipher = FieldCipher::from_source(elsewhere).await.unwrap();
     assert!(matches!(
         cipher.open_resolving(&renamed, b"c").await,
-        Err(Error::UnknownKeyId { key_id: KeyId(40) })
+        Err(Error::UnknownKeyId { key_id: DekId(40) })
     ));
 }
 
@@ -153,25 +154,25 @@ async fn destroyed_dek_leaves_its_data_unreadable() {
 
 #[test]
 fn usage_report_counts_unreadable_inputs_and_merges() {
-    let v3 = FieldCipher::new(&ward_crypto::DataKey::generate(KeyId(3)).unwrap());
+    let v3 = FieldCipher::new(&ward_crypto::DataKey::generate(DekId(3)).unwrap());
     let mut a = KeyUsage::of_fields(vec![v3.seal(b"1", b"").unwrap(), vec![9, 9, 9], Vec::new()]);
-    assert_eq!(a.count(KeyId(3)), 1);
+    assert_eq!(a.count(DekId(3)), 1);
     assert_eq!(a.unreadable(), 2);
     let mut b = KeyUsage::new();
-    b.record(KeyId(5));
-    b.record(KeyId(3));
+    b.record(DekId(5));
+    b.record(DekId(3));
     a.merge(&b);
     assert_eq!(
         a.by_key().collect::<Vec<_>>(),
-        vec![(KeyId(3), 2), (KeyId(5), 1)]
+        vec![(DekId(3), 2), (DekId(5), 1)]
     );
-    assert!(a.is_unused(KeyId(4)));
+    assert!(a.is_unused(DekId(4)));
 }
 
 #[test]
 fn usage_report_counts_stream_objects_by_header() {
-    let v3 = ward_crypto::DataKey::generate(KeyId(3)).unwrap();
-    let v4 = ward_crypto::DataKey::generate(KeyId(4)).unwrap();
+    let v3 = ward_crypto::DataKey::generate(DekId(3)).unwrap();
+    let v4 = ward_crypto::DataKey::generate(DekId(4)).unwrap();
     let mut usage = KeyUsage::new();
     for (dek, body) in [(&v3, &b"photo"[..]), (&v4, b"consent form"), (&v4, b"")] {
         let object = ward_crypto::stream::encrypt_to_vec(dek, body, b"object").unwrap();
@@ -180,7 +181,7 @@ fn usage_report_counts_stream_objects_by_header() {
     }
     usage.record_stream_header(b"not a ward stream");
     usage.record_field(&FieldCipher::new(&v3).seal(b"x", b"c").unwrap());
-    assert_eq!(usage.count(KeyId(3)), 2);
-    assert_eq!(usage.count(KeyId(4)), 2);
+    assert_eq!(usage.count(DekId(3)), 2);
+    assert_eq!(usage.count(DekId(4)), 2);
     assert_eq!(usage.unreadable(), 1);
 }

@@ -9,7 +9,7 @@ use ward_crypto::stream::{
     self, MAX_HEADER_LEN, StreamDecryptor, StreamEncryptor, StreamHeader, StreamOptions,
     decrypt_range, decrypt_to_vec, encrypt_to_vec, encrypt_to_vec_with, open_range, read_header,
 };
-use ward_crypto::{DataKey, Error, KeyId, KeyMaterial};
+use ward_crypto::{DataKey, DekId, Error, KeyMaterial};
 
 const HEADER: usize = MAX_HEADER_LEN;
 /// The context every test object is bound to (an object key, as a store passes it).
@@ -18,7 +18,7 @@ const SMALL: u32 = 1024;
 const SEALED: usize = SMALL as usize + 16;
 
 fn dek() -> DataKey {
-    DataKey::new(KeyId(7), KeyMaterial::from_bytes(&[0x42; 32]).unwrap())
+    DataKey::new(DekId(7), KeyMaterial::from_bytes(&[0x42; 32]).unwrap())
 }
 
 fn small() -> StreamOptions {
@@ -315,11 +315,11 @@ fn stream_fails_when_any_header_field_changes() {
     assert!(matches!(
         refused(&bad),
         Error::KeyIdMismatch {
-            expected: KeyId(6),
-            actual: KeyId(7)
+            expected: DekId(6),
+            actual: DekId(7)
         }
     ));
-    let renamed = DataKey::new(KeyId(6), KeyMaterial::from_bytes(&[0x42; 32]).unwrap());
+    let renamed = DataKey::new(DekId(6), KeyMaterial::from_bytes(&[0x42; 32]).unwrap());
     assert!(matches!(
         decrypt_to_vec(&renamed, &bad, CTX),
         Err(Error::Decrypt)
@@ -477,7 +477,7 @@ async fn debug_output_shows_no_key_or_plaintext() {
     let mut enc = StreamEncryptor::with_options(&dek(), Vec::new(), CTX, &small()).unwrap();
     enc.write_all(b"SECRET-PATIENT-NAME").await.unwrap();
     let shown = format!("{enc:?}");
-    assert!(shown.contains("key_id: KeyId(7)"), "{shown}");
+    assert!(shown.contains("key_id: DekId(7)"), "{shown}");
     assert!(!shown.contains("SECRET"), "{shown}");
     assert!(!shown.to_lowercase().contains("4242"), "{shown}");
     enc.shutdown().await.unwrap();
@@ -496,7 +496,7 @@ async fn debug_output_shows_no_key_or_plaintext() {
 #[test]
 fn wrong_data_key_with_the_same_id_fails_to_decrypt() {
     let ct = three_chunks();
-    let other = DataKey::new(KeyId(7), KeyMaterial::from_bytes(&[0x43; 32]).unwrap());
+    let other = DataKey::new(DekId(7), KeyMaterial::from_bytes(&[0x43; 32]).unwrap());
     assert!(matches!(
         decrypt_to_vec(&other, &ct, CTX),
         Err(Error::Decrypt)
@@ -508,7 +508,7 @@ fn wrong_data_key_with_the_same_id_fails_to_decrypt() {
 #[test]
 fn data_key_with_another_id_is_refused_by_id() {
     let ct = three_chunks();
-    let other = DataKey::new(KeyId(8), KeyMaterial::from_bytes(&[0x42; 32]).unwrap());
+    let other = DataKey::new(DekId(8), KeyMaterial::from_bytes(&[0x42; 32]).unwrap());
     let err = decrypt_to_vec(&other, &ct, CTX).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -525,7 +525,7 @@ fn data_key_with_another_id_is_refused_by_id() {
 async fn header_parses_without_a_key_and_resolves_the_key_first() {
     let ct = three_chunks();
     let header = StreamHeader::parse(&ct[..MAX_HEADER_LEN]).unwrap();
-    assert_eq!(header.key_id(), KeyId(7));
+    assert_eq!(header.key_id(), DekId(7));
     assert_eq!(header.version(), stream::CURRENT_VERSION);
     assert_eq!(header.chunk_size(), SMALL);
     assert_eq!(header.encoded_len(), stream::header_len(&ct).unwrap());
@@ -705,7 +705,7 @@ fn range_reads_detect_tampering_and_truncation_of_what_they_cover() {
         Error::Malformed { .. }
     ));
     // Wrong key.
-    let other = DataKey::new(KeyId(7), KeyMaterial::from_bytes(&[1; 32]).unwrap());
+    let other = DataKey::new(DekId(7), KeyMaterial::from_bytes(&[1; 32]).unwrap());
     assert!(matches!(range_of(&ct, &other, 0..10), Err(Error::Decrypt)));
 }
 
@@ -854,7 +854,7 @@ fn golden_v1_files_decrypt_to_their_plaintexts() {
         let ct = golden(name);
         assert_eq!(
             StreamHeader::parse(&ct).unwrap().key_id(),
-            KeyId(7),
+            DekId(7),
             "{name}"
         );
         assert_eq!(
@@ -913,7 +913,7 @@ fn golden_v2_files_decrypt_to_their_plaintexts_only_in_their_context() {
     ] {
         let ct = golden(name);
         let header = StreamHeader::parse(&ct).unwrap();
-        assert_eq!((header.version(), header.key_id()), (2, KeyId(7)), "{name}");
+        assert_eq!((header.version(), header.key_id()), (2, DekId(7)), "{name}");
         assert!(header.binds_context());
         assert_eq!(
             &decrypt_to_vec(&dek(), &ct, GOLDEN_CONTEXT).unwrap()[..],

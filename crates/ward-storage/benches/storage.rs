@@ -19,7 +19,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
 use uuid::Uuid;
-use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+use ward_crypto::{DataKey, DekId, InMemoryKeySource};
 use ward_storage::bootstrap::ensure_bucket;
 use ward_storage::s3::Environment;
 use ward_storage::{
@@ -116,7 +116,7 @@ fn measure_rss(rt: &tokio::runtime::Runtime) {
         let Some(raw) = moto_store().await else {
             return;
         };
-        let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1)).expect("key"));
+        let keys = InMemoryKeySource::with_active(DataKey::generate(DekId(1)).expect("key"));
         let store = EncryptedStore::new(raw, SharedAcrossWorkspaces(keys));
         let before = peak_rss_mib();
         let k = key();
@@ -165,12 +165,12 @@ fn bench_pair(
 fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     let dir = tempfile::tempdir().expect("tempdir");
     let local = LocalStore::new(dir.path()).expect("local store");
-    let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1)).expect("key"));
+    let keys = InMemoryKeySource::with_active(DataKey::generate(DekId(1)).expect("key"));
     let local_encrypted = EncryptedStore::new(local.clone(), SharedAcrossWorkspaces(keys));
     bench_pair(c, rt, "local", &local, &local_encrypted);
 
     if let Some(raw) = rt.block_on(moto_store()) {
-        let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1)).expect("key"));
+        let keys = InMemoryKeySource::with_active(DataKey::generate(DekId(1)).expect("key"));
         let encrypted = EncryptedStore::new(raw.clone(), SharedAcrossWorkspaces(keys));
         bench_pair(c, rt, "moto", &raw, &encrypted);
     }

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use tokio::io::AsyncReadExt as _;
 use uuid::Uuid;
-use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+use ward_crypto::{DataKey, DekId, InMemoryKeySource};
 use ward_storage::bootstrap::ensure_bucket;
 use ward_storage::s3::Environment;
 use ward_storage::{
@@ -120,7 +120,7 @@ async fn s3(endpoint: &str, access: &str, secret: &str) -> Result<S3Store, Failu
 
 fn keys() -> Result<SharedAcrossWorkspaces<InMemoryKeySource>, Failure> {
     Ok(SharedAcrossWorkspaces(InMemoryKeySource::with_active(
-        DataKey::generate(KeyId(1))?,
+        DataKey::generate(DekId(1))?,
     )))
 }
 
@@ -166,7 +166,7 @@ async fn main() -> Result<(), Failure> {
         other => return Err(format!("unknown backend {other}: local, s3s or moto").into()),
     }
     // The single-core reference: decrypting the same sizes held in memory.
-    let dek = DataKey::generate(KeyId(1))?;
+    let dek = DataKey::generate(DekId(1))?;
     for size in [MIB, 8 * MIB, 64 * MIB, 256 * MIB] {
         let sealed = ward_crypto::stream::encrypt_to_vec(&dek, &data(size), b"reference")?;
         let mut samples = Vec::new();

@@ -2,8 +2,8 @@
 //!
 //! Each scenario takes `&dyn ObjectStore` and works under a fresh workspace id, so it starts from
 //! an empty prefix even on a shared bucket. Capability gaps are parameters ([`Capabilities`]),
-//! never silent skips: a store without presigning must answer `NotSupported`. A failed step
-//! panics with its location, as a test assertion does.
+//! never silent skips. [`presign`] is run separately, over stores that implement [`Presign`].
+//! A failed step panics with its location, as a test assertion does.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -17,17 +17,19 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::key::{FileKind, KeyPrefix, ObjectKey, Owner};
 use crate::store::{
-    GetOptions, ListOptions, ObjectStore, ObjectStoreExt as _, PresignMethod, PresignOptions,
-    PutOptions,
+    GetOptions, ListOptions, ObjectStore, ObjectStoreExt as _, Presign, PresignMethod,
+    PresignOptions, PutOptions,
 };
 
 /// What a backend can do, so scenarios check the right outcome instead of skipping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Capabilities {
-    /// Whether `presign` returns GET URLs (otherwise it must fail with `NotSupported`).
+    /// Whether [`Presign::presign`] returns GET URLs (otherwise it must fail with
+    /// `NotSupported`); `false` for stores that do not implement [`Presign`].
     pub presign: bool,
-    /// Whether `presign` returns PUT URLs (otherwise it must fail with `NotSupported`).
+    /// Whether [`Presign::presign`] returns PUT URLs (otherwise it must fail with
+    /// `NotSupported`).
     pub presign_put: bool,
     /// Whether a content type other than the key's default is kept.
     pub custom_content_type: bool,
@@ -151,7 +153,6 @@ pub async fn run_all(store: &dyn ObjectStore, caps: Capabilities) {
     streamed_put_round_trips(store).await;
     failed_streamed_put_stores_nothing(store).await;
     list_by_prefix(store).await;
-    presign(store, caps).await;
 }
 
 /// Put, get and head agree on bytes, size, etag and content type.
@@ -326,8 +327,9 @@ pub async fn list_by_prefix(store: &dyn ObjectStore) {
     }
 }
 
-/// Presigning caps expiry at 15 minutes; a store that does not presign a method says so.
-pub async fn presign(store: &dyn ObjectStore, caps: Capabilities) {
+/// Presigning caps expiry at 15 minutes; a store that does not presign a method (say, PUT)
+/// answers `NotSupported`.
+pub async fn presign(store: &dyn Presign, caps: Capabilities) {
     let key = fresh_key(FileKind::Jpeg);
     let too_long = PresignOptions::new().with_expires_in(Duration::from_secs(15 * 60 + 1));
     let err = store

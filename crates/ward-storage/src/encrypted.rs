@@ -12,7 +12,7 @@ use tokio::io::AsyncReadExt as _;
 use ward_crypto::stream::{
     self as wstream, EncryptingReader, MAX_HEADER_LEN, StreamDecryptor, StreamHeader, StreamOptions,
 };
-use ward_crypto::{DataKey, DataKeySource, KeyId};
+use ward_crypto::{DataKey, DataKeySource, DekId};
 
 use crate::error::{Error, Result};
 use crate::key::{KeyPrefix, ObjectKey, WorkspaceId};
@@ -20,7 +20,7 @@ use crate::sse::SsePolicy;
 use crate::store::ObjectStoreExt as _;
 use crate::store::{
     BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore,
-    PresignMethod, PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
+    PutOptions, PutResult, check_range,
 };
 use crate::verify::{EncryptionEvidence, EncryptionExpectation, verify_file_encrypted};
 
@@ -46,7 +46,7 @@ pub trait WorkspaceKeys: fmt::Debug + Send + Sync + 'static {
     /// The key new objects of `workspace` are written with.
     async fn active_key(&self, workspace: WorkspaceId) -> ward_crypto::Result<Arc<DataKey>>;
     /// The key with this id in `workspace`, for reading.
-    async fn key(&self, workspace: WorkspaceId, id: KeyId) -> ward_crypto::Result<Arc<DataKey>>;
+    async fn key(&self, workspace: WorkspaceId, id: DekId) -> ward_crypto::Result<Arc<DataKey>>;
 }
 
 #[async_trait]
@@ -55,7 +55,7 @@ impl<T: WorkspaceKeys + ?Sized> WorkspaceKeys for Arc<T> {
         (**self).active_key(workspace).await
     }
 
-    async fn key(&self, workspace: WorkspaceId, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
+    async fn key(&self, workspace: WorkspaceId, id: DekId) -> ward_crypto::Result<Arc<DataKey>> {
         (**self).key(workspace, id).await
     }
 }
@@ -65,10 +65,10 @@ impl<T: WorkspaceKeys + ?Sized> WorkspaceKeys for Arc<T> {
 /// only the object key bound into each ciphertext keeps workspaces apart.
 ///
 /// ```
-/// use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+/// use ward_crypto::{DataKey, InMemoryKeySource, DekId};
 /// use ward_storage::{EncryptedStore, MemoryStore, SharedAcrossWorkspaces};
 ///
-/// let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1))?);
+/// let keys = InMemoryKeySource::with_active(DataKey::generate(DekId(1))?);
 /// let store = EncryptedStore::new(MemoryStore::new(), SharedAcrossWorkspaces(keys));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -81,7 +81,7 @@ impl<S: DataKeySource + 'static> WorkspaceKeys for SharedAcrossWorkspaces<S> {
         self.0.active_key().await
     }
 
-    async fn key(&self, _workspace: WorkspaceId, id: KeyId) -> ward_crypto::Result<Arc<DataKey>> {
+    async fn key(&self, _workspace: WorkspaceId, id: DekId) -> ward_crypto::Result<Arc<DataKey>> {
         self.0.key(id).await
     }
 }
@@ -105,7 +105,7 @@ pub struct SealedPut {
     /// The inner store's answer, with the plaintext size.
     pub result: PutResult,
     /// The id of the data key the object was sealed with (record it beside the object).
-    pub key_id: KeyId,
+    pub key_id: DekId,
     /// The evidence of the required proof ([`EncryptedStore::with_proof`]), `None` when none is
     /// configured.
     pub evidence: Option<EncryptionEvidence>,
@@ -123,19 +123,35 @@ pub struct SealedPut {
 /// - Gets read the header, find the key by the header's key id, and decrypt as the caller reads.
 ///   Byte ranges fetch only the chunks covering the range.
 /// - Sizes (`head`, `get`, `list`) are plaintext sizes; etags are the stored object's.
-/// - Presigned GET URLs are forwarded and point at ciphertext. Presigned PUT is refused: the
-///   uploader would bypass ward encryption.
+/// - It does not presign ([`Presign`](crate::Presign) is not implemented): a presigned GET would
+///   hand out ciphertext only the service can open, and a presigned PUT would bypass ward
+///   encryption. Downloads go through the service.
+///
+/// # Plaintext in memory
+///
+/// ward-crypto zeroizes the buffers it owns: the batch buffer an object is sealed in on a put,
+/// and the buffer chunks are opened in on a get. The plaintext this store is *handed* or *hands
+/// out* is not zeroized, so the promise holds inside ward-crypto, not end to end:
+///
+/// - on a put, the caller's `Bytes` payload or body reader (and whatever the reader holds, such
+///   as a sanitizer's output `Vec<u8>`) stays as the caller left it; `Bytes` cannot be wiped;
+/// - on a get, plaintext copied into the caller's read buffer, or collected by
+///   [`GetResult::bytes`](crate::GetResult::bytes) into `Bytes`, is the caller's to drop.
+///
+/// A caller that needs wiping holds the plaintext in a `Zeroizing` buffer and streams it in and
+/// out through [`put_sealed`](Self::put_sealed) and [`get`](crate::ObjectStoreExt::get)'s
+/// reader, never collecting it into `Bytes`.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+/// use ward_crypto::{DataKey, InMemoryKeySource, DekId};
 /// use ward_storage::{
 ///     EncryptedStore, FileKind, MemoryStore, ObjectKey, ObjectStoreExt, Owner, PutOptions,
 ///     RequiredProof, SharedAcrossWorkspaces,
 /// };
 /// # use uuid::Uuid;
 /// # tokio::runtime::Runtime::new()?.block_on(async {
-/// let keys = InMemoryKeySource::with_active(DataKey::generate(KeyId(1))?);
+/// let keys = InMemoryKeySource::with_active(DataKey::generate(DekId(1))?);
 /// let raw = MemoryStore::new();
 /// let store = EncryptedStore::new(raw.clone(), SharedAcrossWorkspaces(keys))
 ///     .with_proof(RequiredProof::ClientSide);
@@ -143,7 +159,7 @@ pub struct SealedPut {
 /// let key = ObjectKey::new(Uuid::new_v4(), Owner::Client(Uuid::new_v4()), Uuid::new_v4(), FileKind::Jpeg);
 /// let body: &'static [u8] = b"a photo";
 /// let sealed = store.put_sealed(&key, Box::pin(body), PutOptions::new()).await?;
-/// assert_eq!(sealed.key_id, KeyId(1));
+/// assert_eq!(sealed.key_id, DekId(1));
 /// assert_eq!(sealed.evidence.map(|e| e.algorithm).as_deref(), Some("ward-stream-v2"));
 /// assert_eq!(store.get(&key).await?.bytes().await?, "a photo");
 /// assert_eq!(store.get_range(&key, 2..7).await?, "photo");
@@ -191,6 +207,9 @@ impl<S: ObjectStore> EncryptedStore<S> {
 
     /// Encrypts `body` into the object at `key` under the workspace's active data key and returns
     /// that key's id, with the proof of encryption when one is required.
+    ///
+    /// `body` is read in place and is not zeroized by this call (see "Plaintext in memory" on the
+    /// type); the batch buffer the plaintext is sealed in is.
     ///
     /// Errors: those of the key source and the inner store; [`Error::EncryptionVerification`]
     /// (the object deleted) or [`Error::EncryptionVerificationCleanup`] when the proof fails.
@@ -396,7 +415,7 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             let range = 0..meta.size;
             let body =
                 StreamDecryptor::with_header(&dek, &header, read_ahead(body), stream_context(key))?;
-            return Ok(GetResult::new(meta, range, Box::pin(body)));
+            return Ok(GetResult::new(STORE, meta, range, Box::pin(body)));
         };
         let (header, stored) = read_header(self.inner.as_ref(), key).await?;
         let dek = self.keys.key(key.workspace(), header.key_id()).await?;
@@ -414,7 +433,7 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             )
         };
         let body = StreamDecryptor::for_range(&dek, &header, &plan, fetched, stream_context(key))?;
-        Ok(GetResult::new(meta, range, Box::pin(body)))
+        Ok(GetResult::new(STORE, meta, range, Box::pin(body)))
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta> {
@@ -448,22 +467,6 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             .buffered(LIST_CONCURRENCY)
             .boxed()
     }
-
-    async fn presign(
-        &self,
-        method: PresignMethod,
-        key: &ObjectKey,
-        opts: PresignOptions,
-    ) -> Result<PresignedRequest> {
-        opts.check()?;
-        match method {
-            PresignMethod::Get => self.inner.presign(method, key, opts).await,
-            _ => Err(Error::NotSupported {
-                store: STORE,
-                operation: "presigned upload (the uploader would bypass ward encryption)",
-            }),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -477,7 +480,7 @@ mod tests {
 
     fn keys() -> SharedAcrossWorkspaces<InMemoryKeySource> {
         SharedAcrossWorkspaces(InMemoryKeySource::with_active(
-            DataKey::generate(KeyId(1)).unwrap(),
+            DataKey::generate(DekId(1)).unwrap(),
         ))
     }
 
@@ -524,7 +527,7 @@ mod tests {
     #[tokio::test]
     async fn objects_written_under_an_older_key_still_read_after_rotation() {
         let keys = Arc::new(InMemoryKeySource::with_active(
-            DataKey::generate(KeyId(1)).unwrap(),
+            DataKey::generate(DekId(1)).unwrap(),
         ));
         let raw = MemoryStore::new();
         let store = EncryptedStore::new(raw.clone(), SharedAcrossWorkspaces(Arc::clone(&keys)));
@@ -553,10 +556,17 @@ mod tests {
         let last = stored.len() - 1;
         stored[last] ^= 1;
         raw.put(&key, stored.into()).await.unwrap();
+        // The decryption failure comes back as itself, not as an I/O error of the body.
         let err = store.get(&key).await.unwrap().bytes().await.unwrap_err();
-        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::Crypto(ward_crypto::Error::Decrypt)),
+            "{err:?}"
+        );
         let err = store.get_range(&key, 0..10).await.unwrap_err();
-        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::Crypto(ward_crypto::Error::Decrypt)),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
@@ -652,7 +662,7 @@ mod tests {
     #[tokio::test]
     async fn a_sealed_put_returns_the_key_it_used_and_its_proof() {
         let keys = Arc::new(InMemoryKeySource::with_active(
-            DataKey::generate(KeyId(4)).unwrap(),
+            DataKey::generate(DekId(4)).unwrap(),
         ));
         let raw = MemoryStore::new();
         let store = EncryptedStore::new(raw.clone(), SharedAcrossWorkspaces(Arc::clone(&keys)))
@@ -667,11 +677,11 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(sealed.key_id, KeyId(4));
+        assert_eq!(sealed.key_id, DekId(4));
         assert_eq!(sealed.result.size, 70_000);
         let evidence = sealed.evidence.unwrap();
         assert_eq!(evidence.algorithm, "ward-stream-v2");
-        assert_eq!(evidence.ward_key_id, Some(4));
+        assert_eq!(evidence.ward_key_id, Some(DekId(4)));
         let next = keys.generate().unwrap();
         keys.activate(next).unwrap();
         let key2 = fresh_key(FileKind::Pdf);
@@ -685,25 +695,5 @@ mod tests {
             .unwrap();
         assert_eq!(sealed.key_id, next);
         assert_eq!(store.get(&key).await.unwrap().bytes().await.unwrap(), data);
-    }
-
-    #[tokio::test]
-    async fn presigned_uploads_are_refused() {
-        let store = EncryptedStore::new(MemoryStore::new(), keys());
-        let err = store
-            .presign(
-                PresignMethod::Put,
-                &fresh_key(FileKind::Pdf),
-                PresignOptions::new(),
-            )
-            .await
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            Error::NotSupported {
-                store: "EncryptedStore",
-                ..
-            }
-        ));
     }
 }

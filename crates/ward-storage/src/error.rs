@@ -1,5 +1,6 @@
 //! The crate's one error type, and the reasons an encryption check can fail.
 
+use ward_crypto::DekId;
 use ward_types::Fault;
 
 /// A `Result` whose error is [`enum@Error`].
@@ -294,10 +295,10 @@ pub enum VerificationFailure {
     /// The ward stream header names another data key than expected.
     #[error("stored ward stream uses key id {observed}, expected {expected}")]
     KeyIdMismatch {
-        /// The key id expected.
-        expected: u32,
-        /// The key id found in the header.
-        observed: u32,
+        /// The data key id expected.
+        expected: DekId,
+        /// The data key id found in the header.
+        observed: DekId,
     },
 }
 
@@ -350,9 +351,7 @@ mod fault_tests {
                 detail: String::new(),
             },
             Error::Crypto(ward_crypto::Error::Decrypt),
-            Error::Crypto(ward_crypto::Error::KeyDestroyed {
-                key_id: ward_crypto::KeyId(1),
-            }),
+            Error::Crypto(ward_crypto::Error::KeyDestroyed { key_id: DekId(1) }),
             Error::Io {
                 store: "LocalStore",
                 key: String::new(),
@@ -386,10 +385,7 @@ mod fault_tests {
             Fault::Server
         );
         assert_eq!(
-            Error::Crypto(ward_crypto::Error::KeyDestroyed {
-                key_id: ward_crypto::KeyId(1)
-            })
-            .fault(),
+            Error::Crypto(ward_crypto::Error::KeyDestroyed { key_id: DekId(1) }).fault(),
             Fault::NotFound
         );
     }

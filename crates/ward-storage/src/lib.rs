@@ -14,7 +14,8 @@
 //! # Map
 //!
 //! - [`ObjectStore`], the trait (put, streamed put, get with ranges, head, delete, paginated
-//!   list, presign), and [`ObjectStoreExt`] for the convenience calls.
+//!   list), and [`ObjectStoreExt`] for the convenience calls. Presigning is a separate
+//!   [`Presign`] trait that only the S3 backend implements.
 //! - Backends: [`MemoryStore`], [`LocalStore`] (atomic, durable file writes), and with the `s3`
 //!   feature [`S3Store`] built by [`S3StoreBuilder`].
 //! - [`EncryptedStore`]: ward stream encryption on put, decryption on get (ranges fetch only the
@@ -24,7 +25,8 @@
 //!   and, with a [`RequiredProof`], the evidence.
 //! - [`SsePolicy`]: the server-side encryption sent on every S3 put.
 //! - [`verify_file_encrypted`] → [`EncryptionEvidence`], deleting the object when it fails.
-//! - With `s3`: [`bootstrap::ensure_bucket`] and [`bootstrap::verify_bucket_exists`].
+//! - With `s3`: [`bootstrap::ensure_bucket`] (idempotent bucket set-up) and
+//!   [`S3Store::verify_bucket_exists`] (start-up readiness); [`Presign`] for short-lived URLs.
 //!
 //! # Features
 //!
@@ -34,7 +36,7 @@
 //! # Example
 //!
 //! ```
-//! use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+//! use ward_crypto::{DataKey, InMemoryKeySource, DekId};
 //! use ward_storage::{
 //!     EncryptedStore, FileKind, MemoryStore, ObjectKey, ObjectStoreExt, Owner, PutOptions,
 //!     RequiredProof, SharedAcrossWorkspaces,
@@ -42,7 +44,7 @@
 //! # use uuid::Uuid;
 //! # tokio::runtime::Runtime::new()?.block_on(async {
 //! // One tenant here; a multi-tenant service implements `WorkspaceKeys` over its key table.
-//! let keys = SharedAcrossWorkspaces(InMemoryKeySource::with_active(DataKey::generate(KeyId(1))?));
+//! let keys = SharedAcrossWorkspaces(InMemoryKeySource::with_active(DataKey::generate(DekId(1))?));
 //! let backend = MemoryStore::new();
 //! // This backend has no SSE: prove each object from its stored bytes.
 //! let store = EncryptedStore::new(backend.clone(), keys).with_proof(RequiredProof::ClientSide);
@@ -50,7 +52,7 @@
 //! let key = ObjectKey::new(Uuid::new_v4(), Owner::Session(Uuid::new_v4()), Uuid::new_v4(), FileKind::Pdf);
 //! let body: &'static [u8] = b"%PDF-1.7 consent form";
 //! let sealed = store.put_sealed(&key, Box::pin(body), PutOptions::new()).await?;
-//! assert_eq!(sealed.key_id, KeyId(1));
+//! assert_eq!(sealed.key_id, DekId(1));
 //! assert_eq!(sealed.evidence.map(|e| e.algorithm).as_deref(), Some("ward-stream-v2"));
 //! assert_eq!(store.get(&key).await?.bytes().await?, "%PDF-1.7 consent form");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -58,8 +60,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#[cfg(feature = "s3")]
-pub mod bootstrap;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod encrypted;
@@ -81,14 +81,14 @@ pub use key::{FileKind, KeyPrefix, ObjectKey, Owner, WorkspaceId};
 pub use local::LocalStore;
 pub use memory::MemoryStore;
 #[cfg(feature = "s3")]
-pub use s3::{S3Store, S3StoreBuilder};
+pub use s3::{S3Store, S3StoreBuilder, bootstrap};
 pub use sse::{
     ObservedSse, SSE_C_ALGORITHM, SSE_KMS_ALGORITHM, SSE_S3_ALGORITHM, SseCustomerKey, SsePolicy,
 };
 pub use store::{
     BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, MAX_PRESIGN_EXPIRY, ObjectMeta,
-    ObjectStore, ObjectStoreExt, PresignMethod, PresignOptions, PresignedRequest, PutOptions,
-    PutResult,
+    ObjectStore, ObjectStoreExt, Presign, PresignMethod, PresignOptions, PresignedRequest,
+    PutOptions, PutResult,
 };
 pub use verify::{EncryptionEvidence, EncryptionExpectation, Proof, verify_file_encrypted};
 

@@ -15,8 +15,7 @@ use crate::error::{Error, Result};
 use crate::key::{KeyPrefix, ObjectKey};
 use crate::store::{
     BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore,
-    PresignMethod, PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
-    presign_not_supported, refuse_version,
+    PutOptions, PutResult, check_range, refuse_version,
 };
 
 use self::dir::Dir;
@@ -577,6 +576,7 @@ impl ObjectStore for LocalStore {
             .map_err(|source| io_err(key.as_str(), source))?;
         let body = file.take(range.end - range.start);
         Ok(GetResult::new(
+            STORE,
             Self::meta_of(key, &meta),
             range,
             Box::pin(body),
@@ -640,15 +640,6 @@ impl ObjectStore for LocalStore {
         })
         .flatten()
         .boxed()
-    }
-
-    async fn presign(
-        &self,
-        _method: PresignMethod,
-        _key: &ObjectKey,
-        opts: PresignOptions,
-    ) -> Result<PresignedRequest> {
-        presign_not_supported(STORE, &opts)
     }
 }
 

@@ -15,8 +15,7 @@ use crate::error::{Error, Result};
 use crate::key::{KeyPrefix, ObjectKey};
 use crate::store::{
     BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore,
-    PresignMethod, PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
-    presign_not_supported, refuse_version,
+    PutOptions, PutResult, check_range, refuse_version,
 };
 
 const STORE: &str = "MemoryStore";
@@ -150,6 +149,7 @@ impl ObjectStore for MemoryStore {
             usize::try_from(range.start).unwrap_or(0)..usize::try_from(range.end).unwrap_or(0),
         );
         Ok(GetResult::new(
+            STORE,
             entry.meta,
             range,
             Box::pin(std::io::Cursor::new(slice)),
@@ -181,15 +181,6 @@ impl ObjectStore for MemoryStore {
             .map(|(_, e)| Ok(e.meta.clone()))
             .collect();
         stream::iter(metas).boxed()
-    }
-
-    async fn presign(
-        &self,
-        _method: PresignMethod,
-        _key: &ObjectKey,
-        opts: PresignOptions,
-    ) -> Result<PresignedRequest> {
-        presign_not_supported(STORE, &opts)
     }
 }
 

@@ -154,19 +154,6 @@ impl GetOptions {
     }
 }
 
-/// The answer of a backend that cannot presign: the options are still checked first, so an
-/// over-long expiry is reported as such on every backend.
-pub(crate) fn presign_not_supported(
-    store: &'static str,
-    opts: &PresignOptions,
-) -> Result<PresignedRequest> {
-    opts.check()?;
-    Err(Error::NotSupported {
-        store,
-        operation: "presign",
-    })
-}
-
 /// The answer of a store that keeps no versions to a delete naming one.
 pub(crate) fn refuse_version(store: &'static str, opts: &DeleteOptions) -> Result<()> {
     match opts.version {
@@ -193,6 +180,8 @@ pub(crate) fn check_range(range: &Range<u64>, len: u64) -> Result<()> {
 /// An object being read: its metadata, the byte range being returned, and the body.
 #[non_exhaustive]
 pub struct GetResult {
+    /// The store that returned the body (its type name, as errors name it).
+    pub store: &'static str,
     /// The object's metadata (size is the whole object's).
     pub meta: ObjectMeta,
     /// The bytes the body holds.
@@ -202,9 +191,14 @@ pub struct GetResult {
 }
 
 impl GetResult {
-    /// A result from its parts.
-    pub fn new(meta: ObjectMeta, range: Range<u64>, body: BoxReader) -> Self {
-        Self { meta, range, body }
+    /// A result from its parts; `store` names the store returning it, as its errors do.
+    pub fn new(store: &'static str, meta: ObjectMeta, range: Range<u64>, body: BoxReader) -> Self {
+        Self {
+            store,
+            meta,
+            range,
+            body,
+        }
     }
 
     /// The body as a reader.
@@ -213,20 +207,29 @@ impl GetResult {
     }
 
     /// Reads the whole body into memory, failing if it is shorter or longer than the range.
+    ///
+    /// Errors: [`Error::Io`] naming [`store`](Self::store) and the key when the body fails or
+    /// holds another length than the range; a ward-crypto error carried by the body (a chunk of
+    /// an [`EncryptedStore`](crate::EncryptedStore) object that fails to decrypt) comes back as
+    /// [`Error::Crypto`].
     pub async fn bytes(self) -> Result<Bytes> {
         let expected = self.range.end - self.range.start;
         let mut buf = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).min(1 << 26));
         let mut body = self.body;
-        body.read_to_end(&mut buf)
-            .await
-            .map_err(|source| Error::Io {
-                store: "get",
-                key: self.meta.key.to_string(),
-                source,
-            })?;
+        let store = self.store;
+        if let Err(err) = body.read_to_end(&mut buf).await {
+            return Err(match ward_crypto::Error::from_io(err) {
+                ward_crypto::Error::Io(source) => Error::Io {
+                    store,
+                    key: self.meta.key.to_string(),
+                    source,
+                },
+                crypto => Error::Crypto(crypto),
+            });
+        }
         if buf.len() as u64 != expected {
             return Err(Error::Io {
-                store: "get",
+                store,
                 key: self.meta.key.to_string(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
@@ -241,6 +244,7 @@ impl GetResult {
 impl fmt::Debug for GetResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GetResult")
+            .field("store", &self.store)
             .field("meta", &self.meta)
             .field("range", &self.range)
             .finish_non_exhaustive()
@@ -278,7 +282,7 @@ pub enum PresignMethod {
     Put,
 }
 
-/// Per-call options for [`ObjectStore::presign`].
+/// Per-call options for [`Presign::presign`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PresignOptions {
@@ -411,7 +415,22 @@ pub trait ObjectStore: fmt::Debug + fmt::Display + Send + Sync + 'static {
         prefix: &KeyPrefix,
         opts: ListOptions,
     ) -> BoxStream<'static, Result<ObjectMeta>>;
+}
 
+/// Presigned URLs for one object: a capability only the S3 backend has, so it is not part of
+/// [`ObjectStore`] and the other backends carry no refusals for it.
+///
+/// Downloads go through the service (which decrypts), so ward itself needs no presigning; the
+/// trait is for deployments that hand out a short-lived URL to the stored bytes.
+///
+/// # Contract
+///
+/// - Expiry is capped at [`MAX_PRESIGN_EXPIRY`] (15 minutes): a longer one is
+///   [`Error::PresignExpiryTooLong`], checked before anything is signed.
+/// - A method or policy the store will not sign is [`Error::NotSupported`], never a URL that
+///   hands out key material or bypasses encryption (see `S3Store` for its rules).
+#[async_trait]
+pub trait Presign: ObjectStore {
     /// A presigned URL for one object. Expiry is capped at [`MAX_PRESIGN_EXPIRY`].
     async fn presign(
         &self,
@@ -500,13 +519,39 @@ impl<T: ObjectStore + ?Sized> ObjectStore for std::sync::Arc<T> {
     ) -> BoxStream<'static, Result<ObjectMeta>> {
         (**self).list_opts(prefix, opts)
     }
+}
 
-    async fn presign(
-        &self,
-        method: PresignMethod,
-        key: &ObjectKey,
-        opts: PresignOptions,
-    ) -> Result<PresignedRequest> {
-        (**self).presign(method, key, opts).await
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::{TestReader, fresh_key};
+    use crate::key::FileKind;
+
+    /// A body that fails or holds the wrong length is an I/O error naming the store that
+    /// returned it and the key, never the operation.
+    #[tokio::test]
+    async fn body_errors_name_the_store_and_the_key() {
+        let key = fresh_key(FileKind::Pdf);
+        let short = GetResult::new(
+            "MemoryStore",
+            ObjectMeta::new(key.clone(), 4),
+            0..4,
+            Box::pin(TestReader::new(Bytes::from_static(b"abc"))),
+        );
+        let failing = GetResult::new(
+            "LocalStore",
+            ObjectMeta::new(key.clone(), 4),
+            0..4,
+            Box::pin(TestReader::failing_after(Bytes::from_static(b"ab"))),
+        );
+        for (result, expected) in [(short, "MemoryStore"), (failing, "LocalStore")] {
+            match result.bytes().await {
+                Err(Error::Io { store, key: k, .. }) => {
+                    assert_eq!(store, expected);
+                    assert_eq!(k, key.as_str());
+                }
+                other => panic!("{expected}: {other:?}"),
+            }
+        }
     }
 }

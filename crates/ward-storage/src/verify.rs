@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use ward_crypto::DataKey;
 use ward_crypto::stream::{self as wstream, MAX_HEADER_LEN, StreamHeader};
+use ward_crypto::{DataKey, DekId};
 
 use crate::encrypted::stream_context;
 use crate::error::{Error, Result, VerificationFailure};
@@ -57,8 +57,9 @@ pub struct EncryptionEvidence {
     pub observed_sse: Option<String>,
     /// The KMS key id exactly as the server reported it.
     pub kms_key_id: Option<String>,
-    /// For the client-side proof, the ward data key id found in the header.
-    pub ward_key_id: Option<u32>,
+    /// For the client-side proof, the ward data key id found in the header. Serialized as its
+    /// plain number (`"ward_key_id":3`), as before it had its own type.
+    pub ward_key_id: Option<DekId>,
     /// The object's entity tag.
     pub etag: Option<String>,
     /// The stored size in bytes.
@@ -82,7 +83,7 @@ pub struct EncryptionEvidence {
 /// (`alert = true`, the key and both reasons; never object bytes).
 ///
 /// ```
-/// use ward_crypto::{DataKey, KeyId};
+/// use ward_crypto::{DataKey, DekId};
 /// use ward_storage::{
 ///     EncryptionExpectation, Error, FileKind, MemoryStore, ObjectKey, ObjectStore, ObjectStoreExt, Owner,
 ///     Proof, VerificationFailure, verify_file_encrypted,
@@ -91,7 +92,7 @@ pub struct EncryptionEvidence {
 /// # tokio::runtime::Runtime::new()?.block_on(async {
 /// let store = MemoryStore::new();
 /// let key = ObjectKey::new(Uuid::new_v4(), Owner::Client(Uuid::new_v4()), Uuid::new_v4(), FileKind::Pdf);
-/// let dek = std::sync::Arc::new(DataKey::generate(KeyId(7))?);
+/// let dek = std::sync::Arc::new(DataKey::generate(DekId(7))?);
 /// // Ward ciphertext is bound to its object key.
 /// let sealed = ward_crypto::stream::encrypt_to_vec(&dek, b"%PDF-1.7", key.as_str().as_bytes())?;
 /// store.put(&key, sealed.into()).await?;
@@ -260,8 +261,8 @@ async fn check_client_side(
         .map_err(|_| VerificationFailure::NotWardCiphertext)?;
     if header.key_id() != dek.id() {
         return Err(VerificationFailure::KeyIdMismatch {
-            expected: dek.id().0,
-            observed: header.key_id().0,
+            expected: dek.id(),
+            observed: header.key_id(),
         });
     }
     // A plausible header is not yet ciphertext: open the first and the last chunk (their tags,
@@ -286,7 +287,7 @@ async fn check_client_side(
         format!("ward-stream-v{}", header.version()),
     );
     ev.observed_sse = meta.sse.algorithm.clone();
-    ev.ward_key_id = Some(header.key_id().0);
+    ev.ward_key_id = Some(header.key_id());
     Ok(ev)
 }
 
@@ -309,10 +310,33 @@ mod tests {
     use super::*;
     use crate::key::FileKind;
     use crate::memory::MemoryStore;
-    use ward_crypto::{DataKey, KeyId};
+    use ward_crypto::DataKey;
 
     fn key() -> ObjectKey {
         crate::conformance::fresh_key(FileKind::Jpeg)
+    }
+
+    /// Stored evidence keeps its JSON shape: the data key id is a plain number, so rows written
+    /// when the field was a `u32` still read, and new rows read the same way.
+    #[test]
+    fn evidence_json_shape_is_stable() {
+        let ev = EncryptionEvidence {
+            proof: Proof::ClientSide,
+            algorithm: "ward-stream-v2".into(),
+            observed_sse: None,
+            kms_key_id: None,
+            ward_key_id: Some(DekId(3)),
+            etag: Some("\"e\"".into()),
+            size: 77,
+            verified_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+        };
+        let stored = r#"{"proof":"client_side","algorithm":"ward-stream-v2","observed_sse":null,"kms_key_id":null,"ward_key_id":3,"etag":"\"e\"","size":77,"verified_at":"2023-11-14T22:13:20Z"}"#;
+        assert_eq!(serde_json::to_string(&ev).unwrap(), stored);
+        let read: EncryptionEvidence = serde_json::from_str(stored).unwrap();
+        assert_eq!(read, ev);
+        let none = stored.replace("\"ward_key_id\":3", "\"ward_key_id\":null");
+        let read: EncryptionEvidence = serde_json::from_str(&none).unwrap();
+        assert_eq!(read.ward_key_id, None);
     }
 
     #[test]
@@ -388,7 +412,7 @@ mod tests {
     async fn client_side_check_refuses_other_keys_and_cut_headers_and_deletes() {
         let store = MemoryStore::new();
         let k = key();
-        let dek = Arc::new(DataKey::generate(KeyId(3)).unwrap());
+        let dek = Arc::new(DataKey::generate(DekId(3)).unwrap());
         let ct =
             ward_crypto::stream::encrypt_to_vec(&dek, &[5u8; 100_000], stream_context(&k)).unwrap();
         let expect = |dek: &Arc<DataKey>| EncryptionExpectation::ClientSide {
@@ -396,7 +420,7 @@ mod tests {
         };
 
         store.put(&k, ct.clone().into()).await.unwrap();
-        let other = Arc::new(DataKey::generate(KeyId(4)).unwrap());
+        let other = Arc::new(DataKey::generate(DekId(4)).unwrap());
         let err = verify_file_encrypted(&store, &k, &expect(&other))
             .await
             .unwrap_err();
@@ -404,8 +428,8 @@ mod tests {
             err,
             Error::EncryptionVerification {
                 reason: VerificationFailure::KeyIdMismatch {
-                    expected: 4,
-                    observed: 3
+                    expected: DekId(4),
+                    observed: DekId(3)
                 },
                 ..
             }
@@ -428,7 +452,7 @@ mod tests {
         let ev = verify_file_encrypted(&store, &k, &expect(&dek))
             .await
             .unwrap();
-        assert_eq!(ev.ward_key_id, Some(3));
+        assert_eq!(ev.ward_key_id, Some(DekId(3)));
         assert_eq!(ev.algorithm, "ward-stream-v2");
         let json = serde_json::to_string(&ev).unwrap();
         assert!(json.contains("\"proof\":\"client_side\""), "{json}");
@@ -440,7 +464,7 @@ mod tests {
     async fn client_side_check_opens_the_first_and_last_chunks() {
         let store = MemoryStore::new();
         let k = key();
-        let dek = Arc::new(DataKey::generate(KeyId(3)).unwrap());
+        let dek = Arc::new(DataKey::generate(DekId(3)).unwrap());
         let expect = EncryptionExpectation::ClientSide {
             dek: Arc::clone(&dek),
         };
@@ -455,7 +479,7 @@ mod tests {
             fake.extend_from_slice(&[0u8; 16]);
         }
         assert_eq!(fake.len(), ct.len());
-        let twin = DataKey::new(KeyId(3), ward_crypto::KeyMaterial::generate().unwrap());
+        let twin = DataKey::new(DekId(3), ward_crypto::KeyMaterial::generate().unwrap());
         let twin_ct =
             ward_crypto::stream::encrypt_to_vec(&twin, &plaintext, stream_context(&k)).unwrap();
         let mut damaged_end = ct.clone();

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
+use ward_crypto::{DataKey, DekId, InMemoryKeySource};
 use ward_storage::conformance::fresh_key;
 use ward_storage::{
     EncryptedStore, EncryptionExpectation, FileKind, MemoryStore, ObjectStoreExt as _, PutOptions,
@@ -70,7 +70,7 @@ fn capture_child() {
     rt.block_on(async {
         let raw = MemoryStore::new();
         let keys = SharedAcrossWorkspaces(InMemoryKeySource::with_active(
-            DataKey::generate(KeyId(1)).unwrap(),
+            DataKey::generate(DekId(1)).unwrap(),
         ));
         let store = EncryptedStore::new(raw.clone(), keys).with_proof(RequiredProof::ClientSide);
         let body = Bytes::from(format!("{CANARY} consent form ").repeat(10_000));
@@ -88,7 +88,7 @@ fn capture_child() {
         let plain = fresh_key(FileKind::Pdf);
         raw.put(&plain, body.clone()).await.unwrap();
         assert!(store.get(&plain).await.is_err());
-        let dek = Arc::new(DataKey::generate(KeyId(1)).unwrap());
+        let dek = Arc::new(DataKey::generate(DekId(1)).unwrap());
         for expectation in [
             EncryptionExpectation::ClientSide { dek },
             EncryptionExpectation::ServerSide(SsePolicy::S3Managed),

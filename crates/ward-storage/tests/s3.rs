@@ -17,13 +17,13 @@ use hyper_util::rt::TokioExecutor;
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
 use uuid::Uuid;
-use ward_crypto::{DataKey, InMemoryKeySource, KeyId};
-use ward_storage::bootstrap::{StepOutcome, VersioningReport, ensure_bucket, verify_bucket_exists};
+use ward_crypto::{DataKey, DekId, InMemoryKeySource};
+use ward_storage::bootstrap::{StepOutcome, VersioningReport, ensure_bucket};
 use ward_storage::conformance::{self, Capabilities, fresh_key, pattern};
 use ward_storage::{
     BoxReader, ConfigRule, DeleteOptions, EncryptedStore, EncryptionExpectation, Error, FileKind,
     GetOptions, GetResult, KeyPrefix, ListOptions, ObjectKey, ObjectMeta, ObjectStore,
-    ObjectStoreExt as _, Owner, PresignMethod, PresignOptions, PresignedRequest, Proof, PutOptions,
+    ObjectStoreExt as _, Owner, Presign as _, PresignMethod, PresignOptions, Proof, PutOptions,
     PutResult, S3Store, S3StoreBuilder, SharedAcrossWorkspaces, SseCustomerKey, SsePolicy,
     VerificationFailure, verify_file_encrypted,
 };
@@ -33,7 +33,7 @@ use crate::common::{Server, peak_rss};
 /// The test data key: id 9, fixed bytes (test data only), so a proof can name it.
 fn test_dek() -> DataKey {
     DataKey::new(
-        KeyId(9),
+        DekId(9),
         ward_crypto::KeyMaterial::from_bytes(&[9; 32]).unwrap(),
     )
 }
@@ -55,6 +55,7 @@ async fn moto_store_passes_the_conformance_suite() {
         return;
     };
     conformance::run_all(&store, Capabilities::s3()).await;
+    conformance::presign(&store, Capabilities::s3()).await;
 }
 
 #[tokio::test]
@@ -63,6 +64,7 @@ async fn s3s_store_passes_the_conformance_suite() {
         return;
     };
     conformance::run_all(&store, Capabilities::s3()).await;
+    conformance::presign(&store, Capabilities::s3()).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +219,7 @@ async fn without_server_sse_the_stored_ward_header_is_the_proof() {
     .await
     .unwrap();
     assert_eq!(ev.proof, Proof::ClientSide);
-    assert_eq!(ev.ward_key_id, Some(9));
+    assert_eq!(ev.ward_key_id, Some(DekId(9)));
     assert_eq!(ev.observed_sse, None, "nothing the server did not say");
 
     // A plaintext object under the same expectation is refused and removed.
@@ -289,14 +291,6 @@ impl ObjectStore for Routed {
         opts: ListOptions,
     ) -> BoxStream<'static, ward_storage::Result<ObjectMeta>> {
         self.main.list_opts(prefix, opts)
-    }
-    async fn presign(
-        &self,
-        method: PresignMethod,
-        key: &ObjectKey,
-        opts: PresignOptions,
-    ) -> ward_storage::Result<PresignedRequest> {
-        self.main.presign(method, key, opts).await
     }
 }
 
@@ -706,14 +700,6 @@ impl<S: ObjectStore> ObjectStore for Recording<S> {
     ) -> BoxStream<'static, ward_storage::Result<ObjectMeta>> {
         self.inner.list_opts(prefix, opts)
     }
-    async fn presign(
-        &self,
-        method: PresignMethod,
-        key: &ObjectKey,
-        opts: PresignOptions,
-    ) -> ward_storage::Result<PresignedRequest> {
-        self.inner.presign(method, key, opts).await
-    }
 }
 
 #[tokio::test]
@@ -819,7 +805,7 @@ async fn bootstrap_on_a_full_server_applies_every_step_and_is_idempotent() {
     }
     let store = Server::Moto.builder().build().unwrap();
     assert!(
-        verify_bucket_exists(&store).await.is_err(),
+        store.verify_bucket_exists().await.is_err(),
         "bucket must not exist yet"
     );
     let report = ensure_bucket(&store).await.unwrap();
@@ -835,7 +821,7 @@ async fn bootstrap_on_a_full_server_applies_every_step_and_is_idempotent() {
         report.versioning
     );
     assert!(report.is_complete());
-    verify_bucket_exists(&store).await.unwrap();
+    store.verify_bucket_exists().await.unwrap();
     let again = ensure_bucket(&store).await.unwrap();
     assert_eq!(again.created, StepOutcome::AlreadyInPlace);
     assert!(again.is_complete());
@@ -858,7 +844,7 @@ async fn bootstrap_reports_steps_the_server_does_not_implement() {
     );
     assert!(!report.is_complete());
     assert!(report.gaps().contains(&"default encryption"));
-    verify_bucket_exists(&store).await.unwrap();
+    store.verify_bucket_exists().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1250,10 +1236,10 @@ async fn an_endpoint_behind_a_private_ca_is_reached_only_with_its_ca_bundle() {
             .with_credentials("AKIAWARDEXAMPLE01", "a-long-enough-secret-key-0123")
     };
     let trusted = builder().with_ca_bundle(&bundle).build().unwrap();
-    verify_bucket_exists(&trusted).await.unwrap();
+    trusted.verify_bucket_exists().await.unwrap();
     // Without the bundle the system roots do not know this CA: the handshake fails.
     let untrusted = builder().build().unwrap();
-    let err = verify_bucket_exists(&untrusted).await.unwrap_err();
+    let err = untrusted.verify_bucket_exists().await.unwrap_err();
     assert!(matches!(err, Error::Generic { .. }), "{err:?}");
     let chain = format!("{:?}", std::error::Error::source(&err));
     assert!(chain.contains("UnknownIssuer"), "{chain}");
@@ -1374,7 +1360,7 @@ async fn child_web_identity() {
             );
         }
         "sts-unreachable" => {
-            let err = verify_bucket_exists(&store).await.unwrap_err();
+            let err = store.verify_bucket_exists().await.unwrap_err();
             let chain = format!("{err:?}");
             assert!(chain.to_lowercase().contains("credentials"), "{chain}");
         }
@@ -1439,7 +1425,7 @@ async fn child_default_credentials() {
             "{built:?}"
         ),
         "profile" => {
-            let err = verify_bucket_exists(&built.unwrap()).await.unwrap_err();
+            let err = built.unwrap().verify_bucket_exists().await.unwrap_err();
             let shown = format!("{err:?}");
             assert!(
                 shown.contains("the production environment refuses default credentials"),

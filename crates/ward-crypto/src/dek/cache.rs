@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::dek::DataKeySource;
 use crate::error::Result;
-use crate::keys::{DataKey, KeyId};
+use crate::keys::{DataKey, DekId};
 
 /// Where a cache reads the time. Passed in so tests can move time without sleeping.
 pub trait Clock: fmt::Debug + Send + Sync {
@@ -72,8 +72,8 @@ struct Entry {
 
 #[derive(Default)]
 struct State {
-    keys: HashMap<KeyId, Entry>,
-    active: Option<(KeyId, Instant)>,
+    keys: HashMap<DekId, Entry>,
+    active: Option<(DekId, Instant)>,
     // Bumped by every invalidation: a lookup that started before one does not cache what it got.
     generation: u64,
 }
@@ -137,7 +137,7 @@ impl<S: DataKeySource> CachedKeySource<S> {
 
     /// Drops the cached copy of key `id` (for example after destroying it). Lookups in flight
     /// fetch again from the inner source instead of caching what they got.
-    pub fn invalidate(&self, id: KeyId) {
+    pub fn invalidate(&self, id: DekId) {
         let mut state = self.lock();
         state.keys.remove(&id);
         if state.active.is_some_and(|(active, _)| active == id) {
@@ -180,7 +180,7 @@ impl<S: DataKeySource> CachedKeySource<S> {
     }
 
     /// A cached key if it is still within the policy, counting the use.
-    fn cached(&self, id: KeyId) -> Option<Arc<DataKey>> {
+    fn cached(&self, id: DekId) -> Option<Arc<DataKey>> {
         let now = self.clock.now();
         let mut state = self.lock();
         self.sweep(&mut state, now);
@@ -249,7 +249,7 @@ impl<S: DataKeySource> DataKeySource for CachedKeySource<S> {
         fetch(self, true, || self.inner.active_key()).await
     }
 
-    async fn key(&self, id: KeyId) -> Result<Arc<DataKey>> {
+    async fn key(&self, id: DekId) -> Result<Arc<DataKey>> {
         if let Some(key) = self.cached(id) {
             return Ok(key);
         }
@@ -259,12 +259,12 @@ impl<S: DataKeySource> DataKeySource for CachedKeySource<S> {
 
 impl<S: fmt::Debug> fmt::Debug for CachedKeySource<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let cached: Vec<KeyId> = {
+        let cached: Vec<DekId> = {
             let state = self
                 .state
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut ids: Vec<KeyId> = state.keys.keys().copied().collect();
+            let mut ids: Vec<DekId> = state.keys.keys().copied().collect();
             ids.sort();
             ids
         };

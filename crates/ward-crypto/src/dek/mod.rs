@@ -12,7 +12,7 @@ pub use wrapped::WrappedKeySource;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
-use crate::keys::{DataKey, KeyId};
+use crate::keys::{DataKey, DekId};
 
 /// Resolves key ids to the data-encryption keys (DEKs) of **one** workspace.
 ///
@@ -31,7 +31,7 @@ pub trait DataKeySource: std::fmt::Debug + Send + Sync {
     /// The DEK that new data is written with.
     async fn active_key(&self) -> Result<Arc<DataKey>>;
     /// The DEK with this id, for reading; `Error::UnknownKeyId` if none.
-    async fn key(&self, id: KeyId) -> Result<Arc<DataKey>>;
+    async fn key(&self, id: DekId) -> Result<Arc<DataKey>>;
 }
 
 #[async_trait::async_trait]
@@ -40,7 +40,7 @@ impl<S: DataKeySource + ?Sized> DataKeySource for Arc<S> {
         (**self).active_key().await
     }
 
-    async fn key(&self, id: KeyId) -> Result<Arc<DataKey>> {
+    async fn key(&self, id: DekId) -> Result<Arc<DataKey>> {
         (**self).key(id).await
     }
 }
@@ -52,7 +52,7 @@ impl<S: DataKeySource + ?Sized> DataKeySource for Arc<S> {
 /// everything written with it; the id is remembered so later lookups say so.
 ///
 /// ```
-/// use ward_crypto::{DataKeySource, InMemoryKeySource, KeyId};
+/// use ward_crypto::{DataKeySource, InMemoryKeySource, DekId};
 ///
 /// # tokio_test_block_on(async {
 /// let source = InMemoryKeySource::new();
@@ -111,7 +111,7 @@ impl InMemoryKeySource {
 
     /// Generates a fresh random key with the next unused id (one above the highest ever held)
     /// and adds it as [`add`](Self::add) does. Returns its id.
-    pub fn generate(&self) -> Result<KeyId> {
+    pub fn generate(&self) -> Result<DekId> {
         let mut state = self.lock();
         let id = state.next_id()?;
         state.add(id, Arc::new(DataKey::generate(id)?))?;
@@ -119,18 +119,18 @@ impl InMemoryKeySource {
     }
 
     /// Makes the key `id` the one new data is written with.
-    pub fn activate(&self, id: KeyId) -> Result<()> {
+    pub fn activate(&self, id: DekId) -> Result<()> {
         self.lock().activate(id)
     }
 
     /// Destroys the key `id`: data written with it can no longer be read by anyone holding only
     /// this source. If it was active, no key is active afterwards until one is activated.
-    pub fn destroy(&self, id: KeyId) -> Result<()> {
+    pub fn destroy(&self, id: DekId) -> Result<()> {
         self.lock().destroy(id)
     }
 
     /// The ids of every key held (destroyed keys excluded), in ascending order.
-    pub fn key_ids(&self) -> Vec<KeyId> {
+    pub fn key_ids(&self) -> Vec<DekId> {
         self.lock().keys.keys().copied().collect()
     }
 }
@@ -147,7 +147,7 @@ impl DataKeySource for InMemoryKeySource {
             .ok_or(Error::UnknownKeyId { key_id: id })
     }
 
-    async fn key(&self, id: KeyId) -> Result<Arc<DataKey>> {
+    async fn key(&self, id: DekId) -> Result<Arc<DataKey>> {
         self.lock().get(id)
     }
 }

@@ -2,17 +2,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::error::{Error, KeyRingError, Result};
-use crate::keys::KeyId;
+use crate::error::{ApiMisuse, Error, KeyRingError, Result};
+use crate::keys::DekId;
 
 /// The keys a source holds (each as `V`), which one is active and which were destroyed.
 ///
 /// Destroyed ids are remembered so they are never reused.
 #[derive(Debug)]
 pub(super) struct State<V> {
-    pub(super) keys: BTreeMap<KeyId, V>,
-    pub(super) active: Option<KeyId>,
-    pub(super) destroyed: BTreeSet<KeyId>,
+    pub(super) keys: BTreeMap<DekId, V>,
+    pub(super) active: Option<DekId>,
+    pub(super) destroyed: BTreeSet<DekId>,
 }
 
 impl<V> Default for State<V> {
@@ -28,7 +28,7 @@ impl<V> Default for State<V> {
 impl<V: Clone> State<V> {
     /// Adds `key` under `id`, active only if no key is active yet. Fails if `id` is held or was
     /// destroyed.
-    pub(super) fn add(&mut self, id: KeyId, key: V) -> Result<()> {
+    pub(super) fn add(&mut self, id: DekId, key: V) -> Result<()> {
         if self.keys.contains_key(&id) || self.destroyed.contains(&id) {
             return Err(KeyRingError::DuplicateKeyId { key_id: id }.into());
         }
@@ -40,7 +40,7 @@ impl<V: Clone> State<V> {
     }
 
     /// The next unused id: one above the highest ever held (destroyed ones included).
-    pub(super) fn next_id(&self) -> Result<KeyId> {
+    pub(super) fn next_id(&self) -> Result<DekId> {
         let highest = self
             .keys
             .keys()
@@ -49,19 +49,19 @@ impl<V: Clone> State<V> {
             .map_or(0, |id| id.0);
         let next = highest
             .checked_add(1)
-            .ok_or(Error::ApiMisuse("key ids exhausted"))?;
-        Ok(KeyId(next))
+            .ok_or(Error::ApiMisuse(ApiMisuse::DekIdsExhausted))?;
+        Ok(DekId(next))
     }
 
     /// Makes `id` the active key.
-    pub(super) fn activate(&mut self, id: KeyId) -> Result<()> {
+    pub(super) fn activate(&mut self, id: DekId) -> Result<()> {
         self.check_held(id)?;
         self.active = Some(id);
         Ok(())
     }
 
     /// Drops key `id` and remembers it as destroyed; if it was active, none is afterwards.
-    pub(super) fn destroy(&mut self, id: KeyId) -> Result<()> {
+    pub(super) fn destroy(&mut self, id: DekId) -> Result<()> {
         self.check_held(id)?;
         self.keys.remove(&id);
         self.destroyed.insert(id);
@@ -72,7 +72,7 @@ impl<V: Clone> State<V> {
     }
 
     /// The key `id`, or why it is not held.
-    pub(super) fn get(&self, id: KeyId) -> Result<V> {
+    pub(super) fn get(&self, id: DekId) -> Result<V> {
         self.check_held(id)?;
         self.keys
             .get(&id)
@@ -81,13 +81,13 @@ impl<V: Clone> State<V> {
     }
 
     /// Replaces the key `id`, which must already be held.
-    pub(super) fn replace(&mut self, id: KeyId, key: V) -> Result<()> {
+    pub(super) fn replace(&mut self, id: DekId, key: V) -> Result<()> {
         self.check_held(id)?;
         self.keys.insert(id, key);
         Ok(())
     }
 
-    fn check_held(&self, id: KeyId) -> Result<()> {
+    fn check_held(&self, id: DekId) -> Result<()> {
         if self.keys.contains_key(&id) {
             Ok(())
         } else if self.destroyed.contains(&id) {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::dek::{DataKeySource, state};
 use crate::error::{Error, Result};
 use crate::kek::{KeyEncryptionKey, WrappedDataKey};
-use crate::keys::{DataKey, KeyId};
+use crate::keys::{DataKey, DekId};
 
 type State = state::State<WrappedDataKey>;
 
@@ -56,17 +56,17 @@ impl WrappedKeySource {
     }
 
     /// Makes key `id` the one new data is written with.
-    pub fn activate(&self, id: KeyId) -> Result<()> {
+    pub fn activate(&self, id: DekId) -> Result<()> {
         self.lock().activate(id)
     }
 
     /// Destroys key `id` (crypto-shredding what it wrote). If it was active, none is afterwards.
-    pub fn destroy(&self, id: KeyId) -> Result<()> {
+    pub fn destroy(&self, id: DekId) -> Result<()> {
         self.lock().destroy(id)
     }
 
     /// The stored form of key `id`.
-    pub fn wrapped(&self, id: KeyId) -> Result<WrappedDataKey> {
+    pub fn wrapped(&self, id: DekId) -> Result<WrappedDataKey> {
         self.lock().get(id)
     }
 
@@ -90,7 +90,7 @@ impl WrappedKeySource {
         &self.context
     }
 
-    async fn unwrap(&self, id: KeyId) -> Result<Arc<DataKey>> {
+    async fn unwrap(&self, id: DekId) -> Result<Arc<DataKey>> {
         let wrapped = self.wrapped(id)?;
         let dek = self.kek.unwrap(&wrapped, &self.context).await?;
         Ok(Arc::new(dek))
@@ -104,7 +104,7 @@ impl DataKeySource for WrappedKeySource {
         self.unwrap(id).await
     }
 
-    async fn key(&self, id: KeyId) -> Result<Arc<DataKey>> {
+    async fn key(&self, id: DekId) -> Result<Arc<DataKey>> {
         self.unwrap(id).await
     }
 }

@@ -17,7 +17,7 @@
 
 use crate::aead::{NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
-use crate::keys::KeyId;
+use crate::keys::DekId;
 
 /// The only field format version written so far.
 pub(crate) const VERSION_1: u8 = 1;
@@ -34,7 +34,7 @@ const FORMAT: &str = "field ciphertext";
 #[derive(Debug)]
 pub(crate) struct Field<'a> {
     /// The id of the DEK it was sealed with.
-    pub(crate) key_id: KeyId,
+    pub(crate) key_id: DekId,
     /// The key commitment written at seal time.
     pub(crate) commitment: &'a [u8; COMMITMENT_LEN],
     /// The AES-GCM nonce.
@@ -46,7 +46,7 @@ pub(crate) struct Field<'a> {
 }
 
 /// Reads the version byte and key id only: what key-usage reports need.
-pub(crate) fn peek_key_id(bytes: &[u8]) -> Result<KeyId> {
+pub(crate) fn peek_key_id(bytes: &[u8]) -> Result<DekId> {
     parse(bytes).map(|f| f.key_id)
 }
 
@@ -72,7 +72,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Field<'_>> {
         .try_into()
         .map_err(|_| too_short())?;
     Ok(Field {
-        key_id: KeyId::from_be_bytes(key_id),
+        key_id: DekId::from_be_bytes(key_id),
         commitment,
         nonce,
         header,
@@ -82,7 +82,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Field<'_>> {
 
 /// Starts a version-1 ciphertext: writes the header into a buffer with room for the body and tag.
 pub(crate) fn begin(
-    key_id: KeyId,
+    key_id: DekId,
     commitment: &[u8; COMMITMENT_LEN],
     nonce: &[u8; NONCE_LEN],
     plaintext_len: usize,
@@ -101,12 +101,12 @@ mod tests {
 
     #[test]
     fn parse_reads_what_begin_wrote() {
-        let mut bytes = begin(KeyId(0x0102_0304), &[7; COMMITMENT_LEN], &[9; NONCE_LEN], 3);
+        let mut bytes = begin(DekId(0x0102_0304), &[7; COMMITMENT_LEN], &[9; NONCE_LEN], 3);
         assert_eq!(bytes.len(), HEADER_LEN);
         assert_eq!(&bytes[..5], &[1, 1, 2, 3, 4]);
         bytes.extend_from_slice(&[0xAA; 3 + TAG_LEN]);
         let field = parse(&bytes).unwrap();
-        assert_eq!(field.key_id, KeyId(0x0102_0304));
+        assert_eq!(field.key_id, DekId(0x0102_0304));
         assert_eq!(field.commitment, &[7; COMMITMENT_LEN]);
         assert_eq!(field.nonce, &[9; NONCE_LEN]);
         assert_eq!(field.header.len(), HEADER_LEN);

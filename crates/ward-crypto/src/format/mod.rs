@@ -1,6 +1,12 @@
-//! Byte layouts of ward's small formats: parsing and writing only, no cryptography.
+//! Byte layouts of ward's formats: parsing, writing and length arithmetic only, no cryptography.
+//!
+//! - [`field`]: field ciphertexts;
+//! - [`stream`]: the stream header and the chunk grid's lengths (its public types are
+//!   re-exported from [`crate::stream`]);
+//! - [`wrapped`]: wrapped data keys.
 
 pub(crate) mod field;
+pub(crate) mod stream;
 pub(crate) mod wrapped;
 
 use crate::error::{Error, Result};

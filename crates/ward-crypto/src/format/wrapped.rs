@@ -17,7 +17,7 @@
 //! DEK id or moved to another workspace.
 
 use crate::error::{Error, Result};
-use crate::keys::KeyId;
+use crate::keys::{DekId, KekId};
 
 /// The only wrapped-DEK version written so far.
 pub(crate) const VERSION_1: u8 = 1;
@@ -29,8 +29,8 @@ const FORMAT: &str = "wrapped data key";
 /// The header of a wrapped DEK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Header {
-    pub(crate) kek_id: KeyId,
-    pub(crate) dek_id: KeyId,
+    pub(crate) kek_id: KekId,
+    pub(crate) dek_id: DekId,
 }
 
 impl Header {
@@ -58,8 +58,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Header, &[u8])> {
     let dek_id: [u8; 4] = bytes[5..9].try_into().map_err(|_| too_short())?;
     Ok((
         Header {
-            kek_id: KeyId::from_be_bytes(kek_id),
-            dek_id: KeyId::from_be_bytes(dek_id),
+            kek_id: KekId::from_be_bytes(kek_id),
+            dek_id: DekId::from_be_bytes(dek_id),
         },
         &bytes[HEADER_LEN..],
     ))
@@ -72,8 +72,8 @@ mod tests {
     #[test]
     fn header_round_trips_and_short_input_is_refused() {
         let header = Header {
-            kek_id: KeyId(3),
-            dek_id: KeyId(0x0A0B_0C0D),
+            kek_id: KekId(3),
+            dek_id: DekId(0x0A0B_0C0D),
         };
         let mut bytes = header.to_bytes().to_vec();
         assert_eq!(bytes, [1, 0, 0, 0, 3, 0x0A, 0x0B, 0x0C, 0x0D]);

@@ -13,7 +13,7 @@ use crate::env::Environment;
 use crate::error::{Error, KeyRingError, Result};
 use crate::format::wrapped::Header;
 use crate::kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, WrappedDataKey};
-use crate::keys::{DataKey, KeyId, KeyMaterial};
+use crate::keys::{DataKey, KekId, KeyMaterial};
 
 const PROVIDER: &str = "aws-kms";
 /// Encryption-context entry holding the wrapped key's header (version, KEK id, DEK id), in hex.
@@ -47,12 +47,12 @@ const CONTEXT_CALLER: &str = "ward:context";
 /// the DEK base64-encoded) inside the SDK and its HTTP stack are freed without being zeroized.
 ///
 /// ```no_run
-/// use ward_crypto::{KeyId, KeyRing, KeyRingEntry, AwsKmsKek};
+/// use ward_crypto::{KekId, KeyRing, KeyRingEntry, AwsKmsKek};
 ///
 /// # async fn example() -> ward_crypto::Result<()> {
 /// let ring = KeyRing::new([
-///     KeyRingEntry { id: KeyId(1), key: "alias/ward-kek-2025".to_owned(), active: false },
-///     KeyRingEntry { id: KeyId(2), key: "alias/ward-kek-2026".to_owned(), active: true },
+///     KeyRingEntry { id: KekId(1), key: "alias/ward-kek-2025".to_owned(), active: false },
+///     KeyRingEntry { id: KekId(2), key: "alias/ward-kek-2026".to_owned(), active: true },
 /// ])?;
 /// // Region and credentials from the environment, profile or instance role; an `http://`
 /// // endpoint is refused unless `WARD_ENV=development`.
@@ -74,7 +74,7 @@ impl AwsKmsKek {
         let ids = ring.ids();
         for &id in &ids {
             if ring.get(id).is_none_or(|name| name.trim().is_empty()) {
-                return Err(KeyRingError::EmptyKmsKeyId { key_id: id }.into());
+                return Err(KeyRingError::EmptyKmsKeyId { kek_id: id }.into());
             }
         }
         let mut entries = Vec::with_capacity(ids.len());
@@ -139,12 +139,12 @@ impl AwsKmsKek {
     }
 
     /// The key ARN of KEK version `id`, as resolved when connecting.
-    pub fn key_arn(&self, id: KeyId) -> Option<&str> {
+    pub fn key_arn(&self, id: KekId) -> Option<&str> {
         self.ring.get(id).map(String::as_str)
     }
 
-    fn kms_key(&self, id: KeyId) -> Result<&str> {
-        self.key_arn(id).ok_or(Error::UnknownKeyId { key_id: id })
+    fn kms_key(&self, id: KekId) -> Result<&str> {
+        self.key_arn(id).ok_or(Error::UnknownKekId { kek_id: id })
     }
 }
 
@@ -168,7 +168,7 @@ fn check_endpoints<'a>(
 }
 
 /// The key ARN KMS reported must be the one the KEK version resolved to.
-fn check_reported_key(kek_id: KeyId, expected: &str, reported: Option<&str>) -> Result<()> {
+fn check_reported_key(kek_id: KekId, expected: &str, reported: Option<&str>) -> Result<()> {
     if reported == Some(expected) {
         return Ok(());
     }
@@ -211,11 +211,11 @@ where
 
 #[async_trait::async_trait]
 impl KeyEncryptionKey for AwsKmsKek {
-    fn active_id(&self) -> KeyId {
+    fn active_id(&self) -> KekId {
         self.ring.active().0
     }
 
-    fn key_ids(&self) -> Vec<KeyId> {
+    fn key_ids(&self) -> Vec<KekId> {
         self.ring.ids()
     }
 
@@ -323,16 +323,16 @@ mod tests {
     #[test]
     fn a_reported_key_must_be_the_resolved_arn() {
         let arn = "arn:aws:kms:us-east-1:123456789012:key/0f9e";
-        assert!(check_reported_key(KeyId(1), arn, Some(arn)).is_ok());
+        assert!(check_reported_key(KekId(1), arn, Some(arn)).is_ok());
         for reported in [
             None,
             Some(""),
             Some("arn:aws:kms:us-east-1:123456789012:key/other"),
         ] {
             assert!(matches!(
-                check_reported_key(KeyId(1), arn, reported),
+                check_reported_key(KekId(1), arn, reported),
                 Err(Error::KmsKeyMismatch {
-                    kek_id: KeyId(1),
+                    kek_id: KekId(1),
                     ..
                 })
             ));

@@ -30,7 +30,7 @@ use crate::aead::{Aead as _, AeadKey, NONCE_LEN, TAG_LEN, random_nonce};
 use crate::error::{Error, KeyRingError, Result};
 use crate::format::wrapped::Header;
 use crate::kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, WrappedDataKey};
-use crate::keys::{DataKey, KEY_LEN, KeyId, KeyMaterial};
+use crate::keys::{DataKey, KEY_LEN, KekId, KeyMaterial};
 
 const PROVIDER: &str = "local";
 
@@ -41,15 +41,15 @@ const PROVIDER: &str = "local";
 /// (feature `aws-kms`). See the module docs for the ring's text format.
 ///
 /// ```
-/// use ward_crypto::{DataKey, KeyEncryptionKey, KeyId, KeyMaterial, LocalKek};
+/// use ward_crypto::{DataKey, DekId, KekId, KeyEncryptionKey, KeyMaterial, LocalKek};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let ring = format!("1:{}:active", KeyMaterial::generate()?.to_base64().as_str());
 /// let kek = LocalKek::parse(&ring)?;
-/// let dek = DataKey::generate(KeyId(7))?;
+/// let dek = DataKey::generate(DekId(7))?;
 /// let wrapped = kek.wrap(&dek, b"workspace-1").await?;
-/// assert_eq!((wrapped.kek_id(), wrapped.dek_id()), (KeyId(1), KeyId(7)));
-/// assert_eq!(kek.unwrap(&wrapped, b"workspace-1").await?.id(), KeyId(7));
+/// assert_eq!((wrapped.kek_id(), wrapped.dek_id()), (KekId(1), DekId(7)));
+/// assert_eq!(kek.unwrap(&wrapped, b"workspace-1").await?.id(), DekId(7));
 /// assert!(kek.unwrap(&wrapped, b"workspace-2").await.is_err());
 /// # Ok::<(), ward_crypto::Error>(())
 /// # })?;
@@ -170,7 +170,7 @@ fn parse_entry(
         other => bad(&other.to_string()),
     })?;
     Ok(KeyRingEntry {
-        id: KeyId(id),
+        id: KekId(id),
         key,
         active,
     })
@@ -178,11 +178,11 @@ fn parse_entry(
 
 #[async_trait::async_trait]
 impl KeyEncryptionKey for LocalKek {
-    fn active_id(&self) -> KeyId {
+    fn active_id(&self) -> KekId {
         self.ring.active().0
     }
 
-    fn key_ids(&self) -> Vec<KeyId> {
+    fn key_ids(&self) -> Vec<KekId> {
         self.ring.ids()
     }
 
@@ -208,8 +208,8 @@ impl KeyEncryptionKey for LocalKek {
     }
 
     async fn unwrap(&self, wrapped: &WrappedDataKey, context: &[u8]) -> Result<DataKey> {
-        let kek = self.ring.get(wrapped.kek_id()).ok_or(Error::UnknownKeyId {
-            key_id: wrapped.kek_id(),
+        let kek = self.ring.get(wrapped.kek_id()).ok_or(Error::UnknownKekId {
+            kek_id: wrapped.kek_id(),
         })?;
         let body = wrapped.body();
         if body.len() != NONCE_LEN + KEY_LEN + TAG_LEN {

@@ -15,23 +15,23 @@ pub use local::LocalKek;
 
 use crate::error::{KeyRingError, Result};
 use crate::format::wrapped;
-use crate::keys::{DataKey, KeyId};
+use crate::keys::{DataKey, DekId, KekId};
 
 /// Wraps DEKs under the active KEK version and unwraps them under any version it holds.
 ///
 /// # Contract
 /// - [`wrap`](Self::wrap) always uses the active version; the result names it.
 /// - [`unwrap`](Self::unwrap) uses the version named in the wrapped key; a version the provider
-///   does not hold is [`Error::UnknownKeyId`](crate::Error::UnknownKeyId), never a fallback.
+///   does not hold is [`Error::UnknownKekId`](crate::Error::UnknownKekId), never a fallback.
 /// - `context` (for example the workspace id) is authenticated with the wrapped key: unwrapping
 ///   with another context fails with [`Error::Decrypt`](crate::Error::Decrypt).
 #[async_trait::async_trait]
 pub trait KeyEncryptionKey: fmt::Debug + Send + Sync {
     /// The KEK version new DEKs are wrapped under.
-    fn active_id(&self) -> KeyId;
+    fn active_id(&self) -> KekId;
 
     /// Every KEK version this provider can unwrap with, ascending.
-    fn key_ids(&self) -> Vec<KeyId>;
+    fn key_ids(&self) -> Vec<KekId>;
 
     /// Wraps `dek` under the active version, bound to `context`.
     async fn wrap(&self, dek: &DataKey, context: &[u8]) -> Result<WrappedDataKey>;
@@ -71,12 +71,12 @@ impl WrappedDataKey {
     }
 
     /// The KEK version that wrapped it.
-    pub fn kek_id(&self) -> KeyId {
+    pub fn kek_id(&self) -> KekId {
         self.header.kek_id
     }
 
     /// The id of the DEK inside.
-    pub fn dek_id(&self) -> KeyId {
+    pub fn dek_id(&self) -> DekId {
         self.header.dek_id
     }
 
@@ -106,7 +106,7 @@ impl fmt::Debug for WrappedDataKey {
 #[derive(Debug)]
 pub struct KeyRingEntry<T> {
     /// The version's id, written into every key it wraps.
-    pub id: KeyId,
+    pub id: KekId,
     /// The key, or a provider's handle for it (a KMS key id).
     pub key: T,
     /// Whether new DEKs are wrapped under this version. Exactly one entry must say so.
@@ -119,23 +119,23 @@ pub struct KeyRingEntry<T> {
 /// than one entry is active, or when an id repeats.
 ///
 /// ```
-/// use ward_crypto::{KeyId, KeyRing, KeyRingEntry, KeyRingError};
+/// use ward_crypto::{KekId, KeyRing, KeyRingEntry, KeyRingError};
 ///
 /// let ring = KeyRing::new([
-///     KeyRingEntry { id: KeyId(1), key: "old", active: false },
-///     KeyRingEntry { id: KeyId(2), key: "new", active: true },
+///     KeyRingEntry { id: KekId(1), key: "old", active: false },
+///     KeyRingEntry { id: KekId(2), key: "new", active: true },
 /// ])?;
-/// assert_eq!(ring.active(), (KeyId(2), &"new"));
-/// assert_eq!(ring.get(KeyId(1)), Some(&"old"));
+/// assert_eq!(ring.active(), (KekId(2), &"new"));
+/// assert_eq!(ring.get(KekId(1)), Some(&"old"));
 ///
-/// let err = KeyRing::new([KeyRingEntry { id: KeyId(1), key: "k", active: false }]).unwrap_err();
+/// let err = KeyRing::new([KeyRingEntry { id: KekId(1), key: "k", active: false }]).unwrap_err();
 /// assert_eq!(err, KeyRingError::NoActiveKey);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub struct KeyRing<T> {
-    keys: BTreeMap<KeyId, T>,
-    active: KeyId,
+    keys: BTreeMap<KekId, T>,
+    active: KekId,
 }
 
 impl<T> KeyRing<T> {
@@ -144,10 +144,10 @@ impl<T> KeyRing<T> {
         entries: impl IntoIterator<Item = KeyRingEntry<T>>,
     ) -> std::result::Result<Self, KeyRingError> {
         let mut keys = BTreeMap::new();
-        let mut active: Option<KeyId> = None;
+        let mut active: Option<KekId> = None;
         for entry in entries {
             if keys.contains_key(&entry.id) {
-                return Err(KeyRingError::DuplicateKeyId { key_id: entry.id });
+                return Err(KeyRingError::DuplicateKekId { kek_id: entry.id });
             }
             if entry.active {
                 if let Some(first) = active {
@@ -168,7 +168,7 @@ impl<T> KeyRing<T> {
     }
 
     /// The active version's id and key.
-    pub fn active(&self) -> (KeyId, &T) {
+    pub fn active(&self) -> (KekId, &T) {
         let key = self
             .keys
             .get(&self.active)
@@ -177,12 +177,12 @@ impl<T> KeyRing<T> {
     }
 
     /// The version with this id, if configured.
-    pub fn get(&self, id: KeyId) -> Option<&T> {
+    pub fn get(&self, id: KekId) -> Option<&T> {
         self.keys.get(&id)
     }
 
     /// Every configured id, ascending.
-    pub fn ids(&self) -> Vec<KeyId> {
+    pub fn ids(&self) -> Vec<KekId> {
         self.keys.keys().copied().collect()
     }
 

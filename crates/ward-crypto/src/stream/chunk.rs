@@ -11,7 +11,7 @@ use super::format::{
 use super::nonce::StreamNonce;
 use crate::aead::{Aead as _, ObjectAeadKey};
 use crate::derive::{LABEL_STREAM_COMMITMENT, LABEL_STREAM_KEY, derive_into, derive_key};
-use crate::error::{Error, Result};
+use crate::error::{ApiMisuse, Error, Result};
 use crate::keys::{DataKey, KeyMaterial};
 
 /// The per-object key: HKDF-SHA256 of the data key with the object's salt.
@@ -100,7 +100,9 @@ impl ChunkSealer {
         version: u8,
     ) -> Result<(StreamHeader, Self)> {
         if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
-            return Err(Error::ApiMisuse("chunk size must be within 1 KiB..=4 MiB"));
+            return Err(Error::ApiMisuse(ApiMisuse::ChunkSizeOutOfRange {
+                chunk_size,
+            }));
         }
         let (key, commitment) = StreamKey::for_writing(dek, &salt);
         let header = StreamHeader::new(version, dek.id(), chunk_size, salt, commitment);
@@ -137,7 +139,7 @@ impl ChunkSealer {
         let region = chunk_size + TAG_LEN;
         let count = total.div_ceil(region);
         if count == 0 || total - (count - 1) * region < TAG_LEN {
-            return Err(Error::ApiMisuse("stream batch without room for its tags"));
+            return Err(Error::Internal("stream batch without room for its tags"));
         }
         for (i, chunk) in batch.chunks_mut(region).enumerate() {
             let nonce = self.nonce.advance(last && i + 1 == count)?;

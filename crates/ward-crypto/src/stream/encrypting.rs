@@ -12,7 +12,7 @@ use zeroize::{Zeroize, Zeroizing};
 use super::chunk::{ChunkSealer, batch_chunks};
 use super::format::{StreamHeader, TAG_LEN};
 use super::{StreamOptions, start_object, to_io};
-use crate::error::{Error, Result};
+use crate::error::{ApiMisuse, Result};
 use crate::keys::DataKey;
 
 /// Where an [`EncryptingReader`] is.
@@ -46,14 +46,14 @@ pin_project! {
     ///
     /// ```
     /// use tokio::io::AsyncReadExt;
-    /// use ward_crypto::{DataKey, KeyId};
+    /// use ward_crypto::{DataKey, DekId};
     /// use ward_crypto::stream::{EncryptingReader, decrypt_to_vec};
     ///
     /// # tokio::runtime::Runtime::new()?.block_on(async {
-    /// let dek = DataKey::generate(KeyId(1))?;
+    /// let dek = DataKey::generate(DekId(1))?;
     /// let plaintext: &[u8] = b"wound photo, day 3";
     /// let mut reader = EncryptingReader::new(&dek, plaintext, b"wound-3.jpg")?;
-    /// assert_eq!(reader.header().key_id(), KeyId(1));
+    /// assert_eq!(reader.header().key_id(), DekId(1));
     ///
     /// let mut ciphertext = Vec::new();
     /// reader.read_to_end(&mut ciphertext).await?;
@@ -88,16 +88,18 @@ impl<R: AsyncRead> EncryptingReader<R> {
     /// A reader yielding the ciphertext of `inner`'s plaintext under `dek`, bound to `context`
     /// (what the object is: readers must give the same context), in 64 KiB chunks.
     ///
-    /// Errors: [`Error::Provider`] if the operating system's random generator fails.
+    /// Errors: [`Error::Provider`](crate::Error::Provider) if the operating system's random
+    /// generator fails.
     pub fn new(dek: &DataKey, inner: R, context: &[u8]) -> Result<Self> {
         Self::with_options(dek, inner, context, &StreamOptions::default())
     }
 
     /// As [`EncryptingReader::new`], with the given options.
     ///
-    /// Errors: [`Error::ApiMisuse`] if the chunk size is outside
+    /// Errors: [`Error::ApiMisuse`](crate::Error::ApiMisuse) if the chunk size is outside
     /// [`MIN_CHUNK_SIZE`](super::MIN_CHUNK_SIZE)`..=`[`MAX_CHUNK_SIZE`](super::MAX_CHUNK_SIZE);
-    /// [`Error::Provider`] if the operating system's random generator fails.
+    /// [`Error::Provider`](crate::Error::Provider) if the operating system's random generator
+    /// fails.
     pub fn with_options(
         dek: &DataKey,
         inner: R,
@@ -179,9 +181,7 @@ impl<R: AsyncRead> AsyncRead for EncryptingReader<R> {
                 State::Reading => {}
                 State::Sealed => return Poll::Ready(Ok(())),
                 State::Failed => {
-                    return Poll::Ready(Err(to_io(Error::ApiMisuse(
-                        "read from an encrypting reader after its source failed",
-                    ))));
+                    return Poll::Ready(Err(to_io(ApiMisuse::ReadAfterSourceFailure.into())));
                 }
             }
             if out.remaining() == 0 {

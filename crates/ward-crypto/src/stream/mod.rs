@@ -65,11 +65,11 @@
 //! ciphertext bytes (an HTTP `Range` request), decrypt.
 //!
 //! ```
-//! use ward_crypto::{DataKey, KeyId};
+//! use ward_crypto::{DataKey, DekId};
 //! use ward_crypto::stream::{self, StreamHeader, MAX_HEADER_LEN};
 //!
 //! // Writing: the whole object, encrypted under the workspace's current DEK.
-//! let dek = DataKey::generate(KeyId(42))?;
+//! let dek = DataKey::generate(DekId(42))?;
 //! let photo: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
 //! let context = b"workspaces/w1/clients/c1/attachments/a1.jpg"; // what the object is: its key
 //! let object = stream::encrypt_to_vec(&dek, &photo, context)?;  // what the store puts
@@ -80,7 +80,7 @@
 //! let total_len = object.len() as u64;
 //! // 2. Parse without any key, then resolve the DEK by its id (e.g. from a `DataKeySource`).
 //! let header = StreamHeader::parse(head)?;
-//! assert_eq!(header.key_id(), KeyId(42));
+//! assert_eq!(header.key_id(), DekId(42));
 //! // 3. Plan: which ciphertext bytes cover the range.
 //! let plan = header.plan_range(70_000..140_000, total_len)?;
 //! let fetch = plan.ciphertext_range();
@@ -101,7 +101,6 @@
 
 mod chunk;
 mod encrypting;
-mod format;
 mod nonce;
 mod range;
 mod read;
@@ -124,6 +123,8 @@ use chunk::{ChunkOpener, ChunkSealer, StreamKey};
 use format::{SALT_LEN, TAG_LEN};
 
 use crate::error::{Error, Result};
+// The header layout and grid lengths live with the other byte layouts, in `format/`.
+use crate::format::stream as format;
 use crate::keys::DataKey;
 
 /// Settings for writing a stream. Readers need none: everything is in the header.
@@ -307,29 +308,12 @@ pub fn decrypt_range(
     Ok(out)
 }
 
-impl Error {
-    /// Recovers the ward error carried by an [`io::Error`] from [`StreamEncryptor`] or
-    /// [`StreamDecryptor`]; any other I/O error becomes [`Error::Io`].
-    pub fn from_io(err: io::Error) -> Self {
-        if err.get_ref().is_some_and(|inner| inner.is::<Self>()) {
-            if let Some(inner) = err.into_inner()
-                && let Ok(ward) = inner.downcast::<Self>()
-            {
-                return *ward;
-            }
-            // Unreachable: checked just above.
-            return Self::ApiMisuse("i/o error lost its ward error");
-        }
-        Self::Io(err)
-    }
-}
-
 /// Wraps a ward error into an [`io::Error`] for the `AsyncRead`/`AsyncWrite` traits: bad or
-/// forged input is `InvalidData`, caller misuse is `Other`, I/O errors pass through.
+/// forged input is `InvalidData`, caller misuse and internal errors are `Other`, I/O errors pass through.
 pub(crate) fn to_io(err: Error) -> io::Error {
     match err {
         Error::Io(e) => e,
-        Error::ApiMisuse(_) => io::Error::other(err),
+        Error::ApiMisuse(_) | Error::Internal(_) => io::Error::other(err),
         _ => io::Error::new(io::ErrorKind::InvalidData, err),
     }
 }

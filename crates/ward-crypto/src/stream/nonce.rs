@@ -35,7 +35,7 @@ impl StreamNonce {
     /// The nonce for the next chunk, `last` marking the stream's final chunk.
     pub(crate) fn advance(&mut self, last: bool) -> Result<[u8; NONCE_LEN]> {
         if self.finished {
-            return Err(Error::ApiMisuse("stream already has its final chunk"));
+            return Err(Error::Internal("stream already has its final chunk"));
         }
         let mut nonce = [0u8; NONCE_LEN];
         nonce[PREFIX_LEN..NONCE_LEN - 1].copy_from_slice(&self.counter.to_be_bytes());
@@ -46,7 +46,7 @@ impl StreamNonce {
             self.counter = self
                 .counter
                 .checked_add(1)
-                .ok_or(Error::ApiMisuse("stream chunk counter overflow"))?;
+                .ok_or(Error::Internal("stream chunk counter overflow"))?;
         }
         Ok(nonce)
     }
@@ -78,8 +78,8 @@ mod tests {
     fn a_second_final_chunk_is_refused() {
         let mut n = StreamNonce::starting_at(5);
         n.advance(true).unwrap();
-        assert!(matches!(n.advance(true), Err(Error::ApiMisuse(_))));
-        assert!(matches!(n.advance(false), Err(Error::ApiMisuse(_))));
+        assert!(matches!(n.advance(true), Err(Error::Internal(_))));
+        assert!(matches!(n.advance(false), Err(Error::Internal(_))));
     }
 
     #[test]
@@ -87,7 +87,7 @@ mod tests {
         let mut n = StreamNonce::starting_at(u64::MAX);
         assert!(matches!(
             n.advance(false),
-            Err(Error::ApiMisuse("stream chunk counter overflow"))
+            Err(Error::Internal("stream chunk counter overflow"))
         ));
         // The last chunk may still carry the largest counter.
         let mut n = StreamNonce::starting_at(u64::MAX);

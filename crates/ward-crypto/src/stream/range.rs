@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use super::format::{StreamHeader, TAG_LEN};
-use crate::error::{Error, Result};
+use crate::error::{ApiMisuse, Error, Result};
 
 /// Which ciphertext bytes to fetch for a plaintext byte range, and how to cut the plaintext out
 /// of the chunks they hold. Made by [`StreamHeader::plan_range`].
@@ -143,9 +143,7 @@ impl RangePlan {
     /// could differ, and the plan's offsets would be wrong for it.
     pub(crate) fn check_header(&self, header: &StreamHeader) -> Result<()> {
         if self.header != *header {
-            return Err(Error::ApiMisuse(
-                "range plan used with another stream header than it was made from",
-            ));
+            return Err(ApiMisuse::RangePlanForAnotherHeader.into());
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ use super::chunk::{ChunkOpener, StreamKey, batch_chunks};
 use super::format::{MAGIC, MAX_HEADER_LEN, StreamHeader, TAG_LEN, header_len};
 use super::range::RangePlan;
 use super::to_io;
-use crate::error::{Error, Result};
+use crate::error::{ApiMisuse, Error, Result};
 use crate::keys::DataKey;
 
 /// Reads exactly one stream header from the start of `reader`, consuming no byte past it.
@@ -88,11 +88,11 @@ pin_project! {
     ///
     /// ```
     /// use tokio::io::AsyncReadExt;
-    /// use ward_crypto::{DataKey, KeyId};
+    /// use ward_crypto::{DataKey, DekId};
     /// use ward_crypto::stream::{StreamDecryptor, encrypt_to_vec};
     ///
     /// # tokio::runtime::Runtime::new()?.block_on(async {
-    /// let dek = DataKey::generate(KeyId(1))?;
+    /// let dek = DataKey::generate(DekId(1))?;
     /// let ciphertext = encrypt_to_vec(&dek, b"x-ray, left wrist", b"xray-7.jpg")?;
     ///
     /// let mut dec = StreamDecryptor::new(&dek, &ciphertext[..], b"xray-7.jpg");
@@ -320,9 +320,7 @@ impl<R: AsyncRead> AsyncRead for StreamDecryptor<R> {
             let (sealed_len, last) = match this.framing {
                 Framing::Done => return Poll::Ready(Ok(())),
                 Framing::Failed => {
-                    return Poll::Ready(Err(to_io(Error::ApiMisuse(
-                        "read from a stream after it failed to decrypt",
-                    ))));
+                    return Poll::Ready(Err(to_io(ApiMisuse::ReadAfterDecryptFailure.into())));
                 }
                 Framing::Header {
                     dek,
@@ -437,7 +435,7 @@ impl<R: AsyncRead> AsyncRead for StreamDecryptor<R> {
             let chunk_size = *this.chunk_size;
             let opened = match this.opener.as_mut() {
                 Some(opener) => opener.open_batch(&mut this.buf[..sealed_len], chunk_size, last),
-                None => Err(Error::ApiMisuse("stream opener missing")),
+                None => Err(Error::Internal("stream opener missing")),
             };
             match opened {
                 Ok(len) => {
@@ -473,11 +471,11 @@ const TRUNCATED_HEADER: Error = Error::Malformed {
 ///
 /// ```
 /// use tokio::io::AsyncReadExt;
-/// use ward_crypto::{DataKey, KeyId};
+/// use ward_crypto::{DataKey, DekId};
 /// use ward_crypto::stream::{encrypt_to_vec, open_range};
 ///
 /// # tokio::runtime::Runtime::new()?.block_on(async {
-/// let dek = DataKey::generate(KeyId(3))?;
+/// let dek = DataKey::generate(DekId(3))?;
 /// let plaintext: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
 /// let file = std::io::Cursor::new(encrypt_to_vec(&dek, &plaintext, b"scan.pdf")?);
 ///

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use super::chunk::{ChunkSealer, batch_chunks};
 use super::format::{StreamHeader, TAG_LEN};
 use super::{StreamOptions, start_object, to_io};
-use crate::error::{Error, Result};
+use crate::error::{ApiMisuse, Result};
 use crate::keys::DataKey;
 
 pin_project! {
@@ -28,11 +28,11 @@ pin_project! {
     ///
     /// ```
     /// use tokio::io::AsyncWriteExt;
-    /// use ward_crypto::{DataKey, KeyId};
+    /// use ward_crypto::{DataKey, DekId};
     /// use ward_crypto::stream::{StreamEncryptor, decrypt_to_vec};
     ///
     /// # tokio::runtime::Runtime::new()?.block_on(async {
-    /// let dek = DataKey::generate(KeyId(1))?;
+    /// let dek = DataKey::generate(DekId(1))?;
     /// let mut enc = StreamEncryptor::new(&dek, Vec::new(), b"consent-42.pdf")?;
     /// enc.write_all(b"consent form, page 1").await?;
     /// enc.shutdown().await?;
@@ -71,9 +71,10 @@ impl<W: AsyncWrite> StreamEncryptor<W> {
 
     /// An encryptor with the given options writing into `inner` a stream bound to `context`.
     ///
-    /// Errors: [`Error::ApiMisuse`] if the chunk size is outside
+    /// Errors: [`Error::ApiMisuse`](crate::Error::ApiMisuse) if the chunk size is outside
     /// [`MIN_CHUNK_SIZE`](super::MIN_CHUNK_SIZE)`..=`[`MAX_CHUNK_SIZE`](super::MAX_CHUNK_SIZE);
-    /// [`Error::Provider`] if the operating system's random generator fails.
+    /// [`Error::Provider`](crate::Error::Provider) if the operating system's random generator
+    /// fails.
     pub fn with_options(
         dek: &DataKey,
         inner: W,
@@ -183,9 +184,7 @@ impl<W: AsyncWrite> AsyncWrite for StreamEncryptor<W> {
     ) -> Poll<io::Result<usize>> {
         let mut this = self.project();
         let Some(sealer) = this.sealer.as_mut() else {
-            return Poll::Ready(Err(to_io(Error::ApiMisuse(
-                "write to a stream after its final chunk",
-            ))));
+            return Poll::Ready(Err(to_io(ApiMisuse::WriteAfterFinish.into())));
         };
         if buf.is_empty() {
             return Poll::Ready(Ok(0));

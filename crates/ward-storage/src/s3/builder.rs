@@ -14,7 +14,7 @@ use aws_sdk_s3::config::{
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
-use secrecy::{ExposeSecret as _, SecretString};
+use ward_crypto::secrecy::{ExposeSecret as _, SecretString};
 
 use super::S3Store;
 use super::credential::DefaultChain;

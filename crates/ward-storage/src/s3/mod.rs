@@ -1,6 +1,7 @@
 //! `S3Store`: the S3 backend (AWS S3, MinIO and other S3-compatible servers) on aws-sdk-s3,
 //! with server-side encryption requested on every put.
 
+pub mod bootstrap;
 mod builder;
 mod credential;
 mod error;
@@ -29,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::key::{KeyPrefix, ObjectKey};
 use crate::sse::{ObservedSse, SSE_C_ALGORITHM, SsePolicy, customer_key_md5};
 use crate::store::{
-    BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore,
+    BoxReader, DeleteOptions, GetOptions, GetResult, ListOptions, ObjectMeta, ObjectStore, Presign,
     PresignMethod, PresignOptions, PresignedRequest, PutOptions, PutResult, check_range,
 };
 
@@ -453,6 +454,7 @@ impl ObjectStore for S3Store {
             let meta = self.head_inner(key).await?;
             check_range(range, meta.size)?;
             return Ok(GetResult::new(
+                STORE,
                 meta,
                 range.clone(),
                 Box::pin(std::io::Cursor::new(Bytes::new())),
@@ -502,6 +504,7 @@ impl ObjectStore for S3Store {
         check_range(&range, total)?;
         let meta = object_meta!(key, total, out);
         Ok(GetResult::new(
+            STORE,
             meta,
             range,
             Box::pin(out.body.into_async_read()),
@@ -613,7 +616,11 @@ impl ObjectStore for S3Store {
         .try_flatten()
         .boxed()
     }
+}
 
+/// Presigning under the rules on [`S3Store`]: never under SSE-C, PUT only when opted in.
+#[async_trait]
+impl Presign for S3Store {
     async fn presign(
         &self,
         method: PresignMethod,
@@ -706,6 +713,35 @@ mod tests {
             Uuid::new_v4(),
             FileKind::Pdf,
         )
+    }
+
+    use crate::store::MAX_PRESIGN_EXPIRY;
+    use std::time::Duration;
+
+    /// No URL outlives 15 minutes, whatever the method or the opt-in; one second more is refused
+    /// before anything is signed.
+    #[tokio::test]
+    async fn presign_expiry_is_capped_at_fifteen_minutes() {
+        let key = key();
+        let store = store(SsePolicy::S3Managed, true);
+        for method in [PresignMethod::Get, PresignMethod::Put] {
+            let too_long =
+                PresignOptions::new().with_expires_in(MAX_PRESIGN_EXPIRY + Duration::from_secs(1));
+            let err = store.presign(method, &key, too_long).await.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::PresignExpiryTooLong {
+                        requested_secs: 901,
+                        max_secs: 900
+                    }
+                ),
+                "{method:?}: {err:?}"
+            );
+            let longest = PresignOptions::new().with_expires_in(MAX_PRESIGN_EXPIRY);
+            let req = store.presign(method, &key, longest).await.unwrap();
+            assert_eq!(req.method, method);
+        }
     }
 
     #[tokio::test]

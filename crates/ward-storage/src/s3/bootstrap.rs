@@ -9,8 +9,8 @@ use aws_sdk_s3::types::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::{S3CallError, S3Store};
 use crate::error::{Error, Result};
-use crate::s3::{S3CallError, S3Store};
 use crate::sse::SsePolicy;
 
 /// Days after which an unfinished multipart upload is aborted by the bucket's lifecycle rule.
@@ -318,9 +318,4 @@ fn refused(bucket: &str, step: &'static str, outcome: &StepOutcome) -> Result<()
         }
         _ => Ok(()),
     }
-}
-
-/// Start-up readiness: the bucket exists and the credentials may use it.
-pub async fn verify_bucket_exists(store: &S3Store) -> Result<()> {
-    store.verify_bucket_exists().await
 }

@@ -1,7 +1,7 @@
 //! The stream header's byte layout and the length arithmetic of the chunk grid: bytes only, no keys.
 
 use crate::error::{Error, Result};
-use crate::keys::KeyId;
+use crate::keys::DekId;
 
 /// The eight bytes every ward stream starts with.
 pub const MAGIC: [u8; 8] = *b"WARDSTRM";
@@ -93,7 +93,7 @@ pub fn header_len(prefix: &[u8]) -> Result<usize> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamHeader {
     version: u8,
-    key_id: KeyId,
+    key_id: DekId,
     chunk_size: u32,
     salt: [u8; SALT_LEN],
     commitment: [u8; COMMITMENT_LEN],
@@ -104,7 +104,7 @@ impl StreamHeader {
     /// [`CURRENT_VERSION`] except where tests write version 1 to check the reader.
     pub(crate) fn new(
         version: u8,
-        key_id: KeyId,
+        key_id: DekId,
         chunk_size: u32,
         salt: [u8; SALT_LEN],
         commitment: [u8; COMMITMENT_LEN],
@@ -140,7 +140,7 @@ impl StreamHeader {
         }
         Ok(Self {
             version,
-            key_id: KeyId::from_be_bytes(key_id),
+            key_id: DekId::from_be_bytes(key_id),
             chunk_size,
             salt,
             commitment,
@@ -173,7 +173,7 @@ impl StreamHeader {
     }
 
     /// The id of the data key the object was encrypted under.
-    pub fn key_id(&self) -> KeyId {
+    pub fn key_id(&self) -> DekId {
         self.key_id
     }
 
@@ -257,7 +257,7 @@ mod tests {
     use super::*;
 
     fn header(chunk_size: u32) -> StreamHeader {
-        StreamHeader::new(2, KeyId(7), chunk_size, [1; SALT_LEN], [2; COMMITMENT_LEN])
+        StreamHeader::new(2, DekId(7), chunk_size, [1; SALT_LEN], [2; COMMITMENT_LEN])
     }
 
     #[test]
