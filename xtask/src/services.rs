@@ -150,36 +150,11 @@ fn port_of(addr: &str) -> &str {
     addr.rsplit(':').next().unwrap_or(addr)
 }
 
-/// Creates the venv and installs moto into it unless `moto_server` is already there.
+/// Creates the venv and installs moto into it unless the pinned version is already there.
 fn ensure_moto_installed(dir: &Path) -> Result<PathBuf> {
     let venv = dir.join("venv");
+    crate::tools::ensure_in_venv(&venv, MOTO_REQUIREMENT, "moto", "moto", &[])?;
     let moto = venv.join("bin").join("moto_server");
-    let python = venv.join("bin").join("python");
-    let wanted = MOTO_REQUIREMENT.rsplit("==").next().unwrap_or_default();
-    let installed = Command::new(&python)
-        .args(["-c", "import moto; print(moto.__version__)"])
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    if moto.exists() && installed.as_deref() == Some(wanted) {
-        println!("moto {wanted} is installed ({})", moto.display());
-        return Ok(moto);
-    }
-    println!(
-        "installing {MOTO_REQUIREMENT} into {} (missing)",
-        venv.display()
-    );
-    let venv_str = venv.to_str().context("the repository path is not UTF-8")?;
-    if !python.exists() {
-        cmd::run("python3", &["-m", "venv", venv_str]).context(
-            "could not create a Python venv (on Debian, `apt-get install python3-venv` provides it)",
-        )?;
-    }
-    let pip = venv.join("bin").join("pip");
-    let pip_str = pip.to_str().context("the repository path is not UTF-8")?;
-    cmd::run(pip_str, &["install", "--quiet", MOTO_REQUIREMENT])?;
     if !moto.exists() {
         bail!("pip finished but {} is missing", moto.display());
     }

@@ -1,6 +1,6 @@
 //! Installing the tools the checks need, each only when it is missing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
@@ -59,11 +59,33 @@ pub(crate) const PILLOW_PYTHON_ENV: &str = "WARD_TEST_PILLOW_PYTHON";
 /// independent judge: every cleaned PNG, WebP and JPEG must open and fully load in it.
 pub(crate) fn ensure_pillow() -> Result<PathBuf> {
     let venv = cmd::root().join(".services").join("pillow-venv");
+    // Wheels only: building Pillow from source would need a C toolchain and image libraries.
+    ensure_in_venv(
+        &venv,
+        PILLOW_REQUIREMENT,
+        "PIL.Image",
+        "PIL",
+        &["--only-binary", ":all:"],
+    )?;
+    Ok(venv.join("bin").join("python"))
+}
+
+/// Makes sure `requirement` (`name==version`) is installed in the venv at `venv`, creating the
+/// venv when missing: the installed version is read by importing `import` and printing
+/// `package.__version__`; pip runs (with `pip_args`) only when it differs.
+pub(crate) fn ensure_in_venv(
+    venv: &Path,
+    requirement: &str,
+    import: &str,
+    package: &str,
+    pip_args: &[&str],
+) -> Result<()> {
     let python = venv.join("bin").join("python");
-    let wanted = PILLOW_REQUIREMENT.rsplit("==").next().unwrap_or_default();
+    let wanted = requirement.rsplit("==").next().unwrap_or_default();
+    let probe = format!("import {import}; import {package}; print({package}.__version__)");
     let installed = || {
         Command::new(&python)
-            .args(["-c", "import PIL.Image; print(PIL.__version__)"])
+            .args(["-c", &probe])
             .stderr(Stdio::null())
             .output()
             .ok()
@@ -71,13 +93,10 @@ pub(crate) fn ensure_pillow() -> Result<PathBuf> {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
     if installed().as_deref() == Some(wanted) {
-        println!("Pillow {wanted} is installed ({})", python.display());
-        return Ok(python);
+        println!("{requirement} is installed ({})", venv.display());
+        return Ok(());
     }
-    println!(
-        "installing {PILLOW_REQUIREMENT} into {} (missing)",
-        venv.display()
-    );
+    println!("installing {requirement} into {} (missing)", venv.display());
     let venv_str = venv.to_str().context("the repository path is not UTF-8")?;
     if !python.exists() {
         cmd::run("python3", &["-m", "venv", venv_str]).context(
@@ -86,24 +105,17 @@ pub(crate) fn ensure_pillow() -> Result<PathBuf> {
     }
     let pip = venv.join("bin").join("pip");
     let pip_str = pip.to_str().context("the repository path is not UTF-8")?;
-    // Wheels only: building Pillow from source would need a C toolchain and image libraries.
-    cmd::run(
-        pip_str,
-        &[
-            "install",
-            "--quiet",
-            "--only-binary",
-            ":all:",
-            PILLOW_REQUIREMENT,
-        ],
-    )?;
+    let mut args = vec!["install", "--quiet"];
+    args.extend_from_slice(pip_args);
+    args.push(requirement);
+    cmd::run(pip_str, &args)?;
     if installed().as_deref() != Some(wanted) {
         bail!(
-            "pip finished but {} cannot import Pillow {wanted}",
+            "pip finished but {} cannot import {requirement}",
             python.display()
         );
     }
-    Ok(python)
+    Ok(())
 }
 
 /// `cargo xtask judges`: installs what is missing of exiftool, qpdf and Pillow, so the
