@@ -67,7 +67,7 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     )?;
 
     // The README's test command sets up what the tests need on a fresh machine: the S3 test
-    // servers (moto, s3s-fs), exiftool, qpdf and Pillow, each installed only when missing. In CI
+    // servers (moto, s3s-fs), exiftool, qpdf, pngfix and Pillow, each installed only when missing. In CI
     // a set-up failure fails the run; on a developer machine it is a warning, and the tests that
     // need the missing part print why they skip.
     step("services for the integration tests");

@@ -17,7 +17,7 @@ tasks:
   ci            run everything CI checks (fmt, clippy, deny, docs, tests)
   services      up|down|status: the S3 test servers (moto, s3s-fs) on loopback
   fuzz          [--smoke | --seconds N]: fuzz ward-sanitize's parsers (cargo fuzz or mutation tests)
-  judges        install the independent judges ward-sanitize's tests use (exiftool, qpdf, Pillow)
+  judges        install the independent judges ward-sanitize's tests use (exiftool, qpdf, pngfix, Pillow)
 ";
 
 fn main() -> Result<()> {

@@ -17,17 +17,19 @@ pub(crate) fn ensure_cargo_tool(krate: &str, version: &str, check: &[&str]) -> R
     cargo(&["install", "--locked", krate, "--version", version])
 }
 
-/// Installs exiftool (Debian `libimage-exiftool-perl`) unless `exiftool -ver` already runs, and
-/// qpdf (Debian `qpdf`) unless `qpdf --version` already runs: the ward-sanitize tests use them
-/// as independent judges, exiftool of metadata removal and `qpdf --check` of the cleaned PDFs.
+/// Installs what is missing of exiftool (Debian `libimage-exiftool-perl`), qpdf (`qpdf`) and
+/// libpng's `pngfix` (`libpng-tools`): the ward-sanitize tests use them as independent judges,
+/// exiftool of metadata removal, `qpdf --check` of the cleaned PDFs, `pngfix` of cleaned PNGs.
 pub(crate) fn ensure_exiftool() -> Result<()> {
+    // pngfix (libpng's own checker) has no option that exits 0 without a file: ask the shell.
     let judges = [
-        ("exiftool", "-ver", "libimage-exiftool-perl"),
-        ("qpdf", "--version", "qpdf"),
+        ("exiftool", "exiftool -ver", "libimage-exiftool-perl"),
+        ("qpdf", "qpdf --version", "qpdf"),
+        ("pngfix", "command -v pngfix", "libpng-tools"),
     ];
     let mut missing = Vec::new();
     for (tool, check, package) in judges {
-        if has_tool(tool, &[check]) {
+        if has_tool("sh", &["-c", check]) {
             println!("{tool} is installed");
         } else {
             missing.push(package);
@@ -47,8 +49,8 @@ pub(crate) fn ensure_exiftool() -> Result<()> {
     )
 }
 
-/// Pillow, pinned so every machine judges with the same decoders (its wheel bundles libpng,
-/// libjpeg-turbo and libwebp).
+/// Pillow, pinned so every machine judges with the same decoders (its wheel bundles
+/// libjpeg-turbo and libwebp; PNG is its own reader over zlib).
 const PILLOW_REQUIREMENT: &str = "pillow==12.0.0";
 
 /// The variable that tells the ward-sanitize tests which Python has Pillow.
@@ -118,7 +120,7 @@ pub(crate) fn ensure_in_venv(
     Ok(())
 }
 
-/// `cargo xtask judges`: installs what is missing of exiftool, qpdf and Pillow, so the
+/// `cargo xtask judges`: installs what is missing of exiftool, qpdf, pngfix and Pillow, so the
 /// ward-sanitize tests that use them run instead of skipping. The tests find Pillow in
 /// `.services/pillow-venv` without further set-up.
 pub(crate) fn judges() -> Result<()> {

@@ -366,6 +366,13 @@ pub(crate) fn exiftool_available() -> bool {
     tool_available("exiftool", &["-ver"], "the independent metadata check")
 }
 
+/// Whether libpng's `pngfix` is installed (Debian's `libpng-tools`). It has no option that
+/// exits 0 without a file, so its presence is asked of the shell; otherwise as
+/// [`tool_available`].
+pub(crate) fn pngfix_available() -> bool {
+    tool_available("sh", &["-c", "command -v pngfix"], "the libpng check")
+}
+
 /// Whether `qpdf` is installed (see [`tool_available`]).
 pub(crate) fn qpdf_available() -> bool {
     tool_available(

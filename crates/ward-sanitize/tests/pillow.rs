@@ -1,6 +1,7 @@
-//! Cleaned images judged by Pillow (libpng, libjpeg-turbo and libwebp underneath), readers
-//! independent of the crate's parsers and of `image`: every PNG, WebP and JPEG output must open
-//! and fully load there, every frame of an animation, and PNGs must pass `Image.verify()`.
+//! Cleaned images judged by readers independent of the crate's parsers and of `image`: Pillow
+//! (libjpeg-turbo and libwebp underneath, its own PNG reader) must open and fully load every PNG,
+//! WebP and JPEG output, every frame of an animation, and PNGs must pass `Image.verify()`; and
+//! libpng itself (its `pngfix` checker) must read every PNG output without a fault.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -172,5 +173,68 @@ fn pillow_reports_a_damaged_image() {
             name.starts_with("whole-"),
             "{name}: {verdict:?}"
         );
+    }
+}
+
+/// What libpng's `pngfix` says of `path`: its exit code, 0 when the file reads with no fault
+/// (no CRC, length, zlib or truncation error).
+fn pngfix(path: &Path) -> i32 {
+    let out = std::process::Command::new("pngfix")
+        .arg("--quiet")
+        .arg(path)
+        .output()
+        .unwrap();
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn libpng_reads_every_cleaned_png_without_a_fault() {
+    if !pngfix_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (name, input) in inputs() {
+        let Ok(out) = Sanitizer::new().sanitize(&name, &input) else {
+            continue;
+        };
+        if out.kind().extension() != "png" {
+            continue;
+        }
+        let path = tmp.path().join(format!("out-{name}.png"));
+        std::fs::write(&path, out.bytes()).unwrap();
+        match pngfix(&path) {
+            0 => checked += 1,
+            code => failures.push(format!("{name}: pngfix exit {code:#04x}")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(checked >= 5, "only {checked} PNGs checked");
+}
+
+#[test]
+fn libpng_reports_a_damaged_png() {
+    // The judge can fail: a broken CRC and a cut file are faults; the whole file is not.
+    if !pngfix_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let png = Sanitizer::new()
+        .sanitize("p.png", &encode_png(&picture(40, 30)))
+        .unwrap()
+        .bytes()
+        .to_vec();
+    let mut bad_crc = png.clone();
+    let iend = bad_crc.len() - 12;
+    bad_crc[iend - 1] ^= 1; // the last IDAT's CRC
+    for (name, bytes, clean) in [
+        ("whole.png", &png[..], true),
+        ("crc.png", &bad_crc[..], false),
+        ("cut.png", &png[..png.len() * 2 / 3], false),
+    ] {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(pngfix(&path) == 0, clean, "{name}");
     }
 }
