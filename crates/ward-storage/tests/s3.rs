@@ -1083,6 +1083,27 @@ async fn bootstrap_fails_when_the_server_refuses_a_step() {
 // ---------------------------------------------------------------------------------------------
 // SSE headers are sent, not filled in by a bucket default
 
+/// A body a little over one part (as the sealed body of a part-sized plaintext is) goes in one
+/// PUT; from a 64th of a part over, in parts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_just_over_one_part_goes_in_one_put() {
+    let part = 5 * 1024 * 1024;
+    let builder = Server::Moto.builder().with_part_size(part);
+    let Some((store, _raw)) = Server::Moto.bare_store(builder).await else {
+        return;
+    };
+    for (extra, multipart) in [(2048, false), (part / 64 - 1, false), (part / 64, true)] {
+        let key = fresh_key(FileKind::Pdf);
+        let body = pattern(part + extra, 19);
+        let put = store
+            .put_stream(&key, Box::pin(std::io::Cursor::new(body.clone())))
+            .await
+            .unwrap();
+        assert_eq!(put.etag.unwrap().contains('-'), multipart, "{extra} over");
+        assert_eq!(store.get(&key).await.unwrap().bytes().await.unwrap(), body);
+    }
+}
+
 /// On a bucket whose default encryption was never set, moto reports SSE only when the request
 /// carried it: so the HEAD proves the store sent the headers, on single and multipart puts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -324,7 +324,8 @@ impl S3StoreBuilder {
     }
 
     /// The multipart part size (default [`DEFAULT_PART_SIZE`], at least [`MIN_PART_SIZE`]).
-    /// Streamed bodies larger than one part go multipart; memory stays within two parts.
+    /// Streamed bodies more than a 64th over one part go multipart (a sealed part-sized
+    /// plaintext still goes in one PUT); memory stays within two parts.
     pub fn with_part_size(mut self, part_size: usize) -> Self {
         self.part_size = Some(part_size);
         self

@@ -441,8 +441,12 @@ impl ObjectStore for S3Store {
         mut body: BoxReader,
         _opts: PutOptions,
     ) -> Result<PutResult> {
-        let first = read_part(&mut body, self.part_size, key).await?;
-        if first.len() < self.part_size {
+        // A body up to a 64th over one part goes in one PUT: a sealed body is its plaintext plus
+        // a header and a tag per chunk, so a part-sized plaintext would otherwise become a
+        // multipart upload with a second part of a few KiB (two more round trips).
+        let single_limit = self.part_size + self.part_size / 64;
+        let first = read_part(&mut body, single_limit, key).await?;
+        if first.len() < single_limit {
             return self.put_single(key, first).await;
         }
         self.put_multipart(key, first, &mut body).await
