@@ -5,6 +5,7 @@
 mod ci;
 mod cmd;
 mod fuzz;
+mod mutants;
 mod services;
 mod tools;
 
@@ -17,6 +18,7 @@ tasks:
   ci            run everything CI checks (fmt, clippy, deny, docs, tests)
   services      up|down|status: the S3 test servers (moto, s3s-fs) on loopback
   fuzz          [--smoke | --seconds N]: fuzz ward-sanitize's parsers (cargo fuzz or mutation tests)
+  mutants       [--quick] [--crate NAME]... [-- ARGS]: cargo-mutants over the security modules
 ";
 
 fn main() -> Result<()> {
@@ -32,6 +34,7 @@ fn main() -> Result<()> {
         "ci" => ci::run(rest),
         "services" => services::run(rest),
         "fuzz" => fuzz::run(rest),
+        "mutants" => mutants::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
