@@ -610,9 +610,12 @@ fn range_reads_fetch_only_the_covering_chunks() {
 fn empty_ranges_yield_nothing_and_fetch_nothing() {
     let ct = three_chunks();
     let header = StreamHeader::parse(&ct).unwrap();
-    for at in [0u64, 1024, 2600] {
+    let (h, s) = (HEADER as u64, SEALED as u64);
+    // An empty plan sits, fetching nothing, at the start of the chunk that holds its offset.
+    for (at, sits_at) in [(0u64, h), (1024, h + s), (2600, h + 2 * s)] {
         let plan = header.plan_range(at..at, ct.len() as u64).unwrap();
         assert!(plan.is_empty());
+        assert_eq!(plan.ciphertext_range(), sits_at..sits_at, "at {at}");
         assert_eq!(plan.ciphertext_len(), 0);
         assert_eq!(plan.http_range(), None);
         assert!(range_of(&ct, &dek(), at..at).unwrap().is_empty());
