@@ -155,10 +155,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         &["mutants", "--version"],
     )?;
 
-    // The copies cargo-mutants builds in share the workspace's target directory, so the
-    // dependencies are not built again for each run.
+    // Every run builds in `mutants/` under the target directory: the dependencies are built
+    // there once and reused by later runs. Never the developer's own build directory: cargo names
+    // a workspace crate's artifacts the same whatever the path of its source, so a mutated build
+    // of a crate there would be taken as fresh by an ordinary `cargo test`, and the reverse.
     let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| cmd::root().join("target"), PathBuf::from);
+        .map_or_else(|| cmd::root().join("target"), PathBuf::from)
+        .join("mutants");
     let mut summary = Vec::new();
     let mut failed = false;
     for scope in set

@@ -216,3 +216,19 @@ fn golden_files_match_the_writer_and_their_documented_mutations() {
         );
     }
 }
+
+#[test]
+fn io_errors_keep_their_kind_misuse_is_other_and_bad_input_is_invalid_data() {
+    let reset = to_io(Error::Io(io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        "upload connection reset",
+    )));
+    assert_eq!(reset.kind(), io::ErrorKind::ConnectionReset);
+    assert!(reset.get_ref().is_some_and(|e| !e.is::<Error>()));
+    let misuse = to_io(Error::ApiMisuse("write after the final chunk"));
+    assert_eq!(misuse.kind(), io::ErrorKind::Other);
+    assert!(matches!(Error::from_io(misuse), Error::ApiMisuse(_)));
+    let forged = to_io(Error::Decrypt);
+    assert_eq!(forged.kind(), io::ErrorKind::InvalidData);
+    assert!(matches!(Error::from_io(forged), Error::Decrypt));
+}
