@@ -355,3 +355,23 @@ async fn clear_forgets_every_key_and_wins_over_a_lookup_in_flight() {
         "{cached:?}"
     );
 }
+
+#[tokio::test]
+async fn wrapped_source_activates_the_key_it_is_told_to() {
+    let ring = format!(
+        "1:{}:active",
+        KeyMaterial::generate().unwrap().to_base64().as_str()
+    );
+    let kek: Arc<dyn KeyEncryptionKey> = Arc::new(LocalKek::parse(&ring).unwrap());
+    let source = WrappedKeySource::new(kek, "workspace-a");
+    let first = source.generate().await.unwrap().dek_id();
+    let second = source.generate().await.unwrap().dek_id();
+    assert_eq!(source.active_key().await.unwrap().id(), first);
+    source.activate(second).unwrap();
+    assert_eq!(source.active_key().await.unwrap().id(), second);
+    assert!(matches!(
+        source.activate(KeyId(99)),
+        Err(Error::UnknownKeyId { key_id: KeyId(99) })
+    ));
+    assert_eq!(source.active_key().await.unwrap().id(), second);
+}
