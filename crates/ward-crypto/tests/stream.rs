@@ -246,6 +246,33 @@ fn stream_fails_to_decrypt_truncated_file() {
     }
 }
 
+/// A stream cut so that only a bare tag's worth of bytes follows a full batch of chunks: the
+/// reader calls it truncated (an empty chunk is final only as the stream's only chunk) rather
+/// than trying to open those bytes as a final chunk.
+#[test]
+fn a_bare_tag_after_full_batches_reads_as_truncated() {
+    // 1 KiB chunks go 16 to a batch: 17 chunks, cut 16 bytes into the 17th.
+    let ct = encrypt_to_vec_with(&dek(), &plaintext(17 * 1024), CTX, &small()).unwrap();
+    let cut = ct[..HEADER + 16 * SEALED + 16].to_vec();
+    let err = rt().block_on(async {
+        let mut out = Vec::new();
+        StreamDecryptor::new(&dek(), &cut[..], CTX)
+            .read_to_end(&mut out)
+            .await
+            .unwrap_err()
+    });
+    assert!(
+        matches!(
+            Error::from_io(err),
+            Error::Malformed {
+                reason: "truncated: final chunk missing",
+                ..
+            }
+        ),
+        "a cut stream is reported as truncated"
+    );
+}
+
 #[test]
 fn stream_fails_to_decrypt_with_trailing_bytes() {
     let mut ct = three_chunks();
