@@ -1155,3 +1155,24 @@ async fn encrypting_reader_passes_a_source_failure_on_and_never_seals_the_final_
         assert!(decrypt_to_vec(&dek(), &ct, CTX).is_err(), "len {len}");
     }
 }
+
+/// A source that fails while the header is read is an I/O error, not a truncated header: the
+/// caller may retry it.
+#[tokio::test]
+async fn a_failing_source_while_reading_the_header_is_an_io_error() {
+    let ct = encrypt_to_vec(&dek(), b"abc", CTX).unwrap();
+    for cut in [4, 9, 40] {
+        let err = read_header(&mut trickle(ct[..cut].to_vec(), true))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Io(e) if e.to_string() == "upload connection reset"),
+            "cut {cut}: {err:?}"
+        );
+        // The same bytes ending cleanly are a truncated header.
+        let err = read_header(&mut trickle(ct[..cut].to_vec(), false))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Malformed { .. }), "cut {cut}: {err:?}");
+    }
+}
