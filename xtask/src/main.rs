@@ -5,6 +5,7 @@
 mod ci;
 mod cmd;
 mod fuzz;
+mod mutants;
 mod services;
 mod tools;
 
@@ -18,6 +19,7 @@ tasks:
   services      up|down|status: the S3 test servers (moto, s3s-fs) on loopback
   fuzz          [--smoke | --seconds N]: fuzz ward-sanitize's parsers (cargo fuzz or mutation tests)
   judges        install the independent judges ward-sanitize's tests use (exiftool, qpdf, pngfix, Pillow)
+  mutants       [--quick] [--crate NAME]... [-- ARGS]: cargo-mutants over the security modules
 ";
 
 fn main() -> Result<()> {
@@ -34,6 +36,7 @@ fn main() -> Result<()> {
         "services" => services::run(rest),
         "fuzz" => fuzz::run(rest),
         "judges" => tools::judges(),
+        "mutants" => mutants::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -126,3 +126,12 @@ fn indexer_debug_shows_no_key() {
     assert!(shown.contains("KeyMaterial(******)"), "{shown}");
     assert!(shown.contains("Email"));
 }
+
+#[test]
+fn index_debug_shows_its_version_key_and_length_only() {
+    let index = indexer("p", Normalizer::Exact).index("v");
+    assert_eq!(
+        format!("{index:?}"),
+        "BlindIndex { version: 1, key_id: KeyId(3), len: 21 }"
+    );
+}

@@ -16,8 +16,10 @@ fn material() -> KeyMaterial {
     KeyMaterial::from_bytes(&SECRET).unwrap()
 }
 
-/// Fails if `shown` contains the secret as base64, hex (either case) or a decimal byte list.
+/// Fails if `shown` contains the secret as base64, hex (either case) or a decimal byte list, or
+/// shows nothing at all (hiding everything would hide the secret too, and help no one debugging).
 fn assert_hides_secret(what: &str, shown: &str) {
+    assert!(!shown.is_empty(), "{what} shows nothing");
     let base64 = material().to_base64().to_string();
     let hex: String = SECRET.iter().map(|b| format!("{b:02x}")).collect();
     let decimal = format!("{:?}", &SECRET[..4])
@@ -63,7 +65,12 @@ async fn no_key_holding_type_prints_its_key() {
 
     let wrapped = WrappedKeySource::new(kek, "ws");
     wrapped.generate().await.unwrap();
-    assert_hides_secret("WrappedKeySource", &format!("{wrapped:?}"));
+    let shown = format!("{wrapped:?}");
+    assert_hides_secret("WrappedKeySource", &shown);
+    assert!(
+        shown.contains("key_ids: [KeyId(1)], active: Some(KeyId(1))"),
+        "{shown}"
+    );
 
     let blind = BlindIndexer::builder("p").build(&dek, b"ws").unwrap();
     assert_hides_secret("BlindIndexer", &format!("{blind:?}"));

@@ -285,3 +285,93 @@ async fn expired_keys_are_swept_on_any_lookup() {
         "{debug}"
     );
 }
+
+/// Invalidating one key drops that key only: the active key stays cached, and later lookups are
+/// cached again (an invalidation does not stop caching for good).
+#[tokio::test]
+async fn invalidating_one_key_leaves_the_others_cached() {
+    let inner = counting();
+    let active = inner.inner.generate().unwrap();
+    let other = inner.inner.generate().unwrap();
+    let cached = CachedKeySource::new(Arc::clone(&inner), CachePolicy::new());
+    assert_eq!(cached.active_key().await.unwrap().id(), active);
+    cached.key(other).await.unwrap();
+    assert_eq!(inner.fetches.load(Ordering::SeqCst), 2);
+
+    cached.invalidate(other);
+    assert_eq!(cached.active_key().await.unwrap().id(), active);
+    assert_eq!(
+        inner.fetches.load(Ordering::SeqCst),
+        2,
+        "the active key is still cached"
+    );
+    cached.key(other).await.unwrap();
+    cached.key(other).await.unwrap();
+    assert_eq!(
+        inner.fetches.load(Ordering::SeqCst),
+        3,
+        "fetched once again, then cached"
+    );
+}
+
+/// `clear` drops every cached key, and a lookup in flight across it caches nothing and reports
+/// a key destroyed meanwhile, as for `invalidate`.
+#[tokio::test]
+async fn clear_forgets_every_key_and_wins_over_a_lookup_in_flight() {
+    let inner = counting();
+    let id = inner.inner.generate().unwrap();
+    let cached = CachedKeySource::new(Arc::clone(&inner), CachePolicy::new());
+    cached.key(id).await.unwrap();
+    cached.clear();
+    assert!(
+        format!("{cached:?}").contains("cached_key_ids: []"),
+        "{cached:?}"
+    );
+    cached.key(id).await.unwrap();
+    assert_eq!(inner.fetches.load(Ordering::SeqCst), 2);
+
+    let gated = Arc::new(Gated {
+        inner: InMemoryKeySource::new(),
+        entered: tokio::sync::Notify::new(),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let id = gated.inner.generate().unwrap();
+    let cached = Arc::new(CachedKeySource::new(Arc::clone(&gated), CachePolicy::new()));
+    let lookup = tokio::spawn({
+        let cached = Arc::clone(&cached);
+        async move { cached.key(id).await }
+    });
+    gated.entered.notified().await;
+    gated.inner.destroy(id).unwrap();
+    cached.clear();
+    gated.gate.add_permits(10);
+    let in_flight = lookup.await.unwrap();
+    assert!(
+        matches!(in_flight, Err(Error::KeyDestroyed { .. })),
+        "{in_flight:?}"
+    );
+    assert!(
+        format!("{cached:?}").contains("cached_key_ids: []"),
+        "{cached:?}"
+    );
+}
+
+#[tokio::test]
+async fn wrapped_source_activates_the_key_it_is_told_to() {
+    let ring = format!(
+        "1:{}:active",
+        KeyMaterial::generate().unwrap().to_base64().as_str()
+    );
+    let kek: Arc<dyn KeyEncryptionKey> = Arc::new(LocalKek::parse(&ring).unwrap());
+    let source = WrappedKeySource::new(kek, "workspace-a");
+    let first = source.generate().await.unwrap().dek_id();
+    let second = source.generate().await.unwrap().dek_id();
+    assert_eq!(source.active_key().await.unwrap().id(), first);
+    source.activate(second).unwrap();
+    assert_eq!(source.active_key().await.unwrap().id(), second);
+    assert!(matches!(
+        source.activate(DekId(99)),
+        Err(Error::UnknownKeyId { key_id: DekId(99) })
+    ));
+    assert_eq!(source.active_key().await.unwrap().id(), second);
+}

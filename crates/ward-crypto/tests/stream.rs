@@ -246,6 +246,33 @@ fn stream_fails_to_decrypt_truncated_file() {
     }
 }
 
+/// A stream cut so that only a bare tag's worth of bytes follows a full batch of chunks: the
+/// reader calls it truncated (an empty chunk is final only as the stream's only chunk) rather
+/// than trying to open those bytes as a final chunk.
+#[test]
+fn a_bare_tag_after_full_batches_reads_as_truncated() {
+    // 1 KiB chunks go 16 to a batch: 17 chunks, cut 16 bytes into the 17th.
+    let ct = encrypt_to_vec_with(&dek(), &plaintext(17 * 1024), CTX, &small()).unwrap();
+    let cut = ct[..HEADER + 16 * SEALED + 16].to_vec();
+    let err = rt().block_on(async {
+        let mut out = Vec::new();
+        StreamDecryptor::new(&dek(), &cut[..], CTX)
+            .read_to_end(&mut out)
+            .await
+            .unwrap_err()
+    });
+    assert!(
+        matches!(
+            Error::from_io(err),
+            Error::Malformed {
+                reason: "truncated: final chunk missing",
+                ..
+            }
+        ),
+        "a cut stream is reported as truncated"
+    );
+}
+
 #[test]
 fn stream_fails_to_decrypt_with_trailing_bytes() {
     let mut ct = three_chunks();
@@ -610,9 +637,12 @@ fn range_reads_fetch_only_the_covering_chunks() {
 fn empty_ranges_yield_nothing_and_fetch_nothing() {
     let ct = three_chunks();
     let header = StreamHeader::parse(&ct).unwrap();
-    for at in [0u64, 1024, 2600] {
+    let (h, s) = (HEADER as u64, SEALED as u64);
+    // An empty plan sits, fetching nothing, at the start of the chunk that holds its offset.
+    for (at, sits_at) in [(0u64, h), (1024, h + s), (2600, h + 2 * s)] {
         let plan = header.plan_range(at..at, ct.len() as u64).unwrap();
         assert!(plan.is_empty());
+        assert_eq!(plan.ciphertext_range(), sits_at..sits_at, "at {at}");
         assert_eq!(plan.ciphertext_len(), 0);
         assert_eq!(plan.http_range(), None);
         assert!(range_of(&ct, &dek(), at..at).unwrap().is_empty());
@@ -1123,5 +1153,26 @@ async fn encrypting_reader_passes_a_source_failure_on_and_never_seals_the_final_
         // Fail closed: later reads fail too, and what came out before never opens.
         assert!(reader.read(&mut buf).await.is_err());
         assert!(decrypt_to_vec(&dek(), &ct, CTX).is_err(), "len {len}");
+    }
+}
+
+/// A source that fails while the header is read is an I/O error, not a truncated header: the
+/// caller may retry it.
+#[tokio::test]
+async fn a_failing_source_while_reading_the_header_is_an_io_error() {
+    let ct = encrypt_to_vec(&dek(), b"abc", CTX).unwrap();
+    for cut in [4, 9, 40] {
+        let err = read_header(&mut trickle(ct[..cut].to_vec(), true))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Io(e) if e.to_string() == "upload connection reset"),
+            "cut {cut}: {err:?}"
+        );
+        // The same bytes ending cleanly are a truncated header.
+        let err = read_header(&mut trickle(ct[..cut].to_vec(), false))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Malformed { .. }), "cut {cut}: {err:?}");
     }
 }

@@ -82,4 +82,16 @@ mod tests {
         assert_eq!(orientation(&b[..12]), None);
         assert_eq!(orientation(b"II*\0\xff\xff\xff\xff"), None);
     }
+
+    #[test]
+    fn an_orientation_of_another_type_or_count_is_none() {
+        // Little-endian block: type at bytes 12..14, count at 14..18.
+        let mut long = block(false, 6);
+        long[12] = 4;
+        assert_eq!(orientation(&long), None, "type LONG");
+        let mut two = block(false, 6);
+        two[14] = 2;
+        assert_eq!(orientation(&two), None, "count 2");
+        assert_eq!(orientation(&block(false, 6)), Some(6));
+    }
 }

@@ -231,3 +231,20 @@ pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Resu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_decodes_are_as_set_and_never_zero() {
+        let limits = Limits::default().with_max_concurrent_decodes(3);
+        assert_eq!(limits.max_concurrent_decodes(), 3);
+        assert_eq!(
+            Limits::default()
+                .with_max_concurrent_decodes(0)
+                .max_concurrent_decodes(),
+            1
+        );
+    }
+}

@@ -277,6 +277,22 @@ mod tests {
     }
 
     #[test]
+    fn accessors_debug_and_as_ref_show_the_parts_and_the_text() {
+        let (ws, owner, id) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let key = ObjectKey::new(ws, Owner::Session(owner), id, FileKind::Png);
+        assert_eq!(key.attachment(), id);
+        assert_eq!(key.workspace(), WorkspaceId::from(ws));
+        assert_eq!(key.owner(), Owner::Session(owner));
+        let as_ref: &str = key.as_ref();
+        assert_eq!(as_ref, key.as_str());
+        assert_eq!(format!("{key:?}"), format!("ObjectKey({:?})", key.as_str()));
+        assert_eq!(key.to_string(), key.as_str());
+        let prefix = KeyPrefix::owner(ws, Owner::Session(owner));
+        assert_eq!(prefix.to_string(), prefix.as_str());
+        assert!(key.as_str().starts_with(&prefix.to_string()));
+    }
+
+    #[test]
     fn every_kind_round_trips_through_its_string() {
         for kind in FileKind::ALL {
             for owner in [

@@ -242,6 +242,39 @@ mod tests {
     }
 
     #[test]
+    fn customer_keys_are_equal_only_with_the_same_bytes() {
+        let varied: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5A);
+        let a = SseCustomerKey::from_base64(&STANDARD.encode(varied)).unwrap();
+        let again = SseCustomerKey::from_base64(&STANDARD.encode(varied)).unwrap();
+        let other = SseCustomerKey::generate().unwrap();
+        assert_eq!(a, again);
+        assert_ne!(a, other);
+        assert_eq!(
+            SsePolicy::CustomerKey(a.clone()),
+            SsePolicy::CustomerKey(again)
+        );
+        assert_ne!(SsePolicy::CustomerKey(a), SsePolicy::CustomerKey(other));
+    }
+
+    #[test]
+    fn observed_sse_is_empty_only_when_every_header_is_absent() {
+        assert!(ObservedSse::default().is_empty());
+        let one = |set: fn(&mut ObservedSse)| {
+            let mut observed = ObservedSse::default();
+            set(&mut observed);
+            observed
+        };
+        for observed in [
+            one(|o| o.algorithm = Some("AES256".into())),
+            one(|o| o.kms_key_id = Some("k".into())),
+            one(|o| o.customer_algorithm = Some("AES256".into())),
+            one(|o| o.customer_key_md5 = Some("bWQ1".into())),
+        ] {
+            assert!(!observed.is_empty(), "{observed:?}");
+        }
+    }
+
+    #[test]
     fn expected_algorithms_are_the_exact_header_values() {
         assert_eq!(SsePolicy::S3Managed.expected_algorithm(), "AES256");
         let kms = SsePolicy::Kms { key_id: "k".into() };

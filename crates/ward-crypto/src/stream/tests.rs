@@ -220,3 +220,54 @@ fn golden_files_match_the_writer_and_their_documented_mutations() {
         );
     }
 }
+
+#[test]
+fn io_errors_keep_their_kind_misuse_is_other_and_bad_input_is_invalid_data() {
+    let reset = to_io(Error::Io(io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        "upload connection reset",
+    )));
+    assert_eq!(reset.kind(), io::ErrorKind::ConnectionReset);
+    assert!(reset.get_ref().is_some_and(|e| !e.is::<Error>()));
+    let misuse = to_io(Error::ApiMisuse(ApiMisuse::WriteAfterFinish));
+    assert_eq!(misuse.kind(), io::ErrorKind::Other);
+    assert!(matches!(Error::from_io(misuse), Error::ApiMisuse(_)));
+    let forged = to_io(Error::Decrypt);
+    assert_eq!(forged.kind(), io::ErrorKind::InvalidData);
+    assert!(matches!(Error::from_io(forged), Error::Decrypt));
+}
+
+#[test]
+fn batches_hold_about_256_kib_of_chunks_at_least_one_at_most_sixteen() {
+    assert_eq!(chunk::batch_chunks(MIN_CHUNK_SIZE as usize), 16);
+    assert_eq!(chunk::batch_chunks(DEFAULT_CHUNK_SIZE as usize), 4);
+    assert_eq!(chunk::batch_chunks(128 * 1024), 2);
+    // The largest chunks are opened one at a time, so memory stays at about two chunks.
+    assert_eq!(chunk::batch_chunks(MAX_CHUNK_SIZE as usize), 1);
+}
+
+#[test]
+fn batches_without_room_for_their_tags_are_refused_not_sealed_or_opened() {
+    let (header, mut sealer) = start_golden(1024, CURRENT_VERSION);
+    let region = 1024 + TAG_LEN;
+    // Nothing at all, a lone chunk shorter than a tag, a full chunk then a stub shorter than a tag.
+    for len in [0, TAG_LEN - 1, region + TAG_LEN - 1] {
+        let mut batch = vec![0u8; len];
+        assert!(
+            matches!(
+                sealer.seal_batch(&mut batch, 1024, true),
+                Err(Error::ApiMisuse(_))
+            ),
+            "seal {len}"
+        );
+        let key = StreamKey::for_reading(&golden_key(), &header).unwrap();
+        let mut opener = ChunkOpener::new(key, &header, GOLDEN_CONTEXT, 0);
+        assert!(
+            matches!(
+                opener.open_batch(&mut batch, 1024, true),
+                Err(Error::Malformed { .. })
+            ),
+            "open {len}"
+        );
+    }
+}
