@@ -132,6 +132,6 @@ fn index_debug_shows_its_version_key_and_length_only() {
     let index = indexer("p", Normalizer::Exact).index("v");
     assert_eq!(
         format!("{index:?}"),
-        "BlindIndex { version: 1, key_id: KeyId(3), len: 21 }"
+        "BlindIndex { version: 1, key_id: DekId(3), len: 21 }"
     );
 }

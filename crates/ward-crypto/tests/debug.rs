@@ -68,7 +68,7 @@ async fn no_key_holding_type_prints_its_key() {
     let shown = format!("{wrapped:?}");
     assert_hides_secret("WrappedKeySource", &shown);
     assert!(
-        shown.contains("key_ids: [KeyId(1)], active: Some(KeyId(1))"),
+        shown.contains("key_ids: [DekId(1)], active: Some(DekId(1))"),
         "{shown}"
     );
 

@@ -256,7 +256,7 @@ fn batches_without_room_for_their_tags_are_refused_not_sealed_or_opened() {
         assert!(
             matches!(
                 sealer.seal_batch(&mut batch, 1024, true),
-                Err(Error::ApiMisuse(_))
+                Err(Error::Internal(_))
             ),
             "seal {len}"
         );
