@@ -230,10 +230,15 @@ impl DataKeySource for Gated {
     }
 }
 
-/// M5: a key destroyed and invalidated while a lookup is in flight is not cached (nor returned)
-/// by that lookup; the next lookup reports it destroyed.
-#[tokio::test]
-async fn a_key_destroyed_during_a_lookup_is_not_cached_by_it() {
+/// A cache over a source whose lookups wait at a gate: one lookup of a fresh key is started and
+/// held inside the source, then the key is destroyed there. Returns the gated source, the cache,
+/// the key id and the held lookup.
+async fn lookup_held_then_key_destroyed() -> (
+    Arc<Gated>,
+    Arc<CachedKeySource<Arc<Gated>>>,
+    DekId,
+    tokio::task::JoinHandle<ward_crypto::Result<Arc<DataKey>>>,
+) {
     let gated = Arc::new(Gated {
         inner: InMemoryKeySource::new(),
         entered: tokio::sync::Notify::new(),
@@ -247,6 +252,14 @@ async fn a_key_destroyed_during_a_lookup_is_not_cached_by_it() {
     });
     gated.entered.notified().await;
     gated.inner.destroy(id).unwrap();
+    (gated, cached, id, lookup)
+}
+
+/// M5: a key destroyed and invalidated while a lookup is in flight is not cached (nor returned)
+/// by that lookup; the next lookup reports it destroyed.
+#[tokio::test]
+async fn a_key_destroyed_during_a_lookup_is_not_cached_by_it() {
+    let (gated, cached, id, lookup) = lookup_held_then_key_destroyed().await;
     cached.invalidate(id);
     gated.gate.add_permits(10);
     let in_flight = lookup.await.unwrap();
@@ -330,19 +343,7 @@ async fn clear_forgets_every_key_and_wins_over_a_lookup_in_flight() {
     cached.key(id).await.unwrap();
     assert_eq!(inner.fetches.load(Ordering::SeqCst), 2);
 
-    let gated = Arc::new(Gated {
-        inner: InMemoryKeySource::new(),
-        entered: tokio::sync::Notify::new(),
-        gate: tokio::sync::Semaphore::new(0),
-    });
-    let id = gated.inner.generate().unwrap();
-    let cached = Arc::new(CachedKeySource::new(Arc::clone(&gated), CachePolicy::new()));
-    let lookup = tokio::spawn({
-        let cached = Arc::clone(&cached);
-        async move { cached.key(id).await }
-    });
-    gated.entered.notified().await;
-    gated.inner.destroy(id).unwrap();
+    let (gated, cached, _, lookup) = lookup_held_then_key_destroyed().await;
     cached.clear();
     gated.gate.add_permits(10);
     let in_flight = lookup.await.unwrap();

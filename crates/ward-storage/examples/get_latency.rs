@@ -18,10 +18,11 @@ use tokio::io::AsyncReadExt as _;
 use uuid::Uuid;
 use ward_crypto::{DataKey, DekId, InMemoryKeySource};
 use ward_storage::bootstrap::ensure_bucket;
+use ward_storage::conformance::fresh_key;
 use ward_storage::s3::Environment;
 use ward_storage::{
-    EncryptedStore, FileKind, LocalStore, ObjectKey, ObjectStore, ObjectStoreExt as _, Owner,
-    S3Store, S3StoreBuilder, SharedAcrossWorkspaces,
+    EncryptedStore, FileKind, LocalStore, ObjectKey, ObjectStore, ObjectStoreExt as _, S3Store,
+    S3StoreBuilder, SharedAcrossWorkspaces,
 };
 
 type Failure = Box<dyn std::error::Error>;
@@ -48,15 +49,6 @@ fn median_ms(mut samples: Vec<f64>) -> f64 {
     samples[samples.len() / 2]
 }
 
-fn key() -> ObjectKey {
-    ObjectKey::new(
-        Uuid::new_v4(),
-        Owner::Session(Uuid::new_v4()),
-        Uuid::new_v4(),
-        FileKind::Pdf,
-    )
-}
-
 fn data(size: usize) -> Vec<u8> {
     (0..size).map(|i| (i.wrapping_mul(7) >> 3) as u8).collect()
 }
@@ -69,7 +61,7 @@ async fn pair(
     size: usize,
     runs: usize,
 ) -> Result<(), Failure> {
-    let (plain_key, sealed_key) = (key(), key());
+    let (plain_key, sealed_key) = (fresh_key(FileKind::Pdf), fresh_key(FileKind::Pdf));
     let body = bytes::Bytes::from(data(size));
     let (mut plain, mut sealed) = (Vec::new(), Vec::new());
     for _ in 0..runs {

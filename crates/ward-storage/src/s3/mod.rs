@@ -694,9 +694,8 @@ impl Presign for S3Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{FileKind, Owner};
+    use crate::key::FileKind;
     use crate::sse::SseCustomerKey;
-    use uuid::Uuid;
 
     /// A store on an https endpoint nothing listens on: presigning is computed locally.
     fn store(sse: SsePolicy, allow_presigned_put: bool) -> S3Store {
@@ -711,12 +710,7 @@ mod tests {
     }
 
     fn key() -> ObjectKey {
-        ObjectKey::new(
-            Uuid::new_v4(),
-            Owner::Session(Uuid::new_v4()),
-            Uuid::new_v4(),
-            FileKind::Pdf,
-        )
+        crate::conformance::fresh_key(FileKind::Pdf)
     }
 
     use crate::store::MAX_PRESIGN_EXPIRY;
