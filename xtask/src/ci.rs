@@ -66,10 +66,12 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
             .env("RUSTDOCFLAGS", "-Dwarnings"),
     )?;
 
-    // The README's test command sets up what the tests need on a fresh machine: the S3 test
-    // servers (moto, s3s-fs), exiftool, qpdf, pngfix and Pillow, each installed only when missing. In CI
+    // The README's test command sets up what the tests need on a fresh machine: PostgreSQL
+    // (started when it is down), the S3 test servers (moto, s3s-fs), exiftool, qpdf, pngfix and Pillow, each installed only when missing. In CI
     // a set-up failure fails the run; on a developer machine it is a warning, and the tests that
     // need the missing part print why they skip.
+    step("PostgreSQL for ward-domain's tests");
+    required(in_ci, "PostgreSQL", crate::services::postgres_up())?;
     step("services for the integration tests");
     required(in_ci, "the S3 test servers", crate::services::up())?;
     crate::services::export_env();

@@ -249,3 +249,52 @@ fn answers(addr: &str) -> bool {
     let mut head = [0u8; 5];
     stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
 }
+
+/// Where ward-domain's tests find PostgreSQL (trust auth, database `test`).
+const POSTGRES_ADDR: &str = "127.0.0.1:5432";
+
+/// Makes sure PostgreSQL answers on [`POSTGRES_ADDR`]: when it does not, starts the machine's
+/// clusters (`pg_ctlcluster`, Debian's PostgreSQL packages) and waits for it. ward-domain's tests
+/// connect there (or to `WARD_TEST_DATABASE_URL`).
+pub(crate) fn postgres_up() -> Result<()> {
+    if postgres_answers() {
+        println!("PostgreSQL answers at {POSTGRES_ADDR}");
+        return Ok(());
+    }
+    let clusters = Path::new("/etc/postgresql");
+    if !clusters.is_dir() {
+        bail!(
+            "PostgreSQL does not answer at {POSTGRES_ADDR} and no cluster is installed under /etc/postgresql"
+        );
+    }
+    for version in fs::read_dir(clusters)? {
+        let version = version?.file_name();
+        let version = version.to_string_lossy();
+        step(&format!("starting PostgreSQL {version}"));
+        // A cluster that is already running or fails to start is reported by the wait below.
+        let _ = cmd::run(
+            "pg_ctlcluster",
+            &["--skip-systemctl-redirect", &version, "main", "start"],
+        );
+    }
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if postgres_answers() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    bail!(
+        "PostgreSQL did not answer at {POSTGRES_ADDR} within {}s",
+        START_TIMEOUT.as_secs()
+    )
+}
+
+/// Whether something accepts connections on the PostgreSQL port.
+fn postgres_answers() -> bool {
+    POSTGRES_ADDR
+        .parse::<SocketAddr>()
+        .ok()
+        .and_then(|a| TcpStream::connect_timeout(&a, Duration::from_secs(1)).ok())
+        .is_some()
+}
