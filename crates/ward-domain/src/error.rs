@@ -1,0 +1,115 @@
+//! The crate's one error type.
+
+use ward_types::Fault;
+
+/// The result of ward-domain calls.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in ward-domain. No message holds PHI, key bytes or credentials:
+/// rows are named by id, values never.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The row does not exist in this workspace (or another workspace's row was named: the two
+    /// are not told apart).
+    #[error("{resource} {id} not found")]
+    NotFound {
+        /// The kind of row (`client`, `session`, `attachment`, `workspace`).
+        resource: &'static str,
+        /// Its id.
+        id: String,
+    },
+
+    /// A value the caller gave breaks a rule.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which input.
+        field: &'static str,
+        /// Which rule, without echoing the value.
+        reason: &'static str,
+    },
+
+    /// The change conflicts with the stored state (a duplicate, or a row changed meanwhile).
+    #[error("conflict: {reason}")]
+    Conflict {
+        /// What conflicts, without echoing values.
+        reason: &'static str,
+    },
+
+    /// An upload exceeds a limit or quota; the figures say by how much (in MB, no names).
+    #[error("{0}")]
+    QuotaExceeded(crate::quota::QuotaFigures),
+
+    /// A sealed value did not open in the cell it was read from: it was written for another
+    /// row, column or workspace, or altered, or its key is gone.
+    #[error("sealed value in {table}.{column} of row {row} does not open")]
+    Unsealable {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// The row id.
+        row: String,
+        /// Why, from ward-crypto.
+        #[source]
+        source: ward_crypto::Error,
+    },
+
+    /// Reading the uploaded body failed (the client went away, or its stream broke).
+    #[error("reading the upload failed")]
+    UploadRead(#[source] std::io::Error),
+
+    /// A bug in ward (a task panicked, a promise of the code did not hold).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+
+    /// A stored value is not what ward writes (a corrupt key state, a malformed row).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(&'static str),
+
+    /// Keys, sealing or opening failed.
+    #[error(transparent)]
+    Crypto(#[from] ward_crypto::Error),
+
+    /// The object store failed.
+    #[error(transparent)]
+    Storage(#[from] ward_storage::Error),
+
+    /// An upload was refused by validation or sanitising.
+    #[error(transparent)]
+    Sanitize(#[from] ward_sanitize::Error),
+
+    /// The database failed (connection, query or constraint).
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+impl Error {
+    /// Whose fault the error is, for mapping to a response.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::NotFound { .. } => Fault::NotFound,
+            Self::InvalidInput { .. } => Fault::ClientInput,
+            Self::Conflict { .. } => Fault::Conflict,
+            Self::QuotaExceeded(_) => Fault::Limit,
+            Self::UploadRead(_) => Fault::ClientInput,
+            Self::Unsealable { .. } | Self::Corrupt(_) | Self::Internal(_) => Fault::Server,
+            Self::Crypto(e) => e.fault(),
+            Self::Storage(e) => e.fault(),
+            Self::Sanitize(e) => e.fault(),
+            Self::Database(e) => match e {
+                sea_orm::DbErr::Conn(_) | sea_orm::DbErr::ConnectionAcquire(_) => {
+                    Fault::Unavailable
+                }
+                _ => Fault::Server,
+            },
+        }
+    }
+
+    pub(crate) fn not_found(resource: &'static str, id: impl ToString) -> Self {
+        Self::NotFound {
+            resource,
+            id: id.to_string(),
+        }
+    }
+}

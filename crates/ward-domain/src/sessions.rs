@@ -1,0 +1,207 @@
+//! `Sessions`: a client's appointments, SOAP notes sealed to their cell.
+
+use std::fmt;
+use std::sync::Arc;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, DatabaseConnection,
+    EntityTrait as _, QueryFilter as _,
+};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+use ward_types::WorkspaceId;
+use zeroize::Zeroize as _;
+
+use crate::audit::{self, Action, Actor, AuditMetadata, AuditRecord};
+use crate::cells::{Cell, CellCipher};
+use crate::clock;
+use crate::db::begin_write;
+use crate::entity::{client, session};
+use crate::error::{Error, Result};
+use crate::keys::DbWorkspaceKeys;
+
+const SOAP_NOTES: Cell = Cell::new("sessions", "soap_notes");
+
+/// Longest SOAP notes, in bytes.
+pub const MAX_SOAP_NOTES_BYTES: usize = 256 * 1024;
+
+/// Sealed SOAP notes in plaintext: `Debug` hides them, drop wipes them.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SoapNotes(pub String);
+
+impl Drop for SoapNotes {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for SoapNotes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SoapNotes({} bytes)", self.0.len())
+    }
+}
+
+fn validate(notes: Option<&SoapNotes>) -> Result<()> {
+    match notes {
+        Some(n) if n.0.len() > MAX_SOAP_NOTES_BYTES => Err(Error::InvalidInput {
+            field: "soap notes",
+            reason: "must be at most 256 KiB",
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A session as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Session {
+    /// The session id.
+    pub id: Uuid,
+    /// The workspace.
+    pub workspace: WorkspaceId,
+    /// The client seen.
+    pub client_id: Uuid,
+    /// The day.
+    pub date: Date,
+    /// The notes, opened.
+    pub soap_notes: Option<SoapNotes>,
+    /// Bytes of attachments (and uploads in flight) charged to the session.
+    pub used_bytes: u64,
+    /// When created.
+    pub created_at: OffsetDateTime,
+    /// When last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+/// Creates, reads and changes sessions; every call is audited.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    db: DatabaseConnection,
+    keys: Arc<DbWorkspaceKeys>,
+}
+
+impl Sessions {
+    pub(crate) fn new(db: DatabaseConnection, keys: Arc<DbWorkspaceKeys>) -> Self {
+        Self { db, keys }
+    }
+
+    /// Creates a session of `client_id` (a client of `workspace`) on `date`; audited as
+    /// `session.create`.
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        workspace: WorkspaceId,
+        client_id: Uuid,
+        date: Date,
+        soap_notes: Option<SoapNotes>,
+    ) -> Result<Session> {
+        validate(soap_notes.as_ref())?;
+        let cells = CellCipher::new(&self.keys, workspace).await?;
+        let id = Uuid::new_v4();
+        let sealed = cells.seal_opt(SOAP_NOTES, id, soap_notes.as_ref().map(|n| n.0.as_str()))?;
+        let now = clock::now();
+        let txn = begin_write(&self.db).await?;
+        let client = client::Entity::find_by_id(client_id)
+            .filter(client::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .one(&txn)
+            .await?;
+        if client.is_none() {
+            return Err(Error::not_found("client", client_id));
+        }
+        session::ActiveModel {
+            id: Set(id),
+            workspace_id: Set(workspace.as_uuid()),
+            client_id: Set(client_id),
+            session_date: Set(date),
+            soap_notes: Set(sealed),
+            used_bytes: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        let record = AuditRecord::new(actor, Action::SessionCreate, id)
+            .with(AuditMetadata::new().id("client_id", client_id));
+        audit::append(&txn, workspace, &record).await?;
+        txn.commit().await?;
+        Ok(Session {
+            id,
+            workspace,
+            client_id,
+            date,
+            soap_notes,
+            used_bytes: 0,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// The session with this id in `workspace`, notes opened; audited as `session.read`.
+    pub async fn get(&self, actor: &Actor, workspace: WorkspaceId, id: Uuid) -> Result<Session> {
+        let row = self.row(workspace, id).await?;
+        let cells = CellCipher::new(&self.keys, workspace).await?;
+        let notes = cells
+            .open_text_opt(SOAP_NOTES, id, row.soap_notes.as_ref())
+            .await?
+            .map(SoapNotes);
+        let txn = begin_write(&self.db).await?;
+        audit::append(
+            &txn,
+            workspace,
+            &AuditRecord::new(actor, Action::SessionRead, id),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Session {
+            id,
+            workspace,
+            client_id: row.client_id,
+            date: row.session_date,
+            soap_notes: notes,
+            used_bytes: crate::workspaces::bytes_from_db(row.used_bytes)?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+
+    /// Replaces the session's notes (`None` clears them); audited as `session.update`.
+    pub async fn update_notes(
+        &self,
+        actor: &Actor,
+        workspace: WorkspaceId,
+        id: Uuid,
+        soap_notes: Option<SoapNotes>,
+    ) -> Result<()> {
+        validate(soap_notes.as_ref())?;
+        let cells = CellCipher::new(&self.keys, workspace).await?;
+        let sealed = cells.seal_opt(SOAP_NOTES, id, soap_notes.as_ref().map(|n| n.0.as_str()))?;
+        let txn = begin_write(&self.db).await?;
+        let done = session::Entity::update_many()
+            .col_expr(session::Column::SoapNotes, Expr::value(sealed))
+            .col_expr(session::Column::UpdatedAt, Expr::value(clock::now()))
+            .filter(session::Column::Id.eq(id))
+            .filter(session::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .exec(&txn)
+            .await?;
+        if done.rows_affected != 1 {
+            return Err(Error::not_found("session", id));
+        }
+        audit::append(
+            &txn,
+            workspace,
+            &AuditRecord::new(actor, Action::SessionUpdate, id),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    async fn row(&self, workspace: WorkspaceId, id: Uuid) -> Result<session::Model> {
+        session::Entity::find_by_id(id)
+            .filter(session::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Error::not_found("session", id))
+    }
+}
