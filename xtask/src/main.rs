@@ -5,6 +5,7 @@
 mod ci;
 mod cmd;
 mod fuzz;
+mod migrate;
 mod mutants;
 mod services;
 mod tools;
@@ -19,6 +20,7 @@ tasks:
   services      up|down|status: the S3 test servers (moto, s3s-fs) on loopback
   fuzz          [--smoke | --seconds N]: fuzz ward-sanitize's parsers (cargo fuzz or mutation tests)
   judges        install the independent judges ward-sanitize's tests use (exiftool, qpdf, pngfix, Pillow)
+  migrate       up|down [N]|status|fresh [--database-url URL]: ward's schema migrations
   mutants       [--quick] [--crate NAME]... [-- ARGS]: cargo-mutants over the security modules
 ";
 
@@ -36,6 +38,7 @@ fn main() -> Result<()> {
         "services" => services::run(rest),
         "fuzz" => fuzz::run(rest),
         "judges" => tools::judges(),
+        "migrate" => migrate::run(rest),
         "mutants" => mutants::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
