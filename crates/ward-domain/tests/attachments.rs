@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use image::{ImageFormat, Rgb, RgbImage};
-use sea_orm::EntityTrait as _;
+use sea_orm::{ConnectionTrait as _, DbBackend, EntityTrait as _};
 use time::macros::date;
 use uuid::Uuid;
 use ward_domain::entity::{attachment, client, session, upload_intent, workspace};
@@ -603,6 +603,35 @@ async fn a_failure_at_any_step_leaves_nothing_behind() {
             );
             assert_consistent(&f, &store).await;
 
+            // The finalise transaction fails at COMMIT (PostgreSQL; on SQLite at the insert) and
+            // the compensation's delete fails as well: the object and intent wait for the
+            // reconciler. Then with the delete working, compensation cleans up by itself.
+            let fix = break_finalise(&f).await;
+            set(&faults.fail_delete, true);
+            let err = upload("commit.png").await.unwrap_err();
+            assert!(matches!(err, Error::Database(_)), "{err}");
+            set(&faults.fail_delete, false);
+            assert_eq!(
+                upload_intent::Entity::find()
+                    .all(f.db())
+                    .await
+                    .unwrap()
+                    .len(),
+                2
+            );
+            assert_consistent(&f, &store).await;
+            assert!(upload("commit2.png").await.is_err());
+            assert_eq!(
+                upload_intent::Entity::find()
+                    .all(f.db())
+                    .await
+                    .unwrap()
+                    .len(),
+                2
+            );
+            assert_consistent(&f, &store).await;
+            f.db().execute_unprepared(fix).await.unwrap();
+
             // A crash after the put: the future is dropped mid-upload.
             set(&faults.hang_after_put, true);
             let dropped =
@@ -615,7 +644,7 @@ async fn a_failure_at_any_step_leaves_nothing_behind() {
                     .await
                     .unwrap()
                     .len(),
-                2
+                3
             );
             assert_consistent(&f, &store).await;
 
@@ -633,7 +662,7 @@ async fn a_failure_at_any_step_leaves_nothing_behind() {
                 )
                 .await
                 .unwrap();
-            assert_eq!(late.intents_resolved, 2, "{}", store.name);
+            assert_eq!(late.intents_resolved, 3, "{}", store.name);
             assert!(
                 upload_intent::Entity::find()
                     .all(f.db())
@@ -701,5 +730,36 @@ async fn refused_files_name_the_rule_and_store_nothing() {
         let _ = WorkspaceId::from(Uuid::nil());
         let _ = Actor::system("test");
         f.cleanup().await;
+    }
+}
+
+/// Makes every commit of a transaction that inserted an attachment fail, from inside the
+/// database: on PostgreSQL a deferred constraint trigger raises at COMMIT; SQLite has no
+/// deferred triggers, so there the insert itself is refused (the same finalise transaction
+/// fails). Returns the statement that removes it.
+async fn break_finalise(f: &Fixture) -> &'static str {
+    match f.backend() {
+        DbBackend::Postgres => {
+            f.db()
+                .execute_unprepared(
+                    "CREATE FUNCTION ward_test_refuse() RETURNS trigger LANGUAGE plpgsql AS \
+                     $$ BEGIN RAISE EXCEPTION 'injected commit failure'; END $$; \
+                     CREATE CONSTRAINT TRIGGER ward_test_refuse AFTER INSERT ON attachments \
+                     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ward_test_refuse();",
+                )
+                .await
+                .unwrap();
+            "DROP TRIGGER ward_test_refuse ON attachments; DROP FUNCTION ward_test_refuse();"
+        }
+        _ => {
+            f.db()
+                .execute_unprepared(
+                    "CREATE TRIGGER ward_test_refuse BEFORE INSERT ON attachments \
+                     BEGIN SELECT RAISE(ABORT, 'injected commit failure'); END;",
+                )
+                .await
+                .unwrap();
+            "DROP TRIGGER ward_test_refuse;"
+        }
     }
 }

@@ -1,0 +1,243 @@
+//! ward-domain beside its raw baselines, in the same run:
+//!
+//! - `upload_10MiB`: `Attachments::upload` of a 10 MiB JPEG (read, sanitise, reserve, encrypt,
+//!   put with SSE, verify, finalise) against a raw `S3Store` put of the same bytes, on moto;
+//! - `list_1000`: listing 1,000 attachments with their display names opened against the same
+//!   query without opening them (both append their audit event), on SQLite.
+//!
+//! Needs `cargo xtask services up` for the upload pair (it is skipped, with the reason, without
+//! moto). Run:
+//!
+//! ```text
+//! cargo bench -p ward-domain --bench domain
+//! ```
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion, Throughput};
+use image::codecs::jpeg::JpegEncoder;
+use image::{ImageFormat, Rgb, RgbImage};
+use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+use uuid::Uuid;
+use ward_crypto::{CachePolicy, KeyMaterial, LocalKek};
+use ward_domain::entity::attachment;
+use ward_domain::{
+    Action, Actor, AuditRecord, ClientFields, Domain, UploadLimits, WorkspaceId, migration,
+};
+use ward_storage::bootstrap::ensure_bucket;
+use ward_storage::{
+    Environment, FileKind, LocalStore, ObjectKey, ObjectStore, Owner, PutOptions, RequiredProof,
+    S3StoreBuilder, SsePolicy,
+};
+
+const MIB: usize = 1024 * 1024;
+
+/// A JPEG of noise just under 10 MiB (noise does not compress, so the size is the pixels').
+fn jpeg_10mib() -> Vec<u8> {
+    let mut state = 0x9E37_79B9_u32;
+    let mut side = 2600;
+    loop {
+        let img = RgbImage::from_fn(side, side * 3 / 4, |_, _| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let [a, b, c, _] = state.to_le_bytes();
+            Rgb([a, b, c])
+        });
+        let mut out = Vec::new();
+        JpegEncoder::new_with_quality(&mut out, 85)
+            .encode_image(&img)
+            .expect("jpeg");
+        if out.len() <= 10 * MIB {
+            return out;
+        }
+        side -= 100;
+    }
+}
+
+fn small_png(seed: u8) -> Vec<u8> {
+    let img = RgbImage::from_fn(8, 8, |x, y| Rgb([seed, x as u8, y as u8]));
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+        .expect("png");
+    out
+}
+
+async fn domain(dir: &std::path::Path) -> Domain {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
+    let db = ward_domain::connect(&url).await.expect("db");
+    migration::up(&db).await.expect("migrate");
+    let ring = format!(
+        "1:{}:active",
+        KeyMaterial::generate().expect("key").to_base64().as_str()
+    );
+    Domain::new(
+        db,
+        Arc::new(LocalKek::parse(&ring).expect("ring")),
+        CachePolicy::new(),
+    )
+}
+
+fn limits() -> UploadLimits {
+    UploadLimits::new()
+        .with_max_client_bytes(u64::MAX / 4)
+        .with_max_session_bytes(u64::MAX / 4)
+}
+
+async fn client(d: &Domain, actor: &Actor) -> (WorkspaceId, Uuid) {
+    let ws = d
+        .workspaces()
+        .create("Bench", Some(u64::MAX / 4))
+        .await
+        .expect("ws")
+        .id;
+    let c = d
+        .clients()
+        .create(actor, ws, ClientFields::named("Bench Client"))
+        .await
+        .expect("client")
+        .id;
+    (ws, c)
+}
+
+fn bench_upload(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    let endpoint = std::env::var("WARD_TEST_MOTO_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:9100".to_owned());
+    let store = S3StoreBuilder::new()
+        .with_environment(Environment::Development)
+        .with_endpoint(endpoint)
+        .with_bucket(format!("wdb-{}", &Uuid::new_v4().simple().to_string()[..8]))
+        .with_credentials("moto-bench-access", "moto-bench-secret-key")
+        .with_sse(SsePolicy::S3Managed)
+        .build()
+        .expect("store");
+    if let Err(e) = rt.block_on(ensure_bucket(&store)) {
+        eprintln!(
+            "skipping upload_10MiB: moto is not reachable ({e}); run `cargo xtask services up`"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let actor = Actor::new("user:bench").expect("actor");
+    let d = rt.block_on(domain(dir.path()));
+    let (ws, client_id) = rt.block_on(client(&d, &actor));
+    let store: Arc<dyn ObjectStore> = Arc::new(store);
+    let files = d
+        .attachments(
+            Arc::clone(&store),
+            RequiredProof::ServerSide(SsePolicy::S3Managed),
+        )
+        .with_limits(limits());
+    let jpeg = jpeg_10mib();
+    // The raw put stores what the pipeline stores: the sanitised bytes.
+    let sanitized = ward_sanitize::Sanitizer::new()
+        .sanitize("photo.jpg", &jpeg)
+        .expect("sanitize")
+        .into_bytes();
+    let payload = Bytes::from(sanitized);
+
+    let mut group = c.benchmark_group("upload_10MiB");
+    group.throughput(Throughput::Bytes(jpeg.len() as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    group.bench_function(BenchmarkId::new("raw_s3_put", jpeg.len()), |b| {
+        b.to_async(rt).iter(|| async {
+            let key = ObjectKey::new(
+                ws.as_uuid(),
+                Owner::Client(client_id),
+                Uuid::new_v4(),
+                FileKind::Jpeg,
+            );
+            store
+                .put_opts(&key, payload.clone(), PutOptions::new())
+                .await
+                .expect("put");
+        });
+    });
+    let n = AtomicU64::new(0);
+    group.bench_function(BenchmarkId::new("pipeline", jpeg.len()), |b| {
+        b.to_async(rt).iter(|| async {
+            let name = format!("photo {}.jpg", n.fetch_add(1, Ordering::Relaxed));
+            files
+                .upload(&actor, ws, Owner::Client(client_id), &name, jpeg.as_slice())
+                .await
+                .expect("upload");
+        });
+    });
+    group.finish();
+}
+
+fn bench_list(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let objects = tempfile::tempdir().expect("tempdir");
+    let actor = Actor::new("user:bench").expect("actor");
+    let d = rt.block_on(domain(dir.path()));
+    let (ws, client_id) = rt.block_on(client(&d, &actor));
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(objects.path()).expect("local"));
+    let files = d
+        .attachments(store, RequiredProof::ClientSide)
+        .with_limits(limits());
+    rt.block_on(async {
+        for i in 0..1_000 {
+            files
+                .upload(
+                    &actor,
+                    ws,
+                    Owner::Client(client_id),
+                    &format!("scan {i}.png"),
+                    small_png(i as u8).as_slice(),
+                )
+                .await
+                .expect("upload");
+        }
+    });
+
+    let mut group = c.benchmark_group("list_1000");
+    group.sample_size(20);
+    group.bench_function("ids_only", |b| {
+        b.to_async(rt).iter(|| async {
+            let rows = attachment::Entity::find()
+                .filter(attachment::Column::WorkspaceId.eq(ws.as_uuid()))
+                .filter(attachment::Column::ClientId.eq(client_id))
+                .filter(attachment::Column::DeletedAt.is_null())
+                .all(d.db())
+                .await
+                .expect("query");
+            assert_eq!(rows.len(), 1_000);
+            let txn = sea_orm::TransactionTrait::begin(d.db()).await.expect("txn");
+            ward_domain::audit::append(
+                &txn,
+                ws,
+                &AuditRecord::new(&actor, Action::AttachmentList, client_id),
+            )
+            .await
+            .expect("audit");
+            txn.commit().await.expect("commit");
+        });
+    });
+    group.bench_function("names_opened", |b| {
+        b.to_async(rt).iter(|| async {
+            let listed = files
+                .list(&actor, ws, Owner::Client(client_id))
+                .await
+                .expect("list");
+            assert_eq!(listed.len(), 1_000);
+        });
+    });
+    group.finish();
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut c = Criterion::default().configure_from_args();
+    bench_upload(&mut c, &rt);
+    bench_list(&mut c, &rt);
+    c.final_summary();
+}
