@@ -404,6 +404,14 @@ pub enum ChainBreak {
         /// The row found there.
         row_id: i64,
     },
+    /// An event lies beyond the workspace's recorded length: it was inserted behind the audit
+    /// log's back (appends always advance the workspace row in the same transaction).
+    Unrecorded {
+        /// The event's position.
+        seq: i64,
+        /// Its row id.
+        row_id: i64,
+    },
     /// The chain ends before the workspace's recorded head (newest events deleted) or its last
     /// hash is not the recorded head.
     Truncated {
@@ -431,6 +439,10 @@ impl fmt::Display for ChainBreak {
             } => write!(
                 f,
                 "expected event {expected}, found event {found} (row {row_id})"
+            ),
+            Self::Unrecorded { seq, row_id } => write!(
+                f,
+                "event {seq} (row {row_id}) lies beyond the recorded end of the chain"
             ),
             Self::Truncated {
                 recorded_len,
@@ -466,6 +478,11 @@ const VERIFY_BATCH: u64 = 1_000;
 /// Checks `workspace`'s whole chain, in order of position, in batches (keyset pagination on the
 /// position), and names the first break: an edited field, a deleted, inserted or reordered
 /// event, or deleted newest events.
+///
+/// The chain is checked up to the length the workspace row records when the check starts, so
+/// events appended meanwhile are neither checked nor reported; an event beyond the recorded
+/// length at the end of the check (one no append wrote) is [`ChainBreak::Unrecorded`] (the
+/// newest such event is named).
 pub async fn verify_chain(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
@@ -481,6 +498,7 @@ pub async fn verify_chain(
         let batch = audit_event::Entity::find()
             .filter(audit_event::Column::WorkspaceId.eq(workspace.as_uuid()))
             .filter(audit_event::Column::Seq.gte(expected))
+            .filter(audit_event::Column::Seq.lte(ws.audit_seq))
             .order_by_asc(audit_event::Column::Seq)
             .order_by_asc(audit_event::Column::Id)
             .limit(VERIFY_BATCH)
@@ -503,11 +521,38 @@ pub async fn verify_chain(
         }
     }
     let found_len = expected - 1;
-    let first_break =
-        (found_len != ws.audit_seq || prev != ws.audit_head).then_some(ChainBreak::Truncated {
-            recorded_len: ws.audit_seq,
-            found_len,
+    if found_len != ws.audit_seq || prev != ws.audit_head {
+        return Ok(ChainReport {
+            events,
+            first_break: Some(ChainBreak::Truncated {
+                recorded_len: ws.audit_seq,
+                found_len,
+            }),
         });
+    }
+    // The newest row beyond the length read at the start: an append made during the check, or
+    // one made behind the log's back. An append commits its row and the workspace's new length
+    // together, so once the row is visible, so is the length: read the row first, the length
+    // second, and a row still beyond the length was never appended.
+    let newest = audit_event::Entity::find()
+        .filter(audit_event::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(audit_event::Column::Seq.gt(ws.audit_seq))
+        .order_by_desc(audit_event::Column::Seq)
+        .one(db)
+        .await?;
+    let mut first_break = None;
+    if let Some(row) = newest {
+        let recorded_now = workspace::Entity::find_by_id(workspace.as_uuid())
+            .one(db)
+            .await?
+            .map_or(ws.audit_seq, |w| w.audit_seq);
+        if row.seq > recorded_now {
+            first_break = Some(ChainBreak::Unrecorded {
+                seq: row.seq,
+                row_id: row.id,
+            });
+        }
+    }
     Ok(ChainReport {
         events,
         first_break,

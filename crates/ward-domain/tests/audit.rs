@@ -1,3 +1,5 @@
+use std::sync::{Arc, Mutex};
+
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, SqliteTransactionMode,
@@ -185,12 +187,20 @@ async fn deleted_reordered_and_appended_rows_are_found() {
         forged.id = sea_orm::ActiveValue::NotSet;
         forged.seq = sea_orm::ActiveValue::Set(4);
         forged.prev_hash = sea_orm::ActiveValue::Set(rows[2].hash.clone());
-        audit_event::Entity::insert(forged)
+        let forged_id = audit_event::Entity::insert(forged)
             .exec(f.db())
             .await
-            .unwrap();
+            .unwrap()
+            .last_insert_id;
         let report = verify_chain(f.db(), ws).await.unwrap();
-        assert!(report.first_break.is_some(), "{report:?}");
+        assert_eq!(
+            report.first_break,
+            Some(ChainBreak::Unrecorded {
+                seq: 4,
+                row_id: forged_id
+            }),
+            "{report:?}"
+        );
         f.cleanup().await;
     }
 }
@@ -200,6 +210,22 @@ async fn deleted_reordered_and_appended_rows_are_found() {
 #[tokio::test]
 async fn concurrent_appends_keep_one_chain() {
     for f in Fixture::all().await {
+        // A verifier runs the whole time: a check racing the appends never reports a break.
+        let checks = Arc::new(Mutex::new((0_u32, Vec::new())));
+        let verifier = {
+            let (db, ws, checks) = (f.db().clone(), f.ws.id, Arc::clone(&checks));
+            tokio::spawn(async move {
+                loop {
+                    let report = verify_chain(&db, ws).await.unwrap();
+                    {
+                        let mut c = checks.lock().unwrap();
+                        c.0 += 1;
+                        c.1.extend(report.first_break);
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
         let mut tasks = Vec::new();
         for i in 0..16 {
             let db = f.db().clone();
@@ -226,6 +252,14 @@ async fn concurrent_appends_keep_one_chain() {
         }
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=16).collect::<Vec<i64>>(), "{:?}", f.backend());
+        verifier.abort();
+        let (runs, breaks) = checks.lock().unwrap().clone();
+        assert!(runs > 0);
+        assert!(
+            breaks.is_empty(),
+            "{:?}: {breaks:?} in {runs} checks",
+            f.backend()
+        );
         let report = verify_chain(f.db(), f.ws.id).await.unwrap();
         assert!(report.is_intact(), "{:?}", report.first_break);
         assert_eq!(report.events, 16);
