@@ -113,6 +113,26 @@ async fn assert_consistent(f: &Fixture, store: &TestStore) {
     assert_eq!(stored, expected, "objects vs rows on {}", store.name);
 }
 
+/// Uploads the PNG of `seed` as `name`.
+async fn put(
+    files: &Attachments,
+    actor: &Actor,
+    ws: WorkspaceId,
+    owner: Owner,
+    name: impl AsRef<str>,
+    seed: u8,
+) -> ward_domain::Result<ward_domain::Attachment> {
+    files
+        .upload(
+            actor,
+            ws,
+            owner,
+            name.as_ref(),
+            png_with_secret(seed).as_slice(),
+        )
+        .await
+}
+
 /// A time after every soft delete of a test.
 fn far_future() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc() + time::Duration::days(1)
@@ -213,16 +233,16 @@ async fn limits_and_quotas_refuse_with_figures_in_mb() {
         let (client_id, session_id) = owners(&f).await;
         let size = {
             let files = attachments(&f, &store);
-            let up = files
-                .upload(
-                    &f.actor,
-                    f.ws.id,
-                    Owner::Client(client_id),
-                    "a.png",
-                    png_with_secret(1).as_slice(),
-                )
-                .await
-                .unwrap();
+            let up = put(
+                &files,
+                &f.actor,
+                f.ws.id,
+                Owner::Client(client_id),
+                "a.png",
+                1,
+            )
+            .await
+            .unwrap();
             files.delete(&f.actor, f.ws.id, up.id).await.unwrap();
             up.size_bytes
         };
@@ -258,27 +278,27 @@ async fn limits_and_quotas_refuse_with_figures_in_mb() {
             .with_max_client_bytes(4 * size + size / 2);
         let files = attachments(&f, &store).with_limits(limits);
         for i in 0..2 {
-            files
-                .upload(
-                    &f.actor,
-                    f.ws.id,
-                    Owner::Session(session_id),
-                    &format!("s{i}.png"),
-                    png_with_secret(1).as_slice(),
-                )
-                .await
-                .unwrap();
-        }
-        let err = files
-            .upload(
+            put(
+                &files,
                 &f.actor,
                 f.ws.id,
                 Owner::Session(session_id),
-                "s2.png",
-                png_with_secret(1).as_slice(),
+                &format!("s{i}.png"),
+                1,
             )
             .await
-            .unwrap_err();
+            .unwrap();
+        }
+        let err = put(
+            &files,
+            &f.actor,
+            f.ws.id,
+            Owner::Session(session_id),
+            "s2.png",
+            1,
+        )
+        .await
+        .unwrap_err();
         let Error::QuotaExceeded(q) = &err else {
             panic!("{err}")
         };
@@ -297,27 +317,27 @@ async fn limits_and_quotas_refuse_with_figures_in_mb() {
             "{text}"
         );
         for i in 0..2 {
-            files
-                .upload(
-                    &f.actor,
-                    f.ws.id,
-                    Owner::Client(client_id),
-                    &format!("c{i}.png"),
-                    png_with_secret(1).as_slice(),
-                )
-                .await
-                .unwrap();
-        }
-        let err = files
-            .upload(
+            put(
+                &files,
                 &f.actor,
                 f.ws.id,
                 Owner::Client(client_id),
-                "c2.png",
-                png_with_secret(1).as_slice(),
+                &format!("c{i}.png"),
+                1,
             )
             .await
-            .unwrap_err();
+            .unwrap();
+        }
+        let err = put(
+            &files,
+            &f.actor,
+            f.ws.id,
+            Owner::Client(client_id),
+            "c2.png",
+            1,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(&err, Error::QuotaExceeded(q) if q.scope == QuotaScope::Client),
             "{err}"
@@ -336,24 +356,10 @@ async fn limits_and_quotas_refuse_with_figures_in_mb() {
             .create(&f.actor, small.id, ClientFields::named("A"))
             .await
             .unwrap();
-        files
-            .upload(
-                &f.actor,
-                small.id,
-                Owner::Client(c.id),
-                "1.png",
-                png_with_secret(1).as_slice(),
-            )
+        put(&files, &f.actor, small.id, Owner::Client(c.id), "1.png", 1)
             .await
             .unwrap();
-        let err = files
-            .upload(
-                &f.actor,
-                small.id,
-                Owner::Client(c.id),
-                "2.png",
-                png_with_secret(1).as_slice(),
-            )
+        let err = put(&files, &f.actor, small.id, Owner::Client(c.id), "2.png", 1)
             .await
             .unwrap_err();
         assert!(
@@ -370,17 +376,18 @@ async fn limits_and_quotas_refuse_with_figures_in_mb() {
 async fn concurrent_reservations_admit_exactly_what_fits() {
     for f in Fixture::all().await {
         let store = stores::local();
-        let size = attachments(&f, &store)
-            .upload(
-                &f.actor,
-                f.ws.id,
-                Owner::Client(owners(&f).await.0),
-                "probe.png",
-                png_with_secret(1).as_slice(),
-            )
-            .await
-            .unwrap()
-            .size_bytes;
+        let probe = Owner::Client(owners(&f).await.0);
+        let size = put(
+            &attachments(&f, &store),
+            &f.actor,
+            f.ws.id,
+            probe,
+            "probe.png",
+            1,
+        )
+        .await
+        .unwrap()
+        .size_bytes;
         let ws = f
             .domain
             .workspaces()
@@ -399,15 +406,15 @@ async fn concurrent_reservations_admit_exactly_what_fits() {
             let files = files.clone();
             let actor = f.actor.clone();
             tasks.push(tokio::spawn(async move {
-                files
-                    .upload(
-                        &actor,
-                        ws.id,
-                        Owner::Client(c.id),
-                        &format!("f{i}.png"),
-                        png_with_secret(1).as_slice(),
-                    )
-                    .await
+                put(
+                    &files,
+                    &actor,
+                    ws.id,
+                    Owner::Client(c.id),
+                    format!("f{i}.png"),
+                    1,
+                )
+                .await
             }));
         }
         let mut ok = 0;
@@ -434,38 +441,38 @@ async fn names_are_unique_among_live_files_and_delete_releases_then_purge_remove
         let store = stores::local();
         let (client_id, session_id) = owners(&f).await;
         let files = attachments(&f, &store);
-        let a = files
-            .upload(
-                &f.actor,
-                f.ws.id,
-                Owner::Session(session_id),
-                "Consent.png",
-                png_with_secret(1).as_slice(),
-            )
-            .await
-            .unwrap();
+        let a = put(
+            &files,
+            &f.actor,
+            f.ws.id,
+            Owner::Session(session_id),
+            "Consent.png",
+            1,
+        )
+        .await
+        .unwrap();
         // Same name in another spelling, even under another owner of the same client.
-        let err = files
-            .upload(
-                &f.actor,
-                f.ws.id,
-                Owner::Client(client_id),
-                "  consent.PNG",
-                png_with_secret(2).as_slice(),
-            )
-            .await
-            .unwrap_err();
+        let err = put(
+            &files,
+            &f.actor,
+            f.ws.id,
+            Owner::Client(client_id),
+            "  consent.PNG",
+            2,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, Error::Conflict { .. }), "{err}");
-        let b = files
-            .upload(
-                &f.actor,
-                f.ws.id,
-                Owner::Client(client_id),
-                "other.png",
-                png_with_secret(2).as_slice(),
-            )
-            .await
-            .unwrap();
+        let b = put(
+            &files,
+            &f.actor,
+            f.ws.id,
+            Owner::Client(client_id),
+            "other.png",
+            2,
+        )
+        .await
+        .unwrap();
         let err = files
             .rename(&f.actor, f.ws.id, b.id, "CONSENT.png")
             .await
@@ -495,16 +502,16 @@ async fn names_are_unique_among_live_files_and_delete_releases_then_purge_remove
             "deleting released the quota"
         );
         // The name is free again once the other file is deleted.
-        files
-            .upload(
-                &f.actor,
-                f.ws.id,
-                Owner::Session(session_id),
-                "consent.png",
-                png_with_secret(3).as_slice(),
-            )
-            .await
-            .unwrap();
+        put(
+            &files,
+            &f.actor,
+            f.ws.id,
+            Owner::Session(session_id),
+            "consent.png",
+            3,
+        )
+        .await
+        .unwrap();
         assert_consistent(&f, &store).await;
 
         let purged = files.purge(far_future()).await.unwrap();
@@ -518,15 +525,15 @@ async fn names_are_unique_among_live_files_and_delete_releases_then_purge_remove
             Err(Error::NotFound { .. })
         ));
         assert!(matches!(
-            files
-                .upload(
-                    &f.actor,
-                    other.id,
-                    Owner::Client(client_id),
-                    "z.png",
-                    png_with_secret(4).as_slice()
-                )
-                .await,
+            put(
+                &files,
+                &f.actor,
+                other.id,
+                Owner::Client(client_id),
+                "z.png",
+                4
+            )
+            .await,
             Err(Error::NotFound {
                 resource: "client",
                 ..
@@ -554,17 +561,7 @@ async fn a_failure_at_any_step_leaves_nothing_behind() {
                 let files = files.clone();
                 let actor = f.actor.clone();
                 let ws = f.ws.id;
-                async move {
-                    files
-                        .upload(
-                            &actor,
-                            ws,
-                            Owner::Client(client_id),
-                            name,
-                            png_with_secret(5).as_slice(),
-                        )
-                        .await
-                }
+                async move { put(&files, &actor, ws, Owner::Client(client_id), name, 5).await }
             };
 
             // The put fails.
@@ -714,21 +711,19 @@ async fn refused_files_name_the_rule_and_store_nothing() {
         let (client_id, _) = owners(&f).await;
         let files = attachments(&f, &store);
         // A PNG named .pdf: extension and content disagree.
-        let err = files
-            .upload(
-                &f.actor,
-                f.ws.id,
-                Owner::Client(client_id),
-                "scan.pdf",
-                png_with_secret(1).as_slice(),
-            )
-            .await
-            .unwrap_err();
+        let err = put(
+            &files,
+            &f.actor,
+            f.ws.id,
+            Owner::Client(client_id),
+            "scan.pdf",
+            1,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, Error::Sanitize(_)), "{err}");
         assert!(!err.to_string().contains("JANE"), "{err}");
         assert_consistent(&f, &store).await;
-        let _ = WorkspaceId::from(Uuid::nil());
-        let _ = Actor::system("test");
         f.cleanup().await;
     }
 }
