@@ -456,3 +456,52 @@ fn single_bit_flips_in_scan_data_are_often_refused() {
     println!("all variants: {refused_flips} of {flips} refused");
     assert!(refused_flips * 10 >= flips, "{refused_flips} of {flips}");
 }
+
+#[test]
+fn app_segments_are_kept_by_their_signature_and_size_not_their_marker() {
+    let plain = encode_jpeg(&picture(32, 32));
+    // Without the encoder's JFIF APP0, so that no kept segment says JFIF or Adobe.
+    let app0_len = usize::from(u16::from_be_bytes([plain[4], plain[5]]));
+    let rest = &plain[4 + app0_len..];
+    let mut ext_xmp = b"http://ns.adobe.com/xmp/extension/\0".to_vec();
+    ext_xmp.extend_from_slice(&[b'0'; 32]);
+    ext_xmp.extend_from_slice(SECRET);
+    let dropped_app = [
+        // JFIF one byte short of its header, a JFXX thumbnail extension.
+        jpeg_segment(0xE0, b"JFIF\0\x01\x02\0\0\x01\0\x01\0"),
+        jpeg_segment(0xE0, &[b"JFXX\0\x10".as_slice(), &[9; 20]].concat()),
+        // An APP14 that is not Adobe's, and Adobe's one byte short of its 12.
+        jpeg_segment(0xEE, &[b"NotAdobe".as_slice(), &[0; 12]].concat()),
+        jpeg_segment(0xEE, b"Adobe\0\x64\0\0\0\0"),
+        // An APP1 that is neither EXIF nor XMP.
+        jpeg_segment(0xE1, &[b"FLIR\0\x01".as_slice(), &[0; 20]].concat()),
+    ];
+    let xmp = jpeg_segment(0xE1, &ext_xmp);
+    let input = [&plain[..2], &dropped_app.concat(), &xmp, rest].concat();
+    let out = Sanitizer::new().sanitize("p.jpg", &input).unwrap();
+    for gone in [
+        &b"JFIF"[..],
+        b"JFXX",
+        b"Adobe",
+        b"FLIR",
+        b"xmp/extension",
+        SECRET,
+    ] {
+        assert!(
+            !contains(out.bytes(), gone),
+            "{}",
+            String::from_utf8_lossy(gone)
+        );
+    }
+    let report = out.report();
+    assert_eq!(report.removed_bytes(Category::Xmp), xmp.len() as u64);
+    assert_eq!(
+        report.removed_bytes(Category::ApplicationData),
+        dropped_app.iter().map(Vec::len).sum::<usize>() as u64
+    );
+    // The decoder used here refuses the short Adobe segment: it judges against the encoder's file.
+    assert_eq!(
+        image::load_from_memory(&plain).unwrap().to_rgb8(),
+        image::load_from_memory(out.bytes()).unwrap().to_rgb8()
+    );
+}

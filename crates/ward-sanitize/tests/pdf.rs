@@ -579,3 +579,269 @@ fn a_signature_value_pointing_at_a_page_leaves_the_page_alone() {
     let page = *doc.get_pages().values().next().unwrap();
     assert!(doc.get_dictionary(page).unwrap().has(b"Contents"));
 }
+
+/// The annotations of the first page of `pdf`, by their `/NM` (unique name), resolved.
+fn annotations_by_name(pdf: &[u8]) -> Vec<(String, lopdf::Dictionary)> {
+    let doc = Document::load_mem(pdf).unwrap();
+    let page = *doc.get_pages().values().next().unwrap();
+    let annots = doc.get_dictionary(page).unwrap().get(b"Annots").unwrap();
+    let annots = doc.dereference(annots).unwrap().1.as_array().unwrap();
+    annots
+        .iter()
+        .map(|a| {
+            let d = doc.dereference(a).unwrap().1.as_dict().unwrap().clone();
+            let name =
+                String::from_utf8_lossy(d.get(b"NM").unwrap().as_str().unwrap()).into_owned();
+            (name, d)
+        })
+        .collect()
+}
+
+/// The action under `/A` of an annotation in a written file, resolved.
+fn action_of(pdf: &[u8], annot: &lopdf::Dictionary) -> Option<lopdf::Dictionary> {
+    let doc = Document::load_mem(pdf).unwrap();
+    let a = annot.get(b"A").ok()?;
+    Some(doc.dereference(a).unwrap().1.as_dict().unwrap().clone())
+}
+
+#[test]
+fn removal_takes_the_entries_that_lead_to_active_content_and_leaves_plain_links() {
+    // Each link names itself in /NM; the dangerous actions are reached by reference, directly,
+    // and through /Next arrays of either kind.
+    let mut doc = pdf_with_metadata(1);
+    let page = *doc.get_pages().values().next().unwrap();
+    let goto = || dictionary! { "S" => "GoTo", "D" => vec![page.into(), "Fit".into()] };
+    let launch = || dictionary! { "S" => "Launch", "F" => Object::string_literal("cmd.exe") };
+    let js = doc.add_object(
+        dictionary! { "S" => "JavaScript", "JS" => Object::string_literal("app.alert(1)") },
+    );
+    let file = doc.add_object(Stream::new(
+        dictionary! { "Type" => "EmbeddedFile" },
+        SECRET.to_vec(),
+    ));
+    let plain = doc.add_object(goto());
+    let mut next_ref = goto();
+    next_ref.set("Next", vec![js.into()]);
+    let mut next_direct = goto();
+    next_direct.set("Next", vec![Object::Dictionary(launch())]);
+    let mut annots = Vec::new();
+    for (name, action) in [
+        ("js-by-reference", Object::Reference(js)),
+        ("launch-direct", Object::Dictionary(launch())),
+        ("file-by-reference", Object::Reference(file)),
+        ("next-by-reference", Object::Dictionary(next_ref)),
+        ("next-direct", Object::Dictionary(next_direct)),
+        ("plain-goto", Object::Reference(plain)),
+    ] {
+        annots.push(
+            doc.add_object(dictionary! {
+                "Type" => "Annot", "Subtype" => "Link", "Rect" => rect(),
+                "NM" => Object::string_literal(name), "A" => action,
+            })
+            .into(),
+        );
+    }
+    doc.get_dictionary_mut(page).unwrap().set("Annots", annots);
+    let plain_open = doc.add_object(goto());
+    catalog_mut(&mut doc).set("OpenAction", plain_open);
+    let pdf = save(&mut doc);
+    assert_eq!(rejected_as(&pdf), ActiveContent::JavaScript);
+    removable(&pdf);
+    let out = Sanitizer::new()
+        .with_active_content(ActiveContentPolicy::Remove)
+        .sanitize("f.pdf", &pdf)
+        .unwrap();
+    let b = out.bytes();
+    for gone in [&b"app.alert"[..], b"cmd.exe", SECRET] {
+        assert!(!contains(b, gone), "{}", String::from_utf8_lossy(gone));
+    }
+    let annots = annotations_by_name(b);
+    assert_eq!(annots.len(), 6);
+    for (name, annot) in &annots {
+        let action = action_of(b, annot);
+        match name.as_str() {
+            // The entry goes, not just what it points at: no empty action is left behind.
+            "js-by-reference" | "launch-direct" | "file-by-reference" => {
+                assert_eq!(action, None, "{name}");
+            }
+            // A harmless action loses only the dangerous /Next.
+            "next-by-reference" | "next-direct" | "plain-goto" => {
+                let action = action.unwrap_or_else(|| panic!("{name} lost its action"));
+                assert_eq!(action.get(b"S").unwrap().as_name().unwrap(), b"GoTo");
+                assert!(action.has(b"D") && !action.has(b"Next"), "{name}");
+            }
+            other => panic!("unexpected annotation {other}"),
+        }
+    }
+    let written = Document::load_mem(b).unwrap();
+    assert!(
+        written.catalog().unwrap().has(b"OpenAction"),
+        "a plain GoTo open action is kept"
+    );
+}
+
+#[test]
+fn each_way_of_carrying_a_file_is_found_and_removed() {
+    // A name tree of embedded files (empty), a file specification whose /EF stream has no
+    // /Type, a file attachment annotation whose /FS names a file, and an object typed as an
+    // embedded file that is a dictionary rather than a stream.
+    let names_only = with_catalog_entry(
+        "Names",
+        Object::Dictionary(dictionary! { "EmbeddedFiles" => dictionary! { "Names" => vec![] } }),
+    );
+    let ef_only = {
+        let mut doc = pdf_with_metadata(1);
+        let file = doc.add_object(Stream::new(dictionary! {}, SECRET.to_vec()));
+        let spec = doc.add_object(dictionary! {
+            "Type" => "Filespec", "F" => Object::string_literal("a.txt"), "EF" => dictionary! { "F" => file },
+        });
+        catalog_mut(&mut doc).set("Extra", spec);
+        save(&mut doc)
+    };
+    let attachment = with_annotation(|doc| {
+        let spec = doc.add_object(dictionary! {
+            "Type" => "Filespec", "F" => Object::string_literal("referral.pdf"),
+        });
+        dictionary! {
+            "Type" => "Annot", "Subtype" => "FileAttachment", "Rect" => rect(), "FS" => spec,
+        }
+    });
+    let typed_dictionary = {
+        let mut doc = pdf_with_metadata(1);
+        let file = doc.add_object(dictionary! {
+            "Type" => "EmbeddedFile", "Note" => Object::string_literal(SECRET),
+        });
+        catalog_mut(&mut doc).set("Extra", file);
+        save(&mut doc)
+    };
+    for (what, pdf) in [
+        ("name tree", &names_only),
+        ("/EF", &ef_only),
+        ("/FS", &attachment),
+        ("typed dictionary", &typed_dictionary),
+    ] {
+        assert_eq!(rejected_as(pdf), ActiveContent::EmbeddedFile, "{what}");
+        removable(pdf);
+        let out = Sanitizer::new()
+            .with_active_content(ActiveContentPolicy::Remove)
+            .sanitize("f.pdf", pdf)
+            .unwrap();
+        assert!(!contains(out.bytes(), SECRET), "{what}");
+        assert!(!contains(out.bytes(), b"referral.pdf"), "{what}");
+        // The page's content stream stays.
+        assert!(contains(out.bytes(), b"BT ET"), "{what}");
+    }
+}
+
+#[test]
+fn a_removed_embedded_file_is_counted_with_its_size() {
+    let mut doc = pdf_with_metadata(1);
+    let file = doc.add_object(Stream::new(
+        dictionary! { "Type" => "EmbeddedFile" },
+        SECRET.to_vec(),
+    ));
+    let spec = doc.add_object(dictionary! { "Type" => "Filespec", "F" => Object::string_literal("a.txt"), "EF" => dictionary! { "F" => file } });
+    catalog_mut(&mut doc).set("Extra", spec);
+    let out = Sanitizer::new()
+        .with_active_content(ActiveContentPolicy::Remove)
+        .sanitize("f.pdf", &save(&mut doc))
+        .unwrap();
+    assert_eq!(
+        out.report().removed_bytes(Category::PdfActiveContent),
+        SECRET.len() as u64
+    );
+    assert!(contains(out.bytes(), b"BT ET"), "content stream kept");
+}
+
+#[test]
+fn an_indirect_web_link_is_kept() {
+    let web = with_annotation(|doc| {
+        let uri = doc.add_object(Object::string_literal("https://example.org/wound-care"));
+        dictionary! {
+            "Type" => "Annot", "Subtype" => "Link", "Rect" => rect(),
+            "A" => dictionary! { "S" => "URI", "URI" => uri },
+        }
+    });
+    let out = Sanitizer::new().sanitize("f.pdf", &web).unwrap();
+    assert!(contains(out.bytes(), b"https://example.org/wound-care"));
+}
+
+#[test]
+fn signature_dictionaries_lose_the_signer_details_wherever_they_sit() {
+    // Typed only, with only a /ByteRange, and an untyped one written as a stream under /Perms:
+    // none is the value of a signature field.
+    let mut doc = pdf_with_metadata(1);
+    let mut typed = signature_dictionary(false);
+    typed.set("Type", "Sig");
+    let typed = doc.add_object(typed);
+    let mut ranged = signature_dictionary(false);
+    ranged.set(
+        "ByteRange",
+        vec![0.into(), 100.into(), 200.into(), 300.into()],
+    );
+    let ranged = doc.add_object(ranged);
+    let as_stream = doc.add_object(Stream::new(signature_dictionary(false), Vec::new()));
+    let catalog = catalog_mut(&mut doc);
+    catalog.set("Extra", vec![typed.into(), ranged.into()]);
+    catalog.set("Perms", dictionary! { "DocMDP" => as_stream });
+    let pdf = save(&mut doc);
+    let out = Sanitizer::new().sanitize("f.pdf", &pdf).unwrap();
+    for detail in SIGNER_DETAILS.iter().chain([&SECRET]) {
+        assert!(contains(&pdf, detail), "planted");
+        assert!(
+            !contains(out.bytes(), detail),
+            "{}",
+            String::from_utf8_lossy(detail)
+        );
+    }
+    assert_eq!(
+        String::from_utf8_lossy(out.bytes())
+            .matches("Adobe.PPKLite")
+            .count(),
+        3,
+        "the handlers stay"
+    );
+}
+
+#[test]
+fn an_untyped_object_that_is_no_signature_keeps_its_entries() {
+    // An image XObject need not say /Type; its /Name is a resource name, not a signer's.
+    let pixels = zlib(&[200u8; 2 * 2 * 3]);
+    let (mut doc, image) = pdf_with_image(pixels, "FlateDecode".into(), (2, 2));
+    let Object::Stream(s) = doc.objects.get_mut(&image).unwrap() else {
+        panic!("image is a stream")
+    };
+    s.dict.remove(b"Type");
+    s.dict.set("Name", "Im1");
+    let out = Sanitizer::new().sanitize("f.pdf", &save(&mut doc)).unwrap();
+    let doc = Document::load_mem(out.bytes()).unwrap();
+    let images: Vec<_> = doc
+        .objects
+        .values()
+        .filter_map(|o| o.as_stream().ok())
+        .filter(|s| s.dict.get(b"Subtype").ok() == Some(&Object::Name(b"Image".to_vec())))
+        .collect();
+    assert_eq!(images.len(), 1);
+    assert_eq!(
+        images[0].dict.get(b"Name").unwrap().as_name().unwrap(),
+        b"Im1"
+    );
+}
+
+#[test]
+fn xmp_streams_go_however_they_are_reached_and_say_only_one_of_type_or_subtype() {
+    let mut doc = pdf_with_metadata(1);
+    let typed = doc.add_object(Stream::new(
+        dictionary! { "Type" => "Metadata" },
+        b"<x:xmpmeta>typed only</x:xmpmeta>".to_vec(),
+    ));
+    let subtyped = doc.add_object(Stream::new(
+        dictionary! { "Subtype" => "XML" },
+        b"<x:xmpmeta>subtyped only</x:xmpmeta>".to_vec(),
+    ));
+    catalog_mut(&mut doc).set("Extra", vec![typed.into(), subtyped.into()]);
+    let out = Sanitizer::new().sanitize("f.pdf", &save(&mut doc)).unwrap();
+    assert!(!contains(out.bytes(), b"typed only"));
+    assert!(!contains(out.bytes(), b"subtyped only"));
+    assert!(contains(out.bytes(), b"BT ET"), "content stream kept");
+}

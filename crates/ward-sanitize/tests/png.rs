@@ -312,3 +312,238 @@ fn malformed_rendering_hints_are_dropped_and_bad_transparency_refused() {
     let err = Sanitizer::new().sanitize("p.png", &bad_trns).unwrap_err();
     assert_eq!(err.rule(), "parse", "{err}");
 }
+
+/// A 4×2 PNG of `color_type` at bit depth 8 with `chunks` before its image data (a palette
+/// image needs its PLTE among them); every pixel is sample value (or palette index) 0.
+fn raw_png(color_type: u8, chunks: &[Vec<u8>]) -> Vec<u8> {
+    let channels = match color_type {
+        2 => 3,
+        4 => 2,
+        6 => 4,
+        _ => 1,
+    };
+    let (width, height) = (4u32, 2u32);
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, color_type, 0, 0, 0]);
+    let rows: Vec<u8> = (0..height)
+        .flat_map(|_| std::iter::once(0).chain(std::iter::repeat_n(0, 4 * channels)))
+        .collect();
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(png_chunk(b"IHDR", &ihdr));
+    for c in chunks {
+        out.extend_from_slice(c);
+    }
+    out.extend(png_chunk(b"IDAT", &zlib(&rows)));
+    out.extend(png_chunk(b"IEND", &[]));
+    out
+}
+
+/// A palette of `n` entries.
+fn plte(n: usize) -> Vec<u8> {
+    png_chunk(b"PLTE", &vec![7; 3 * n])
+}
+
+/// Whether `chunk` comes out of cleaning `png` unchanged; the output must still decode.
+fn keeps(png: &[u8], chunk: &[u8]) -> bool {
+    let out = Sanitizer::new().sanitize("p.png", png).unwrap();
+    image::load_from_memory(out.bytes()).unwrap();
+    contains(out.bytes(), chunk)
+}
+
+#[test]
+fn every_rendering_hint_is_kept_only_at_its_specified_size_and_values() {
+    // Each chunk alone in an RGB image: (chunk, kept).
+    let cases: &[(&[u8; 4], &[u8], bool)] = &[
+        (b"gAMA", &45455u32.to_be_bytes(), true),
+        (b"gAMA", &[0, 0, 1], false),
+        (b"cHRM", &[0; 32], true),
+        (b"cHRM", &[0; 33], false),
+        (b"sRGB", &[3], true),
+        (b"sRGB", &[4], false),
+        (b"sRGB", &[0, 0], false),
+        (b"cICP", &[1, 13, 0, 1], true),
+        (b"cICP", &[1, 13, 0], false),
+        (b"mDCv", &[1; 24], true),
+        (b"mDCv", &[1; 23], false),
+        (b"cLLi", &[1; 8], true),
+        (b"cLLi", &[1; 7], false),
+        (b"pHYs", &[0, 0, 11, 19, 0, 0, 11, 19, 0], true),
+        (b"pHYs", &[0, 0, 11, 19, 0, 0, 11, 19, 2], false),
+        (b"pHYs", &[0, 0, 11, 19, 0, 0, 11, 19], false),
+        (b"sBIT", &[8, 8, 8], true),
+        (b"sBIT", &[8, 8, 8, 8], false),
+        (b"bKGD", &[0, 1, 0, 2, 0, 3], true),
+        (b"bKGD", &[0, 1], false),
+    ];
+    let png = encode_png(&picture(8, 8));
+    for &(ty, data, kept) in cases {
+        let chunk = png_chunk(ty, data);
+        let input = png_insert(&png, std::slice::from_ref(&chunk));
+        assert_eq!(
+            keeps(&input, &chunk),
+            kept,
+            "{} of {} bytes",
+            String::from_utf8_lossy(ty),
+            data.len()
+        );
+    }
+}
+
+#[test]
+fn sizes_that_depend_on_the_colour_type_follow_it() {
+    // (colour type, chunk, kept): sBIT has one byte per channel (three for a palette), bKGD
+    // one palette index, a grey level or an RGB triple of 16-bit samples; tRNS one grey level,
+    // one RGB triple, or at most one alpha per palette entry, and never with an alpha channel.
+    let cases: &[(u8, &[u8; 4], &[u8], bool)] = &[
+        (0, b"sBIT", &[8], true),
+        (0, b"sBIT", &[8, 8, 8], false),
+        (6, b"sBIT", &[8, 8, 8, 8], true),
+        (6, b"sBIT", &[8, 8, 8], false),
+        (3, b"sBIT", &[8, 8, 8], true),
+        (3, b"sBIT", &[8], false),
+        (0, b"bKGD", &[0, 9], true),
+        (0, b"bKGD", &[9], false),
+        (6, b"bKGD", &[0, 1, 0, 2, 0, 3], true),
+        (6, b"bKGD", &[0, 1], false),
+        (3, b"bKGD", &[1], true),
+        (3, b"bKGD", &[0, 1], false),
+        (0, b"tRNS", &[0, 9], true),
+        (2, b"tRNS", &[0, 1, 0, 2, 0, 3], true),
+        (3, b"tRNS", &[0, 255], true),
+    ];
+    for &(color_type, ty, data, kept) in cases {
+        let chunk = png_chunk(ty, data);
+        let mut chunks = vec![chunk.clone()];
+        if color_type == 3 {
+            chunks.insert(0, plte(2));
+        }
+        assert_eq!(
+            keeps(&raw_png(color_type, &chunks), &chunk),
+            kept,
+            "colour type {color_type}: {} of {} bytes",
+            String::from_utf8_lossy(ty),
+            data.len()
+        );
+    }
+    // A transparency chunk that does not fit is refused, not dropped.
+    for (color_type, data) in [(3u8, &[0u8, 0, 0][..]), (6, &[0, 0]), (0, &[0])] {
+        let mut chunks = vec![png_chunk(b"tRNS", data)];
+        if color_type == 3 {
+            chunks.insert(0, plte(2));
+        }
+        let err = Sanitizer::new()
+            .sanitize("p.png", &raw_png(color_type, &chunks))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("tRNS does not fit the colour type"),
+            "colour type {color_type}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_palette_has_1_to_256_entries() {
+    for n in [1, 256] {
+        let palette = plte(n);
+        assert!(
+            keeps(&raw_png(3, std::slice::from_ref(&palette)), &palette),
+            "{n}"
+        );
+    }
+    for (what, chunk) in [
+        ("empty", png_chunk(b"PLTE", &[])),
+        ("257 entries", plte(257)),
+        ("not whole entries", png_chunk(b"PLTE", &[7; 4])),
+    ] {
+        let err = Sanitizer::new()
+            .sanitize("p.png", &raw_png(3, &[chunk]))
+            .unwrap_err();
+        assert!(
+            err.to_string().ends_with("PLTE is not 1 to 256 entries"),
+            "{what}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_icc_profile_needs_a_name_of_1_to_79_bytes_method_0_and_a_whole_stream() {
+    let mut profile = vec![0u8; 200];
+    profile[..4].copy_from_slice(&200u32.to_be_bytes());
+    let stream = zlib(&profile);
+    let iccp = |name: &[u8], method: u8, stream: &[u8]| {
+        png_chunk(b"iCCP", &[name, &[0, method], stream].concat())
+    };
+    let png = encode_png(&picture(8, 8));
+    let long = [b'n'; 79];
+    let cases = [
+        ("79-byte name", iccp(&long, 0, &stream), true),
+        ("two-byte name", iccp(b"ab", 0, &stream), true),
+        ("empty name", iccp(b"", 0, &stream), false),
+        ("80-byte name", iccp(&[b'n'; 80], 0, &stream), false),
+        ("method 1", iccp(b"icc", 1, &stream), false),
+        (
+            "stream cut short",
+            iccp(b"icc", 0, &stream[..stream.len() - 4]),
+            false,
+        ),
+    ];
+    for (what, chunk, kept) in cases {
+        let input = png_insert(&png, std::slice::from_ref(&chunk));
+        assert_eq!(keeps(&input, &chunk), kept, "{what}");
+    }
+}
+
+#[test]
+fn the_first_chunk_must_be_a_13_byte_ihdr_and_actl_must_announce_a_frame() {
+    let png = encode_png(&picture(8, 8));
+    // IHDR with one byte more (CRC valid).
+    let long_ihdr = [
+        &png[..8],
+        &png_chunk(b"IHDR", &[&png[16..29], &[0][..]].concat()),
+        &png[33..],
+    ]
+    .concat();
+    // A 13-byte chunk that is not IHDR first.
+    let not_ihdr = [&png[..8], &png_chunk(b"tEXt", &png[16..29]), &png[8..]].concat();
+    for (what, input) in [("14-byte IHDR", long_ihdr), ("tEXt first", not_ihdr)] {
+        let err = Sanitizer::new().sanitize("p.png", &input).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("first chunk is not a 13-byte IHDR"),
+            "{what}: {err}"
+        );
+    }
+    for actl in [
+        &[0u8, 0, 0, 0, 0, 0, 0, 0][..],
+        &[0, 0, 0, 1, 0, 0, 0, 0, 0],
+    ] {
+        let input = png_insert(&png, &[png_chunk(b"acTL", actl)]);
+        let err = Sanitizer::new().sanitize("a.png", &input).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("acTL is not 8 bytes or has no frame"),
+            "acTL {actl:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn animation_frame_data_is_checked_like_image_data() {
+    // The second frame's fdAT: its stream cut short, and a bare sequence number.
+    let fine = apng_with_second_frame(4, 4, 4, 4);
+    let at = fine.windows(4).position(|w| w == b"fdAT").unwrap() - 4;
+    let len = u32::from_be_bytes(fine[at..at + 4].try_into().unwrap()) as usize;
+    let data = &fine[at + 8..at + 8 + len];
+    for (what, fdat) in [("cut", &data[..len - 5]), ("bare", &data[..4])] {
+        let input = [
+            &fine[..at],
+            &png_chunk(b"fdAT", fdat),
+            &fine[at + 12 + len..],
+        ]
+        .concat();
+        let err = Sanitizer::new().sanitize("a.png", &input).unwrap_err();
+        assert_eq!(err.rule(), "parse", "{what}: {err}");
+    }
+}

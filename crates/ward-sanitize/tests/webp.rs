@@ -203,3 +203,175 @@ fn every_webp_frame_is_checked_against_the_limits_and_the_canvas() {
     let err = Sanitizer::new().sanitize("a.webp", &lying).unwrap_err();
     assert_eq!(err.rule(), "parse", "{err}");
 }
+
+/// A lossy WebP with an uncompressed alpha channel of `alpha` everywhere: the corpus's
+/// `hopper.webp` image chunk behind a VP8X header with the alpha flag and an `ALPH` chunk.
+/// Returns the file and its ALPH chunk.
+fn lossy_with_alpha(alpha: u8) -> (Vec<u8>, Vec<u8>) {
+    let hopper = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/pillow/hopper.webp"),
+    )
+    .unwrap();
+    let (fourcc, vp8) = &webp_chunks(&hopper)[0];
+    assert_eq!(fourcc, b"VP8 ");
+    let width = u32::from(u16::from_le_bytes([vp8[6], vp8[7]]) & 0x3FFF);
+    let height = u32::from(u16::from_le_bytes([vp8[8], vp8[9]]) & 0x3FFF);
+    // Header byte 0: no compression, no filtering, no pre-processing.
+    let mut alph = vec![0u8];
+    alph.resize(1 + (width * height) as usize, alpha);
+    let alph = riff_chunk(b"ALPH", &alph);
+    let mut vp8x = vec![0x10, 0, 0, 0];
+    vp8x.extend_from_slice(&(width - 1).to_le_bytes()[..3]);
+    vp8x.extend_from_slice(&(height - 1).to_le_bytes()[..3]);
+    let body = [
+        b"WEBP".as_slice(),
+        &riff_chunk(b"VP8X", &vp8x),
+        &alph,
+        &riff_chunk(b"VP8 ", vp8),
+    ]
+    .concat();
+    let file = [
+        b"RIFF".as_slice(),
+        &(body.len() as u32).to_le_bytes(),
+        &body,
+    ]
+    .concat();
+    (file, alph)
+}
+
+#[test]
+fn the_alpha_channel_of_a_lossy_image_is_kept() {
+    let (input, alph) = lossy_with_alpha(77);
+    let out = Sanitizer::new().sanitize("p.webp", &input).unwrap();
+    assert!(contains(out.bytes(), &alph));
+    assert!(out.report().removed().is_empty());
+    let shown = image::load_from_memory(out.bytes()).unwrap().to_rgba8();
+    assert!(shown.pixels().all(|p| p[3] == 77));
+}
+
+#[test]
+fn a_file_of_kept_chunks_at_their_sizes_reports_nothing() {
+    // A 128-byte profile (the smallest), exactly as long as its chunk.
+    let mut profile = vec![0u8; 128];
+    profile[..4].copy_from_slice(&128u32.to_be_bytes());
+    let input = animated_webp(
+        16,
+        12,
+        0x02 | 0x20,
+        &[
+            riff_chunk(b"ICCP", &profile),
+            riff_chunk(b"ANIM", &[0; 6]),
+            webp_frame(&picture(16, 12), 0, 0, &[]),
+        ],
+    );
+    let out = Sanitizer::new().sanitize("a.webp", &input).unwrap();
+    assert_eq!(out.bytes(), input.as_slice());
+    assert!(out.report().removed().is_empty(), "{:?}", out.report());
+}
+
+#[test]
+fn bytes_past_the_fixed_sizes_are_counted_exactly() {
+    let mut vp8x = vec![0x02 | 0x20, 0, 0, 0];
+    vp8x.extend_from_slice(&15u32.to_le_bytes()[..3]);
+    vp8x.extend_from_slice(&11u32.to_le_bytes()[..3]);
+    vp8x.extend_from_slice(b"xy");
+    let mut profile = vec![0u8; 130];
+    profile[..4].copy_from_slice(&130u32.to_be_bytes());
+    let body = [
+        b"WEBP".as_slice(),
+        &riff_chunk(b"VP8X", &vp8x),
+        &riff_chunk(b"ICCP", &[profile.as_slice(), SECRET].concat()),
+        &riff_chunk(b"ANIM", &[0, 0, 0, 0, 0, 0, 1, 2, 3, 4]),
+        &webp_frame(&picture(16, 12), 0, 0, &[]),
+    ]
+    .concat();
+    let input = [
+        b"RIFF".as_slice(),
+        &(body.len() as u32).to_le_bytes(),
+        &body,
+    ]
+    .concat();
+    let out = Sanitizer::new().sanitize("a.webp", &input).unwrap();
+    // Two bytes after VP8X, the secret after the profile, four after ANIM.
+    assert_eq!(
+        out.report().removed_bytes(Category::OtherChunk),
+        2 + SECRET.len() as u64 + 4
+    );
+    assert!(!contains(out.bytes(), SECRET));
+}
+
+#[test]
+fn misplaced_short_or_repeated_header_chunks_are_refused() {
+    let simple = encode_webp(&picture(16, 12));
+    let image_chunk = &simple[12..];
+    let mut vp8x = vec![0x20, 0, 0, 0];
+    vp8x.extend_from_slice(&15u32.to_le_bytes()[..3]);
+    vp8x.extend_from_slice(&11u32.to_le_bytes()[..3]);
+    let mut profile = vec![0u8; 130];
+    profile[..4].copy_from_slice(&130u32.to_be_bytes());
+    let iccp = riff_chunk(b"ICCP", &profile);
+    let mut small = profile.clone();
+    small[..4].copy_from_slice(&100u32.to_be_bytes());
+    let file = |chunks: &[&[u8]]| {
+        let body = [&[b"WEBP".as_slice()], chunks].concat().concat();
+        [
+            b"RIFF".as_slice(),
+            &(body.len() as u32).to_le_bytes(),
+            &body,
+        ]
+        .concat()
+    };
+    let cases = [
+        (
+            "misplaced or short VP8X",
+            file(&[image_chunk, &riff_chunk(b"VP8X", &vp8x)]),
+        ),
+        (
+            "misplaced or short VP8X",
+            file(&[&riff_chunk(b"VP8X", &vp8x[..9]), image_chunk]),
+        ),
+        ("ICCP without VP8X or repeated", file(&[&iccp, image_chunk])),
+        (
+            "ICCP without VP8X or repeated",
+            file(&[&riff_chunk(b"VP8X", &vp8x), &iccp, &iccp, image_chunk]),
+        ),
+        (
+            "ICCP length disagrees with its profile",
+            file(&[
+                &riff_chunk(b"VP8X", &vp8x),
+                &riff_chunk(b"ICCP", &small),
+                image_chunk,
+            ]),
+        ),
+        (
+            "short ANIM chunk",
+            animated_webp(
+                16,
+                12,
+                0x02,
+                &[
+                    riff_chunk(b"ANIM", &[0; 5]),
+                    webp_frame(&picture(16, 12), 0, 0, &[]),
+                ],
+            ),
+        ),
+    ];
+    // Refused by the rule itself, not later by a decoder.
+    for (reason, input) in cases {
+        let err = Sanitizer::new().sanitize("p.webp", &input).unwrap_err();
+        assert!(err.to_string().contains(reason), "{reason}: {err}");
+    }
+}
+
+#[test]
+fn a_riff_size_past_the_end_is_refused_before_any_chunk_is_read() {
+    // The RIFF size and the image chunk's length both grow by 100: the chunk would run past
+    // the end of the file.
+    let mut input = encode_webp(&picture(10, 10));
+    for at in [4, 16] {
+        let n = u32::from_le_bytes(input[at..at + 4].try_into().unwrap()) + 100;
+        input[at..at + 4].copy_from_slice(&n.to_le_bytes());
+    }
+    let err = Sanitizer::new().sanitize("p.webp", &input).unwrap_err();
+    assert!(err.to_string().contains("riff size"), "{err}");
+}
