@@ -3,7 +3,10 @@
 //! - **raw**: `nonce(12) ‖ ciphertext ‖ tag(16)`, AES-256-GCM with no associated data; the key
 //!   version is not stored, so the caller names it;
 //! - **text**: `"v<N>:" + base64(nonce ‖ ciphertext ‖ tag)` (standard alphabet, padded), where
-//!   `N` is the decimal key version.
+//!   `N` is the decimal key version;
+//! - **parts** (the seed's JSON columns `{ciphertext, nonce, version}`): the nonce and
+//!   `ciphertext ‖ tag` base64-encoded apart, the version beside them
+//!   ([`LegacyDecryptor::decrypt_parts`]).
 //!
 //! ward never writes these formats: import reads them once and re-encrypts into the field or
 //! stream format. Each legacy key version is configured explicitly, and a version that is not
@@ -37,6 +40,7 @@ use crate::keys::{DekId, KeyMaterial, check_not_degenerate};
 
 const RAW: &str = "legacy raw ciphertext";
 const TEXT: &str = "legacy text ciphertext";
+const PARTS: &str = "legacy ciphertext parts";
 
 /// Decrypts the seed application's formats with explicitly configured legacy keys.
 ///
@@ -99,6 +103,34 @@ impl LegacyDecryptor {
             format: TEXT,
             reason: "payload is not valid base64",
         })?);
+        self.decrypt_raw(version, &raw)
+    }
+}
+
+impl LegacyDecryptor {
+    /// Decrypts a value the seed application kept in parts, as in its JSON columns
+    /// `{"ciphertext": …, "nonce": …, "version": N}`: `nonce` is the base64 of the 12-byte nonce,
+    /// `ciphertext` the base64 of `ciphertext ‖ tag`, both in the standard alphabet, padded.
+    pub fn decrypt_parts(
+        &self,
+        version: DekId,
+        nonce: &str,
+        ciphertext: &str,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let malformed = |reason| Error::Malformed {
+            format: PARTS,
+            reason,
+        };
+        let nonce = STANDARD
+            .decode(nonce.trim())
+            .map_err(|_| malformed("nonce is not valid base64"))?;
+        if nonce.len() != NONCE_LEN {
+            return Err(malformed("nonce is not 12 bytes"));
+        }
+        let mut raw = Zeroizing::new(nonce);
+        STANDARD
+            .decode_vec(ciphertext.trim(), &mut raw)
+            .map_err(|_| malformed("ciphertext is not valid base64"))?;
         self.decrypt_raw(version, &raw)
     }
 }

@@ -148,3 +148,43 @@ fn a_degenerate_legacy_key_is_refused() {
         "LegacyDecryptor { versions: [], .. }"
     );
 }
+
+#[test]
+fn parts_format_decrypts_nonce_and_ciphertext_given_apart() {
+    let legacy = decryptor();
+    let raw = legacy_raw(&K1, [9; 12], b"SOAP: stable");
+    let (nonce, sealed) = raw.split_at(12);
+    let (nonce, sealed) = (STANDARD.encode(nonce), STANDARD.encode(sealed));
+    assert_eq!(
+        legacy
+            .decrypt_parts(DekId(1), &nonce, &sealed)
+            .unwrap()
+            .as_slice(),
+        b"SOAP: stable"
+    );
+    // The wrong version, a short nonce, bad base64 and a flipped byte are each refused.
+    assert!(matches!(
+        legacy.decrypt_parts(DekId(2), &nonce, &sealed),
+        Err(Error::Decrypt)
+    ));
+    assert!(matches!(
+        legacy.decrypt_parts(DekId(3), &nonce, &sealed),
+        Err(Error::UnknownKeyId { key_id: DekId(3) })
+    ));
+    let short = STANDARD.encode([9; 11]);
+    let err = legacy.decrypt_parts(DekId(1), &short, &sealed).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "malformed legacy ciphertext parts: nonce is not 12 bytes"
+    );
+    assert!(matches!(
+        legacy.decrypt_parts(DekId(1), &nonce, "not base64!"),
+        Err(Error::Malformed { .. })
+    ));
+    let mut flipped = raw[12..].to_vec();
+    flipped[0] ^= 1;
+    assert!(matches!(
+        legacy.decrypt_parts(DekId(1), &nonce, &STANDARD.encode(flipped)),
+        Err(Error::Decrypt)
+    ));
+}
