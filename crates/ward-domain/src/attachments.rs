@@ -30,10 +30,11 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use futures::StreamExt as _;
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection,
-    EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait,
+    DatabaseConnection, DbBackend, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _,
 };
 use time::OffsetDateTime;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
@@ -47,18 +48,31 @@ use ward_storage::{
 use ward_types::WorkspaceId;
 
 use crate::audit::{self, Action, Actor, AuditMetadata, AuditRecord};
-use crate::cells::{Cell, CellCipher, IndexedCell};
+use crate::cells::{Cell, CellCipher, IndexedCell, SealedColumn, SealedTable};
 use crate::clock;
 use crate::db::begin_write;
 use crate::entity::{attachment, client, session, upload_intent, workspace};
 use crate::error::{Error, Result};
-use crate::keys::{DbWorkspaceKeys, is_unique_violation};
+use crate::keys::{DbWorkspaceKeys, is_unique_violation, stored_key_id};
 use crate::quota::{QuotaFigures, QuotaScope, UploadLimits};
+use crate::rotation::{Progress, ResealReport, RotationOptions};
 use crate::workspaces::{bytes_from_db, bytes_to_db};
+
+/// How the re-sealing of objects is named in reports and progress.
+const OBJECTS: &str = "attachments.objects";
 
 const DISPLAY_NAME: IndexedCell = IndexedCell {
     cell: Cell::new("attachments", "display_name"),
     normalizer: Normalizer::Name,
+};
+
+/// The sealed columns of `attachments` (the objects are sealed apart, see `stream_key_id`).
+pub(crate) const SEALED: SealedTable = SealedTable {
+    name: "attachments",
+    columns: &[SealedColumn::Indexed {
+        cell: DISPLAY_NAME,
+        index_column: "display_name_index",
+    }],
 };
 
 /// An attachment as read: ids, its display name opened, and its storage facts.
@@ -232,8 +246,9 @@ impl Attachments {
                 content_type: Set(kind.media_type().to_owned()),
                 size_bytes: Set(bytes_to_db(size, "file size")?),
                 object_key: Set(key.as_str().to_owned()),
-                stream_key_id: Set(i32::try_from(sealed.key_id.0)
-                    .map_err(|_| Error::Corrupt("data key id beyond 2^31"))?),
+                stream_key_id: Set(stored_key_id(sealed.key_id)?),
+                key_id: Set(Some(cells.key_id()?)),
+                lease_until: Set(None),
                 encryption_evidence: Set(serde_json::to_value(&evidence)
                     .map_err(|_| Error::Internal("evidence did not serialise"))?),
                 uploaded_by: Set(actor.as_str().to_owned()),
@@ -344,6 +359,7 @@ impl Attachments {
         let done = attachment::Entity::update_many()
             .col_expr(attachment::Column::DisplayName, Expr::value(sealed))
             .col_expr(attachment::Column::DisplayNameIndex, Expr::value(index))
+            .col_expr(attachment::Column::KeyId, Expr::value(cells.key_id()?))
             .filter(attachment::Column::Id.eq(id))
             .filter(attachment::Column::WorkspaceId.eq(workspace.as_uuid()))
             .filter(attachment::Column::DeletedAt.is_null())
@@ -510,6 +526,224 @@ impl Attachments {
         Ok(report)
     }
 
+    /// Re-encrypts `workspace`'s live objects under its active data key, so that a retired key
+    /// stops being used by them (the rows' sealed cells are [`KeyRotation::reseal`]'s work).
+    ///
+    /// Each object not under the active key is decrypted and encrypted again into a new object
+    /// (a new object key: a stream is bound to its key), proven encrypted like an upload, then
+    /// the row switched to it in one transaction and the old object deleted. The new object is
+    /// covered by an upload intent until the switch, so a crash leaves it to
+    /// [`reconcile`](Self::reconcile) and a bucket sweep never takes it for an orphan; an old
+    /// object whose delete fails is left to the sweep. A row deleted or switched by another
+    /// worker meanwhile keeps what it has and the copy is deleted.
+    ///
+    /// Batches are claimed with a lease (`lease_until`, the upload deadline long), so several
+    /// workers take different objects on either database; an object that fails is reported and
+    /// retried after its lease. Each switch is audited as `attachment.reseal` by `actor`. Soft-
+    /// deleted attachments are left to the retention purge. A download that began before its
+    /// object was switched may fail and be retried.
+    ///
+    /// [`KeyRotation::reseal`]: crate::KeyRotation::reseal
+    pub async fn reseal_objects(
+        &self,
+        actor: &Actor,
+        workspace: WorkspaceId,
+        options: RotationOptions,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<ResealReport> {
+        let active = ward_crypto::DataKeySource::active_key(self.keys.source(workspace).as_ref())
+            .await?
+            .id();
+        let mut report = ResealReport {
+            key_id: Some(active),
+            ..ResealReport::default()
+        };
+        let mut done = 0_u64;
+        let mut batches = 0_u32;
+        loop {
+            if !options.may_run(batches) {
+                report.stopped_early = true;
+                break;
+            }
+            let claimed = self
+                .claim_for_reseal(workspace, stored_key_id(active)?, options.limit())
+                .await?;
+            if claimed.is_empty() {
+                break;
+            }
+            batches += 1;
+            for row in claimed {
+                match self.reseal_object(actor, workspace, &row).await {
+                    Ok(true) => done += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(%workspace, attachment = %row.id, error = %e, "object did not re-seal; retried after its lease");
+                        report.record_failure(OBJECTS, row.id, &e);
+                    }
+                }
+            }
+            report.resealed.insert(OBJECTS, done);
+            progress(Progress::new(OBJECTS, done));
+        }
+        tracing::info!(%workspace, resealed = done, failed = report.failed, "objects re-sealed");
+        Ok(report)
+    }
+
+    /// Takes up to `limit` live attachments of `workspace` whose object is not under `active`
+    /// and that no other worker holds, and leases them for the upload deadline.
+    async fn claim_for_reseal(
+        &self,
+        workspace: WorkspaceId,
+        active: i32,
+        limit: u64,
+    ) -> Result<Vec<attachment::Model>> {
+        let txn = begin_write(&self.db).await?;
+        let now = clock::now();
+        let mut select = attachment::Entity::find()
+            .filter(attachment::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .filter(attachment::Column::DeletedAt.is_null())
+            .filter(attachment::Column::PurgedAt.is_null())
+            .filter(attachment::Column::StreamKeyId.ne(active))
+            .filter(
+                Condition::any()
+                    .add(attachment::Column::LeaseUntil.is_null())
+                    .add(attachment::Column::LeaseUntil.lt(now)),
+            )
+            .order_by_asc(attachment::Column::Id)
+            .limit(limit);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = select.all(&txn).await?;
+        if !rows.is_empty() {
+            attachment::Entity::update_many()
+                .col_expr(
+                    attachment::Column::LeaseUntil,
+                    Expr::value(now + self.deadline()?),
+                )
+                .filter(attachment::Column::Id.is_in(rows.iter().map(|r| r.id)))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(rows)
+    }
+
+    /// Copies one object under the active key and switches the row to the copy. `Ok(false)`
+    /// when the row changed meanwhile (the copy is then deleted).
+    async fn reseal_object(
+        &self,
+        actor: &Actor,
+        workspace: WorkspaceId,
+        row: &attachment::Model,
+    ) -> Result<bool> {
+        let old: ObjectKey = row.object_key.parse()?;
+        let kind = kind_of(row)?;
+        let owner = match row.session_id {
+            Some(s) => Owner::Session(s),
+            None => Owner::Client(row.client_id),
+        };
+        let new = ObjectKey::new(workspace, owner, Uuid::new_v4(), kind);
+        let now = clock::now();
+        upload_intent::ActiveModel {
+            id: Set(new.attachment()),
+            workspace_id: Set(workspace.as_uuid()),
+            client_id: Set(row.client_id),
+            session_id: Set(row.session_id),
+            object_key: Set(new.as_str().to_owned()),
+            reserved_bytes: Set(0),
+            created_at: Set(now),
+            expires_at: Set(now + self.deadline()?),
+        }
+        .insert(&self.db)
+        .await?;
+        let switched = async {
+            let body = self
+                .store
+                .get_opts(&old, GetOptions::new())
+                .await?
+                .into_reader();
+            let sealed = self
+                .store
+                .put_sealed(
+                    &new,
+                    body,
+                    PutOptions::new().with_content_type(kind.media_type()),
+                )
+                .await?;
+            if bytes_to_db(sealed.result.size, "file size")? != row.size_bytes {
+                return Err(Error::Corrupt(
+                    "a re-sealed object differs in size from its row",
+                ));
+            }
+            let evidence = sealed
+                .evidence
+                .ok_or(Error::Internal("the store gave no evidence of encryption"))?;
+            let txn = begin_write(&self.db).await?;
+            let done = attachment::Entity::update_many()
+                .col_expr(attachment::Column::ObjectKey, Expr::value(new.as_str()))
+                .col_expr(
+                    attachment::Column::StreamKeyId,
+                    Expr::value(stored_key_id(sealed.key_id)?),
+                )
+                .col_expr(
+                    attachment::Column::EncryptionEvidence,
+                    Expr::value(
+                        serde_json::to_value(&evidence)
+                            .map_err(|_| Error::Internal("evidence did not serialise"))?,
+                    ),
+                )
+                .col_expr(
+                    attachment::Column::LeaseUntil,
+                    Expr::value(Option::<OffsetDateTime>::None),
+                )
+                .filter(attachment::Column::Id.eq(row.id))
+                .filter(attachment::Column::ObjectKey.eq(old.as_str()))
+                .filter(attachment::Column::DeletedAt.is_null())
+                .exec(&txn)
+                .await?;
+            if done.rows_affected != 1 {
+                return Ok(false);
+            }
+            upload_intent::Entity::delete_by_id(new.attachment())
+                .exec(&txn)
+                .await?;
+            let record = AuditRecord::new(actor, Action::AttachmentReseal, row.id).with(
+                AuditMetadata::new()
+                    .count("size_bytes", row.size_bytes)
+                    .count("data_key_id", i64::from(stored_key_id(sealed.key_id)?)),
+            );
+            audit::append(&txn, workspace, &record).await?;
+            txn.commit().await?;
+            Ok(true)
+        }
+        .await;
+        match switched {
+            Ok(true) => {
+                if let Err(e) = self.store.delete(&old).await {
+                    tracing::warn!(%workspace, attachment = %row.id, error = %e, "the old object was not deleted; left to the sweep");
+                }
+                Ok(true)
+            }
+            Ok(false) => {
+                self.compensate(&new, new.attachment()).await;
+                Ok(false)
+            }
+            Err(e) => {
+                self.compensate(&new, new.attachment()).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// How long an upload (or an object's re-sealing) may take.
+    fn deadline(&self) -> Result<time::Duration> {
+        time::Duration::try_from(self.limits.upload_deadline()).map_err(|_| Error::InvalidInput {
+            field: "upload deadline",
+            reason: "is too long",
+        })
+    }
+
     /// Deletes objects that no row and no intent names.
     async fn sweep(&self) -> Result<u64> {
         let mut listing = self.store.inner().list(&KeyPrefix::all());
@@ -672,12 +906,7 @@ impl Attachments {
             }
         }
         let now = clock::now();
-        let deadline = time::Duration::try_from(self.limits.upload_deadline()).map_err(|_| {
-            Error::InvalidInput {
-                field: "upload deadline",
-                reason: "is too long",
-            }
-        })?;
+        let deadline = self.deadline()?;
         upload_intent::ActiveModel {
             id: Set(key.attachment()),
             workspace_id: Set(workspace.as_uuid()),

@@ -148,8 +148,16 @@ actions! {
     AttachmentDelete => "attachment.delete", "attachment";
     /// A soft-deleted attachment's object was purged.
     AttachmentPurge => "attachment.purge", "attachment";
+    /// An attachment's object was re-encrypted under the workspace's active data key (the
+    /// metadata holds the size and the key id).
+    AttachmentReseal => "attachment.reseal", "attachment";
     /// The workspace's keys were destroyed and its objects deleted.
     WorkspaceShred => "workspace.shred", "workspace";
+    /// A batch of the workspace's rows was re-sealed under its active data key (the metadata
+    /// names the table and counts the rows).
+    WorkspaceReseal => "workspace.reseal", "workspace";
+    /// A retired data key that nothing used was destroyed (the metadata holds its id).
+    DataKeyDestroy => "data_key.destroy", "workspace";
 }
 
 impl fmt::Display for Action {

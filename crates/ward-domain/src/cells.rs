@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use uuid::Uuid;
-use ward_crypto::{BlindIndexer, DataKeySource, FieldCipher, Normalizer};
+use ward_crypto::{BlindIndexer, DataKeySource, DekId, FieldCipher, Normalizer};
 use ward_types::WorkspaceId;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::keys::{DbWorkspaceKeys, KeyState};
+use crate::keys::{DbWorkspaceKeys, KeyState, stored_key_id};
 use crate::sealed::{IndexBytes, SealContext, SealedBytes};
 
 /// A column that holds sealed values.
@@ -32,6 +32,36 @@ pub(crate) struct IndexedCell {
     pub(crate) normalizer: Normalizer,
 }
 
+/// A sealed column as the re-sealing job sees it: a plain sealed cell, or one with a blind index
+/// in another column, recomputed from the plaintext whenever the cell is re-sealed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SealedColumn {
+    /// A sealed cell.
+    Plain(Cell),
+    /// A sealed cell with its blind index in `index_column`.
+    Indexed {
+        cell: IndexedCell,
+        index_column: &'static str,
+    },
+}
+
+impl SealedColumn {
+    pub(crate) fn cell(self) -> Cell {
+        match self {
+            Self::Plain(cell) => cell,
+            Self::Indexed { cell, .. } => cell.cell,
+        }
+    }
+}
+
+/// A table whose rows hold sealed cells (and a `key_id` recording the key they are under), with
+/// every sealed column listed: what the rotation jobs read and re-seal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SealedTable {
+    pub(crate) name: &'static str,
+    pub(crate) columns: &'static [SealedColumn],
+}
+
 /// Seals and opens one workspace's values, each bound to its table, column, workspace and row.
 pub(crate) struct CellCipher {
     workspace: WorkspaceId,
@@ -48,6 +78,24 @@ impl CellCipher {
             keys: Arc::clone(keys),
             cipher: FieldCipher::from_source(source).await?,
         })
+    }
+
+    /// The key [`seal`](Self::seal) and [`index`](Self::index) use, in its stored form: what a
+    /// row's `key_id` records.
+    pub(crate) fn key_id(&self) -> Result<i32> {
+        stored_key_id(self.active_id()?)
+    }
+
+    /// The workspace whose values this cipher seals.
+    pub(crate) fn workspace(&self) -> WorkspaceId {
+        self.workspace
+    }
+
+    fn active_id(&self) -> Result<DekId> {
+        Ok(self
+            .cipher
+            .active_key_id()
+            .ok_or(ward_crypto::Error::NoActiveKey)?)
     }
 
     fn context(&self, cell: Cell, row: Uuid) -> SealContext {
@@ -129,9 +177,14 @@ impl CellCipher {
         )
     }
 
-    /// The blind index of `value` under the active key, to store beside the sealed value.
+    /// The blind index of `value` under the key [`seal`](Self::seal) uses, to store beside the
+    /// sealed value.
     pub(crate) async fn index(&self, cell: IndexedCell, value: &str) -> Result<IndexBytes> {
-        let dek = self.keys.source(self.workspace).active_key().await?;
+        let dek = self
+            .keys
+            .source(self.workspace)
+            .key(self.active_id()?)
+            .await?;
         Ok(self.indexer(cell, &dek)?.index(value).into())
     }
 

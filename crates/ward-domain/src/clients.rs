@@ -16,12 +16,13 @@ use ward_types::WorkspaceId;
 use zeroize::Zeroize as _;
 
 use crate::audit::{self, Action, Actor, AuditMetadata, AuditRecord};
-use crate::cells::{Cell, CellCipher, IndexedCell};
+use crate::cells::{Cell, CellCipher, IndexedCell, SealedColumn, SealedTable};
 use crate::clock;
 use crate::db::begin_write;
 use crate::entity::client;
 use crate::error::{Error, Result};
-use crate::keys::DbWorkspaceKeys;
+use crate::import::{Imported, Origin, import_id};
+use crate::keys::{DbWorkspaceKeys, is_unique_violation};
 
 const TABLE: &str = "clients";
 const NAME: IndexedCell = IndexedCell {
@@ -35,6 +36,24 @@ const EMAIL: IndexedCell = IndexedCell {
 const PHONE: Cell = Cell::new(TABLE, "phone");
 const DATE_OF_BIRTH: Cell = Cell::new(TABLE, "date_of_birth");
 const NOTES: Cell = Cell::new(TABLE, "notes");
+
+/// The sealed columns of `clients`.
+pub(crate) const SEALED: SealedTable = SealedTable {
+    name: TABLE,
+    columns: &[
+        SealedColumn::Indexed {
+            cell: NAME,
+            index_column: "name_index",
+        },
+        SealedColumn::Indexed {
+            cell: EMAIL,
+            index_column: "email_index",
+        },
+        SealedColumn::Plain(PHONE),
+        SealedColumn::Plain(DATE_OF_BIRTH),
+        SealedColumn::Plain(NOTES),
+    ],
+};
 
 /// Longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -209,9 +228,46 @@ impl Clients {
         workspace: WorkspaceId,
         fields: ClientFields,
     ) -> Result<Client> {
+        self.insert(actor, workspace, Uuid::new_v4(), fields, Origin::New)
+            .await
+    }
+
+    /// Imports a client of the seed application, identified there by `legacy_id`, as
+    /// [`create`](Self::create) would (fields opened with [`LegacyImport`](crate::LegacyImport)
+    /// by the caller). Importing the same `legacy_id` again finds the client made the first
+    /// time, so an interrupted import is run again from the start. Audited as `client.create`
+    /// with `source: import`.
+    pub async fn import(
+        &self,
+        actor: &Actor,
+        workspace: WorkspaceId,
+        legacy_id: &str,
+        fields: ClientFields,
+    ) -> Result<Imported> {
+        let id = import_id(workspace, TABLE, legacy_id)?;
+        if self.row(workspace, id).await.is_ok() {
+            return Ok(Imported::Existing(id));
+        }
+        match self
+            .insert(actor, workspace, id, fields, Origin::Import)
+            .await
+        {
+            Ok(_) => Ok(Imported::Created(id)),
+            Err(Error::Database(e)) if is_unique_violation(&e) => Ok(Imported::Existing(id)),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn insert(
+        &self,
+        actor: &Actor,
+        workspace: WorkspaceId,
+        id: Uuid,
+        fields: ClientFields,
+        origin: Origin,
+    ) -> Result<Client> {
         fields.validate()?;
         let cells = CellCipher::new(&self.keys, workspace).await?;
-        let id = Uuid::new_v4();
         let now = clock::now();
         let sealed = seal_all(&cells, id, &fields).await?;
         let txn = begin_write(&self.db).await?;
@@ -226,6 +282,7 @@ impl Clients {
             date_of_birth: Set(sealed.date_of_birth),
             notes: Set(sealed.notes),
             used_bytes: Set(0),
+            key_id: Set(Some(cells.key_id()?)),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -234,7 +291,8 @@ impl Clients {
         audit::append(
             &txn,
             workspace,
-            &AuditRecord::new(actor, Action::ClientCreate, id),
+            &AuditRecord::new(actor, Action::ClientCreate, id)
+                .with(origin.tag(AuditMetadata::new())),
         )
         .await?;
         txn.commit().await?;
@@ -283,6 +341,7 @@ impl Clients {
                 Expr::value(sealed.date_of_birth),
             )
             .col_expr(client::Column::Notes, Expr::value(sealed.notes))
+            .col_expr(client::Column::KeyId, Expr::value(cells.key_id()?))
             .col_expr(client::Column::UpdatedAt, Expr::value(now))
             .filter(client::Column::Id.eq(id))
             .filter(client::Column::WorkspaceId.eq(workspace.as_uuid()))

@@ -55,6 +55,11 @@ pub enum Error {
         source: ward_crypto::Error,
     },
 
+    /// A value of the seed application did not open ([`LegacyImport`](crate::LegacyImport)):
+    /// malformed, under a legacy key version not configured, or altered.
+    #[error("invalid legacy value: {0}")]
+    Legacy(ward_crypto::Error),
+
     /// Reading the uploaded body failed (the client went away, or its stream broke).
     #[error("reading the upload failed")]
     UploadRead(#[source] std::io::Error),
@@ -92,7 +97,7 @@ impl Error {
             Self::InvalidInput { .. } => Fault::ClientInput,
             Self::Conflict { .. } => Fault::Conflict,
             Self::QuotaExceeded(_) => Fault::Limit,
-            Self::UploadRead(_) => Fault::ClientInput,
+            Self::UploadRead(_) | Self::Legacy(_) => Fault::ClientInput,
             Self::Unsealable { .. } | Self::Corrupt(_) | Self::Internal(_) => Fault::Server,
             Self::Crypto(e) => e.fault(),
             Self::Storage(e) => e.fault(),

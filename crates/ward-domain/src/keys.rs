@@ -88,12 +88,18 @@ pub struct KeyInfo {
 }
 
 /// The associated data a workspace's DEKs are wrapped with.
-fn wrap_context(workspace: WorkspaceId) -> Vec<u8> {
+pub(crate) fn wrap_context(workspace: WorkspaceId) -> Vec<u8> {
     format!("ward/v1/data-key:{workspace}").into_bytes()
 }
 
+/// A data key id in its stored form (`data_keys.id` and the `key_id` columns, a positive 32-bit
+/// integer).
+pub(crate) fn stored_key_id(id: DekId) -> Result<i32> {
+    i32::try_from(id.0).map_err(|_| Error::Corrupt("data key id beyond 2^31"))
+}
+
 /// A key id as stored (`data_keys.id`, a positive 32-bit integer).
-fn dek_id(id: i32) -> Result<DekId> {
+pub(crate) fn dek_id(id: i32) -> Result<DekId> {
     u32::try_from(id)
         .map(DekId)
         .map_err(|_| Error::Corrupt("negative data key id"))

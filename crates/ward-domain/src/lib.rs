@@ -15,6 +15,8 @@
 //! | keys | [`DataKeys`] (generate, retire, destroy), [`DbKeySource`], [`DbWorkspaceKeys`] (cached; ward-storage's `WorkspaceKeys`) |
 //! | repositories | [`Workspaces`], [`Clients`], [`Sessions`]: plaintext in and out, ciphertext in the database |
 //! | files | [`Attachments`]: the upload pipeline (reserve → sanitise → encrypt → put → verify → commit, compensated on failure), list, download, rename, delete, purge, [`Attachments::reconcile`]; [`UploadLimits`], [`QuotaFigures`] |
+//! | rotation | [`KeyRotation`]: [`rewrap_keys`](KeyRotation::rewrap_keys) under the active KEK, [`reseal`](KeyRotation::reseal) rows under the active data key (blind indexes too), [`destroy_unused`](KeyRotation::destroy_unused) retired keys; batched, resumable, several workers at once |
+//! | import | [`LegacyImport`] opens the seed application's values ([`LegacyValue`]: raw, `v<N>:` text, JSON parts); [`Clients::import`] and [`Sessions::import`] seal them into ward rows, resumable ([`Imported`]) |
 //! | audit | [`audit::append`], [`audit::verify_chain`], [`Actor`], [`Action`], [`AuditMetadata`] |
 //!
 //! # Sealed columns
@@ -62,9 +64,11 @@ mod clock;
 mod db;
 pub mod entity;
 mod error;
+mod import;
 mod keys;
 pub mod migration;
 mod quota;
+mod rotation;
 mod sealed;
 mod sessions;
 mod workspaces;
@@ -83,8 +87,15 @@ pub use clients::{
 };
 pub use db::{connect, connect_with};
 pub use error::{Error, Result};
+pub use import::{
+    Imported, LegacyImport, LegacyValue, MAX_LEGACY_ID_BYTES, MAX_LEGACY_VALUE_BYTES,
+};
 pub use keys::{DataKeys, DbKeySource, DbWorkspaceKeys, KeyInfo, KeyState};
 pub use quota::{QuotaFigures, QuotaScope, UploadLimits};
+pub use rotation::{
+    DEFAULT_BATCH_SIZE, DestroyReport, KeyRotation, KeyUse, Progress, ResealFailure, ResealReport,
+    RewrapReport, RotationOptions,
+};
 pub use sealed::{IndexBytes, SealContext, SealedBytes};
 pub use sessions::{MAX_SOAP_NOTES_BYTES, Session, Sessions, SoapNotes};
 pub use workspaces::{DEFAULT_WORKSPACE_QUOTA, Workspace, Workspaces};
@@ -144,5 +155,10 @@ impl Domain {
     /// [`UploadLimits`].
     pub fn attachments(&self, store: Arc<dyn ObjectStore>, proof: RequiredProof) -> Attachments {
         Attachments::new(self.db.clone(), Arc::clone(&self.keys), store, proof)
+    }
+
+    /// The key-rotation jobs: rewrap data keys, re-seal a workspace's rows, destroy unused keys.
+    pub fn rotation(&self) -> KeyRotation {
+        KeyRotation::new(self.db.clone(), Arc::clone(&self.keys))
     }
 }

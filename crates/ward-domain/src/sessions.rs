@@ -14,14 +14,21 @@ use ward_types::WorkspaceId;
 use zeroize::Zeroize as _;
 
 use crate::audit::{self, Action, Actor, AuditMetadata, AuditRecord};
-use crate::cells::{Cell, CellCipher};
+use crate::cells::{Cell, CellCipher, SealedColumn, SealedTable};
 use crate::clock;
 use crate::db::begin_write;
 use crate::entity::{client, session};
 use crate::error::{Error, Result};
-use crate::keys::DbWorkspaceKeys;
+use crate::import::{Imported, Origin, import_id};
+use crate::keys::{DbWorkspaceKeys, is_unique_violation};
 
 const SOAP_NOTES: Cell = Cell::new("sessions", "soap_notes");
+
+/// The sealed columns of `sessions`.
+pub(crate) const SEALED: SealedTable = SealedTable {
+    name: "sessions",
+    columns: &[SealedColumn::Plain(SOAP_NOTES)],
+};
 
 /// Longest SOAP notes, in bytes.
 pub const MAX_SOAP_NOTES_BYTES: usize = 256 * 1024;
@@ -96,9 +103,68 @@ impl Sessions {
         date: Date,
         soap_notes: Option<SoapNotes>,
     ) -> Result<Session> {
+        let id = Uuid::new_v4();
+        self.insert(
+            actor,
+            workspace,
+            id,
+            client_id,
+            date,
+            soap_notes,
+            Origin::New,
+        )
+        .await
+    }
+
+    /// Imports a session of the seed application, identified there by `legacy_id`, as
+    /// [`create`](Self::create) would (notes opened with [`LegacyImport`](crate::LegacyImport)
+    /// by the caller). Importing the same `legacy_id` again finds the session made the first
+    /// time, so an interrupted import is run again from the start. Audited as `session.create`
+    /// with `source: import`.
+    pub async fn import(
+        &self,
+        actor: &Actor,
+        workspace: WorkspaceId,
+        legacy_id: &str,
+        client_id: Uuid,
+        date: Date,
+        soap_notes: Option<SoapNotes>,
+    ) -> Result<Imported> {
+        let id = import_id(workspace, SEALED.name, legacy_id)?;
+        if self.row(workspace, id).await.is_ok() {
+            return Ok(Imported::Existing(id));
+        }
+        match self
+            .insert(
+                actor,
+                workspace,
+                id,
+                client_id,
+                date,
+                soap_notes,
+                Origin::Import,
+            )
+            .await
+        {
+            Ok(_) => Ok(Imported::Created(id)),
+            Err(Error::Database(e)) if is_unique_violation(&e) => Ok(Imported::Existing(id)),
+            Err(e) => Err(e),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // the row's fields, the actor and the origin
+    async fn insert(
+        &self,
+        actor: &Actor,
+        workspace: WorkspaceId,
+        id: Uuid,
+        client_id: Uuid,
+        date: Date,
+        soap_notes: Option<SoapNotes>,
+        origin: Origin,
+    ) -> Result<Session> {
         validate(soap_notes.as_ref())?;
         let cells = CellCipher::new(&self.keys, workspace).await?;
-        let id = Uuid::new_v4();
         let sealed = cells.seal_opt(SOAP_NOTES, id, soap_notes.as_ref().map(|n| n.0.as_str()))?;
         let now = clock::now();
         let txn = begin_write(&self.db).await?;
@@ -116,13 +182,14 @@ impl Sessions {
             session_date: Set(date),
             soap_notes: Set(sealed),
             used_bytes: Set(0),
+            key_id: Set(Some(cells.key_id()?)),
             created_at: Set(now),
             updated_at: Set(now),
         }
         .insert(&txn)
         .await?;
         let record = AuditRecord::new(actor, Action::SessionCreate, id)
-            .with(AuditMetadata::new().id("client_id", client_id));
+            .with(origin.tag(AuditMetadata::new().id("client_id", client_id)));
         audit::append(&txn, workspace, &record).await?;
         txn.commit().await?;
         Ok(Session {
@@ -179,6 +246,7 @@ impl Sessions {
         let txn = begin_write(&self.db).await?;
         let done = session::Entity::update_many()
             .col_expr(session::Column::SoapNotes, Expr::value(sealed))
+            .col_expr(session::Column::KeyId, Expr::value(cells.key_id()?))
             .col_expr(session::Column::UpdatedAt, Expr::value(clock::now()))
             .filter(session::Column::Id.eq(id))
             .filter(session::Column::WorkspaceId.eq(workspace.as_uuid()))

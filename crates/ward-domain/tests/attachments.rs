@@ -19,7 +19,7 @@ use crate::stores::{self, TestStore, set};
 const SECRET: &[u8] = b"JANE-ROE-SECRET";
 
 /// A small PNG with a text chunk holding [`SECRET`]; `seed` varies the pixels.
-fn png_with_secret(seed: u8) -> Vec<u8> {
+pub(crate) fn png_with_secret(seed: u8) -> Vec<u8> {
     let img = RgbImage::from_fn(24, 16, |x, y| Rgb([seed, x as u8 * 9, y as u8 * 13]));
     let mut png = Vec::new();
     img.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
@@ -61,7 +61,7 @@ async fn owners(f: &Fixture) -> (Uuid, Uuid) {
 /// The invariants after any failure (and the reconciler): usage equals the live sizes plus the
 /// reservations of uploads in flight, on every workspace, client and session; every object has
 /// a row or an intent; every unpurged row has its object.
-async fn assert_consistent(f: &Fixture, store: &TestStore) {
+pub(crate) async fn assert_consistent(f: &Fixture, store: &TestStore) {
     let db = f.db();
     let rows = attachment::Entity::find().all(db).await.unwrap();
     let intents = upload_intent::Entity::find().all(db).await.unwrap();
@@ -138,7 +138,7 @@ fn far_future() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc() + time::Duration::days(1)
 }
 
-fn attachments(f: &Fixture, store: &TestStore) -> Attachments {
+pub(crate) fn attachments(f: &Fixture, store: &TestStore) -> Attachments {
     f.domain
         .attachments(Arc::clone(&store.store), store.proof.clone())
 }

@@ -1,5 +1,8 @@
-use sea_orm::DbBackend;
+use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
 use ward_domain::migration;
+
+/// ward's migrations so far.
+const MIGRATIONS: usize = 2;
 
 use crate::common::{self, databases};
 
@@ -8,7 +11,12 @@ async fn up_is_idempotent_and_down_reverts_every_table() {
     for t in databases().await {
         let db = &t.db;
         assert!(!migration::is_current(db).await.unwrap());
-        assert_eq!(migration::up(db).await.unwrap(), 1, "{:?}", t.backend());
+        assert_eq!(
+            migration::up(db).await.unwrap(),
+            MIGRATIONS,
+            "{:?}",
+            t.backend()
+        );
         assert_eq!(
             migration::up(db).await.unwrap(),
             0,
@@ -16,17 +24,49 @@ async fn up_is_idempotent_and_down_reverts_every_table() {
         );
         assert!(migration::is_current(db).await.unwrap());
         let status = migration::status(db).await.unwrap();
-        assert_eq!(status.len(), 1);
+        assert_eq!(status.len(), MIGRATIONS);
         assert!(status.iter().all(|m| m.applied));
         assert!(status[0].name.starts_with("m20261202_000001"));
+        assert!(status[1].name.starts_with("m20261206_000001"));
 
-        assert_eq!(migration::down(db, None).await.unwrap(), 1);
+        // One step back removes the recorded keys and leases, and only them.
+        assert_eq!(migration::down(db, Some(1)).await.unwrap(), 1);
+        let attachments = columns(db, "attachments").await;
+        assert!(
+            attachments.contains(&"object_key".to_owned()),
+            "{attachments:?}"
+        );
+        assert!(!attachments.contains(&"key_id".to_owned()));
+        assert!(!attachments.contains(&"lease_until".to_owned()));
+        assert!(!columns(db, "clients").await.contains(&"key_id".to_owned()));
+        assert_eq!(migration::up(db).await.unwrap(), 1);
+        assert!(columns(db, "sessions").await.contains(&"key_id".to_owned()));
+
+        assert_eq!(migration::down(db, None).await.unwrap(), MIGRATIONS);
         assert!(!migration::is_current(db).await.unwrap());
         // The tables are gone: applying again creates them without "already exists".
-        assert_eq!(migration::up(db).await.unwrap(), 1);
-        assert_eq!(migration::fresh(db).await.unwrap(), 1);
+        assert_eq!(migration::up(db).await.unwrap(), MIGRATIONS);
+        assert_eq!(migration::fresh(db).await.unwrap(), MIGRATIONS);
         t.cleanup().await;
     }
+}
+
+/// The columns of `table`.
+async fn columns(db: &DatabaseConnection, table: &str) -> Vec<String> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "SELECT column_name AS name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = '{table}'"
+        ),
+        _ => format!("SELECT name FROM pragma_table_info('{table}')"),
+    };
+    db.query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect()
 }
 
 /// Two replicas starting at once: on PostgreSQL the advisory lock makes one wait, then find
@@ -46,7 +86,10 @@ async fn replicas_migrating_at_once_do_not_race() {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
         );
-        assert_eq!(applied, 1, "exactly one replica applies the migration");
+        assert_eq!(
+            applied, MIGRATIONS,
+            "exactly one replica applies the migrations"
+        );
         t.cleanup().await;
     }
 }

@@ -9,10 +9,15 @@ mod audit;
 /// Databases to test against (a temporary SQLite file; a fresh schema on PostgreSQL) and a
 /// domain over each.
 mod common;
+/// Importing the seed application's formats, resumably.
+mod import;
 /// Data keys: ids from the database, rotation, destruction, wrapping bound to the workspace.
 mod keys;
 /// Migrations: idempotent, reversible, and safe when two processes run them at once.
 mod migrations;
+/// Rotation jobs: rewrap under a new KEK, re-seal under a new data key (resumable, several
+/// workers), destroy only unused keys.
+mod rotation;
 /// Sealed cells: plaintext never stored, values bound to their cell, blind-index search.
 mod sealed;
 /// Object stores for the pipeline tests, and the fault-injecting wrapper.

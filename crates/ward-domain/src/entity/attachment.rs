@@ -29,6 +29,12 @@ pub struct Model {
     pub object_key: String,
     /// The id of the data key that sealed the object.
     pub stream_key_id: i32,
+    /// The data key every sealed cell and blind index of the row is under; NULL when not known
+    /// (rows written before this was recorded). The re-encryption job re-seals rows not under
+    /// the workspace's active key.
+    pub key_id: Option<i32>,
+    /// Until when a re-sealing worker holds the row's object (NULL: nobody).
+    pub lease_until: Option<TimeDateTimeWithTimeZone>,
     /// The evidence of encryption the store gave (JSON).
     pub encryption_evidence: Json,
     /// Who uploaded it (an actor id).

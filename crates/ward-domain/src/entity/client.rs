@@ -29,6 +29,10 @@ pub struct Model {
     pub notes: Option<SealedBytes>,
     /// Bytes of live attachments and uploads in flight owned by the client (its sessions' too).
     pub used_bytes: i64,
+    /// The data key every sealed cell and blind index of the row is under; NULL when not known
+    /// (rows written before this was recorded). The re-encryption job re-seals rows not under
+    /// the workspace's active key.
+    pub key_id: Option<i32>,
     /// When the row was created.
     pub created_at: TimeDateTimeWithTimeZone,
     /// When the row was last changed.

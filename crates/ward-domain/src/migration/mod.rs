@@ -7,6 +7,7 @@
 //! nothing left to apply, and a failed migration leaves the schema as it was.
 
 mod m20261202_000001_initial;
+mod m20261206_000001_sealed_key;
 
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
 use sea_orm_migration::{MigrationStatus, MigrationTrait, MigratorTrait};
@@ -22,7 +23,10 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261202_000001_initial::Migration)]
+        vec![
+            Box::new(m20261202_000001_initial::Migration),
+            Box::new(m20261206_000001_sealed_key::Migration),
+        ]
     }
 }
 
