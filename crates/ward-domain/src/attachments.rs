@@ -9,7 +9,7 @@
 //! 2. validates and sanitises it (ward-sanitize: extension, magic bytes and a real parse agree;
 //!    metadata removed), on a blocking thread;
 //! 3. refuses a display name already used by one of the client's live attachments;
-//! 4. **reserves**: one short transaction raises the workspace's, client's and session's usage by
+//! 4. **reserves**: one short transaction raises the client's, session's and workspace's usage by
 //!    the file's size, each only if it stays within its quota, and writes an upload intent
 //!    naming the object key. Concurrent uploads that together exceed a quota: exactly the ones
 //!    that fit succeed;
@@ -24,6 +24,14 @@
 //! or the compensation itself fails, the intent stays, and [`Attachments::reconcile`] resolves
 //! it once its deadline has passed. A row is only ever inserted together with the removal of its
 //! intent, so nothing half-written is listed or readable.
+//!
+//! # Lock order
+//!
+//! Every write transaction of ward-domain locks rows in one order: attachment rows, upload
+//! intents, client rows, session rows, and the workspace row last (its usage, and the audit
+//! chain's head, which every audited write advances last). So two transactions never wait for
+//! each other in a circle on PostgreSQL's row locks, however uploads, deletes, edits and the
+//! rotation jobs (a batch of one table's rows, then the audit event) interleave.
 
 use std::io;
 use std::ops::Range;
@@ -830,31 +838,6 @@ impl Attachments {
     ) -> Result<()> {
         let n = bytes_to_db(size, "file size")?;
         let txn = begin_write(&self.db).await?;
-        let ws = workspace::Entity::update_many()
-            .col_expr(
-                workspace::Column::UsedBytes,
-                Expr::col(workspace::Column::UsedBytes).add(n),
-            )
-            .filter(workspace::Column::Id.eq(workspace.as_uuid()))
-            .filter(
-                Expr::col(workspace::Column::UsedBytes)
-                    .add(n)
-                    .lte(Expr::col(workspace::Column::QuotaBytes)),
-            )
-            .exec(&txn)
-            .await?;
-        if ws.rows_affected != 1 {
-            let row = workspace::Entity::find_by_id(workspace.as_uuid())
-                .one(&txn)
-                .await?
-                .ok_or_else(|| Error::not_found("workspace", workspace))?;
-            return Err(quota_error(
-                QuotaScope::Workspace,
-                row.used_bytes,
-                row.quota_bytes,
-                size,
-            ));
-        }
         let max_client = bytes_to_db(self.limits.max_client_bytes(), "client quota")?;
         let c = client::Entity::update_many()
             .col_expr(
@@ -904,6 +887,32 @@ impl Attachments {
                     size,
                 ));
             }
+        }
+        // The workspace row last: see "Lock order" in the module docs.
+        let ws = workspace::Entity::update_many()
+            .col_expr(
+                workspace::Column::UsedBytes,
+                Expr::col(workspace::Column::UsedBytes).add(n),
+            )
+            .filter(workspace::Column::Id.eq(workspace.as_uuid()))
+            .filter(
+                Expr::col(workspace::Column::UsedBytes)
+                    .add(n)
+                    .lte(Expr::col(workspace::Column::QuotaBytes)),
+            )
+            .exec(&txn)
+            .await?;
+        if ws.rows_affected != 1 {
+            let row = workspace::Entity::find_by_id(workspace.as_uuid())
+                .one(&txn)
+                .await?
+                .ok_or_else(|| Error::not_found("workspace", workspace))?;
+            return Err(quota_error(
+                QuotaScope::Workspace,
+                row.used_bytes,
+                row.quota_bytes,
+                size,
+            ));
         }
         let now = clock::now();
         let deadline = self.deadline()?;
@@ -1064,14 +1073,6 @@ async fn release(
     session_id: Option<Uuid>,
     bytes: i64,
 ) -> Result<()> {
-    workspace::Entity::update_many()
-        .col_expr(
-            workspace::Column::UsedBytes,
-            Expr::col(workspace::Column::UsedBytes).sub(bytes),
-        )
-        .filter(workspace::Column::Id.eq(workspace_id))
-        .exec(txn)
-        .await?;
     client::Entity::update_many()
         .col_expr(
             client::Column::UsedBytes,
@@ -1090,6 +1091,15 @@ async fn release(
             .exec(txn)
             .await?;
     }
+    // The workspace row last: see "Lock order" in the module docs.
+    workspace::Entity::update_many()
+        .col_expr(
+            workspace::Column::UsedBytes,
+            Expr::col(workspace::Column::UsedBytes).sub(bytes),
+        )
+        .filter(workspace::Column::Id.eq(workspace_id))
+        .exec(txn)
+        .await?;
     Ok(())
 }
 
