@@ -21,8 +21,8 @@ use crate::clock;
 use crate::db::begin_write;
 use crate::entity::client;
 use crate::error::{Error, Result};
-use crate::import::{Imported, Origin, import_id};
-use crate::keys::{DbWorkspaceKeys, is_unique_violation};
+use crate::import::{Imported, Origin, import_id, insert_once};
+use crate::keys::DbWorkspaceKeys;
 
 const TABLE: &str = "clients";
 const NAME: IndexedCell = IndexedCell {
@@ -245,17 +245,9 @@ impl Clients {
         fields: ClientFields,
     ) -> Result<Imported> {
         let id = import_id(workspace, TABLE, legacy_id)?;
-        if self.row(workspace, id).await.is_ok() {
-            return Ok(Imported::Existing(id));
-        }
-        match self
-            .insert(actor, workspace, id, fields, Origin::Import)
-            .await
-        {
-            Ok(_) => Ok(Imported::Created(id)),
-            Err(Error::Database(e)) if is_unique_violation(&e) => Ok(Imported::Existing(id)),
-            Err(e) => Err(e),
-        }
+        let exists = self.row(workspace, id).await.is_ok();
+        let insert = self.insert(actor, workspace, id, fields, Origin::Import);
+        insert_once(id, exists, insert).await
     }
 
     async fn insert(

@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::AuditMetadata;
 use crate::error::{Error, Result};
+use crate::keys::is_unique_violation;
 
 /// The largest legacy value opened (any form), checked before any parsing: the longest sealed
 /// field ward holds, SOAP notes, with room for base64 and JSON around it.
@@ -171,6 +172,23 @@ impl Imported {
         match self {
             Self::Created(id) | Self::Existing(id) => id,
         }
+    }
+}
+
+/// Makes the imported row `id` unless an earlier import made it (`exists`); a unique violation
+/// from an import racing this one also means the row is there.
+pub(crate) async fn insert_once<T>(
+    id: Uuid,
+    exists: bool,
+    insert: impl Future<Output = Result<T>>,
+) -> Result<Imported> {
+    if exists {
+        return Ok(Imported::Existing(id));
+    }
+    match insert.await {
+        Ok(_) => Ok(Imported::Created(id)),
+        Err(Error::Database(e)) if is_unique_violation(&e) => Ok(Imported::Existing(id)),
+        Err(e) => Err(e),
     }
 }
 

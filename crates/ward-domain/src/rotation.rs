@@ -15,7 +15,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait as _, LockBehavior, LockType, Order, Query, SimpleExpr,
+    Alias, Expr, ExprTrait as _, LockBehavior, LockType, Order, Query, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -409,20 +409,12 @@ impl KeyRotation {
         let workspace = cells.workspace();
         let txn = begin_write(&self.db).await?;
         let backend = txn.get_database_backend();
-        let mut select = Query::select();
-        select
-            .column(Alias::new("id"))
-            .columns(table.columns.iter().map(|c| Alias::new(c.cell().column)))
-            .from(Alias::new(table.name))
-            .and_where(Expr::col(Alias::new("workspace_id")).eq(workspace.as_uuid()))
-            .and_where(
-                Expr::col(Alias::new("key_id"))
-                    .is_null()
-                    .or(Expr::col(Alias::new("key_id")).ne(active)),
-            )
-            .and_where(Expr::col(Alias::new("id")).gt(cursor))
-            .order_by(Alias::new("id"), Order::Asc)
-            .limit(limit);
+        let mut select = sealed_cells(table, workspace, cursor, limit);
+        select.and_where(
+            Expr::col(Alias::new("key_id"))
+                .is_null()
+                .or(Expr::col(Alias::new("key_id")).ne(active)),
+        );
         if backend == DbBackend::Postgres {
             select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
@@ -467,15 +459,8 @@ impl KeyRotation {
         for table in TABLES {
             let mut cursor = Uuid::nil();
             loop {
-                let mut select = Query::select();
-                select
-                    .column(Alias::new("id"))
-                    .columns(table.columns.iter().map(|c| Alias::new(c.cell().column)))
-                    .from(Alias::new(table.name))
-                    .and_where(Expr::col(Alias::new("workspace_id")).eq(workspace.as_uuid()))
-                    .and_where(Expr::col(Alias::new("id")).gt(cursor))
-                    .order_by(Alias::new("id"), Order::Asc)
-                    .limit(u64::from(DEFAULT_BATCH_SIZE) * 4);
+                let select =
+                    sealed_cells(table, workspace, cursor, u64::from(DEFAULT_BATCH_SIZE) * 4);
                 let rows = self.db.query_all(&select).await?;
                 let Some(last) = rows.last() else { break };
                 cursor = last.try_get_by_index(0)?;
@@ -559,6 +544,26 @@ impl KeyRotation {
         report.usage = usage;
         Ok(report)
     }
+}
+
+/// `SELECT id, <sealed columns> FROM <table>`: the workspace's next `limit` rows after `cursor`,
+/// in id order (keyset pagination).
+fn sealed_cells(
+    table: SealedTable,
+    workspace: WorkspaceId,
+    cursor: Uuid,
+    limit: u64,
+) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .column(Alias::new("id"))
+        .columns(table.columns.iter().map(|c| Alias::new(c.cell().column)))
+        .from(Alias::new(table.name))
+        .and_where(Expr::col(Alias::new("workspace_id")).eq(workspace.as_uuid()))
+        .and_where(Expr::col(Alias::new("id")).gt(cursor))
+        .order_by(Alias::new("id"), Order::Asc)
+        .limit(limit);
+    select
 }
 
 /// One committed batch.

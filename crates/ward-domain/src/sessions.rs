@@ -19,10 +19,18 @@ use crate::clock;
 use crate::db::begin_write;
 use crate::entity::{client, session};
 use crate::error::{Error, Result};
-use crate::import::{Imported, Origin, import_id};
-use crate::keys::{DbWorkspaceKeys, is_unique_violation};
+use crate::import::{Imported, Origin, import_id, insert_once};
+use crate::keys::DbWorkspaceKeys;
 
 const SOAP_NOTES: Cell = Cell::new("sessions", "soap_notes");
+
+/// A session about to be inserted.
+struct NewSession {
+    id: Uuid,
+    client_id: Uuid,
+    date: Date,
+    soap_notes: Option<SoapNotes>,
+}
 
 /// The sealed columns of `sessions`.
 pub(crate) const SEALED: SealedTable = SealedTable {
@@ -103,17 +111,13 @@ impl Sessions {
         date: Date,
         soap_notes: Option<SoapNotes>,
     ) -> Result<Session> {
-        let id = Uuid::new_v4();
-        self.insert(
-            actor,
-            workspace,
-            id,
+        let new = NewSession {
+            id: Uuid::new_v4(),
             client_id,
             date,
             soap_notes,
-            Origin::New,
-        )
-        .await
+        };
+        self.insert(actor, workspace, new, Origin::New).await
     }
 
     /// Imports a session of the seed application, identified there by `legacy_id`, as
@@ -131,38 +135,34 @@ impl Sessions {
         soap_notes: Option<SoapNotes>,
     ) -> Result<Imported> {
         let id = import_id(workspace, SEALED.name, legacy_id)?;
-        if self.row(workspace, id).await.is_ok() {
-            return Ok(Imported::Existing(id));
-        }
-        match self
-            .insert(
-                actor,
-                workspace,
-                id,
-                client_id,
-                date,
-                soap_notes,
-                Origin::Import,
-            )
-            .await
-        {
-            Ok(_) => Ok(Imported::Created(id)),
-            Err(Error::Database(e)) if is_unique_violation(&e) => Ok(Imported::Existing(id)),
-            Err(e) => Err(e),
-        }
+        let exists = self.row(workspace, id).await.is_ok();
+        let new = NewSession {
+            id,
+            client_id,
+            date,
+            soap_notes,
+        };
+        insert_once(
+            id,
+            exists,
+            self.insert(actor, workspace, new, Origin::Import),
+        )
+        .await
     }
 
-    #[allow(clippy::too_many_arguments)] // the row's fields, the actor and the origin
     async fn insert(
         &self,
         actor: &Actor,
         workspace: WorkspaceId,
-        id: Uuid,
-        client_id: Uuid,
-        date: Date,
-        soap_notes: Option<SoapNotes>,
+        new: NewSession,
         origin: Origin,
     ) -> Result<Session> {
+        let NewSession {
+            id,
+            client_id,
+            date,
+            soap_notes,
+        } = new;
         validate(soap_notes.as_ref())?;
         let cells = CellCipher::new(&self.keys, workspace).await?;
         let sealed = cells.seal_opt(SOAP_NOTES, id, soap_notes.as_ref().map(|n| n.0.as_str()))?;
