@@ -20,7 +20,7 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend,
     EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
-    TransactionTrait as _,
+    Statement,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -287,29 +287,17 @@ impl KeyRotation {
                 })?;
                 rewrapped.push((row.id, row.wrapped, new));
             }
-            let txn = self.db.begin().await?;
-            for (id, old, new) in rewrapped {
-                let done = data_key::Entity::update_many()
-                    .col_expr(
-                        data_key::Column::Wrapped,
-                        Expr::value(new.as_bytes().to_vec()),
-                    )
-                    .col_expr(
-                        data_key::Column::KekId,
-                        Expr::value(i64::from(new.kek_id().0)),
-                    )
-                    .filter(data_key::Column::Id.eq(id))
-                    .filter(data_key::Column::Wrapped.eq(old))
-                    .filter(data_key::Column::State.is_in(live))
-                    .exec(&txn)
-                    .await?;
-                if done.rows_affected == 1 {
-                    report.rewrapped += 1;
-                } else {
-                    report.skipped += 1;
-                }
-            }
-            txn.commit().await?;
+            let total = rewrapped.len() as u64;
+            let done = self
+                .db
+                .execute_raw(rewrap_statement(
+                    self.db.get_database_backend(),
+                    &rewrapped,
+                )?)
+                .await?
+                .rows_affected();
+            report.rewrapped += done;
+            report.skipped += total - done;
             batches += 1;
             progress(Progress::new("data_keys", report.rewrapped));
         }
@@ -544,6 +532,50 @@ impl KeyRotation {
         report.usage = usage;
         Ok(report)
     }
+}
+
+/// One statement writing a batch of rewrapped keys, each row only if it still holds the wrapped
+/// form that was read and is still live (compare-and-set): `WITH v(…) AS (VALUES …) UPDATE
+/// data_keys … FROM v`, which PostgreSQL and SQLite (3.33 and later) both run. One statement
+/// per batch instead of one per key: the round trips were most of the job's time.
+fn rewrap_statement(
+    backend: DbBackend,
+    rows: &[(i32, Vec<u8>, WrappedDataKey)],
+) -> Result<Statement> {
+    let mut sql = String::from("WITH v(id, was_wrapped, now_wrapped, now_kek) AS (VALUES ");
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * 4);
+    for (i, (id, old, new)) in rows.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for j in 0..4 {
+            if j > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                DbBackend::Postgres => sql.push_str(&format!("${}", i * 4 + j + 1)),
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+        let kek =
+            i32::try_from(new.kek_id().0).map_err(|_| Error::Corrupt("kek id beyond 2^31"))?;
+        values.extend([
+            (*id).into(),
+            old.clone().into(),
+            new.as_bytes().to_vec().into(),
+            kek.into(),
+        ]);
+    }
+    sql.push_str(&format!(
+        ") UPDATE data_keys SET wrapped = v.now_wrapped, kek_id = v.now_kek FROM v \
+         WHERE data_keys.id = v.id AND data_keys.wrapped = v.was_wrapped \
+         AND data_keys.state IN ('{}', '{}')",
+        KeyState::Active.as_str(),
+        KeyState::Retired.as_str()
+    ));
+    Ok(Statement::from_sql_and_values(backend, sql, values))
 }
 
 /// `SELECT id, <sealed columns> FROM <table>`: the workspace's next `limit` rows after `cursor`,

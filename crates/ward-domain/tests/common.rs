@@ -149,6 +149,15 @@ impl Fixture {
         self.test_db.backend()
     }
 
+    /// Asserts the workspace's audit chain is intact, then removes the database.
+    pub(crate) async fn cleanup_checking_audit(self) {
+        let report = ward_domain::audit::verify_chain(self.db(), self.ws.id)
+            .await
+            .expect("verify the audit chain");
+        assert!(report.is_intact(), "{:?}", report.first_break);
+        self.cleanup().await;
+    }
+
     pub(crate) async fn cleanup(self) {
         self.test_db.cleanup().await;
     }
