@@ -559,9 +559,7 @@ impl Attachments {
         options: RotationOptions,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<ResealReport> {
-        let active = ward_crypto::DataKeySource::active_key(self.keys.source(workspace).as_ref())
-            .await?
-            .id();
+        let active = self.keys.current_active(workspace).await?;
         let mut report = ResealReport {
             key_id: Some(active),
             ..ResealReport::default()

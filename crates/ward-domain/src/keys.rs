@@ -439,6 +439,25 @@ impl DbWorkspaceKeys {
         Ok(())
     }
 
+    /// The id of `workspace`'s active key as the database records it, with this cache brought
+    /// up to date first: a cached active key that another process has since retired is dropped,
+    /// so what seals next uses the recorded one. The rotation jobs start with this (a job must not
+    /// re-seal rows under a key that was retired minutes ago).
+    pub async fn current_active(&self, workspace: WorkspaceId) -> Result<DekId> {
+        let recorded = self
+            .keys
+            .active_row(workspace)
+            .await?
+            .ok_or(ward_crypto::Error::NoActiveKey)?;
+        let recorded = dek_id(recorded.id)?;
+        let cached = DataKeySource::active_key(self.source(workspace).as_ref()).await?;
+        if cached.id() != recorded {
+            tracing::info!(%workspace, cached = %cached.id(), recorded = %recorded, "cached active data key was stale; refreshed");
+            self.forget(workspace);
+        }
+        Ok(recorded)
+    }
+
     /// Drops every cached key of `workspace`.
     pub fn forget(&self, workspace: WorkspaceId) {
         let removed = self

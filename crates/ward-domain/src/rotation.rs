@@ -33,7 +33,7 @@ use crate::cells::{CellCipher, SealedColumn, SealedTable};
 use crate::db::begin_write;
 use crate::entity::{attachment, data_key, upload_intent};
 use crate::error::{Error, Result};
-use crate::keys::{DbWorkspaceKeys, KeyState, dek_id, wrap_context};
+use crate::keys::{DbWorkspaceKeys, KeyState, dek_id, stored_key_id, wrap_context};
 use crate::sealed::{IndexBytes, SealedBytes};
 
 /// Every table with sealed cells.
@@ -324,7 +324,8 @@ impl KeyRotation {
         Ok(report)
     }
 
-    /// Re-seals every row of `workspace` not recorded as under its active data key: each sealed
+    /// Re-seals every row of `workspace` not recorded as under its active data key (as the
+    /// database records it: a stale cached key is refreshed first): each sealed
     /// cell is opened (under whichever key sealed it) and sealed again under the active key, each
     /// blind index recomputed under it, and the row's `key_id` set. Objects are not touched.
     ///
@@ -338,8 +339,14 @@ impl KeyRotation {
         options: RotationOptions,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<ResealReport> {
+        let recorded = self.keys.current_active(workspace).await?;
         let cells = CellCipher::new(&self.keys, workspace).await?;
         let active = cells.key_id()?;
+        if active != stored_key_id(recorded)? {
+            return Err(Error::Conflict {
+                reason: "the workspace's active data key changed as the job started; run it again",
+            });
+        }
         let mut report = ResealReport {
             key_id: Some(dek_id(active)?),
             ..ResealReport::default()

@@ -304,6 +304,29 @@ async fn reseal_moves_every_cell_and_index_to_the_active_key_resumably() {
 }
 
 #[tokio::test]
+async fn a_job_seals_under_the_key_the_database_names_active_not_a_stale_cached_one() {
+    for f in Fixture::all().await {
+        fill(&f, 2).await; // this process now caches the first key as active
+        let other = Domain::new(
+            f.test_db.connect_again().await,
+            f.domain.keys().data_keys().kek().clone(),
+            CachePolicy::new(),
+        );
+        let new = other.keys().rotate(f.ws.id).await.unwrap(); // another process rotates
+        let report = f
+            .domain
+            .rotation()
+            .reseal(&f.actor, f.ws.id, RotationOptions::new(), &quiet)
+            .await
+            .unwrap();
+        assert_eq!(report.key_id, Some(new));
+        assert_eq!(report.total(), 4, "2 clients and 2 sessions");
+        assert_eq!(cell_keys(&f).await, BTreeMap::from([(new, 2 * 5 + 2)]));
+        f.cleanup_checking_audit().await;
+    }
+}
+
+#[tokio::test]
 async fn a_key_still_used_by_a_row_or_an_object_is_never_destroyed() {
     for f in Fixture::all().await {
         let ids = fill(&f, 3).await;
