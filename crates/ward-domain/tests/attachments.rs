@@ -42,7 +42,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// A client and one of its sessions.
-async fn owners(f: &Fixture) -> (Uuid, Uuid) {
+pub(crate) async fn owners(f: &Fixture) -> (Uuid, Uuid) {
     let c = f
         .domain
         .clients()

@@ -11,7 +11,7 @@ use ward_domain::{
 };
 use ward_storage::Owner;
 
-use crate::attachments::{assert_consistent, attachments, png_with_secret};
+use crate::attachments::{assert_consistent, attachments, owners, png_with_secret};
 use crate::common::{Fixture, databases};
 use crate::stores::{self, set};
 
@@ -334,13 +334,7 @@ async fn a_key_still_used_by_a_row_or_an_object_is_never_destroyed() {
         let files = f
             .domain
             .attachments(Arc::clone(&store.store), store.proof.clone());
-        let png = {
-            let img = image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8, y as u8, 7]));
-            let mut out = Vec::new();
-            img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-                .unwrap();
-            out
-        };
+        let png = png_with_secret(7);
         files
             .upload(
                 &f.actor,
@@ -475,24 +469,13 @@ async fn objects_are_re_encrypted_into_new_objects_and_the_old_ones_deleted() {
         for store in stores::all().await {
             let (store, faults) = stores::faulty(store);
             let files = attachments(&f, &store);
-            let jane = f
-                .domain
-                .clients()
-                .create(&f.actor, f.ws.id, ClientFields::named("Jane Roe"))
-                .await
-                .unwrap();
-            let visit = f
-                .domain
-                .sessions()
-                .create(&f.actor, f.ws.id, jane.id, date!(2026 - 12 - 06), None)
-                .await
-                .unwrap();
+            let (jane, visit) = owners(&f).await;
             let mut before = BTreeMap::new();
             for (i, owner) in [
-                Owner::Client(jane.id),
-                Owner::Client(jane.id),
-                Owner::Session(visit.id),
-                Owner::Session(visit.id),
+                Owner::Client(jane),
+                Owner::Client(jane),
+                Owner::Session(visit),
+                Owner::Session(visit),
             ]
             .into_iter()
             .enumerate()
