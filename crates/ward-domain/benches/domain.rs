@@ -1,7 +1,11 @@
 //! ward-domain beside its raw baselines, in the same run:
 //!
 //! - `upload_10MiB`: `Attachments::upload` of a 10 MiB JPEG (read, sanitise, reserve, encrypt,
-//!   put with SSE, verify, finalise) against a raw `S3Store` put of the same bytes, on moto;
+//!   put with SSE, verify, finalise; the content check side by side with the put) against a
+//!   raw `S3Store` put of the same bytes, on moto;
+//! - `upload_10MiB_steps`: the pipeline's steps alone on the same file: `sanitize` (every step
+//!   of ward-sanitize, the content check included), `stage` (all but the content check), and
+//!   `encrypt_put_verify` (`EncryptedStore::put_sealed` with the SSE proof, no database);
 //! - `list_1000`: listing 1,000 attachments with their display names opened against the same
 //!   query without opening them (both append their audit event), on SQLite.
 //!
@@ -23,25 +27,25 @@ use image::codecs::jpeg::JpegEncoder;
 use image::{ImageFormat, Rgb, RgbImage};
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 use uuid::Uuid;
-use ward_crypto::{CachePolicy, KeyMaterial, LocalKek};
+use ward_crypto::{CachePolicy, DataKey, DekId, InMemoryKeySource, KeyMaterial, LocalKek};
 use ward_domain::entity::attachment;
 use ward_domain::{
     Action, Actor, AuditRecord, ClientFields, Domain, UploadLimits, WorkspaceId, migration,
 };
 use ward_storage::bootstrap::ensure_bucket;
 use ward_storage::{
-    Environment, FileKind, LocalStore, ObjectKey, ObjectStore, Owner, PutOptions, RequiredProof,
-    S3StoreBuilder, SsePolicy,
+    BoxReader, EncryptedStore, Environment, FileKind, LocalStore, ObjectKey, ObjectStore, Owner,
+    PutOptions, RequiredProof, S3StoreBuilder, SharedAcrossWorkspaces, SsePolicy,
 };
 
 const MIB: usize = 1024 * 1024;
 
-/// A JPEG of noise just under 10 MiB (noise does not compress, so the size is the pixels').
+/// A JPEG of noise as close under 10 MiB (the default per-file limit) as 8-pixel steps of its
+/// width allow (noise does not compress, so the size is the pixels').
 fn jpeg_10mib() -> Vec<u8> {
-    let mut state = 0x9E37_79B9_u32;
-    let mut side = 2600;
-    loop {
-        let img = RgbImage::from_fn(side, side * 3 / 4, |_, _| {
+    let encode = |width: u32| {
+        let mut state = 0x9E37_79B9_u32;
+        let img = RgbImage::from_fn(width, width * 3 / 4, |_, _| {
             state ^= state << 13;
             state ^= state >> 17;
             state ^= state << 5;
@@ -52,11 +56,25 @@ fn jpeg_10mib() -> Vec<u8> {
         JpegEncoder::new_with_quality(&mut out, 85)
             .encode_image(&img)
             .expect("jpeg");
+        out
+    };
+    // Widths in 8-pixel steps; the largest whose file fits, by bisection.
+    let (mut fits, mut too_big) = (1600 / 8, 3200 / 8);
+    let mut best = encode(fits * 8);
+    assert!(
+        best.len() <= 10 * MIB,
+        "the smallest width is already over 10 MiB"
+    );
+    while too_big - fits > 1 {
+        let mid = (fits + too_big) / 2;
+        let out = encode(mid * 8);
         if out.len() <= 10 * MIB {
-            return out;
+            (fits, best) = (mid, out);
+        } else {
+            too_big = mid;
         }
-        side -= 100;
     }
+    best
 }
 
 fn small_png(seed: u8) -> Vec<u8> {
@@ -139,6 +157,12 @@ fn bench_upload(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
         .expect("sanitize")
         .into_bytes();
     let payload = Bytes::from(sanitized);
+    eprintln!(
+        "upload_10MiB: a noise JPEG of {} bytes ({:.2} MiB), {} after sanitising",
+        jpeg.len(),
+        jpeg.len() as f64 / MIB as f64,
+        payload.len()
+    );
 
     let mut group = c.benchmark_group("upload_10MiB");
     group.throughput(Throughput::Bytes(jpeg.len() as u64));
@@ -169,6 +193,38 @@ fn bench_upload(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
         });
     });
     group.finish();
+
+    // Where the pipeline's time goes: its steps alone, on the same bytes and server.
+    let mut steps = c.benchmark_group("upload_10MiB_steps");
+    steps.throughput(Throughput::Bytes(jpeg.len() as u64));
+    steps.sample_size(10);
+    steps.measurement_time(Duration::from_secs(10));
+    let sanitizer = ward_sanitize::Sanitizer::new();
+    steps.bench_function("sanitize", |b| {
+        b.iter(|| sanitizer.sanitize("photo.jpg", &jpeg).expect("sanitize"))
+    });
+    steps.bench_function("stage", |b| {
+        b.iter(|| sanitizer.stage("photo.jpg", &jpeg).expect("stage"))
+    });
+    let keys = InMemoryKeySource::with_active(DataKey::generate(DekId(1)).expect("key"));
+    let sealed = EncryptedStore::new(Arc::clone(&store), SharedAcrossWorkspaces(keys))
+        .with_proof(RequiredProof::ServerSide(SsePolicy::S3Managed));
+    steps.bench_function("encrypt_put_verify", |b| {
+        b.to_async(rt).iter(|| async {
+            let key = ObjectKey::new(
+                ws.as_uuid(),
+                Owner::Client(client_id),
+                Uuid::new_v4(),
+                FileKind::Jpeg,
+            );
+            let body: BoxReader = Box::pin(Cursor::new(payload.clone()));
+            sealed
+                .put_sealed(&key, body, PutOptions::new())
+                .await
+                .expect("sealed put");
+        });
+    });
+    steps.finish();
 }
 
 fn bench_list(c: &mut Criterion, rt: &tokio::runtime::Runtime) {

@@ -720,6 +720,80 @@ async fn refused_files_name_the_rule_and_store_nothing() {
     }
 }
 
+fn small_jpeg() -> Vec<u8> {
+    let img = RgbImage::from_fn(64, 48, |x, y| Rgb([x as u8 * 3, y as u8 * 5, 90]));
+    let mut jpeg = Vec::new();
+    img.write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+        .unwrap();
+    jpeg
+}
+
+/// A JPEG whose structure strips cleanly but whose scan data holds 64 one-bits, which form no
+/// Huffman code: only the content check, which runs while the bytes are stored, refuses it.
+fn jpeg_failing_its_content_check() -> Vec<u8> {
+    let mut jpeg = small_jpeg();
+    let sos = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    let start = sos + 2 + usize::from(u16::from_be_bytes([jpeg[sos + 2], jpeg[sos + 3]]));
+    let at = (start + 40..jpeg.len())
+        .find(|&at| jpeg[at - 1] != 0xFF && jpeg[at] != 0xFF)
+        .unwrap();
+    jpeg.splice(at..=at, [0xFF, 0x00].repeat(8));
+    jpeg
+}
+
+#[tokio::test]
+async fn a_file_the_content_check_refuses_while_it_is_stored_leaves_nothing() {
+    let bad = jpeg_failing_its_content_check();
+    for f in Fixture::all().await {
+        for store in stores::all().await {
+            let (client_id, _) = owners(&f).await;
+            let files = attachments(&f, &store);
+            let err = files
+                .upload(
+                    &f.actor,
+                    f.ws.id,
+                    Owner::Client(client_id),
+                    "wound.jpg",
+                    bad.as_slice(),
+                )
+                .await
+                .unwrap_err();
+            match &err {
+                Error::Sanitize(e) => assert_eq!(e.rule(), "parse", "{err}"),
+                other => panic!("{other} on {}", store.name),
+            }
+            assert!(
+                upload_intent::Entity::find()
+                    .all(f.db())
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "intent left on {}",
+                store.name
+            );
+            assert_consistent(&f, &store).await;
+            // The same picture undamaged goes through, under the same name.
+            let good = small_jpeg();
+            let stored = files
+                .upload(
+                    &f.actor,
+                    f.ws.id,
+                    Owner::Client(client_id),
+                    "wound.jpg",
+                    good.as_slice(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(stored.size_bytes, good.len() as u64, "{}", store.name);
+            assert_consistent(&f, &store).await;
+            // Gone again, so the next store starts with nothing to find.
+            files.delete(&f.actor, f.ws.id, stored.id).await.unwrap();
+            files.purge(far_future()).await.unwrap();
+        }
+        f.cleanup().await;
+    }
+}
+
 /// Makes every commit of a transaction that inserted an attachment fail, from inside the
 /// database: on PostgreSQL a deferred constraint trigger raises at COMMIT; SQLite has no
 /// deferred triggers, so there the insert itself is refused (the same finalise transaction

@@ -149,5 +149,5 @@ pub use kind::{FileKind, kind_from_name, sniff_kind};
 pub use limits::Limits;
 pub use pdf::ActiveContentPolicy;
 pub use report::{Category, Removed, Report};
-pub use sanitizer::{Sanitized, Sanitizer};
+pub use sanitizer::{Sanitized, Sanitizer, Staged};
 pub use ward_types::Fault;

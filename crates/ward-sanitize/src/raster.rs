@@ -39,60 +39,86 @@ pub(crate) fn strip(
     }
 }
 
-/// Strips, then checks the stripped file within `limits` (so hostile metadata never reaches the
-/// decoder), then applies any EXIF orientation by re-encoding. PNG and WebP are fully decoded;
-/// JPEG has every block of every scan entropy-decoded ([`jpeg::check_scans`]), and is decoded
-/// to pixels only when it must be turned upright. Decoding and encoding hold a
-/// permit from `permits`; `deadline` is checked between steps and bounds the wait for the
-/// permit.
-pub(crate) fn clean(
+/// An image stripped of its metadata, and whether its content check is still to run.
+pub(crate) struct Prepared {
+    /// The output: the stripped file, or the upright re-encoding of it.
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) report: Report,
+    /// `true` when [`check`] must still pass on `bytes` before they count as valid; `false`
+    /// when `bytes` were checked already (an orientation fix decodes the picture to rotate it).
+    pub(crate) unchecked: bool,
+}
+
+/// Strips (so hostile metadata never reaches a decoder) and checks the dimensions. A picture
+/// whose EXIF orientation says it is rotated or mirrored is then checked, decoded, turned
+/// upright and encoded again here, since its output depends on the decode; any other is left
+/// [`unchecked`](Prepared::unchecked) for [`check`]. Decoding and encoding hold a permit from
+/// `permits`; `deadline` is checked between steps and bounds the wait for the permit.
+pub(crate) fn prepare(
     kind: FileKind,
     input: &[u8],
     limits: &Limits,
     deadline: &Deadline,
     permits: &DecodePermits,
-) -> Result<(Vec<u8>, Report)> {
+) -> Result<Prepared> {
     let stripped = strip(kind, input, limits, deadline, ImageData::Check)?;
     if let Some((width, height)) = stripped.dimensions {
         check_dimensions(width, height, limits)?;
     }
+    let Some(o @ 2..=8) = stripped.orientation else {
+        return Ok(Prepared {
+            bytes: stripped.bytes,
+            report: stripped.report,
+            unchecked: true,
+        });
+    };
+    if stripped.animated {
+        return Err(Error::OrientationUnsupported { kind });
+    }
+    let orientation =
+        Orientation::from_exif(o as u8).ok_or(Error::malformed(kind, "bad orientation"))?;
     let _permit = permits.acquire(*deadline, || deadline.exceeded())?;
     deadline.check()?;
-    let decoded = match kind {
-        FileKind::Jpeg => {
-            jpeg::check_scans(&stripped.bytes, limits)?;
-            None
-        }
-        _ => Some(decode(kind, &stripped.bytes, limits)?),
-    };
-    deadline.check()?;
-    let mut report = stripped.report;
-    match stripped.orientation {
-        Some(o @ 2..=8) => {
-            if stripped.animated {
-                return Err(Error::OrientationUnsupported { kind });
-            }
-            let (mut image, icc) = match decoded {
-                Some(decoded) => decoded,
-                // The JPEG passed the strict check above; now its pixels are needed.
-                None => decode(kind, &stripped.bytes, limits)?,
-            };
-            let orientation =
-                Orientation::from_exif(o as u8).ok_or(Error::malformed(kind, "bad orientation"))?;
-            image.apply_orientation(orientation);
-            let encoded = encode(kind, &image, icc)?;
-            deadline.check()?;
-            // The encoder's own output goes through the stripper too, so nothing but pixels,
-            // colour profile and JFIF header can reach the result.
-            // The caller's limits, not the defaults: PNG now checks IHDR's size while stripping,
-            // and an upright copy has as many pixels as the picture that passed them.
-            let again = strip(kind, &encoded, limits, deadline, ImageData::Check)?;
-            report.merge(&again.report);
-            report.set_orientation(o);
-            Ok((again.bytes, report))
-        }
-        _ => Ok((stripped.bytes, report)),
+    if kind == FileKind::Jpeg {
+        // The strict check first: the pixel decoder below is lenient.
+        jpeg::check_scans(&stripped.bytes, limits)?;
     }
+    let (mut image, icc) = decode(kind, &stripped.bytes, limits)?;
+    deadline.check()?;
+    image.apply_orientation(orientation);
+    let encoded = encode(kind, &image, icc)?;
+    deadline.check()?;
+    // The encoder's own output goes through the stripper too, so nothing but pixels,
+    // colour profile and JFIF header can reach the result.
+    // The caller's limits, not the defaults: PNG now checks IHDR's size while stripping,
+    // and an upright copy has as many pixels as the picture that passed them.
+    let again = strip(kind, &encoded, limits, deadline, ImageData::Check)?;
+    let mut report = stripped.report;
+    report.merge(&again.report);
+    report.set_orientation(o);
+    Ok(Prepared {
+        bytes: again.bytes,
+        report,
+        unchecked: false,
+    })
+}
+
+/// The content check of a stripped image, holding a decode permit: every block of every JPEG
+/// scan entropy-decoded ([`jpeg::check_scans`]), every pixel of PNG and WebP decoded.
+pub(crate) fn check(
+    kind: FileKind,
+    stripped: &[u8],
+    limits: &Limits,
+    deadline: &Deadline,
+    permits: &DecodePermits,
+) -> Result<()> {
+    let _permit = permits.acquire(*deadline, || deadline.exceeded())?;
+    deadline.check()?;
+    match kind {
+        FileKind::Jpeg => jpeg::check_scans(stripped, limits)?,
+        _ => drop(decode(kind, stripped, limits)?),
+    }
+    deadline.check()
 }
 
 /// Reads the header, checks dimensions against the limits, then decodes every pixel of the

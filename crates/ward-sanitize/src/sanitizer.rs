@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io::Read;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::{Error, LimitRule, Result};
@@ -169,11 +170,84 @@ impl Sanitizer {
     }
 
     fn sanitize_inner(&self, name: &str, bytes: &[u8], started: Instant) -> Result<Sanitized> {
+        let cleaned = self.clean(name, bytes, started)?;
+        if let Some(deadline) = cleaned.unchecked {
+            check_image(
+                cleaned.kind,
+                &cleaned.bytes,
+                &self.limits,
+                &deadline,
+                &self.decodes,
+            )?;
+        }
+        Ok(Sanitized {
+            kind: cleaned.kind,
+            bytes: cleaned.bytes,
+            report: cleaned.report,
+        })
+    }
+
+    /// Validates and cleans `bytes` as [`sanitize`](Self::sanitize) does, except the content
+    /// check of an image (the full decode of PNG and WebP, the entropy decode of JPEG), which
+    /// [`Staged::check`] runs, so that a caller can check on one thread while it already
+    /// encrypts and stores the output on another. The output is the same bytes `sanitize`
+    /// returns; it is not valid until `check` has returned `Ok`.
+    ///
+    /// Everything else has run when this returns: the extension and magic bytes agree, the size
+    /// and dimension limits hold, the metadata is gone; a PDF is fully loaded and cleaned, and
+    /// a picture turned upright was checked and decoded to do so, so neither leaves a check
+    /// (`check` then returns `Ok` at once). The image time limit runs from this call, so it
+    /// bounds the check too.
+    ///
+    /// ```
+    /// use ward_sanitize::{FileKind, Sanitizer};
+    /// # let mut png = Vec::new();
+    /// # image::RgbImage::new(2, 2).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+    /// let sanitizer = Sanitizer::new();
+    /// let staged = sanitizer.stage("wound.png", &png)?;
+    /// let output = staged.bytes(); // e.g. start encrypting these on another task
+    /// staged.check()?;             // only now are they a valid PNG
+    /// assert_eq!(&output[..], sanitizer.sanitize("wound.png", &png)?.bytes());
+    /// assert_eq!(staged.kind(), FileKind::Png);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stage(&self, name: &str, bytes: &[u8]) -> Result<Staged> {
+        let started = Instant::now();
+        let cleaned = self.clean(name, bytes, started);
+        match &cleaned {
+            Ok(c) => tracing::debug!(
+                kind = %c.kind,
+                input_bytes = bytes.len(),
+                output_bytes = c.bytes.len(),
+                unchecked = c.unchecked.is_some(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "upload staged"
+            ),
+            Err(e) => tracing::debug!(
+                rule = e.rule(),
+                input_bytes = bytes.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "upload rejected"
+            ),
+        }
+        let cleaned = cleaned?;
+        Ok(Staged {
+            kind: cleaned.kind,
+            bytes: Arc::from(cleaned.bytes),
+            report: cleaned.report,
+            unchecked: cleaned.unchecked,
+            limits: self.limits.clone(),
+            decodes: self.decodes.clone(),
+        })
+    }
+
+    /// Every step of [`sanitize`](Self::sanitize) but an image's content check; the deadline
+    /// that check must keep is returned with the output when it is still to run.
+    fn clean(&self, name: &str, bytes: &[u8], started: Instant) -> Result<Cleaned> {
         let extension = kind_from_name(name)?;
         let kind = self.check_content(extension, bytes)?;
-        // Defence in depth: a panic inside a third-party decoder on hostile input becomes a
-        // parse error for that file instead of taking the caller down.
-        let cleaned = panic::catch_unwind(AssertUnwindSafe(|| match kind {
+        let deadline = Deadline::new(started, self.limits.max_image_time());
+        let cleaned = guard_decoder(kind, || match kind {
             FileKind::Pdf => {
                 // Loading a PDF holds a decode permit too; the wait is bounded by the PDF time
                 // limit, which pdf::clean then applies to the cleaning itself.
@@ -181,21 +255,22 @@ impl Sanitizer {
                 let _permit = self.decodes.acquire(Deadline::new(started, limit), || {
                     Error::Limit(LimitRule::PdfTime { limit })
                 })?;
-                pdf::clean(bytes, &self.limits, self.active_content)
+                let (bytes, report) = pdf::clean(bytes, &self.limits, self.active_content)?;
+                Ok((bytes, report, None))
             }
             image => {
-                let deadline = Deadline::new(started, self.limits.max_image_time());
-                raster::clean(image, bytes, &self.limits, &deadline, &self.decodes)
+                let prepared =
+                    raster::prepare(image, bytes, &self.limits, &deadline, &self.decodes)?;
+                let unchecked = prepared.unchecked.then_some(deadline);
+                Ok((prepared.bytes, prepared.report, unchecked))
             }
-        }));
-        let (bytes, report) = match cleaned {
-            Ok(result) => result?,
-            Err(_) => return Err(Error::malformed(kind, "decoder fault on this input")),
-        };
-        Ok(Sanitized {
+        })?;
+        let (bytes, report, unchecked) = cleaned;
+        Ok(Cleaned {
             kind,
             bytes,
             report,
+            unchecked,
         })
     }
 
@@ -226,6 +301,132 @@ impl Sanitizer {
         let deadline = Deadline::new(Instant::now(), self.limits.max_image_time());
         let stripped = raster::strip(kind, bytes, &self.limits, &deadline, ImageData::Skip)?;
         Ok((stripped.bytes, stripped.report))
+    }
+}
+
+/// The output of [`Sanitizer::clean`]: `unchecked` holds the deadline of the content check
+/// still to run, if any.
+struct Cleaned {
+    kind: FileKind,
+    bytes: Vec<u8>,
+    report: Report,
+    unchecked: Option<Deadline>,
+}
+
+/// Runs `f`, turning a panic inside a third-party decoder on hostile input into a parse error
+/// for that file instead of taking the caller down (defence in depth).
+fn guard_decoder<T>(kind: FileKind, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(_) => Err(Error::malformed(kind, "decoder fault on this input")),
+    }
+}
+
+/// An image's content check ([`raster::check`]) behind the decoder guard.
+fn check_image(
+    kind: FileKind,
+    bytes: &[u8],
+    limits: &Limits,
+    deadline: &Deadline,
+    decodes: &DecodePermits,
+) -> Result<()> {
+    guard_decoder(kind, || {
+        raster::check(kind, bytes, limits, deadline, decodes)
+    })
+}
+
+/// A file cleaned by [`Sanitizer::stage`] whose content check may still be to run.
+///
+/// [`bytes`](Self::bytes) are the output [`Sanitizer::sanitize`] would return, shared so that
+/// they can be encrypted and stored while [`check`](Self::check) runs on another thread. Until
+/// `check` returns `Ok` they are **not** validated: store them only where nothing can read them
+/// yet, and delete them if the check fails. Its `Debug` output shows the type, size and
+/// whether the check is pending, never the bytes.
+#[must_use = "the output is not valid until `check` has returned `Ok`"]
+pub struct Staged {
+    kind: FileKind,
+    bytes: Arc<[u8]>,
+    report: Report,
+    unchecked: Option<Deadline>,
+    limits: Limits,
+    decodes: DecodePermits,
+}
+
+impl fmt::Debug for Staged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Staged")
+            .field("kind", &self.kind)
+            .field("len", &self.bytes.len())
+            .field("unchecked", &self.unchecked.is_some())
+            .field("report", &self.report)
+            .finish()
+    }
+}
+
+impl Staged {
+    /// The type the extension and magic bytes agreed on (and the parse so far).
+    pub fn kind(&self) -> FileKind {
+        self.kind
+    }
+
+    /// The cleaned file, shared; valid once [`check`](Self::check) has returned `Ok`.
+    pub fn bytes(&self) -> Arc<[u8]> {
+        Arc::clone(&self.bytes)
+    }
+
+    /// The cleaned file's length in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether the cleaned file is empty (never, for a file that staged).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// What was removed or changed.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// Whether [`check`](Self::check) still has work to do (an image not turned upright).
+    pub fn is_checked(&self) -> bool {
+        self.unchecked.is_none()
+    }
+
+    /// The content check [`Sanitizer::sanitize`] runs last: every pixel of a PNG or WebP
+    /// decoded, every block of a JPEG entropy-decoded, holding one of the sanitizer's decode
+    /// permits, within the image time limit counted from [`Sanitizer::stage`]. Blocks for as long
+    /// as that takes: call it from a thread that may block. `Ok` at once when nothing is left
+    /// to check; the same answer every time it is called.
+    pub fn check(&self) -> Result<()> {
+        let Some(deadline) = self.unchecked else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let result = check_image(
+            self.kind,
+            &self.bytes,
+            &self.limits,
+            &deadline,
+            &self.decodes,
+        );
+        // Outcome, type and sizes only, as for `sanitize`.
+        match &result {
+            Ok(()) => tracing::debug!(
+                kind = %self.kind,
+                output_bytes = self.bytes.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "upload checked"
+            ),
+            Err(e) => tracing::debug!(
+                rule = e.rule(),
+                output_bytes = self.bytes.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "upload rejected"
+            ),
+        }
+        result
     }
 }
 

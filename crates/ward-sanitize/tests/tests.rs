@@ -24,6 +24,8 @@ mod pdf_qpdf;
 mod pillow;
 /// PNG chunk removal, APNG, text limits.
 mod png;
+/// `Sanitizer::stage` and `Staged::check`: the same output, refusals and limits as `sanitize`.
+mod staged;
 /// The three-way validation and every limit at its boundary.
 mod validation;
 /// WebP chunk removal, VP8X flags, RIFF size.
