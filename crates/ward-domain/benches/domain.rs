@@ -3,7 +3,9 @@
 //! - `upload_10MiB`: `Attachments::upload` of a 10 MiB JPEG (read, sanitise, reserve, encrypt,
 //!   put with SSE, verify, finalise; the content check side by side with the put) against a
 //!   raw `S3Store` put of the same bytes, on moto;
-//! - `upload_10MiB_steps`: the pipeline's steps alone on the same file: `sanitize` (every step
+//! - `upload_7.5MiB`: the same pair on a 7.5 MiB JPEG, which both sides store in one PUT (10 MiB
+//!   goes over the store's 8 MiB multipart threshold);
+//! - `upload_steps`: the pipeline's steps alone on the 7.5 MiB file: `sanitize` (every step
 //!   of ward-sanitize, the content check included), `stage` (all but the content check), and
 //!   `encrypt_put_verify` (`EncryptedStore::put_sealed` with the SSE proof, no database);
 //! - `list_1000`: listing 1,000 attachments with their display names opened against the same
@@ -40,9 +42,9 @@ use ward_storage::{
 
 const MIB: usize = 1024 * 1024;
 
-/// A JPEG of noise as close under 10 MiB (the default per-file limit) as 8-pixel steps of its
-/// width allow (noise does not compress, so the size is the pixels').
-fn jpeg_10mib() -> Vec<u8> {
+/// A JPEG of noise as close under `limit` bytes as 8-pixel steps of its width allow (noise does
+/// not compress, so the size is the pixels').
+fn noise_jpeg_under(limit: usize) -> Vec<u8> {
     let encode = |width: u32| {
         let mut state = 0x9E37_79B9_u32;
         let img = RgbImage::from_fn(width, width * 3 / 4, |_, _| {
@@ -68,7 +70,7 @@ fn jpeg_10mib() -> Vec<u8> {
     while too_big - fits > 1 {
         let mid = (fits + too_big) / 2;
         let out = encode(mid * 8);
-        if out.len() <= 10 * MIB {
+        if out.len() <= limit {
             (fits, best) = (mid, out);
         } else {
             too_big = mid;
@@ -150,52 +152,61 @@ fn bench_upload(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
             RequiredProof::ServerSide(SsePolicy::S3Managed),
         )
         .with_limits(limits());
-    let jpeg = jpeg_10mib();
-    // The raw put stores what the pipeline stores: the sanitised bytes.
-    let sanitized = ward_sanitize::Sanitizer::new()
-        .sanitize("photo.jpg", &jpeg)
-        .expect("sanitize")
-        .into_bytes();
-    let payload = Bytes::from(sanitized);
-    eprintln!(
-        "upload_10MiB: a noise JPEG of {} bytes ({:.2} MiB), {} after sanitising",
-        jpeg.len(),
-        jpeg.len() as f64 / MIB as f64,
-        payload.len()
-    );
-
-    let mut group = c.benchmark_group("upload_10MiB");
-    group.throughput(Throughput::Bytes(jpeg.len() as u64));
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(20));
-    group.bench_function(BenchmarkId::new("raw_s3_put", jpeg.len()), |b| {
-        b.to_async(rt).iter(|| async {
-            let key = ObjectKey::new(
-                ws.as_uuid(),
-                Owner::Client(client_id),
-                Uuid::new_v4(),
-                FileKind::Jpeg,
-            );
-            store
-                .put_opts(&key, payload.clone(), PutOptions::new())
-                .await
-                .expect("put");
-        });
-    });
+    // 10 MiB, the default per-file limit: above the store's 8 MiB multipart threshold, so
+    // both sides upload in parts. 7.5 MiB: one PUT each (the ciphertext is a little larger
+    // than the file, and stays under the threshold too).
+    let sizes = [("upload_10MiB", 10 * MIB), ("upload_7.5MiB", 15 * MIB / 2)];
     let n = AtomicU64::new(0);
-    group.bench_function(BenchmarkId::new("pipeline", jpeg.len()), |b| {
-        b.to_async(rt).iter(|| async {
-            let name = format!("photo {}.jpg", n.fetch_add(1, Ordering::Relaxed));
-            files
-                .upload(&actor, ws, Owner::Client(client_id), &name, jpeg.as_slice())
-                .await
-                .expect("upload");
-        });
-    });
-    group.finish();
+    let mut last = None;
+    for (group_name, limit) in sizes {
+        let jpeg = noise_jpeg_under(limit);
+        // The raw put stores what the pipeline stores: the sanitised bytes.
+        let sanitized = ward_sanitize::Sanitizer::new()
+            .sanitize("photo.jpg", &jpeg)
+            .expect("sanitize")
+            .into_bytes();
+        let payload = Bytes::from(sanitized);
+        eprintln!(
+            "{group_name}: a noise JPEG of {} bytes ({:.2} MiB), {} after sanitising",
+            jpeg.len(),
+            jpeg.len() as f64 / MIB as f64,
+            payload.len()
+        );
 
-    // Where the pipeline's time goes: its steps alone, on the same bytes and server.
-    let mut steps = c.benchmark_group("upload_10MiB_steps");
+        let mut group = c.benchmark_group(group_name);
+        group.throughput(Throughput::Bytes(jpeg.len() as u64));
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(20));
+        group.bench_function(BenchmarkId::new("raw_s3_put", jpeg.len()), |b| {
+            b.to_async(rt).iter(|| async {
+                let key = ObjectKey::new(
+                    ws.as_uuid(),
+                    Owner::Client(client_id),
+                    Uuid::new_v4(),
+                    FileKind::Jpeg,
+                );
+                store
+                    .put_opts(&key, payload.clone(), PutOptions::new())
+                    .await
+                    .expect("put");
+            });
+        });
+        group.bench_function(BenchmarkId::new("pipeline", jpeg.len()), |b| {
+            b.to_async(rt).iter(|| async {
+                let name = format!("photo {}.jpg", n.fetch_add(1, Ordering::Relaxed));
+                files
+                    .upload(&actor, ws, Owner::Client(client_id), &name, jpeg.as_slice())
+                    .await
+                    .expect("upload");
+            });
+        });
+        group.finish();
+        last = Some((jpeg, payload));
+    }
+    let (jpeg, payload) = last.expect("two sizes");
+
+    // Where the pipeline's time goes: its steps alone, on the same server, for the last size.
+    let mut steps = c.benchmark_group("upload_steps");
     steps.throughput(Throughput::Bytes(jpeg.len() as u64));
     steps.sample_size(10);
     steps.measurement_time(Duration::from_secs(10));

@@ -31,8 +31,9 @@
 //!
 //! # The content check
 //!
-//! Checking an image's content takes as long as storing it (a 10 MiB photo: about 50 ms each
-//! on one core), so the two run side by side instead of one after the other. The check's
+//! Checking an image's content takes about as long as storing it (a 7.5 MiB JPEG: about 50 ms
+//! each on a 2-core machine, see `docs/performance.md`), so the two run side by side instead
+//! of one after the other. The check's
 //! verdict is awaited before the row is recorded: a file refused by it has only ever existed
 //! as ciphertext under an upload intent, which is not listed or readable, and is deleted by the
 //! compensation (or, if that fails, by the reconciler). Everything that decides the stored
