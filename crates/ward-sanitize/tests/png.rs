@@ -87,6 +87,26 @@ fn bad_crc_is_rejected() {
 }
 
 #[test]
+fn a_chunk_length_is_at_most_2_pow_31_minus_1_and_within_the_file() {
+    // The specification's bound, checked before the length is used: 2^31-1 is a legal length
+    // (this file is just too short for it), 2^31 is not.
+    let png = encode_png(&picture(10, 10));
+    for (len, says) in [
+        (0x7FFF_FFFF_u32, "runs past the end"),
+        (0x8000_0000, "above 2^31-1"),
+        (u32::MAX, "above 2^31-1"),
+    ] {
+        let mut chunk = png_chunk(b"tEXt", b"k\0v");
+        chunk[..4].copy_from_slice(&len.to_be_bytes());
+        let err = Sanitizer::new()
+            .sanitize("p.png", &png_insert(&png, &[chunk]))
+            .unwrap_err();
+        assert_eq!(err.rule(), "parse", "{len:#x}: {err}");
+        assert!(err.to_string().contains(says), "{len:#x}: {err}");
+    }
+}
+
+#[test]
 fn unknown_critical_chunk_is_rejected() {
     let png = encode_png(&picture(10, 10));
     let err = Sanitizer::new()
