@@ -156,6 +156,15 @@ fn bench_upload(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     // both sides upload in parts. 7.5 MiB: one PUT each (the ciphertext is a little larger
     // than the file, and stays under the threshold too).
     let sizes = [("upload_10MiB", 10 * MIB), ("upload_7.5MiB", 15 * MIB / 2)];
+    // A fresh object key of the bench's client.
+    let new_key = || {
+        ObjectKey::new(
+            ws.as_uuid(),
+            Owner::Client(client_id),
+            Uuid::new_v4(),
+            FileKind::Jpeg,
+        )
+    };
     let n = AtomicU64::new(0);
     let mut last = None;
     for (group_name, limit) in sizes {
@@ -179,12 +188,7 @@ fn bench_upload(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
         group.measurement_time(Duration::from_secs(20));
         group.bench_function(BenchmarkId::new("raw_s3_put", jpeg.len()), |b| {
             b.to_async(rt).iter(|| async {
-                let key = ObjectKey::new(
-                    ws.as_uuid(),
-                    Owner::Client(client_id),
-                    Uuid::new_v4(),
-                    FileKind::Jpeg,
-                );
+                let key = new_key();
                 store
                     .put_opts(&key, payload.clone(), PutOptions::new())
                     .await
@@ -222,12 +226,7 @@ fn bench_upload(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
         .with_proof(RequiredProof::ServerSide(SsePolicy::S3Managed));
     steps.bench_function("encrypt_put_verify", |b| {
         b.to_async(rt).iter(|| async {
-            let key = ObjectKey::new(
-                ws.as_uuid(),
-                Owner::Client(client_id),
-                Uuid::new_v4(),
-                FileKind::Jpeg,
-            );
+            let key = new_key();
             let body: BoxReader = Box::pin(Cursor::new(payload.clone()));
             sealed
                 .put_sealed(&key, body, PutOptions::new())
