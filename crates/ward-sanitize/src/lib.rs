@@ -108,6 +108,9 @@
 //! # Map
 //!
 //! - [`Sanitizer`] → [`Sanitized`] (bytes + [`Report`] of [`Removed`] [`Category`]s)
+//! - [`Sanitizer::stage`] → [`Staged`]: the same output before an image's content check, which
+//!   [`Staged::check`] runs later on another thread (for a caller that stores the output
+//!   meanwhile where nothing can read it, as ward-domain's upload does)
 //! - [`Limits`], [`ActiveContentPolicy`]
 //! - [`Error`] with [`NameRule`], [`LimitRule`], [`ActiveContent`]
 //! - [`display_name`]
