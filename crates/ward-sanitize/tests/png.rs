@@ -550,6 +550,53 @@ fn the_first_chunk_must_be_a_13_byte_ihdr_and_actl_must_announce_a_frame() {
 }
 
 #[test]
+fn a_frame_size_is_read_from_all_four_bytes() {
+    // 65,792 = 0x0001_0100: its two middle bytes differ from each other and from their
+    // neighbours in fcTL (the sequence number before, the height's first byte after), so a
+    // frame size read from any other byte no longer matches the frame's image data.
+    let width = 0x0001_0100;
+    let png = encode_png(&picture(width, 1));
+    let fctl = |sequence: u32| {
+        let mut c = Vec::new();
+        for v in [sequence, width, 1, 0, 0] {
+            c.extend_from_slice(&v.to_be_bytes());
+        }
+        c.extend_from_slice(&[0, 1, 0, 10, 0, 0]);
+        png_chunk(b"fcTL", &c)
+    };
+    let with_first = png_insert(
+        &png,
+        &[png_chunk(b"acTL", &[0, 0, 0, 2, 0, 0, 0, 0]), fctl(0)],
+    );
+    let row: Vec<u8> = std::iter::once(0)
+        .chain(std::iter::repeat_n(128, 3 * width as usize))
+        .collect();
+    let fdat = [2u32.to_be_bytes().as_slice(), &zlib(&row)].concat();
+    let iend = with_first.len() - 12;
+    let input = [
+        &with_first[..iend],
+        &fctl(1),
+        &png_chunk(b"fdAT", &fdat),
+        &with_first[iend..],
+    ]
+    .concat();
+    let out = Sanitizer::new().sanitize("wide.png", &input).unwrap();
+    assert!(out.report().removed().is_empty(), "{:?}", out.report());
+}
+
+#[test]
+fn a_file_without_trailing_bytes_reports_no_trailer() {
+    let png = encode_png(&picture(10, 10));
+    let out = Sanitizer::new().sanitize("p.png", &png).unwrap();
+    assert!(
+        !out.report().has_removed(Category::Trailer),
+        "{:?}",
+        out.report()
+    );
+    assert_eq!(out.bytes(), png.as_slice());
+}
+
+#[test]
 fn animation_frame_data_is_checked_like_image_data() {
     // The second frame's fdAT: its stream cut short, and a bare sequence number.
     let fine = apng_with_second_frame(4, 4, 4, 4);
