@@ -375,3 +375,30 @@ fn a_riff_size_past_the_end_is_refused_before_any_chunk_is_read() {
     let err = Sanitizer::new().sanitize("p.webp", &input).unwrap_err();
     assert!(err.to_string().contains("riff size"), "{err}");
 }
+
+#[test]
+fn the_riff_webp_header_is_checked_by_the_stripper_itself() {
+    // `Sanitizer::strip_image` reaches the stripper without the magic-byte sniffing of
+    // `sanitize`, so the stripper's own header check is what stands between it and a short or
+    // foreign file.
+    let sanitizer = Sanitizer::new();
+    for input in [
+        b"".as_slice(),
+        b"RIFF",
+        b"RIFF\x04\0\0\0WEB",
+        b"RIFX\x04\0\0\0WEBP",
+        b"RIFF\x04\0\0\0WAVE",
+        b"RIFF\x10\0\0\0WAVEfmt \x04\0\0\0abcd",
+    ] {
+        let err = sanitizer.strip_image(FileKind::Webp, input).unwrap_err();
+        assert!(
+            err.to_string().contains("missing RIFF WEBP header"),
+            "{input:?}: {err}"
+        );
+    }
+    // Twelve bytes are a whole header: what is missing then is the image.
+    let err = sanitizer
+        .strip_image(FileKind::Webp, b"RIFF\x04\0\0\0WEBP")
+        .unwrap_err();
+    assert!(!err.to_string().contains("header"), "{err}");
+}
