@@ -146,45 +146,7 @@ fn load(input: &[u8], limits: &Limits, deadline: Deadline) -> Result<Loaded> {
             ));
         }
     }
-    let options = LoadOptions {
-        max_decompressed_size: Some(limits.max_pdf_stream_bytes()),
-        filter: Some(admit),
-        ..LoadOptions::default()
-    };
-    BUDGET.with(|b| {
-        *b.borrow_mut() = Some(Budget {
-            objects_left: limits.max_pdf_objects(),
-            kept_left: weight_limit,
-            limits: limits.clone(),
-            deadline,
-        })
-    });
-    let loaded = panic::catch_unwind(AssertUnwindSafe(|| {
-        Document::load_mem_with_options(input, options)
-    }));
-    BUDGET.with(|b| b.borrow_mut().take());
-    let loaded = match loaded {
-        Ok(loaded) => loaded,
-        Err(payload) => match payload.downcast::<Refused>() {
-            Ok(refused) => return Err(Error::Limit(refused.0)),
-            Err(other) => panic::resume_unwind(other),
-        },
-    };
-    let doc = match loaded {
-        Ok(doc) => doc,
-        Err(
-            lopdf::Error::Decryption(_)
-            | lopdf::Error::InvalidPassword
-            | lopdf::Error::AlreadyEncrypted
-            | lopdf::Error::UnsupportedSecurityHandler(_),
-        ) => return Err(Error::Encrypted),
-        Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. })) => {
-            return Err(Error::Limit(LimitRule::PdfStream {
-                limit: limits.max_pdf_stream_bytes(),
-            }));
-        }
-        Err(e) => return Err(Error::decoder(KIND, "document does not load", e)),
-    };
+    let doc = parse(input, limits, deadline)?;
     if doc.was_encrypted() || doc.trailer.has(b"Encrypt") {
         return Err(Error::Encrypted);
     }
@@ -206,6 +168,52 @@ fn load(input: &[u8], limits: &Limits, deadline: Deadline) -> Result<Loaded> {
     deadline.check()?;
     let pages = page_ids.values().map(|&id| media_box(&doc, id)).collect();
     Ok(Loaded { doc, pages })
+}
+
+/// lopdf's load of a file that passed the byte-level checks, bounded again while it runs: each
+/// object stream inflated within [`Limits::max_pdf_stream_bytes`], and every object counted and
+/// weighed by [`admit`] as lopdf keeps it. The second line of defence: on its own it must hold
+/// even for a file the byte-level checks did not see as they should.
+fn parse(input: &[u8], limits: &Limits, deadline: Deadline) -> Result<Document> {
+    let options = LoadOptions {
+        max_decompressed_size: Some(limits.max_pdf_stream_bytes()),
+        filter: Some(admit),
+        ..LoadOptions::default()
+    };
+    BUDGET.with(|b| {
+        *b.borrow_mut() = Some(Budget {
+            objects_left: limits.max_pdf_objects(),
+            kept_left: limits.max_pdf_weight(),
+            limits: limits.clone(),
+            deadline,
+        })
+    });
+    let loaded = panic::catch_unwind(AssertUnwindSafe(|| {
+        Document::load_mem_with_options(input, options)
+    }));
+    BUDGET.with(|b| b.borrow_mut().take());
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(payload) => match payload.downcast::<Refused>() {
+            Ok(refused) => return Err(Error::Limit(refused.0)),
+            Err(other) => panic::resume_unwind(other),
+        },
+    };
+    match loaded {
+        Ok(doc) => Ok(doc),
+        Err(
+            lopdf::Error::Decryption(_)
+            | lopdf::Error::InvalidPassword
+            | lopdf::Error::AlreadyEncrypted
+            | lopdf::Error::UnsupportedSecurityHandler(_),
+        ) => Err(Error::Encrypted),
+        Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. })) => {
+            Err(Error::Limit(LimitRule::PdfStream {
+                limit: limits.max_pdf_stream_bytes(),
+            }))
+        }
+        Err(e) => Err(Error::decoder(KIND, "document does not load", e)),
+    }
 }
 
 /// What the current load may still use, so every bound holds *while* lopdf loads, not only
@@ -938,4 +946,104 @@ fn clean_images(doc: &mut Document, report: &mut Report, deadline: Deadline) -> 
         stream.set_content(stripped.bytes);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+    use std::time::Instant;
+
+    use flate2::Compression;
+    use flate2::write::ZlibEncoder;
+    use lopdf::{Object, dictionary};
+
+    use super::*;
+
+    /// A one-page PDF written by lopdf, with `extra` as one more object.
+    fn one_page_with(extra: Object) -> Vec<u8> {
+        let mut doc = Document::with_version("1.7");
+        let pages = doc.new_object_id();
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page",
+            "Parent" => pages,
+            "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+        });
+        doc.objects.insert(
+            pages,
+            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 }.into(),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
+        doc.trailer.set("Root", catalog);
+        doc.add_object(extra);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    /// A one-page PDF whose object 4 is a FlateDecode object stream holding object 100, an
+    /// array of `zeros` zeros. Written by hand (lopdf's writer leaves object streams out), with
+    /// no cross-reference table: lopdf finds the objects by scanning, as for a damaged file.
+    fn one_page_with_object_stream(zeros: usize) -> Vec<u8> {
+        let header = b"100 0 ";
+        let mut members = header.to_vec();
+        members.push(b'[');
+        members.extend(std::iter::repeat_n(b"0 ".as_slice(), zeros).flatten());
+        members.push(b']');
+        let mut packed = ZlibEncoder::new(Vec::new(), Compression::default());
+        packed.write_all(&members).unwrap();
+        let packed = packed.finish().unwrap();
+        let mut file = format!(
+            "%PDF-1.7\n\
+             1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n\
+             2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n\
+             3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>\nendobj\n\
+             4 0 obj\n<< /Type /ObjStm /N 1 /First {} /Filter /FlateDecode /Length {} >>\nstream\n",
+            header.len(),
+            packed.len()
+        )
+        .into_bytes();
+        file.extend_from_slice(&packed);
+        file.extend_from_slice(b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+        file
+    }
+
+    fn parse_within(input: &[u8], limits: &Limits) -> Result<Document> {
+        parse(
+            input,
+            limits,
+            Deadline::for_pdf(Instant::now(), limits.max_pdf_time()),
+        )
+    }
+
+    #[test]
+    fn the_load_itself_stops_at_the_weight_limit() {
+        // Without the byte-level weighing in front: the filter lopdf calls per object refuses.
+        let file = one_page_with(Object::Array(vec![0.into(); 2_000]));
+        assert!(parse_within(&file, &Limits::default()).is_ok());
+        let err = parse_within(&file, &Limits::default().with_max_pdf_weight(500)).unwrap_err();
+        assert!(
+            matches!(err, Error::Limit(LimitRule::PdfWeight { limit: 500 })),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn the_load_itself_inflates_an_object_stream_only_within_the_stream_limit() {
+        // 200 KB of members behind a few hundred bytes of deflate.
+        let file = one_page_with_object_stream(100_000);
+        assert!(file.len() < 4_096, "{} bytes", file.len());
+        let loaded = parse_within(&file, &Limits::default()).unwrap();
+        assert!(
+            loaded.objects.contains_key(&(100, 0)),
+            "the member was not loaded: {:?}",
+            loaded.objects.keys().collect::<Vec<_>>()
+        );
+        let limit = 64 * 1024;
+        let err =
+            parse_within(&file, &Limits::default().with_max_pdf_stream_bytes(limit)).unwrap_err();
+        assert!(
+            matches!(err, Error::Limit(LimitRule::PdfStream { limit: l }) if l == limit),
+            "{err:?}"
+        );
+    }
 }
