@@ -614,3 +614,61 @@ fn animation_frame_data_is_checked_like_image_data() {
         assert_eq!(err.rule(), "parse", "{what}: {err}");
     }
 }
+
+#[test]
+fn an_icc_profile_may_inflate_to_16_mib_and_no_more() {
+    let png = encode_png(&picture(8, 8));
+    for (size, kept) in [(16 << 20, true), ((16 << 20) + 1, false)] {
+        let mut profile = vec![0u8; size];
+        profile[..4].copy_from_slice(&(size as u32).to_be_bytes());
+        let chunk = png_chunk(b"iCCP", &[b"icc\0\0".as_slice(), &zlib(&profile)].concat());
+        let out = Sanitizer::new()
+            .sanitize("p.png", &png_insert(&png, std::slice::from_ref(&chunk)))
+            .unwrap();
+        assert_eq!(contains(out.bytes(), &chunk), kept, "{size} bytes");
+    }
+}
+
+/// `png` with IHDR byte `at` (0-based in its data) set to `value` and the CRC made right.
+fn with_ihdr_byte(png: &[u8], at: usize, value: u8) -> Vec<u8> {
+    let mut data = png[16..29].to_vec();
+    data[at] = value;
+    let mut out = png[..8].to_vec();
+    out.extend(png_chunk(b"IHDR", &data));
+    out.extend_from_slice(&png[33..]);
+    out
+}
+
+#[test]
+fn ihdr_methods_other_than_0_and_interlace_methods_above_1_are_refused() {
+    let png = encode_png(&picture(8, 8));
+    for (at, value) in [(10, 1), (11, 1), (12, 2), (12, 0xFF)] {
+        let err = Sanitizer::new()
+            .sanitize("p.png", &with_ihdr_byte(&png, at, value))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("IHDR fields out of range"),
+            "byte {at} = {value}: {err}"
+        );
+    }
+    // Interlace method 1 is allowed: this file is refused only because its data is not Adam7.
+    let err = Sanitizer::new()
+        .sanitize("p.png", &with_ihdr_byte(&png, 12, 1))
+        .unwrap_err();
+    assert!(!err.to_string().contains("IHDR"), "{err}");
+}
+
+#[test]
+fn grey_with_alpha_has_two_samples_per_pixel() {
+    let grey = image::DynamicImage::ImageRgb8(picture(9, 7));
+    for img in [
+        image::DynamicImage::ImageLumaA8(grey.to_luma_alpha8()),
+        image::DynamicImage::ImageLumaA16(grey.to_luma_alpha16()),
+    ] {
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let out = Sanitizer::new().sanitize("p.png", &png).unwrap();
+        assert_eq!(image::load_from_memory(out.bytes()).unwrap(), img);
+    }
+}
