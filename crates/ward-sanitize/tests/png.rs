@@ -672,3 +672,32 @@ fn grey_with_alpha_has_two_samples_per_pixel() {
         assert_eq!(image::load_from_memory(out.bytes()).unwrap(), img);
     }
 }
+
+#[test]
+fn image_data_split_over_idat_chunks_is_checked_as_one_stream() {
+    // Noise, so each part inflates to far more than the checker's 32 KiB buffer; the image
+    // time limit is short so that a checker that never finishes a part fails fast.
+    let mut state = 0x2545_F491_u32;
+    let noise = image::RgbImage::from_fn(160, 120, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let [r, g, b, _] = state.to_le_bytes();
+        image::Rgb([r, g, b])
+    });
+    let png = encode_png(&noise);
+    let at = png.windows(4).position(|w| w == b"IDAT").unwrap() - 4;
+    let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+    let data = &png[at + 8..at + 8 + len];
+    let parts: Vec<Vec<u8>> = data
+        .chunks(len / 3 + 1)
+        .map(|part| png_chunk(b"IDAT", part))
+        .collect();
+    assert_eq!(parts.len(), 3);
+    let split = [&png[..at], &parts.concat(), &png[at + 12 + len..]].concat();
+    let sanitizer = Sanitizer::new().with_limits(
+        ward_sanitize::Limits::default().with_max_image_time(std::time::Duration::from_secs(2)),
+    );
+    let out = sanitizer.sanitize("p.png", &split).unwrap();
+    assert_eq!(out.bytes(), split.as_slice());
+}
