@@ -701,3 +701,81 @@ fn image_data_split_over_idat_chunks_is_checked_as_one_stream() {
     let out = sanitizer.sanitize("p.png", &split).unwrap();
     assert_eq!(out.bytes(), split.as_slice());
 }
+
+#[test]
+fn an_empty_idat_chunk_between_others_is_allowed() {
+    let png = encode_png(&picture(30, 20));
+    let at = png.windows(4).position(|w| w == b"IDAT").unwrap() - 4;
+    let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+    let data = &png[at + 8..at + 8 + len];
+    let (first, second) = data.split_at(len / 2);
+    let parts = [
+        png_chunk(b"IDAT", first),
+        png_chunk(b"IDAT", &[]),
+        png_chunk(b"IDAT", second),
+    ]
+    .concat();
+    let input = [&png[..at], &parts, &png[at + 12 + len..]].concat();
+    let out = Sanitizer::new().sanitize("p.png", &input).unwrap();
+    assert_eq!(out.bytes(), input.as_slice());
+}
+
+#[test]
+fn a_highly_compressed_image_is_inflated_to_its_last_byte() {
+    // 1,000 × 1,000 black pixels: 3 MB of samples in a few kilobytes of deflate, so each
+    // buffer of the checker fills while input is still waiting.
+    // The whole stream in one IDAT chunk.
+    let raw = vec![0u8; 1_000 * (1 + 3 * 1_000)];
+    let mut ihdr = 1_000u32.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&1_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let png = [
+        b"\x89PNG\r\n\x1a\n".as_slice(),
+        &png_chunk(b"IHDR", &ihdr),
+        &png_chunk(b"IDAT", &zlib(&raw)),
+        &png_chunk(b"IEND", &[]),
+    ]
+    .concat();
+    assert!(png.len() < 32 * 1024, "{} bytes", png.len());
+    let out = Sanitizer::new().sanitize("black.png", &png).unwrap();
+    assert_eq!(out.bytes(), png.as_slice());
+}
+
+#[test]
+fn compressed_text_counts_at_its_inflated_size() {
+    let limits = ward_sanitize::Limits::default().with_max_png_text_bytes(1_000);
+    let sanitizer = Sanitizer::new().with_limits(limits);
+    let png = encode_png(&picture(8, 8));
+    let ztxt = |text: &[u8]| png_chunk(b"zTXt", &[b"Comment\0\0".as_slice(), &zlib(text)].concat());
+    let itxt = |text: &[u8]| {
+        png_chunk(
+            b"iTXt",
+            &[b"Comment\0\x01\0en-GB\0Kommentar\0".as_slice(), &zlib(text)].concat(),
+        )
+    };
+    let plain_itxt = |text: &[u8]| {
+        png_chunk(
+            b"iTXt",
+            &[b"Comment\0\0\0en-GB\0Kommentar\0".as_slice(), text].concat(),
+        )
+    };
+    let under = vec![b'a'; 900];
+    let over = vec![b'a'; 2_000];
+    for (what, chunk, refused) in [
+        ("zTXt under", ztxt(&under), false),
+        ("zTXt over", ztxt(&over), true),
+        ("compressed iTXt under", itxt(&under), false),
+        ("compressed iTXt over", itxt(&over), true),
+        ("plain iTXt under", plain_itxt(&under), false),
+    ] {
+        let result = sanitizer.sanitize("p.png", &png_insert(&png, &[chunk]));
+        match result {
+            Err(Error::Limit(LimitRule::PngText { limit: 1_000 })) => assert!(refused, "{what}"),
+            Ok(out) => {
+                assert!(!refused, "{what}: accepted");
+                assert!(out.report().has_removed(Category::Text), "{what}");
+            }
+            Err(e) => panic!("{what}: {e}"),
+        }
+    }
+}

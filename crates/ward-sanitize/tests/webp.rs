@@ -402,3 +402,50 @@ fn the_riff_webp_header_is_checked_by_the_stripper_itself() {
         .unwrap_err();
     assert!(!err.to_string().contains("header"), "{err}");
 }
+
+#[test]
+fn an_odd_length_profile_is_written_with_its_pad_byte() {
+    // RIFF chunks are padded to an even length; a profile of 129 bytes is rewritten (cut to
+    // its declared size) with the pad, or every chunk after it would be misread.
+    let mut profile = vec![0u8; 129];
+    profile[..4].copy_from_slice(&129u32.to_be_bytes());
+    let input = animated_webp(
+        16,
+        12,
+        0x02 | 0x20,
+        &[
+            riff_chunk(b"ICCP", &profile),
+            riff_chunk(b"ANIM", &[0; 6]),
+            webp_frame(&picture(16, 12), 0, 0, &[]),
+        ],
+    );
+    let out = Sanitizer::new().sanitize("a.webp", &input).unwrap();
+    assert_eq!(out.bytes(), input.as_slice());
+    let chunks: Vec<[u8; 4]> = webp_chunks(out.bytes()).into_iter().map(|c| c.0).collect();
+    assert_eq!(chunks, [*b"VP8X", *b"ICCP", *b"ANIM", *b"ANMF"]);
+}
+
+#[test]
+fn the_alpha_channel_of_a_lossy_animation_frame_is_kept() {
+    let (still, alph) = lossy_with_alpha(99);
+    let chunks = webp_chunks(&still);
+    let vp8x = &chunks[0].1;
+    let width = 1 + u32::from_le_bytes([vp8x[4], vp8x[5], vp8x[6], 0]);
+    let height = 1 + u32::from_le_bytes([vp8x[7], vp8x[8], vp8x[9], 0]);
+    let mut frame = Vec::new();
+    for v in [0, 0, width - 1, height - 1, 100] {
+        frame.extend_from_slice(&v.to_le_bytes()[..3]);
+    }
+    frame.push(0x02);
+    frame.extend_from_slice(&alph);
+    frame.extend_from_slice(&riff_chunk(b"VP8 ", &chunks[2].1));
+    let input = animated_webp(
+        width,
+        height,
+        0x02 | 0x10,
+        &[riff_chunk(b"ANIM", &[0; 6]), riff_chunk(b"ANMF", &frame)],
+    );
+    let out = Sanitizer::new().sanitize("a.webp", &input).unwrap();
+    assert!(contains(out.bytes(), &alph));
+    assert!(out.report().removed().is_empty(), "{:?}", out.report());
+}
