@@ -449,3 +449,37 @@ fn the_alpha_channel_of_a_lossy_animation_frame_is_kept() {
     assert!(contains(out.bytes(), &alph));
     assert!(out.report().removed().is_empty(), "{:?}", out.report());
 }
+
+#[test]
+fn a_canvas_size_is_read_from_all_three_bytes() {
+    // A canvas 65,552 pixels wide (its width's third byte is 1) with a frame at x = 65,536:
+    // inside the canvas only if all three bytes of the width count.
+    let input = animated_webp(
+        65_552,
+        12,
+        0x02,
+        &[
+            riff_chunk(b"ANIM", &[0; 6]),
+            webp_frame(&picture(16, 12), 65_536, 0, &[]),
+        ],
+    );
+    Sanitizer::new().sanitize("a.webp", &input).unwrap();
+}
+
+#[test]
+fn a_chunk_header_cut_by_the_end_of_the_riff_body_is_refused_as_such() {
+    // The RIFF body ends four bytes into what would be the next chunk's header; the bytes
+    // after the body (a trailer) must not be read as the rest of it.
+    let simple = encode_webp(&picture(16, 12));
+    let mut body = simple[8..].to_vec();
+    body.extend_from_slice(b"EXIF");
+    let mut input = [
+        b"RIFF".as_slice(),
+        &(body.len() as u32).to_le_bytes(),
+        &body,
+    ]
+    .concat();
+    input.extend_from_slice(&[4, 0, 0, 0, 1, 2, 3, 4]);
+    let err = Sanitizer::new().sanitize("p.webp", &input).unwrap_err();
+    assert!(err.to_string().contains("truncated chunk header"), "{err}");
+}
