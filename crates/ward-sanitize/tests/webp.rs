@@ -136,20 +136,25 @@ fn animation_frames_lose_unknown_sub_chunks_and_flags_say_what_is_kept() {
     assert_eq!(image::load_from_memory(b).unwrap().to_rgb8(), first);
 }
 
-#[test]
-fn an_iccp_longer_than_its_chunk_is_refused() {
-    let mut profile = vec![0u8; 130];
-    profile[..4].copy_from_slice(&4000u32.to_be_bytes());
-    let input = animated_webp(
+/// A one-frame 16 × 12 animation with ICC flag set and `profile` as its ICCP chunk.
+fn animation_with_profile(profile: &[u8]) -> Vec<u8> {
+    animated_webp(
         16,
         12,
         0x02 | 0x20,
         &[
-            riff_chunk(b"ICCP", &profile),
+            riff_chunk(b"ICCP", profile),
             riff_chunk(b"ANIM", &[0; 6]),
             webp_frame(&picture(16, 12), 0, 0, &[]),
         ],
-    );
+    )
+}
+
+#[test]
+fn an_iccp_longer_than_its_chunk_is_refused() {
+    let mut profile = vec![0u8; 130];
+    profile[..4].copy_from_slice(&4000u32.to_be_bytes());
+    let input = animation_with_profile(&profile);
     let err = Sanitizer::new().sanitize("a.webp", &input).unwrap_err();
     assert_eq!(err.rule(), "parse", "{err}");
 }
@@ -257,16 +262,7 @@ fn a_file_of_kept_chunks_at_their_sizes_reports_nothing() {
     for size in [128_u32, 129] {
         let mut profile = vec![0u8; size as usize];
         profile[..4].copy_from_slice(&size.to_be_bytes());
-        let input = animated_webp(
-            16,
-            12,
-            0x02 | 0x20,
-            &[
-                riff_chunk(b"ICCP", &profile),
-                riff_chunk(b"ANIM", &[0; 6]),
-                webp_frame(&picture(16, 12), 0, 0, &[]),
-            ],
-        );
+        let input = animation_with_profile(&profile);
         let out = Sanitizer::new().sanitize("a.webp", &input).unwrap();
         assert_eq!(out.bytes(), input.as_slice(), "{size}");
         assert!(out.report().removed().is_empty(), "{:?}", out.report());
