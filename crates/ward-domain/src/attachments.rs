@@ -336,6 +336,16 @@ impl Attachments {
         Ok(out)
     }
 
+    /// The record of a live attachment of `workspace` (display name opened), without reading
+    /// its bytes and without an audit event: for a caller that checks where a file belongs
+    /// before an audited call ([`download`](Self::download), [`rename`](Self::rename),
+    /// [`delete`](Self::delete)). Another workspace's id is [`Error::NotFound`].
+    pub async fn metadata(&self, workspace: WorkspaceId, id: Uuid) -> Result<Attachment> {
+        let row = self.live_row(workspace, id).await?;
+        let cells = CellCipher::new(&self.keys, workspace).await?;
+        open_row(&cells, row).await
+    }
+
     /// Opens a live attachment for reading, decrypting as the caller reads (`range` in
     /// plaintext bytes, `None` for all). Audited as `attachment.download`.
     pub async fn download(

@@ -102,6 +102,7 @@ pub use workspaces::{DEFAULT_WORKSPACE_QUOTA, Workspace, Workspaces};
 
 pub use sea_orm;
 pub use ward_crypto;
+pub use ward_sanitize;
 pub use ward_storage;
 pub use ward_types::{Fault, WorkspaceId};
 

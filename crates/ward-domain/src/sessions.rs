@@ -101,6 +101,26 @@ impl Sessions {
         Self { db, keys }
     }
 
+    /// The dates of the sessions of `workspace` among `ids` (sessions of other workspaces, and
+    /// unknown ids, are left out). Not audited: a caller lists dates beside records whose read is
+    /// audited (an attachment listing).
+    pub async fn dates(
+        &self,
+        workspace: WorkspaceId,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, Date>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let rows = session::Entity::find()
+                .filter(session::Column::WorkspaceId.eq(workspace.as_uuid()))
+                .filter(session::Column::Id.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?;
+            out.extend(rows.into_iter().map(|r| (r.id, r.session_date)));
+        }
+        Ok(out)
+    }
+
     /// Creates a session of `client_id` (a client of `workspace`) on `date`; audited as
     /// `session.create`.
     pub async fn create(
