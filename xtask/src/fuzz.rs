@@ -82,10 +82,13 @@ fn mutation_tests(cases: &str) -> Result<()> {
     ));
     cmd::run_with(
         Command::new("cargo")
+            // The workspace and its features as the test step builds them, so nothing is
+            // compiled again for this step: only the `tests` binaries' `mutation::` tests run
+            // (ward-sanitize's; the other crates have none of that name).
             .args([
                 "test",
-                "-p",
-                "ward-sanitize",
+                "--workspace",
+                "--all-features",
                 "--test",
                 "tests",
                 "mutation::",
