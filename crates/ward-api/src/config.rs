@@ -1,0 +1,471 @@
+//! Configuration: read from `WARD_*` environment variables, checked as a whole, and the
+//! embedded default for a machine with none.
+//!
+//! # The settings
+//!
+//! | variable | meaning | embedded default (development only) |
+//! |---|---|---|
+//! | `WARD_ENV` | `development`, `staging` or `production`; unset means production, except that an unconfigured ward is development | — |
+//! | `WARD_DATABASE_URL` | `postgres://…` or `sqlite://…` | `sqlite://<data dir>/ward.db` |
+//! | `WARD_STORE` | `s3` (the bucket from `WARD_S3_*`, see ward-storage) or `local:<directory>` | `local:<data dir>/objects` |
+//! | `WARD_KEK` / `WARD_KEK_FILE` | the KEK ring, inline or in a file of mode 0600 (`<version>:<base64 key>:<state>`, see ward-crypto) | generated once into `<data dir>/kek.ring` |
+//! | `WARD_TOKEN_SECRET` / `WARD_TOKEN_SECRET_FILE` | the HS256 token secret, base64 of at least 32 bytes; download links are signed with a key derived from it | generated once into `<data dir>/token.secret` |
+//! | `WARD_LISTEN` | the address to listen on | `127.0.0.1:8080` |
+//! | `WARD_PUBLIC_URL` | the service's address as browsers reach it (`https://ward.example.org`): download links are absolute under it; https outside development | unset: links are paths relative to the service |
+//! | `WARD_DATA_DIR` | where the embedded default keeps its files | `./ward-data` |
+//!
+//! # Which rules apply
+//!
+//! - **Nothing configured** (none of the database, store, KEK or token settings, and `WARD_ENV`
+//!   unset or `development`): the embedded default. Everything lives under the data directory
+//!   (mode 0700), keys are generated once (mode 0600) and kept, and the service says loudly that
+//!   this is development.
+//! - **`WARD_ENV=development` with some settings**: what is set is used; what is missing comes
+//!   from the embedded default, each named in a warning.
+//! - **Anything else** (`production`, `staging`, or `WARD_ENV` unset with any setting given):
+//!   every one of the four must be given; nothing is generated; a missing or malformed setting
+//!   stops the start with every problem named at once.
+//!
+//! The embedded default listens on loopback only: it refuses a `WARD_LISTEN` that is not a
+//! loopback address, since its keys sit unprotected beside its data.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ward_domain::ward_crypto::KeyMaterial;
+use ward_domain::ward_storage::Environment;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// The default listening address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default embedded data directory.
+pub const DEFAULT_DATA_DIR: &str = "ward-data";
+
+/// The settings that decide between the embedded default and explicit configuration.
+const EXPLICIT: [&str; 6] = [
+    "WARD_DATABASE_URL",
+    "WARD_STORE",
+    "WARD_KEK",
+    "WARD_KEK_FILE",
+    "WARD_TOKEN_SECRET",
+    "WARD_TOKEN_SECRET_FILE",
+];
+
+/// Where the object store is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSetting {
+    /// An S3-compatible bucket configured by `WARD_S3_*` (ward-storage's `S3StoreBuilder::from_env`).
+    S3,
+    /// A directory on this machine.
+    Local(PathBuf),
+}
+
+/// Where a secret comes from.
+#[derive(Clone)]
+pub enum SecretSetting {
+    /// The value itself, from the environment (zeroized when dropped).
+    Inline(Zeroizing<String>),
+    /// A file that must be readable by its owner only.
+    File(PathBuf),
+    /// A file of the embedded default, generated when it does not exist yet.
+    Generated(PathBuf),
+}
+
+impl std::fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Inline(<redacted>)"),
+            Self::File(p) => f.debug_tuple("File").field(p).finish(),
+            Self::Generated(p) => f.debug_tuple("Generated").field(p).finish(),
+        }
+    }
+}
+
+/// The service's configuration, checked: every field holds a usable setting.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The deployment environment.
+    pub environment: Environment,
+    /// The database URL.
+    pub database_url: String,
+    /// The object store.
+    pub store: StoreSetting,
+    /// The KEK ring.
+    pub kek: SecretSetting,
+    /// The token secret.
+    pub token_secret: SecretSetting,
+    /// The listening address.
+    pub listen: SocketAddr,
+    /// The base of absolute download links.
+    pub public_url: Option<String>,
+    /// The embedded default's directory.
+    pub data_dir: PathBuf,
+    /// The settings taken from the embedded default, by variable (empty when configured).
+    pub defaulted: Vec<&'static str>,
+}
+
+impl Config {
+    /// The configuration from the process environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The configuration from `lookup` (a variable's value, or `None` when unset). Every
+    /// problem is collected and named together in [`Error::Config`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut problems = Vec::new();
+        let env_value = get("WARD_ENV");
+        let environment = match Environment::from_env_value(env_value.as_deref()) {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(format!("WARD_ENV: {e}"));
+                Environment::Production
+            }
+        };
+        let configured = EXPLICIT.iter().any(|name| get(name).is_some());
+        let environment = if !configured && env_value.is_none() {
+            Environment::Development
+        } else {
+            environment
+        };
+        let may_default = environment == Environment::Development;
+        let data_dir =
+            PathBuf::from(get("WARD_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into()));
+        let mut defaulted = Vec::new();
+        let mut missing = |name: &'static str, problems: &mut Vec<String>| {
+            if may_default {
+                defaulted.push(name);
+            } else {
+                problems.push(format!("{name} is not set"));
+            }
+        };
+
+        let database_url = match get("WARD_DATABASE_URL") {
+            Some(url)
+                if url.starts_with("postgres://")
+                    || url.starts_with("postgresql://")
+                    || url.starts_with("sqlite:") =>
+            {
+                url
+            }
+            Some(_) => {
+                problems.push("WARD_DATABASE_URL must be a postgres:// or sqlite: URL".to_owned());
+                String::new()
+            }
+            None => {
+                missing("WARD_DATABASE_URL", &mut problems);
+                embedded_database_url(&data_dir)
+            }
+        };
+        let store = match get("WARD_STORE").as_deref() {
+            Some("s3") => StoreSetting::S3,
+            Some(v) if v.starts_with("local:") && v.len() > "local:".len() => {
+                StoreSetting::Local(PathBuf::from(&v["local:".len()..]))
+            }
+            Some(_) => {
+                problems.push("WARD_STORE must be `s3` or `local:<directory>`".to_owned());
+                StoreSetting::S3
+            }
+            None => {
+                missing("WARD_STORE", &mut problems);
+                StoreSetting::Local(data_dir.join("objects"))
+            }
+        };
+        let kek = secret(&get, "WARD_KEK", "WARD_KEK_FILE", &mut problems).unwrap_or_else(|| {
+            missing("WARD_KEK", &mut problems);
+            SecretSetting::Generated(data_dir.join("kek.ring"))
+        });
+        let token_secret = secret(
+            &get,
+            "WARD_TOKEN_SECRET",
+            "WARD_TOKEN_SECRET_FILE",
+            &mut problems,
+        )
+        .unwrap_or_else(|| {
+            missing("WARD_TOKEN_SECRET", &mut problems);
+            SecretSetting::Generated(data_dir.join("token.secret"))
+        });
+        let listen = match get("WARD_LISTEN")
+            .unwrap_or_else(|| DEFAULT_LISTEN.into())
+            .parse::<SocketAddr>()
+        {
+            Ok(a) => a,
+            Err(_) => {
+                problems.push("WARD_LISTEN must be an address such as 127.0.0.1:8080".to_owned());
+                DEFAULT_LISTEN.parse().expect("the default address parses")
+            }
+        };
+        let public_url = get("WARD_PUBLIC_URL");
+        if let Some(url) = &public_url {
+            let https = url.starts_with("https://");
+            if !(https || (url.starts_with("http://") && !environment.is_strict())) {
+                problems.push(format!(
+                    "WARD_PUBLIC_URL must be an https:// URL in {}",
+                    environment.as_str()
+                ));
+            }
+        }
+        let generates = matches!(kek, SecretSetting::Generated(_))
+            || matches!(token_secret, SecretSetting::Generated(_));
+        if generates && !listen.ip().is_loopback() {
+            problems.push(
+                "WARD_LISTEN must be a loopback address while keys are generated by the \
+                 embedded default (set WARD_KEK and WARD_TOKEN_SECRET to listen elsewhere)"
+                    .to_owned(),
+            );
+        }
+        if !problems.is_empty() {
+            return Err(Error::Config { problems });
+        }
+        Ok(Self {
+            environment,
+            database_url,
+            store,
+            kek,
+            token_secret,
+            listen,
+            public_url,
+            data_dir,
+            defaulted,
+        })
+    }
+
+    /// Whether any setting comes from the embedded default.
+    pub fn is_embedded(&self) -> bool {
+        !self.defaulted.is_empty()
+    }
+}
+
+/// The embedded default's database: SQLite in the data directory, created when missing.
+fn embedded_database_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("ward.db").display())
+}
+
+/// A secret from `inline` or `file` (never both); `None` when neither is set.
+fn secret(
+    get: &impl Fn(&str) -> Option<String>,
+    inline: &'static str,
+    file: &'static str,
+    problems: &mut Vec<String>,
+) -> Option<SecretSetting> {
+    match (get(inline), get(file)) {
+        (Some(_), Some(_)) => {
+            problems.push(format!("set only one of {inline} and {file}"));
+            Some(SecretSetting::Inline(Zeroizing::new(String::new())))
+        }
+        (Some(v), None) => Some(SecretSetting::Inline(Zeroizing::new(v))),
+        (None, Some(p)) => Some(SecretSetting::File(PathBuf::from(p))),
+        (None, None) => None,
+    }
+}
+
+/// Reads a secret's text: inline, from its file (owner-only on Unix outside development), or
+/// from the embedded file, generated with `generate` when it does not exist yet.
+pub(crate) fn read_secret(
+    setting: &SecretSetting,
+    what: &'static str,
+    environment: Environment,
+    generate: impl FnOnce() -> Result<Zeroizing<String>>,
+) -> Result<Zeroizing<String>> {
+    match setting {
+        SecretSetting::Inline(v) => Ok(v.clone()),
+        SecretSetting::File(path) => read_owner_only(path, what, environment),
+        SecretSetting::Generated(path) => {
+            if !path.exists() {
+                let text = generate()?;
+                write_owner_only(path, &text)?;
+                tracing::warn!(path = %path.display(), what, "generated a development secret");
+            }
+            read_owner_only(path, what, environment)
+        }
+    }
+}
+
+/// Reads `path`, refusing (outside development) a file that group or others may read.
+fn read_owner_only(
+    path: &Path,
+    what: &'static str,
+    environment: Environment,
+) -> Result<Zeroizing<String>> {
+    let io = |source| Error::Io {
+        what: format!("reading the {what} file {}", path.display()),
+        source,
+    };
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 && environment.is_strict() {
+            return Err(Error::Config {
+                problems: vec![format!(
+                    "the {what} file {} has mode {mode:03o}; it must be readable by its owner only (0600)",
+                    path.display()
+                )],
+            });
+        }
+    }
+    let _ = environment;
+    Ok(text)
+}
+
+/// Creates the directory (0700) and writes `text` to a new file of mode 0600: never over an
+/// existing file.
+pub(crate) fn write_owner_only(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let io = |source| Error::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+/// Creates `dir` and its parents, the last one of mode 0700.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() || dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|source| Error::Io {
+        what: format!("creating {}", dir.display()),
+        source,
+    })
+}
+
+/// A fresh development KEK ring of one active key, in ward-crypto's text format.
+pub(crate) fn generate_kek_ring() -> Result<Zeroizing<String>> {
+    let key = KeyMaterial::generate().map_err(ward_domain::Error::from)?;
+    Ok(Zeroizing::new(format!(
+        "# ward development KEK ring generated by the embedded default (not for production)\n1:{}:active\n",
+        key.to_base64().as_str()
+    )))
+}
+
+/// A fresh token secret: base64 of 32 random bytes.
+pub(crate) fn generate_token_secret() -> Result<Zeroizing<String>> {
+    let key = KeyMaterial::generate().map_err(ward_domain::Error::from)?;
+    Ok(Zeroizing::new(format!("{}\n", key.to_base64().as_str())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn nothing_configured_is_the_embedded_development_default() {
+        let c = config(&[]).expect("embedded default");
+        assert_eq!(c.environment, Environment::Development);
+        assert!(c.is_embedded());
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(
+            c.store,
+            StoreSetting::Local(PathBuf::from("ward-data/objects"))
+        );
+        assert!(matches!(c.kek, SecretSetting::Generated(_)));
+        assert!(c.database_url.starts_with("sqlite://ward-data/ward.db"));
+    }
+
+    #[test]
+    fn production_names_every_missing_setting_and_generates_nothing() {
+        let Err(Error::Config { problems }) = config(&[("WARD_ENV", "production")]) else {
+            panic!("production without settings must be refused");
+        };
+        for name in [
+            "WARD_DATABASE_URL",
+            "WARD_STORE",
+            "WARD_KEK",
+            "WARD_TOKEN_SECRET",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(name)),
+                "{name} not named: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_setting_without_ward_env_means_production_rules() {
+        let Err(Error::Config { problems }) = config(&[("WARD_STORE", "s3")]) else {
+            panic!("a partial configuration must be refused");
+        };
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn development_fills_what_is_missing_and_names_it() {
+        let c = config(&[
+            ("WARD_ENV", "development"),
+            ("WARD_STORE", "local:/srv/objects"),
+        ])
+        .expect("development");
+        assert_eq!(c.store, StoreSetting::Local(PathBuf::from("/srv/objects")));
+        assert_eq!(
+            c.defaulted,
+            ["WARD_DATABASE_URL", "WARD_KEK", "WARD_TOKEN_SECRET"]
+        );
+    }
+
+    #[test]
+    fn generated_keys_never_listen_beyond_loopback() {
+        let Err(Error::Config { problems }) = config(&[("WARD_LISTEN", "0.0.0.0:8080")]) else {
+            panic!("the embedded default must refuse a public address");
+        };
+        assert!(problems[0].contains("loopback"), "{problems:?}");
+    }
+
+    #[test]
+    fn malformed_settings_are_named_without_their_values() {
+        let Err(Error::Config { problems }) = config(&[
+            ("WARD_ENV", "production"),
+            ("WARD_DATABASE_URL", "mysql://user:hunter2@db/ward"),
+            ("WARD_STORE", "ftp"),
+            ("WARD_KEK", "x"),
+            ("WARD_KEK_FILE", "/etc/ward/kek"),
+            ("WARD_TOKEN_SECRET_FILE", "/etc/ward/token"),
+        ]) else {
+            panic!("malformed settings must be refused");
+        };
+        let all = problems.join("\n");
+        assert!(
+            all.contains("WARD_DATABASE_URL") && all.contains("WARD_STORE"),
+            "{all}"
+        );
+        assert!(
+            all.contains("only one of WARD_KEK and WARD_KEK_FILE"),
+            "{all}"
+        );
+        assert!(!all.contains("hunter2"), "a credential was echoed: {all}");
+    }
+}

@@ -1,0 +1,63 @@
+//! `GET /workspaces/{id}/storage`: the caller's workspace's storage use against its quota.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::records::parse_id;
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::service::Service;
+
+/// Bytes in a megabyte as the figures count them (MiB).
+const MB: f64 = 1024.0 * 1024.0;
+
+/// A workspace's storage figures.
+#[derive(Debug, Serialize)]
+pub(crate) struct Storage {
+    workspace_id: Uuid,
+    used_bytes: u64,
+    quota_bytes: u64,
+    remaining_bytes: u64,
+    percentage_used: f64,
+    quota_exceeded: bool,
+    used_mb: f64,
+    quota_mb: f64,
+    remaining_mb: f64,
+}
+
+/// Rounds to two decimals, as the figures are shown.
+fn two_places(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// `GET /workspaces/{id}/storage`: only the token's own workspace; any other id is 404.
+pub(crate) async fn storage(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Storage>> {
+    let id = parse_id(&id, "workspace")?;
+    if id != caller.workspace.as_uuid() {
+        return Err(Error::not_found("workspace"));
+    }
+    let ws = service.domain().workspaces().get(caller.workspace).await?;
+    let remaining = ws.quota_bytes.saturating_sub(ws.used_bytes);
+    let percentage = if ws.quota_bytes == 0 {
+        100.0
+    } else {
+        ws.used_bytes as f64 * 100.0 / ws.quota_bytes as f64
+    };
+    Ok(Json(Storage {
+        workspace_id: id,
+        used_bytes: ws.used_bytes,
+        quota_bytes: ws.quota_bytes,
+        remaining_bytes: remaining,
+        percentage_used: two_places(percentage),
+        quota_exceeded: ws.used_bytes >= ws.quota_bytes,
+        used_mb: two_places(ws.used_bytes as f64 / MB),
+        quota_mb: two_places(ws.quota_bytes as f64 / MB),
+        remaining_mb: two_places(remaining as f64 / MB),
+    }))
+}

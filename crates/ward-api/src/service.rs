@@ -1,0 +1,155 @@
+//! `Service`: the composition root. Opens the database (migrated), the object store, the KEK
+//! ring and the token keys a [`Config`] names, and hands them to the routes.
+
+use std::sync::Arc;
+
+use ward_domain::ward_crypto::{CachePolicy, LocalKek};
+use ward_domain::ward_storage::{
+    Environment, LocalStore, ObjectStore, RequiredProof, S3StoreBuilder,
+};
+use ward_domain::{Attachments, Domain, migration};
+
+use crate::auth::Keys;
+use crate::config::{self, Config, StoreSetting};
+use crate::error::{Error, Result};
+
+/// Everything a request needs, shared by every handler. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+    public_url: Option<Arc<str>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    domain: Domain,
+    attachments: Attachments,
+    store: Arc<dyn ObjectStore>,
+    keys: Keys,
+    environment: Environment,
+}
+
+impl AsRef<Keys> for Service {
+    fn as_ref(&self) -> &Keys {
+        &self.inner.keys
+    }
+}
+
+impl Service {
+    /// Opens what `config` names: connects to the database and applies pending migrations,
+    /// opens (or, for S3, checks the bucket of) the object store, loads the KEK ring and the
+    /// token secret; the embedded default creates its directory and keys first.
+    pub async fn open(config: &Config) -> Result<Self> {
+        if config.is_embedded() {
+            config::create_private_dir(&config.data_dir)?;
+        }
+        let kek_text = config::read_secret(
+            &config.kek,
+            "KEK ring",
+            config.environment,
+            config::generate_kek_ring,
+        )?;
+        let kek = LocalKek::parse(&kek_text).map_err(|e| Error::Config {
+            problems: vec![format!("the KEK ring does not load: {e}")],
+        })?;
+        let secret = config::read_secret(
+            &config.token_secret,
+            "token secret",
+            config.environment,
+            config::generate_token_secret,
+        )?;
+        let keys = Keys::from_base64_secret(&secret)?;
+        let (store, proof) = open_store(config).await?;
+        let db = ward_domain::connect(&config.database_url).await?;
+        migration::up(&db).await?;
+        let domain = Domain::new(db, Arc::new(kek), CachePolicy::new());
+        let service = Self::new(domain, store, proof, keys, config.environment);
+        Ok(match &config.public_url {
+            Some(base) => service.with_public_url(base),
+            None => service,
+        })
+    }
+
+    /// A service over parts already opened (tests, and services that embed ward's routes).
+    pub fn new(
+        domain: Domain,
+        store: Arc<dyn ObjectStore>,
+        proof: RequiredProof,
+        keys: Keys,
+        environment: Environment,
+    ) -> Self {
+        let attachments = domain.attachments(Arc::clone(&store), proof);
+        Self {
+            inner: Arc::new(Inner {
+                domain,
+                attachments,
+                store,
+                keys,
+                environment,
+            }),
+            public_url: None,
+        }
+    }
+
+    /// Download links are absolute URLs under `base` (`https://ward.example.org`) instead of
+    /// paths relative to the service.
+    pub fn with_public_url(mut self, base: &str) -> Self {
+        self.public_url = Some(Arc::from(base.trim_end_matches('/')));
+        self
+    }
+
+    /// The data layer.
+    pub fn domain(&self) -> &Domain {
+        &self.inner.domain
+    }
+
+    /// The attachment pipeline over the service's store.
+    pub fn attachments(&self) -> &Attachments {
+        &self.inner.attachments
+    }
+
+    /// The object store.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner.store
+    }
+
+    /// The token and link keys.
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    /// The deployment environment.
+    pub fn environment(&self) -> Environment {
+        self.inner.environment
+    }
+
+    /// The base of absolute download links, when configured.
+    pub fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
+    }
+}
+
+/// The store `config` names, and the proof of encryption its puts must give.
+async fn open_store(config: &Config) -> Result<(Arc<dyn ObjectStore>, RequiredProof)> {
+    match &config.store {
+        StoreSetting::Local(dir) => {
+            config::create_private_dir(dir)?;
+            let store = LocalStore::new(dir).map_err(ward_domain::Error::from)?;
+            Ok((Arc::new(store), RequiredProof::ClientSide))
+        }
+        StoreSetting::S3 => {
+            let store = S3StoreBuilder::from_env()
+                .with_environment(config.environment)
+                .build()
+                .map_err(|e| Error::Config {
+                    problems: vec![format!("WARD_S3_*: {e}")],
+                })?;
+            store
+                .verify_bucket_exists()
+                .await
+                .map_err(ward_domain::Error::from)?;
+            let proof = RequiredProof::ServerSide(store.sse_policy().clone());
+            Ok((Arc::new(store), proof))
+        }
+    }
+}

@@ -1,0 +1,187 @@
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{self, jpeg, send};
+
+const WARD: &str = env!("CARGO_BIN_EXE_ward");
+
+/// `ward` in `dir` with no `WARD_*` setting but `extra`.
+fn ward(dir: &std::path::Path, args: &[&str], extra: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(WARD);
+    cmd.args(args).current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("WARD_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(extra.iter().copied());
+    cmd
+}
+
+/// Stops `child` with SIGTERM and waits for it.
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "ward did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_no_configuration_runs_the_embedded_default() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = ward(dir.path(), &["serve"], &[("WARD_LISTEN", "127.0.0.1:0")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ward");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    let base = loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).expect("read") == 0 {
+            panic!("ward exited before serving: {seen}");
+        }
+        seen.push_str(&line);
+        if let Some(rest) = line.trim().strip_prefix("ward is serving on ") {
+            break rest.to_owned();
+        }
+    };
+    assert!(
+        seen.contains("DEVELOPMENT MODE"),
+        "the loud warning: {seen}"
+    );
+    assert!(seen.contains("dev token"), "how to get a token: {seen}");
+    // Keep draining the logs so the service never blocks on a full pipe.
+    let logs = std::thread::spawn(move || {
+        let mut rest = String::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        rest
+    });
+
+    let data = dir.path().join("ward-data");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        for (file, mode) in [("kek.ring", 0o600), ("token.secret", 0o600), (".", 0o700)] {
+            let m = std::fs::metadata(data.join(file))
+                .expect("file")
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(m, mode, "{file}: {m:o}");
+        }
+    }
+    let ring_before = std::fs::read(data.join("kek.ring")).expect("ring");
+
+    let token = ward(dir.path(), &["dev", "token"], &[])
+        .output()
+        .expect("dev token");
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let token = String::from_utf8(token.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let health = send("GET", &format!("{base}/ready"), None, None, vec![], &[]).await;
+    assert_eq!(
+        health.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&health.body)
+    );
+    let client = common::json(
+        "POST",
+        &format!("{base}/api/v1/clients"),
+        Some(&token),
+        &serde_json::json!({"name": "Jane Roe"}),
+    )
+    .await;
+    assert_eq!(
+        client.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&client.body)
+    );
+    let id = client.json()["id"].as_str().expect("id").to_owned();
+    let up = send(
+        "POST",
+        &format!("{base}/api/v1/clients/{id}/attachments"),
+        Some(&token),
+        Some(&format!(
+            "multipart/form-data; boundary={}",
+            common::BOUNDARY
+        )),
+        common::form("x.jpg", &jpeg(1)),
+        &[],
+    )
+    .await;
+    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
+
+    let status = terminate(&mut child);
+    assert!(status.success(), "ward exits cleanly on SIGTERM: {status}");
+    let logs = logs.join().expect("logs");
+    assert!(
+        logs.contains("\"request_id\""),
+        "JSON logs carry request ids: {logs}"
+    );
+    assert!(
+        !logs.contains("Jane Roe") && !logs.contains("x.jpg"),
+        "PHI in logs: {logs}"
+    );
+
+    // A second start keeps the generated keys and the data.
+    let again = ward(dir.path(), &["check-config"], &[])
+        .output()
+        .expect("check-config");
+    assert!(again.status.success(), "development passes check-config");
+    assert_eq!(
+        std::fs::read(data.join("kek.ring")).expect("ring"),
+        ring_before
+    );
+}
+
+#[test]
+fn outside_development_nothing_is_generated_and_every_missing_setting_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = ward(dir.path(), &["serve"], &[("WARD_ENV", "production")])
+        .output()
+        .expect("run ward");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for name in [
+        "WARD_DATABASE_URL",
+        "WARD_STORE",
+        "WARD_KEK",
+        "WARD_TOKEN_SECRET",
+    ] {
+        assert!(err.contains(name), "{name} not named: {err}");
+    }
+    assert!(
+        !dir.path().join("ward-data").exists(),
+        "nothing generated in production"
+    );
+    let check = ward(dir.path(), &["check-config"], &[("WARD_ENV", "production")])
+        .output()
+        .expect("run ward");
+    assert!(
+        !check.status.success(),
+        "check-config fails outside development"
+    );
+    let dev = ward(dir.path(), &["dev", "token"], &[("WARD_ENV", "production")])
+        .output()
+        .expect("run ward");
+    assert!(!dev.status.success(), "no development tokens in production");
+}

@@ -1,0 +1,498 @@
+use crate::common::{self, Stack, client_and_session, jpeg, json, png, send, upload};
+
+/// A download link's answer fetched: the file's bytes and headers.
+async fn fetch_link(stack: &Stack, answer: &common::Answer, range: Option<&str>) -> common::Answer {
+    let url = answer.json()["download_url"]
+        .as_str()
+        .expect("download_url")
+        .to_owned();
+    assert!(url.starts_with("/api/v1/files/"), "{url}");
+    let headers: Vec<(&str, &str)> = range.map(|r| ("range", r)).into_iter().collect();
+    send(
+        "GET",
+        &format!("{}{url}", stack.base),
+        None,
+        None,
+        Vec::new(),
+        &headers,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attachment_routes_answer_as_the_seed_clients_expect() {
+    for stack in common::stacks().await {
+        let name = stack.name;
+        let api = format!("{}/api/v1", stack.base);
+        let t = Some(stack.token.as_str());
+        let (client, session) = client_and_session(&stack).await;
+        let session_path = format!("/sessions/{session}");
+        let client_path = format!("/clients/{client}");
+
+        // Upload: 201 with the item shape, to a session and to the client.
+        let photo = jpeg(7);
+        let up = upload(
+            &stack,
+            &stack.token,
+            &session_path,
+            "wound photo.jpg",
+            &photo,
+        )
+        .await;
+        assert_eq!(
+            up.status,
+            201,
+            "{name}: {}",
+            String::from_utf8_lossy(&up.body)
+        );
+        let item = up.json();
+        let id = item["id"].as_str().expect("id").to_owned();
+        assert_eq!(
+            item["session_id"].as_str(),
+            Some(session.as_str()),
+            "{name}"
+        );
+        assert_eq!(item["client_id"].as_str(), Some(client.as_str()), "{name}");
+        assert_eq!(
+            item["workspace_id"].as_str(),
+            Some(stack.ws.id.to_string().as_str())
+        );
+        assert_eq!(item["file_name"], "wound photo.jpg");
+        assert_eq!(item["file_type"], "image/jpeg");
+        assert_eq!(item["session_date"], "2026-12-02");
+        assert_eq!(item["is_session_file"], true);
+        let size = item["file_size_bytes"].as_u64().expect("size");
+        assert!(size > 0);
+        let form = upload(&stack, &stack.token, &client_path, "consent.png", &png(3)).await;
+        assert_eq!(
+            form.status,
+            201,
+            "{name}: {}",
+            String::from_utf8_lossy(&form.body)
+        );
+        let form_id = form.json()["id"].as_str().expect("id").to_owned();
+        assert_eq!(form.json()["is_session_file"], false);
+        assert!(form.json()["session_date"].is_null());
+
+        // Listing: the session shows its file; the client shows both, newest first.
+        let listed = send(
+            "GET",
+            &format!("{api}{session_path}/attachments"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(listed.status, 200);
+        assert_eq!(listed.json()["total"], 1);
+        let all = send(
+            "GET",
+            &format!("{api}{client_path}/attachments"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(all.json()["total"], 2, "{name}");
+        assert_eq!(
+            all.json()["items"][0]["id"].as_str(),
+            Some(form_id.as_str()),
+            "{name}: newest first"
+        );
+
+        // Download link: default 15 minutes; 1..=60 allowed, with the seed's messages.
+        let link = send(
+            "GET",
+            &format!("{api}{session_path}/attachments/{id}/download"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(link.status, 200, "{name}");
+        assert_eq!(link.json()["expires_in_seconds"], 900);
+        for (minutes, message) in [(0, "at least 1 minute"), (61, "60 minutes")] {
+            let bad = send(
+                "GET",
+                &format!(
+                    "{api}{session_path}/attachments/{id}/download?expires_in_minutes={minutes}"
+                ),
+                t,
+                None,
+                vec![],
+                &[],
+            )
+            .await;
+            assert_eq!(bad.status, 400, "{name}: {minutes} minutes");
+            assert!(
+                bad.json()["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(message)
+            );
+        }
+
+        // The link streams the decrypted, sanitised file: a session's file downloads.
+        let got = fetch_link(&stack, &link, None).await;
+        assert_eq!(
+            got.status,
+            200,
+            "{name}: {}",
+            String::from_utf8_lossy(&got.body)
+        );
+        assert_eq!(got.body.len() as u64, size);
+        assert_eq!(&got.body[..3], &[0xFF, 0xD8, 0xFF], "{name}: a JPEG");
+        assert_eq!(got.headers["content-type"], "image/jpeg");
+        assert_eq!(got.headers["accept-ranges"], "bytes");
+        let disposition = got.headers["content-disposition"].to_str().expect("ascii");
+        assert!(disposition.starts_with("attachment;"), "{disposition}");
+        assert!(
+            disposition.contains("filename*=UTF-8''wound%20photo.jpg"),
+            "{disposition}"
+        );
+        // A range: 206 with exactly those bytes.
+        let part = fetch_link(&stack, &link, Some("bytes=10-109")).await;
+        assert_eq!(part.status, 206, "{name}");
+        assert_eq!(&part.body[..], &got.body[10..110]);
+        assert_eq!(
+            part.headers["content-range"].to_str().expect("ascii"),
+            format!("bytes 10-109/{size}")
+        );
+        let outside = fetch_link(&stack, &link, Some(&format!("bytes={}-", size + 5))).await;
+        assert_eq!(outside.status, 416, "{name}");
+        // A client's own file is shown inline.
+        let form_link = send(
+            "GET",
+            &format!("{api}{client_path}/attachments/{form_id}/download"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        let shown = fetch_link(&stack, &form_link, None).await;
+        assert!(
+            shown.headers["content-disposition"]
+                .to_str()
+                .expect("ascii")
+                .starts_with("inline;")
+        );
+
+        // Rename: 200; a duplicate is 409; an empty name or another type is 400.
+        let renamed = json(
+            "PATCH",
+            &format!("{api}{session_path}/attachments/{id}"),
+            t,
+            &serde_json::json!({"file_name": "left arm.jpg"}),
+        )
+        .await;
+        assert_eq!(
+            renamed.status,
+            200,
+            "{name}: {}",
+            String::from_utf8_lossy(&renamed.body)
+        );
+        assert_eq!(renamed.json()["file_name"], "left arm.jpg");
+        let dup = json(
+            "PATCH",
+            &format!("{api}{client_path}/attachments/{form_id}"),
+            t,
+            &serde_json::json!({"file_name": "left arm.png"}),
+        )
+        .await;
+        assert_eq!(dup.status, 200, "{name}: another extension is another name");
+        let clash = json(
+            "PATCH",
+            &format!("{api}{client_path}/attachments/{form_id}"),
+            t,
+            &serde_json::json!({"file_name": "left arm.jpg"}),
+        )
+        .await;
+        assert_eq!(clash.status, 400, "{name}: a PNG cannot be renamed to .jpg");
+        let upload_dup = upload(&stack, &stack.token, &client_path, "left arm.jpg", &jpeg(9)).await;
+        assert_eq!(
+            upload_dup.status,
+            409,
+            "{name}: {}",
+            String::from_utf8_lossy(&upload_dup.body)
+        );
+        let empty = json(
+            "PATCH",
+            &format!("{api}{session_path}/attachments/{id}"),
+            t,
+            &serde_json::json!({"file_name": "  "}),
+        )
+        .await;
+        assert_eq!(empty.status, 400);
+        let schema = json(
+            "PATCH",
+            &format!("{api}{session_path}/attachments/{id}"),
+            t,
+            &serde_json::json!({"name": 3}),
+        )
+        .await;
+        assert_eq!(schema.status, 422);
+        assert_eq!(schema.code(), "schema");
+
+        // Refused files: 415 for a type ward does not take, 422 for a damaged one.
+        let gif = upload(
+            &stack,
+            &stack.token,
+            &session_path,
+            "x.gif",
+            b"GIF89a\x01\x00\x01\x00",
+        )
+        .await;
+        assert_eq!(
+            gif.status,
+            415,
+            "{name}: {}",
+            String::from_utf8_lossy(&gif.body)
+        );
+        let mut broken = jpeg(1);
+        broken.truncate(broken.len() / 2);
+        let damaged = upload(&stack, &stack.token, &session_path, "broken.jpg", &broken).await;
+        assert_eq!(
+            damaged.status,
+            422,
+            "{name}: {}",
+            String::from_utf8_lossy(&damaged.body)
+        );
+        let mismatch = upload(&stack, &stack.token, &session_path, "photo.png", &jpeg(2)).await;
+        assert_eq!(mismatch.status, 422, "{name}");
+        assert_eq!(mismatch.code(), "mismatch");
+
+        // Storage figures count what is stored.
+        let storage = send(
+            "GET",
+            &format!("{api}/workspaces/{}/storage", stack.ws.id),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(storage.status, 200);
+        let used = storage.json()["used_bytes"].as_u64().expect("used");
+        assert!(used >= size, "{name}: {used}");
+        assert_eq!(storage.json()["quota_exceeded"], false);
+
+        // Delete: 204, then the file is gone from lists, links and quota.
+        let deleted = send(
+            "DELETE",
+            &format!("{api}{session_path}/attachments/{id}"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(deleted.status, 204, "{name}");
+        let again = send(
+            "DELETE",
+            &format!("{api}{session_path}/attachments/{id}"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(again.status, 404);
+        let gone = fetch_link(&stack, &link, None).await;
+        assert_eq!(gone.status, 404, "{name}: a deleted file's link");
+        let after = send(
+            "GET",
+            &format!("{api}/workspaces/{}/storage", stack.ws.id),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(
+            after.json()["used_bytes"].as_u64(),
+            Some(used - size),
+            "{name}"
+        );
+        stack.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_and_sessions_are_created_read_updated_and_found_by_email() {
+    for stack in common::stacks().await {
+        let api = format!("{}/api/v1", stack.base);
+        let t = Some(stack.token.as_str());
+        let (client, session) = client_and_session(&stack).await;
+        let got = send(
+            "GET",
+            &format!("{api}/clients/{client}"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.json()["name"], "Jane Roe");
+        let updated = json(
+            "PATCH",
+            &format!("{api}/clients/{client}"),
+            t,
+            &serde_json::json!({"phone": "+1 555 0100"}),
+        )
+        .await;
+        assert_eq!(
+            updated.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&updated.body)
+        );
+        assert_eq!(updated.json()["phone"], "+1 555 0100");
+        assert_eq!(
+            updated.json()["email"],
+            "jane@example.org",
+            "absent fields are kept"
+        );
+        let found = send(
+            "GET",
+            &format!("{api}/clients?email=JANE@example.org"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(found.status, 200);
+        assert_eq!(found.json()["total"], 1);
+        assert_eq!(
+            found.json()["items"][0]["id"].as_str(),
+            Some(client.as_str())
+        );
+        let notes = json(
+            "PATCH",
+            &format!("{api}/sessions/{session}"),
+            t,
+            &serde_json::json!({"soap_notes": "S: sore"}),
+        )
+        .await;
+        assert_eq!(notes.status, 200);
+        assert_eq!(notes.json()["soap_notes"], "S: sore");
+        let bad_date = json(
+            "POST",
+            &format!("{api}/sessions"),
+            t,
+            &serde_json::json!({"client_id": client, "session_date": "02/12/2026"}),
+        )
+        .await;
+        assert_eq!(bad_date.status, 422);
+        let no_name = json(
+            "POST",
+            &format!("{api}/clients"),
+            t,
+            &serde_json::json!({"email": "a@b.c"}),
+        )
+        .await;
+        assert_eq!(no_name.status, 422);
+        let health = send(
+            "GET",
+            &format!("{}/health", stack.base),
+            None,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(health.status, 200);
+        let ready = send(
+            "GET",
+            &format!("{}/ready", stack.base),
+            None,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(
+            ready.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&ready.body)
+        );
+        assert_eq!(ready.json()["status"], "ready");
+        assert!(ready.headers.contains_key("x-request-id"));
+        stack.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_60_mib_chunked_body_is_refused_without_being_read_whole() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt as _, StreamBody};
+    use hyper::body::Frame;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    const TOTAL: u64 = 60 << 20;
+    const CHUNK: usize = 64 << 10;
+    let stack = common::embedded().await;
+    let (_, session) = client_and_session(&stack).await;
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&sent);
+    let head = Bytes::from(format!(
+        "--{}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\n\r\n",
+        common::BOUNDARY
+    ));
+    let chunks = futures::stream::unfold(0_u64, move |at| {
+        let counter = Arc::clone(&counter);
+        let head = head.clone();
+        async move {
+            if at >= TOTAL {
+                return None;
+            }
+            let bytes = if at == 0 {
+                head
+            } else {
+                Bytes::from(vec![0xAB_u8; CHUNK])
+            };
+            let next = at + bytes.len() as u64;
+            counter.store(next, Ordering::SeqCst);
+            Some((Ok::<_, std::convert::Infallible>(Frame::data(bytes)), next))
+        }
+    });
+    let body = StreamBody::new(chunks).boxed();
+    let client: Client<_, _> = Client::builder(TokioExecutor::new()).build_http();
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "{}/api/v1/sessions/{session}/attachments",
+            stack.base
+        ))
+        .header("authorization", format!("Bearer {}", stack.token))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={}", common::BOUNDARY),
+        )
+        .body(body)
+        .expect("request");
+    let answer = client
+        .request(request)
+        .await
+        .expect("an answer before the body ends");
+    let at_answer = sent.load(Ordering::SeqCst);
+    assert_eq!(answer.status(), 413);
+    assert!(
+        at_answer < 40 << 20,
+        "the service read {at_answer} bytes of a 60 MiB body before refusing it"
+    );
+    let body = answer.into_body().collect().await.expect("body").to_bytes();
+    let code = serde_json::from_slice::<serde_json::Value>(&body).expect("json")["code"].clone();
+    assert!(code == "limit.body" || code == "limit.file_size", "{code}");
+    stack.stop().await;
+}

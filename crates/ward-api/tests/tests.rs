@@ -1,0 +1,11 @@
+//! ward-api end-to-end tests: the service on a loopback port, asked over real HTTP, on both
+//! stacks (SQLite + a local store; PostgreSQL + the moto S3 server).
+
+/// The `ward` binary itself: the embedded default from nothing, and configuration refusals.
+mod binary;
+/// Servers for the tests: a database, a store and a running service per stack; an HTTP client.
+mod common;
+/// Tokens of another workspace, expired and tampered tokens and links.
+mod isolation;
+/// Every route and status code, on both stacks.
+mod routes;
