@@ -151,6 +151,8 @@ actions! {
     /// An attachment's object was re-encrypted under the workspace's active data key (the
     /// metadata holds the size and the key id).
     AttachmentReseal => "attachment.reseal", "attachment";
+    /// The workspace's storage quota was changed (the metadata holds the new quota in bytes).
+    WorkspaceQuota => "workspace.quota", "workspace";
     /// The workspace's keys were destroyed and its objects deleted.
     WorkspaceShred => "workspace.shred", "workspace";
     /// A batch of the workspace's rows was re-sealed under its active data key (the metadata

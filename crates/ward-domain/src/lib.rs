@@ -17,6 +17,7 @@
 //! | files | [`Attachments`]: the upload pipeline (reserve → sanitise → encrypt → put → verify → commit, compensated on failure), list, download, rename, delete, purge, [`Attachments::reconcile`]; [`UploadLimits`], [`QuotaFigures`] |
 //! | rotation | [`KeyRotation`]: [`rewrap_keys`](KeyRotation::rewrap_keys) under the active KEK, [`reseal`](KeyRotation::reseal) rows under the active data key (blind indexes too), [`destroy_unused`](KeyRotation::destroy_unused) retired keys; batched, resumable, several workers at once |
 //! | import | [`LegacyImport`] opens the seed application's values ([`LegacyValue`]: raw, `v<N>:` text, JSON parts); [`Clients::import`] and [`Sessions::import`] seal them into ward rows, resumable ([`Imported`]) |
+//! | limits | [`RateLimits`]: fixed-window counters in the database, atomic, for every replica |
 //! | audit | [`audit::append`], [`audit::verify_chain`], [`Actor`], [`Action`], [`AuditMetadata`] |
 //!
 //! # Sealed columns
@@ -68,6 +69,7 @@ mod import;
 mod keys;
 pub mod migration;
 mod quota;
+mod rate_limit;
 mod rotation;
 mod sealed;
 mod sessions;
@@ -92,6 +94,7 @@ pub use import::{
 };
 pub use keys::{DataKeys, DbKeySource, DbWorkspaceKeys, KeyInfo, KeyState};
 pub use quota::{QuotaFigures, QuotaScope, UploadLimits};
+pub use rate_limit::{MAX_SUBJECT_BYTES, RateDecision, RateLimit, RateLimits};
 pub use rotation::{
     DEFAULT_BATCH_SIZE, DestroyReport, KeyRotation, KeyUse, Progress, ResealFailure, ResealReport,
     RewrapReport, RotationOptions,
@@ -156,6 +159,11 @@ impl Domain {
     /// [`UploadLimits`].
     pub fn attachments(&self, store: Arc<dyn ObjectStore>, proof: RequiredProof) -> Attachments {
         Attachments::new(self.db.clone(), Arc::clone(&self.keys), store, proof)
+    }
+
+    /// Rate limits counted in the database (every replica sees the same counts).
+    pub fn rate_limits(&self) -> RateLimits {
+        RateLimits::new(self.db.clone())
     }
 
     /// The key-rotation jobs: rewrap data keys, re-seal a workspace's rows, destroy unused keys.

@@ -2,13 +2,18 @@
 
 use std::sync::Arc;
 
-use sea_orm::{ActiveModelTrait as _, ActiveValue::Set, DatabaseConnection, EntityTrait as _};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, DatabaseConnection,
+    EntityTrait as _, QueryFilter as _,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use ward_types::WorkspaceId;
 
-use crate::audit::GENESIS_HASH;
+use crate::audit::{self, Action, Actor, AuditMetadata, AuditRecord, GENESIS_HASH};
 use crate::clock;
+use crate::db::begin_write;
 use crate::entity::workspace;
 use crate::error::{Error, Result};
 use crate::keys::DbWorkspaceKeys;
@@ -104,6 +109,33 @@ impl Workspaces {
         self.keys.rotate(ws.id).await?;
         tracing::info!(workspace = %ws.id, quota_bytes = quota, "workspace created");
         Ok(ws)
+    }
+
+    /// Sets the workspace's storage quota to `quota_bytes`; audited as `workspace.quota`. A
+    /// quota below what is already stored is accepted: nothing is deleted, and uploads are
+    /// refused until usage is back under it.
+    pub async fn set_quota(
+        &self,
+        actor: &Actor,
+        id: WorkspaceId,
+        quota_bytes: u64,
+    ) -> Result<Workspace> {
+        let quota = bytes_to_db(quota_bytes, "workspace quota")?;
+        let txn = begin_write(&self.db).await?;
+        let done = workspace::Entity::update_many()
+            .col_expr(workspace::Column::QuotaBytes, Expr::value(quota))
+            .filter(workspace::Column::Id.eq(id.as_uuid()))
+            .exec(&txn)
+            .await?;
+        if done.rows_affected != 1 {
+            return Err(Error::not_found("workspace", id));
+        }
+        let record = AuditRecord::new(actor, Action::WorkspaceQuota, id.as_uuid())
+            .with(AuditMetadata::new().count("quota_bytes", quota));
+        audit::append(&txn, id, &record).await?;
+        txn.commit().await?;
+        tracing::info!(workspace = %id, quota_bytes, "workspace quota changed");
+        self.get(id).await
     }
 
     /// The workspace with this id.

@@ -14,7 +14,7 @@ use ward_domain::{
 
 use crate::common::Fixture;
 
-async fn events(f: &Fixture, ws: WorkspaceId) -> Vec<audit_event::Model> {
+pub(crate) async fn events(f: &Fixture, ws: WorkspaceId) -> Vec<audit_event::Model> {
     audit_event::Entity::find()
         .filter(audit_event::Column::WorkspaceId.eq(ws.as_uuid()))
         .order_by_asc(audit_event::Column::Seq)

@@ -13,6 +13,8 @@ mod common;
 mod import;
 /// Data keys: ids from the database, rotation, destruction, wrapping bound to the workspace.
 mod keys;
+/// Rate limits counted in the database, and quota changes.
+mod limits;
 /// Migrations: idempotent, reversible, and safe when two processes run them at once.
 mod migrations;
 /// Rotation jobs: rewrap under a new KEK, re-seal under a new data key (resumable, several
