@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use time::OffsetDateTime;
+use ward_crypto::CachePolicy;
 use ward_domain::{Action, RateDecision, RateLimit, audit};
 
 use crate::common::Fixture;
@@ -14,7 +15,7 @@ async fn concurrent_hits_allow_exactly_the_limit_on_every_replica() {
         let other = ward_domain::Domain::new(
             f.test_db.connect_again().await,
             crate::common::kek(),
-            ward_domain::ward_crypto::CachePolicy::new(),
+            CachePolicy::new(),
         );
         let limit = RateLimit::per_minute(10);
         // The middle of a window, so the 24 hits below share it.

@@ -33,7 +33,11 @@ async fn up_is_idempotent_and_down_reverts_every_table() {
         // One step back removes the rate-limit counters, and only them.
         assert_eq!(migration::down(db, Some(1)).await.unwrap(), 1);
         assert!(columns(db, "rate_limits").await.is_empty());
-        assert!(columns(db, "attachments").await.contains(&"key_id".to_owned()));
+        assert!(
+            columns(db, "attachments")
+                .await
+                .contains(&"key_id".to_owned())
+        );
         // Another removes the recorded keys and leases, and only them.
         assert_eq!(migration::down(db, Some(1)).await.unwrap(), 1);
         let attachments = columns(db, "attachments").await;
@@ -46,7 +50,11 @@ async fn up_is_idempotent_and_down_reverts_every_table() {
         assert!(!columns(db, "clients").await.contains(&"key_id".to_owned()));
         assert_eq!(migration::up(db).await.unwrap(), 2);
         assert!(columns(db, "sessions").await.contains(&"key_id".to_owned()));
-        assert!(columns(db, "rate_limits").await.contains(&"hits".to_owned()));
+        assert!(
+            columns(db, "rate_limits")
+                .await
+                .contains(&"hits".to_owned())
+        );
 
         assert_eq!(migration::down(db, None).await.unwrap(), MIGRATIONS);
         assert!(!migration::is_current(db).await.unwrap());
