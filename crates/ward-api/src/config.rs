@@ -12,6 +12,7 @@
 //! | `WARD_TOKEN_SECRET` / `WARD_TOKEN_SECRET_FILE` | the HS256 token secret, base64 of at least 32 bytes; download links are signed with a key derived from it | generated once into `<data dir>/token.secret` |
 //! | `WARD_LISTEN` | the address to listen on | `127.0.0.1:8080` |
 //! | `WARD_PUBLIC_URL` | the service's address as browsers reach it (`https://ward.example.org`): download links are absolute under it; https outside development | unset: links are paths relative to the service |
+//! | `WARD_UPLOADS_PER_MINUTE` | uploads each user may make per minute, counted in the database across replicas | `10` |
 //! | `WARD_DATA_DIR` | where the embedded default keeps its files | `./ward-data` |
 //!
 //! # Which rules apply
@@ -101,6 +102,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The base of absolute download links.
     pub public_url: Option<String>,
+    /// Uploads each user may make per minute.
+    pub uploads_per_minute: u32,
     /// The embedded default's directory.
     pub data_dir: PathBuf,
     /// The settings taken from the embedded default, by variable (empty when configured).
@@ -209,6 +212,16 @@ impl Config {
                 ));
             }
         }
+        let uploads_per_minute = match get("WARD_UPLOADS_PER_MINUTE")
+            .map(|v| v.trim().parse::<u32>())
+        {
+            None => crate::service::DEFAULT_UPLOADS_PER_MINUTE,
+            Some(Ok(n)) if n > 0 => n,
+            Some(_) => {
+                problems.push("WARD_UPLOADS_PER_MINUTE must be a whole number above 0".to_owned());
+                0
+            }
+        };
         let generates = matches!(kek, SecretSetting::Generated(_))
             || matches!(token_secret, SecretSetting::Generated(_));
         if generates && !listen.ip().is_loopback() {
@@ -229,6 +242,7 @@ impl Config {
             token_secret,
             listen,
             public_url,
+            uploads_per_minute,
             data_dir,
             defaulted,
         })

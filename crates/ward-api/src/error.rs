@@ -6,7 +6,8 @@
 //! faults are answered with no more than their class (their detail goes to the log, by id).
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use ward_domain::{Fault, QuotaScope, ward_sanitize};
@@ -28,6 +29,13 @@ pub enum Error {
         code: &'static str,
         /// A sentence naming what was wrong (never a value the caller sent).
         detail: String,
+    },
+
+    /// Too many requests of this kind from this caller; answered 429 with `Retry-After`.
+    #[error("too many uploads: retry in {retry_after_seconds} s")]
+    RateLimited {
+        /// Seconds until the limit's window ends.
+        retry_after_seconds: u64,
     },
 
     /// The configuration is incomplete or unsafe; every problem found is named.
@@ -94,6 +102,11 @@ impl Error {
                 code,
                 detail,
             } => (*status, code, detail.clone()),
+            Self::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit",
+                self.to_string(),
+            ),
             Self::Config { .. } | Self::Io { .. } => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server",
@@ -187,13 +200,22 @@ impl IntoResponse for Error {
             // ward error message is.
             tracing::error!(code, status = status.as_u16(), error = %self, "request failed");
         }
-        (
+        let mut answer = (
             status,
             Json(ErrorBody {
                 detail: &detail,
                 code,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Self::RateLimited {
+            retry_after_seconds,
+        } = self
+        {
+            answer
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
+        answer
     }
 }

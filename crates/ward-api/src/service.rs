@@ -7,7 +7,7 @@ use ward_domain::ward_crypto::{CachePolicy, LocalKek};
 use ward_domain::ward_storage::{
     Environment, LocalStore, ObjectStore, RequiredProof, S3StoreBuilder,
 };
-use ward_domain::{Attachments, Domain, migration};
+use ward_domain::{Attachments, Domain, RateLimit, migration};
 
 use crate::auth::Keys;
 use crate::config::{self, Config, StoreSetting};
@@ -18,7 +18,11 @@ use crate::error::{Error, Result};
 pub struct Service {
     inner: Arc<Inner>,
     public_url: Option<Arc<str>>,
+    upload_rate: RateLimit,
 }
+
+/// Uploads allowed per user per minute unless configured: 10.
+pub const DEFAULT_UPLOADS_PER_MINUTE: u32 = 10;
 
 #[derive(Debug)]
 struct Inner {
@@ -63,7 +67,8 @@ impl Service {
         let db = ward_domain::connect(&config.database_url).await?;
         migration::up(&db).await?;
         let domain = Domain::new(db, Arc::new(kek), CachePolicy::new());
-        let service = Self::new(domain, store, proof, keys, config.environment);
+        let service = Self::new(domain, store, proof, keys, config.environment)
+            .with_upload_rate(RateLimit::per_minute(config.uploads_per_minute));
         Ok(match &config.public_url {
             Some(base) => service.with_public_url(base),
             None => service,
@@ -88,7 +93,19 @@ impl Service {
                 environment,
             }),
             public_url: None,
+            upload_rate: RateLimit::per_minute(DEFAULT_UPLOADS_PER_MINUTE),
         }
+    }
+
+    /// Limits each user's uploads to `limit` (counted in the database, so across replicas).
+    pub fn with_upload_rate(mut self, limit: RateLimit) -> Self {
+        self.upload_rate = limit;
+        self
+    }
+
+    /// Each user's upload limit.
+    pub fn upload_rate(&self) -> RateLimit {
+        self.upload_rate
     }
 
     /// Download links are absolute URLs under `base` (`https://ward.example.org`) instead of

@@ -17,7 +17,7 @@ use ward_domain::ward_storage::bootstrap::ensure_bucket;
 use ward_domain::ward_storage::{
     Environment, LocalStore, ObjectStore, RequiredProof, S3StoreBuilder, SsePolicy,
 };
-use ward_domain::{Domain, Workspace, migration};
+use ward_domain::{Domain, RateLimit, Workspace, migration};
 
 /// Whether CI asked for every server (a missing one is then a failure, not a skip).
 fn required() -> bool {
@@ -57,6 +57,17 @@ impl Stack {
     /// A token for `workspace` naming `user`, valid for `seconds` (negative: already expired).
     pub(crate) fn token_for(&self, workspace: Uuid, user: &str, seconds: i64) -> String {
         token(&self.secret, workspace, user, Role::Member, seconds)
+    }
+
+    /// A token for this stack's workspace with the admin role.
+    pub(crate) fn admin_token(&self) -> String {
+        token(
+            &self.secret,
+            self.ws.id.as_uuid(),
+            "admin-1",
+            Role::Admin,
+            600,
+        )
     }
 
     /// A second workspace of this stack and a token for it.
@@ -107,6 +118,7 @@ async fn start(
     proof: RequiredProof,
     cleanup: Option<(sea_orm::DatabaseConnection, String)>,
     dirs: Vec<tempfile::TempDir>,
+    uploads_per_minute: u32,
 ) -> Stack {
     migration::up(&db).await.expect("migrate");
     let ring = format!(
@@ -124,7 +136,8 @@ async fn start(
         .as_str()
         .to_owned();
     let keys = Keys::from_base64_secret(&secret).expect("keys");
-    let service = Service::new(domain, store, proof, keys, Environment::Development);
+    let service = Service::new(domain, store, proof, keys, Environment::Development)
+        .with_upload_rate(RateLimit::per_minute(uploads_per_minute));
     let ws = service
         .domain()
         .workspaces()
@@ -162,6 +175,11 @@ async fn start(
 
 /// SQLite in a temporary file and a LocalStore in a temporary directory.
 pub(crate) async fn embedded() -> Stack {
+    embedded_with_upload_rate(100).await
+}
+
+/// [`embedded`], each user allowed `uploads_per_minute` uploads.
+pub(crate) async fn embedded_with_upload_rate(uploads_per_minute: u32) -> Stack {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("ward.db").display());
     let db = ward_domain::connect(&url).await.expect("sqlite");
@@ -174,6 +192,7 @@ pub(crate) async fn embedded() -> Stack {
         RequiredProof::ClientSide,
         None,
         vec![dir, objects],
+        uploads_per_minute,
     )
     .await
 }
@@ -220,6 +239,7 @@ pub(crate) async fn server_stack() -> Option<Stack> {
             RequiredProof::ServerSide(SsePolicy::S3Managed),
             Some((admin, schema)),
             Vec::new(),
+            100,
         )
         .await,
     )

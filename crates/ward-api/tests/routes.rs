@@ -496,3 +496,238 @@ async fn a_60_mib_chunked_body_is_refused_without_being_read_whole() {
     assert!(code == "limit.body" || code == "limit.file_size", "{code}");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_files_download_as_one_streamed_zip_all_or_nothing() {
+    for stack in common::stacks().await {
+        let name = stack.name;
+        let api = format!("{}/api/v1", stack.base);
+        let t = Some(stack.token.as_str());
+        let (client, session) = client_and_session(&stack).await;
+        let mut ids = Vec::new();
+        let mut originals = Vec::new();
+        for (owner, file, bytes) in [
+            (format!("/clients/{client}"), "consent.png", png(1)),
+            (format!("/sessions/{session}"), "photo.jpg", jpeg(2)),
+        ] {
+            let up = upload(&stack, &stack.token, &owner, file, &bytes).await;
+            assert_eq!(up.status, 201, "{name}");
+            let id = up.json()["id"].as_str().expect("id").to_owned();
+            let link = send(
+                "GET",
+                &format!("{api}{owner}/attachments/{id}/download"),
+                t,
+                None,
+                vec![],
+                &[],
+            )
+            .await;
+            originals.push(fetch_link(&stack, &link, None).await.body);
+            ids.push(id);
+        }
+        let url = format!("{api}/clients/{client}/attachments/download-multiple");
+        let zip = json(
+            "POST",
+            &url,
+            t,
+            &serde_json::json!({ "attachment_ids": ids }),
+        )
+        .await;
+        assert_eq!(
+            zip.status,
+            200,
+            "{name}: {}",
+            String::from_utf8_lossy(&zip.body)
+        );
+        assert_eq!(zip.headers["content-type"], "application/zip");
+        let disposition = zip.headers["content-disposition"].to_str().expect("ascii");
+        assert!(
+            disposition.starts_with("attachment; filename=\"client-files-")
+                && disposition.ends_with(".zip\""),
+            "{disposition}"
+        );
+        assert_eq!(&zip.body[..4], b"PK\x03\x04", "{name}");
+        let bytes = &zip.body[..];
+        for original in &originals {
+            assert!(
+                bytes.windows(original.len()).any(|w| w == &original[..]),
+                "{name}: each file is stored whole in the archive"
+            );
+        }
+        judge_zip(bytes, &["consent.png", "photo.jpg"]);
+
+        // All or nothing: one id of another client, or unknown, and nothing is sent.
+        let stranger = json(
+            "POST",
+            &format!("{api}/clients"),
+            t,
+            &serde_json::json!({ "name": "John Doe" }),
+        )
+        .await
+        .json()["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let elsewhere = format!("{api}/clients/{stranger}/attachments/download-multiple");
+        let answer = json(
+            "POST",
+            &elsewhere,
+            t,
+            &serde_json::json!({ "attachment_ids": ids }),
+        )
+        .await;
+        assert_eq!(answer.status, 404, "{name}");
+        let mut with_unknown = ids.clone();
+        with_unknown.push(uuid::Uuid::new_v4().to_string());
+        let answer = json(
+            "POST",
+            &url,
+            t,
+            &serde_json::json!({ "attachment_ids": with_unknown }),
+        )
+        .await;
+        assert_eq!(answer.status, 404, "{name}");
+        let none = json(
+            "POST",
+            &url,
+            t,
+            &serde_json::json!({ "attachment_ids": [] }),
+        )
+        .await;
+        assert_eq!(none.status, 400, "{name}");
+        let many: Vec<String> = (0..51).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+        let too_many = json(
+            "POST",
+            &url,
+            t,
+            &serde_json::json!({ "attachment_ids": many }),
+        )
+        .await;
+        assert_eq!(too_many.status, 400, "{name}");
+        let (_, other) = stack.other_workspace().await;
+        let foreign = json(
+            "POST",
+            &url,
+            Some(&other),
+            &serde_json::json!({ "attachment_ids": ids }),
+        )
+        .await;
+        assert_eq!(foreign.status, 404, "{name}");
+        stack.stop().await;
+    }
+}
+
+/// Python's zipfile (an independent reader) opens the archive, checks every entry's CRC and
+/// finds exactly `names`. Skipped, with the reason printed, where python3 is missing.
+fn judge_zip(bytes: &[u8], names: &[&str]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("a.zip");
+    std::fs::write(&path, bytes).expect("write");
+    let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint('\\n'.join(z.namelist()))";
+    match std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "zipfile refused the archive: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(listed, names);
+        }
+        Err(e) => eprintln!("skipping the zipfile check: python3 does not run ({e})"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quota_is_changed_by_admins_only_and_then_enforced() {
+    let stack = common::embedded().await;
+    let api = format!("{}/api/v1", stack.base);
+    let url = format!("{api}/workspaces/{}/storage/quota", stack.ws.id);
+    let member = json(
+        "PATCH",
+        &url,
+        Some(&stack.token),
+        &serde_json::json!({"quota_bytes": 100}),
+    )
+    .await;
+    assert_eq!((member.status, member.code().as_str()), (403, "role.admin"));
+    let admin = stack.admin_token();
+    let set = json(
+        "PATCH",
+        &url,
+        Some(&admin),
+        &serde_json::json!({"quota_bytes": 100}),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", String::from_utf8_lossy(&set.body));
+    assert_eq!(set.json()["quota_bytes"], 100);
+    let (_, other) = stack.other_workspace().await;
+    assert_eq!(
+        json(
+            "PATCH",
+            &url,
+            Some(&other),
+            &serde_json::json!({"quota_bytes": 1})
+        )
+        .await
+        .status,
+        404
+    );
+    let (client, _) = client_and_session(&stack).await;
+    let up = upload(
+        &stack,
+        &stack.token,
+        &format!("/clients/{client}"),
+        "a.png",
+        &png(5),
+    )
+    .await;
+    assert_eq!(
+        (up.status, up.code().as_str()),
+        (507, "quota.workspace"),
+        "{}",
+        String::from_utf8_lossy(&up.body)
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_over_the_rate_limit_get_429_with_retry_after() {
+    let stack = common::embedded_with_upload_rate(2).await;
+    let (client, _) = client_and_session(&stack).await;
+    let owner = format!("/clients/{client}");
+    let mut statuses = Vec::new();
+    for i in 0..4_u8 {
+        let up = upload(&stack, &stack.token, &owner, &format!("f{i}.png"), &png(i)).await;
+        statuses.push(up.status);
+        if up.status == 429 {
+            assert_eq!(up.code(), "rate_limit");
+            let retry: u64 = up.headers["retry-after"]
+                .to_str()
+                .expect("ascii")
+                .parse()
+                .expect("seconds");
+            assert!((1..=60).contains(&retry), "{retry}");
+        }
+    }
+    // Two fit the window; the next ones are refused (a window boundary in between may let one
+    // more through, never all four).
+    assert_eq!(&statuses[..2], &[201, 201], "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // Another user has a count of their own.
+    let other = stack.token_for(stack.ws.id.as_uuid(), "nurse-2", 600);
+    assert_eq!(
+        upload(&stack, &other, &owner, "g.png", &png(9))
+            .await
+            .status,
+        201
+    );
+    stack.stop().await;
+}

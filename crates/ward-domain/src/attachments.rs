@@ -47,6 +47,7 @@
 //! each other in a circle on PostgreSQL's row locks, however uploads, deletes, edits and the
 //! rotation jobs (a batch of one table's rows, then the audit event) interleave.
 
+use std::fmt;
 use std::io;
 use std::ops::Range;
 use std::sync::Arc;
@@ -96,6 +97,48 @@ pub(crate) const SEALED: SealedTable = SealedTable {
         index_column: "display_name_index",
     }],
 };
+
+/// The most files one bulk download takes ([`Attachments::download_many`]).
+pub const MAX_BULK_FILES: usize = 50;
+/// The most bytes (by recorded sizes) one bulk download takes: 100 MiB.
+pub const MAX_BULK_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Several attachments opened for one download ([`Attachments::download_many`]): already
+/// audited; each file is decrypted as it is read.
+pub struct BulkDownload {
+    store: EncryptedStore<Arc<dyn ObjectStore>>,
+    files: Vec<(Attachment, ObjectKey)>,
+}
+
+impl fmt::Debug for BulkDownload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BulkDownload")
+            .field("files", &self.files.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BulkDownload {
+    /// The attachments, in the order asked.
+    pub fn files(&self) -> impl ExactSizeIterator<Item = &Attachment> {
+        self.files.iter().map(|(a, _)| a)
+    }
+
+    /// The total of the files' recorded sizes.
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|(a, _)| a.size_bytes).sum()
+    }
+
+    /// Opens the `index`th file (in [`files`](Self::files) order) for reading, decrypting as
+    /// the caller reads.
+    pub async fn open(&self, index: usize) -> Result<GetResult> {
+        let (_, key) = self
+            .files
+            .get(index)
+            .ok_or(Error::Internal("no such file in the bulk download"))?;
+        Ok(self.store.get_opts(key, GetOptions::new()).await?)
+    }
+}
 
 /// An attachment as read: ids, its display name opened, and its storage facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,6 +377,77 @@ impl Attachments {
             .with(AuditMetadata::new().count("count", out.len() as i64));
         self.audit(workspace, &record).await?;
         Ok(out)
+    }
+
+    /// Opens several live attachments of client `client_id` for one download: all of them or
+    /// none ([`Error::NotFound`] when any id is not a live file of the client, in this
+    /// workspace). `ids` holds 1 to [`MAX_BULK_FILES`] ids (repeats count once) whose recorded
+    /// sizes come to at most [`MAX_BULK_BYTES`] ([`Error::QuotaExceeded`] with
+    /// [`QuotaScope::BulkDownload`] otherwise). Audited once, as `attachment.bulk_download`
+    /// of the client with the count and total size, before any byte is read; the files are then
+    /// read, in the order asked, through [`BulkDownload::open`].
+    pub async fn download_many(
+        &self,
+        actor: &Actor,
+        workspace: WorkspaceId,
+        client_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<BulkDownload> {
+        let mut unique: Vec<Uuid> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !unique.contains(id) {
+                unique.push(*id);
+            }
+        }
+        if unique.is_empty() || unique.len() > MAX_BULK_FILES {
+            return Err(Error::InvalidInput {
+                field: "attachment_ids",
+                reason: "must name 1 to 50 attachments",
+            });
+        }
+        let rows = attachment::Entity::find()
+            .filter(attachment::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .filter(attachment::Column::ClientId.eq(client_id))
+            .filter(attachment::Column::DeletedAt.is_null())
+            .filter(attachment::Column::Id.is_in(unique.iter().copied()))
+            .all(&self.db)
+            .await?;
+        if rows.len() != unique.len() {
+            return Err(Error::not_found("attachment", "(one of several)"));
+        }
+        let total: u64 = rows
+            .iter()
+            .map(|r| bytes_from_db(r.size_bytes))
+            .sum::<Result<u64>>()?;
+        if total > MAX_BULK_BYTES {
+            return Err(Error::QuotaExceeded(QuotaFigures {
+                scope: QuotaScope::BulkDownload,
+                used_bytes: 0,
+                quota_bytes: MAX_BULK_BYTES,
+                file_bytes: total,
+            }));
+        }
+        let cells = CellCipher::new(&self.keys, workspace).await?;
+        let mut files = Vec::with_capacity(rows.len());
+        for id in &unique {
+            let row = rows
+                .iter()
+                .find(|r| r.id == *id)
+                .cloned()
+                .ok_or(Error::Internal("a fetched row went missing"))?;
+            let key: ObjectKey = row.object_key.parse()?;
+            files.push((open_row(&cells, row).await?, key));
+        }
+        let record = AuditRecord::new(actor, Action::AttachmentBulkDownload, client_id).with(
+            AuditMetadata::new()
+                .count("count", files.len() as i64)
+                .count("size_bytes", total as i64),
+        );
+        self.audit(workspace, &record).await?;
+        Ok(BulkDownload {
+            store: self.store.clone(),
+            files,
+        })
     }
 
     /// The record of a live attachment of `workspace` (display name opened), without reading

@@ -81,7 +81,10 @@ use sea_orm::DatabaseConnection;
 use ward_crypto::{CachePolicy, KeyEncryptionKey};
 use ward_storage::{ObjectStore, RequiredProof};
 
-pub use attachments::{Attachment, Attachments, DEFAULT_RETENTION, PurgeReport, ReconcileReport};
+pub use attachments::{
+    Attachment, Attachments, BulkDownload, DEFAULT_RETENTION, MAX_BULK_BYTES, MAX_BULK_FILES,
+    PurgeReport, ReconcileReport,
+};
 pub use audit::{Action, Actor, AuditMetadata, AuditRecord, ChainBreak, ChainReport};
 pub use clients::{
     Client, ClientFields, Clients, MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_NOTES_BYTES,

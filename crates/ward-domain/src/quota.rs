@@ -95,6 +95,9 @@ pub enum QuotaScope {
     Client,
     /// The workspace's quota.
     Workspace,
+    /// The most bytes one bulk download takes ([`MAX_BULK_BYTES`](crate::MAX_BULK_BYTES));
+    /// `file_bytes` is the files' total.
+    BulkDownload,
 }
 
 impl fmt::Display for QuotaScope {
@@ -104,6 +107,7 @@ impl fmt::Display for QuotaScope {
             Self::Session => "session",
             Self::Client => "client",
             Self::Workspace => "workspace",
+            Self::BulkDownload => "bulk download",
         })
     }
 }
@@ -140,6 +144,12 @@ impl fmt::Display for QuotaFigures {
                 mb(self.file_bytes),
                 mb(self.quota_bytes),
                 mb(self.overage_bytes())
+            ),
+            QuotaScope::BulkDownload => write!(
+                f,
+                "the files come to {:.2} MB, a bulk download takes at most {:.2} MB",
+                mb(self.file_bytes),
+                mb(self.quota_bytes)
             ),
             scope => write!(
                 f,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use uuid::Uuid;
 use ward_domain::ward_storage::{FileKind, Owner};
-use ward_domain::{Attachment, QuotaFigures, QuotaScope};
+use ward_domain::{Attachment, QuotaFigures, QuotaScope, RateDecision};
 
 use super::records::{JsonBody, QueryParams, parse_id};
 use crate::auth::{Caller, Link, unix_now};
@@ -185,6 +185,22 @@ async fn upload(
     owner: Owner,
     mut multipart: Multipart,
 ) -> Result<(StatusCode, Json<AttachmentItem>)> {
+    let subject = format!("upload:{}", caller.actor.as_str());
+    let decision = service
+        .domain()
+        .rate_limits()
+        .hit(
+            &subject,
+            service.upload_rate(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?;
+    if let RateDecision::Refused { retry_after } = decision {
+        tracing::info!(workspace = %caller.workspace, "upload refused by the rate limit");
+        return Err(Error::RateLimited {
+            retry_after_seconds: retry_after.as_secs(),
+        });
+    }
     let attachments = service.attachments();
     let (name, bytes) =
         read_file_part(&mut multipart, attachments.limits().max_file_bytes()).await?;

@@ -5,6 +5,7 @@
 //! that does not exist.
 
 mod attachments;
+mod bulk;
 mod files;
 mod health;
 mod records;
@@ -63,6 +64,10 @@ pub fn router(service: Service) -> Router {
             "/clients/{client_id}/attachments/{id}/download",
             get(attachments::link_client_file),
         )
+        .route(
+            "/clients/{client_id}/attachments/download-multiple",
+            post(bulk::download_multiple),
+        )
         .route("/files/{id}", get(files::serve))
         .route(
             "/clients",
@@ -77,7 +82,11 @@ pub fn router(service: Service) -> Router {
             "/sessions/{session_id}",
             get(records::get_session).patch(records::update_session),
         )
-        .route("/workspaces/{id}/storage", get(workspaces::storage));
+        .route("/workspaces/{id}/storage", get(workspaces::storage))
+        .route(
+            "/workspaces/{id}/storage/quota",
+            axum::routing::patch(workspaces::set_quota),
+        );
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

@@ -1,12 +1,15 @@
-//! `GET /workspaces/{id}/storage`: the caller's workspace's storage use against its quota.
+//! `GET /workspaces/{id}/storage`: the caller's workspace's storage use against its quota;
+//! `PATCH /workspaces/{id}/storage/quota`: its quota, for the workspace's admins.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Serialize;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use ward_domain::Workspace;
 
-use super::records::parse_id;
-use crate::auth::Caller;
+use super::records::{JsonBody, parse_id};
+use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
 use crate::service::Service;
 
@@ -43,13 +46,52 @@ pub(crate) async fn storage(
         return Err(Error::not_found("workspace"));
     }
     let ws = service.domain().workspaces().get(caller.workspace).await?;
+    Ok(Json(figures(&ws)))
+}
+
+/// The body of a quota change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QuotaChange {
+    quota_bytes: u64,
+}
+
+/// `PATCH /workspaces/{id}/storage/quota`: admins of the workspace only (403 for its members;
+/// 404 for any other workspace's id).
+pub(crate) async fn set_quota(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<QuotaChange>,
+) -> Result<Json<Storage>> {
+    let id = parse_id(&id, "workspace")?;
+    if id != caller.workspace.as_uuid() {
+        return Err(Error::not_found("workspace"));
+    }
+    if caller.role != Role::Admin {
+        return Err(Error::refused(
+            StatusCode::FORBIDDEN,
+            "role.admin",
+            "changing the quota takes a workspace admin",
+        ));
+    }
+    let ws = service
+        .domain()
+        .workspaces()
+        .set_quota(&caller.actor, caller.workspace, body.quota_bytes)
+        .await?;
+    Ok(Json(figures(&ws)))
+}
+
+fn figures(ws: &Workspace) -> Storage {
+    let id = ws.id.as_uuid();
     let remaining = ws.quota_bytes.saturating_sub(ws.used_bytes);
     let percentage = if ws.quota_bytes == 0 {
         100.0
     } else {
         ws.used_bytes as f64 * 100.0 / ws.quota_bytes as f64
     };
-    Ok(Json(Storage {
+    Storage {
         workspace_id: id,
         used_bytes: ws.used_bytes,
         quota_bytes: ws.quota_bytes,
@@ -59,5 +101,5 @@ pub(crate) async fn storage(
         used_mb: two_places(ws.used_bytes as f64 / MB),
         quota_mb: two_places(ws.quota_bytes as f64 / MB),
         remaining_mb: two_places(remaining as f64 / MB),
-    }))
+    }
 }
