@@ -102,11 +102,17 @@ async fn serve_with_no_configuration_runs_the_embedded_default() {
         "{}",
         String::from_utf8_lossy(&health.body)
     );
+    // Every value a caller sends carries a canary; none may reach the logs.
     let client = common::json(
         "POST",
         &format!("{base}/api/v1/clients"),
         Some(&token),
-        &serde_json::json!({"name": "Jane Roe"}),
+        &serde_json::json!({
+            "name": "CANARY-NAME-7781",
+            "email": "canary-7781@example.org",
+            "phone": "+1 555 7781",
+            "notes": "CANARY-NOTES-7781",
+        }),
     )
     .await;
     assert_eq!(
@@ -116,6 +122,24 @@ async fn serve_with_no_configuration_runs_the_embedded_default() {
         String::from_utf8_lossy(&client.body)
     );
     let id = client.json()["id"].as_str().expect("id").to_owned();
+    let session = common::json(
+        "POST",
+        &format!("{base}/api/v1/sessions"),
+        Some(&token),
+        &serde_json::json!({"client_id": id, "session_date": "2026-12-07", "soap_notes": "CANARY-SOAP-7781"}),
+    )
+    .await;
+    assert_eq!(session.status, 201);
+    let found = send(
+        "GET",
+        &format!("{base}/api/v1/clients?email=canary-7781@example.org"),
+        Some(&token),
+        None,
+        vec![],
+        &[],
+    )
+    .await;
+    assert_eq!(found.json()["total"], 1);
     let up = send(
         "POST",
         &format!("{base}/api/v1/clients/{id}/attachments"),
@@ -124,11 +148,56 @@ async fn serve_with_no_configuration_runs_the_embedded_default() {
             "multipart/form-data; boundary={}",
             common::BOUNDARY
         )),
-        common::form("x.jpg", &jpeg(1)),
+        common::form("CANARY-FILE-7781.jpg", &jpeg(1)),
         &[],
     )
     .await;
     assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
+    let file = up.json()["id"].as_str().expect("id").to_owned();
+    let link = send(
+        "GET",
+        &format!("{base}/api/v1/clients/{id}/attachments/{file}/download"),
+        Some(&token),
+        None,
+        vec![],
+        &[],
+    )
+    .await;
+    let url = link.json()["download_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert_eq!(
+        send("GET", &format!("{base}{url}"), None, None, vec![], &[])
+            .await
+            .status,
+        200
+    );
+    let renamed = common::json(
+        "PATCH",
+        &format!("{base}/api/v1/clients/{id}/attachments/{file}"),
+        Some(&token),
+        &serde_json::json!({"file_name": "CANARY-RENAMED-7781.jpg"}),
+    )
+    .await;
+    assert_eq!(renamed.status, 200);
+    let refused = send(
+        "POST",
+        &format!("{base}/api/v1/clients/{id}/attachments"),
+        Some(&token),
+        Some(&format!(
+            "multipart/form-data; boundary={}",
+            common::BOUNDARY
+        )),
+        common::form("CANARY-BAD-7781.jpg", b"CANARY-BYTES-7781"),
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status, 415, "not a JPEG's bytes");
+    assert!(
+        !String::from_utf8_lossy(&refused.body).contains("7781"),
+        "an error echoed the upload"
+    );
 
     let status = terminate(&mut child);
     assert!(status.success(), "ward exits cleanly on SIGTERM: {status}");
