@@ -59,4 +59,4 @@ pub use auth::{Caller, Claims, Keys, Role};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use routes::{MAX_UPLOAD_BODY_BYTES, REQUEST_ID, router};
-pub use service::{DEFAULT_UPLOADS_PER_MINUTE, Service};
+pub use service::{DEFAULT_UPLOADS_PER_MINUTE, Service, init_store};

@@ -1,5 +1,7 @@
 //! `ward`: runs the service and operates it.
 
+mod ops;
+
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -39,6 +41,21 @@ enum Command {
     Workspace {
         #[command(subcommand)]
         action: WorkspaceAction,
+    },
+    /// Data keys: generate a KEK, list, rotate, rewrap under a new KEK, re-encrypt.
+    Keys {
+        #[command(subcommand)]
+        action: ops::KeysAction,
+    },
+    /// The object store: create and check the bucket, resolve unfinished uploads, purge.
+    Storage {
+        #[command(subcommand)]
+        action: ops::StorageAction,
+    },
+    /// The audit log: verify a workspace's hash chain.
+    Audit {
+        #[command(subcommand)]
+        action: ops::AuditAction,
     },
     /// Development helpers (refused outside development).
     Dev {
@@ -135,6 +152,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::CheckConfig => return Ok(check_config(cli.json)),
         Command::Serve => serve().await?,
+        Command::Keys { action } => ops::keys(action, cli.json).await?,
+        Command::Storage { action } => ops::storage(action, cli.json).await?,
+        Command::Audit { action } => {
+            if !ops::audit(action, cli.json).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Migrate { action } => {
             migrate(action.unwrap_or(MigrateAction::Up), cli.json).await?
         }

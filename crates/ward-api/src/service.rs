@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use ward_domain::ward_crypto::{CachePolicy, LocalKek};
+use ward_domain::ward_storage::bootstrap::ensure_bucket;
 use ward_domain::ward_storage::{
-    Environment, LocalStore, ObjectStore, RequiredProof, S3StoreBuilder,
+    Environment, LocalStore, ObjectStore, RequiredProof, S3Store, S3StoreBuilder,
 };
 use ward_domain::{Attachments, Domain, RateLimit, migration};
 
@@ -146,6 +147,55 @@ impl Service {
     }
 }
 
+/// `ward storage init`: makes the configured store ready: for S3 the bucket is created when
+/// missing with default encryption, public access blocked and the multipart lifecycle rule
+/// ([`ensure_bucket`]); a local store's directory is created (mode 0700). Returns a line per
+/// step, and whether every step is in effect.
+pub async fn init_store(config: &Config) -> Result<(Vec<String>, bool)> {
+    match &config.store {
+        StoreSetting::Local(dir) => {
+            config::create_private_dir(dir)?;
+            Ok((
+                vec![format!("local store directory {} is ready", dir.display())],
+                true,
+            ))
+        }
+        StoreSetting::S3 => {
+            let store = s3_store(config)?;
+            let report = ensure_bucket(&store)
+                .await
+                .map_err(ward_domain::Error::from)?;
+            let mut lines = vec![
+                format!("bucket {}: {:?}", report.bucket, report.created),
+                format!("default encryption: {:?}", report.default_encryption),
+                format!("public access block: {:?}", report.public_access_block),
+                format!(
+                    "abort-incomplete-multipart lifecycle rule: {:?}",
+                    report.abort_multipart_lifecycle
+                ),
+                format!(
+                    "versioning (reported, not changed): {:?}",
+                    report.versioning
+                ),
+            ];
+            let complete = report.is_complete();
+            if !complete {
+                lines.push(format!("not in effect: {}", report.gaps().join(", ")));
+            }
+            Ok((lines, complete))
+        }
+    }
+}
+
+fn s3_store(config: &Config) -> Result<S3Store> {
+    S3StoreBuilder::from_env()
+        .with_environment(config.environment)
+        .build()
+        .map_err(|e| Error::Config {
+            problems: vec![format!("WARD_S3_*: {e}")],
+        })
+}
+
 /// The store `config` names, and the proof of encryption its puts must give.
 async fn open_store(config: &Config) -> Result<(Arc<dyn ObjectStore>, RequiredProof)> {
     match &config.store {
@@ -155,12 +205,7 @@ async fn open_store(config: &Config) -> Result<(Arc<dyn ObjectStore>, RequiredPr
             Ok((Arc::new(store), RequiredProof::ClientSide))
         }
         StoreSetting::S3 => {
-            let store = S3StoreBuilder::from_env()
-                .with_environment(config.environment)
-                .build()
-                .map_err(|e| Error::Config {
-                    problems: vec![format!("WARD_S3_*: {e}")],
-                })?;
+            let store = s3_store(config)?;
             store
                 .verify_bucket_exists()
                 .await

@@ -254,3 +254,122 @@ fn outside_development_nothing_is_generated_and_every_missing_setting_is_named()
         .expect("run ward");
     assert!(!dev.status.success(), "no development tokens in production");
 }
+
+/// Runs `ward` with `env` and `args`, expecting success, and parses its JSON lines.
+fn ward_json(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = ward(dir, &all, env).output().expect("run ward");
+    assert!(
+        out.status.success(),
+        "ward {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect()
+}
+
+#[test]
+fn the_operator_commands_run_against_a_configured_service() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ring = format!(
+        "1:{}:active",
+        ward_domain::ward_crypto::KeyMaterial::generate()
+            .expect("key")
+            .to_base64()
+            .as_str()
+    );
+    let secret = ward_domain::ward_crypto::KeyMaterial::generate()
+        .expect("key")
+        .to_base64()
+        .as_str()
+        .to_owned();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("ops.db").display());
+    let store = format!("local:{}", dir.path().join("objects").display());
+    let env = [
+        ("WARD_ENV", "staging"),
+        ("WARD_DATABASE_URL", db.as_str()),
+        ("WARD_STORE", store.as_str()),
+        ("WARD_KEK", ring.as_str()),
+        ("WARD_TOKEN_SECRET", secret.as_str()),
+    ];
+    let d = dir.path();
+    assert_eq!(
+        ward_json(d, &env, &["storage", "init"])[0]["complete"],
+        true
+    );
+    assert!(
+        ward_json(d, &env, &["migrate"])[0]["applied"]
+            .as_u64()
+            .is_some()
+    );
+    let pending: Vec<_> = ward_json(d, &env, &["migrate", "status"]);
+    assert!(pending.iter().all(|m| m["applied"] == true), "{pending:?}");
+    let ws = ward_json(d, &env, &["workspace", "create", "Riverside Clinic"])[0]["workspace_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let keys = ward_json(d, &env, &["keys", "status", "--workspace", &ws]);
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["state"], "active");
+    let rotated = ward_json(d, &env, &["keys", "rotate", "--workspace", &ws]);
+    assert_eq!(
+        rotated[0]["active_key"],
+        keys[0]["id"].as_u64().expect("id") + 1
+    );
+    let states: Vec<String> = ward_json(d, &env, &["keys", "status", "--workspace", &ws])
+        .iter()
+        .map(|k| k["state"].as_str().expect("state").to_owned())
+        .collect();
+    assert_eq!(states, ["retired", "active"]);
+    // Every key is already under the ring's active KEK version: nothing to rewrap.
+    assert_eq!(ward_json(d, &env, &["keys", "rewrap"])[0]["rewrapped"], 0);
+    assert_eq!(
+        ward_json(d, &env, &["keys", "reencrypt", "--workspace", &ws])[0]["failed"],
+        0
+    );
+    assert_eq!(ward_json(d, &env, &["storage", "verify"])[0]["store"], "ok");
+    assert_eq!(
+        ward_json(d, &env, &["storage", "reconcile", "--sweep"])[0]["orphans_deleted"],
+        0
+    );
+    assert_eq!(ward_json(d, &env, &["storage", "purge"])[0]["purged"], 0);
+    let audit = ward_json(d, &env, &["audit", "verify", "--workspace", &ws]);
+    assert_eq!(audit[0]["intact"], true, "{audit:?}");
+    let key = ward_json(d, &env, &["keys", "generate"]);
+    assert_eq!(
+        key[0]["key"].as_str().expect("key").len(),
+        44,
+        "base64 of 32 bytes"
+    );
+    // Outside development `check-config` passes only a complete configuration, and the
+    // development helper is refused.
+    assert!(
+        ward(d, &["check-config"], &env)
+            .status()
+            .expect("run")
+            .success()
+    );
+    assert!(
+        !ward(d, &["dev", "token"], &env)
+            .status()
+            .expect("run")
+            .success()
+    );
+    let unknown = ward(
+        d,
+        &[
+            "keys",
+            "status",
+            "--workspace",
+            &uuid::Uuid::new_v4().to_string(),
+        ],
+        &env,
+    )
+    .output()
+    .expect("run");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not found"));
+}

@@ -1,0 +1,290 @@
+//! The operator commands of `ward`: keys, storage and audit. Each opens the configured service
+//! (database, store, KEK ring) and calls one job of ward-domain; long jobs report progress.
+
+use std::io::IsTerminal as _;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use ward_api::config::Config;
+use ward_api::{Service, init_store};
+use ward_domain::ward_crypto::KeyMaterial;
+use ward_domain::{Actor, DEFAULT_RETENTION, Progress, RotationOptions, WorkspaceId, audit};
+
+/// `ward keys …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysAction {
+    /// Print a fresh 256-bit key in base64, for a KEK ring entry (`<version>:<key>:active`).
+    Generate,
+    /// List a workspace's data keys: id, wrapping KEK version, state, creation time.
+    Status {
+        /// The workspace.
+        #[arg(long)]
+        workspace: Uuid,
+    },
+    /// Make a new active data key for a workspace (new writes use it; older keys stay readable).
+    Rotate {
+        /// The workspace.
+        #[arg(long)]
+        workspace: Uuid,
+    },
+    /// Rewrap every data key under the KEK ring's active version (after adding a KEK version).
+    Rewrap {
+        /// Rows per batch.
+        #[arg(long, default_value_t = ward_domain::DEFAULT_BATCH_SIZE)]
+        batch_size: u32,
+    },
+    /// Re-encrypt a workspace's sealed fields and objects under its active data key (after
+    /// `keys rotate`); resumable, safe to run on several machines at once.
+    Reencrypt {
+        /// The workspace.
+        #[arg(long)]
+        workspace: Uuid,
+        /// Rows per batch.
+        #[arg(long, default_value_t = ward_domain::DEFAULT_BATCH_SIZE)]
+        batch_size: u32,
+    },
+}
+
+/// `ward storage …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum StorageAction {
+    /// Create the bucket (or directory) with default encryption and public access blocked.
+    Init,
+    /// Check that the store answers and the bucket exists.
+    Verify,
+    /// Resolve uploads that never committed; with `--sweep`, also delete objects no row names.
+    Reconcile {
+        /// Also list the store and delete objects that have neither a row nor an upload intent.
+        #[arg(long)]
+        sweep: bool,
+    },
+    /// Delete the objects of attachments soft-deleted longer ago than the retention period.
+    Purge {
+        /// The retention period in days (30 by default).
+        #[arg(long)]
+        retention_days: Option<u32>,
+    },
+}
+
+/// `ward audit …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditAction {
+    /// Check a workspace's audit hash chain; exits non-zero when it is broken.
+    Verify {
+        /// The workspace.
+        #[arg(long)]
+        workspace: Uuid,
+    },
+}
+
+/// Prints a result: one JSON line with `--json`, else the text.
+fn say(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+/// Progress of a long job: a live line on a terminal, plain lines otherwise (every batch).
+fn progress_reporter(job: &'static str) -> impl Fn(Progress) + Send + Sync {
+    let terminal = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    move |p: Progress| {
+        let seconds = started.elapsed().as_secs_f64().max(0.001);
+        let rate = p.done as f64 / seconds;
+        if terminal {
+            eprint!("\r{job}: {} {} done ({rate:.0}/s)   ", p.table, p.done);
+        } else {
+            eprintln!("{job}: {} {} done ({rate:.0}/s)", p.table, p.done);
+        }
+    }
+}
+
+async fn open() -> Result<Service> {
+    let config = Config::from_env()?;
+    Ok(Service::open(&config).await?)
+}
+
+pub(crate) async fn keys(action: KeysAction, json: bool) -> Result<()> {
+    let operator = Actor::system("operator");
+    match action {
+        KeysAction::Generate => {
+            let key = KeyMaterial::generate()?;
+            say(
+                json,
+                serde_json::json!({ "key": key.to_base64().as_str() }),
+                || key.to_base64().as_str().to_owned(),
+            );
+        }
+        KeysAction::Status { workspace } => {
+            let service = open().await?;
+            let ws = WorkspaceId::from(workspace);
+            service.domain().workspaces().get(ws).await?;
+            for k in service.domain().keys().data_keys().list(ws).await? {
+                let created = k.created_at.unix_timestamp();
+                say(
+                    json,
+                    serde_json::json!({
+                        "id": k.id.0, "kek_version": k.kek_id.0, "state": k.state.as_str(), "created_at": created,
+                    }),
+                    || {
+                        format!(
+                            "key {} under KEK {}: {} (created {})",
+                            k.id.0, k.kek_id.0, k.state, k.created_at
+                        )
+                    },
+                );
+            }
+        }
+        KeysAction::Rotate { workspace } => {
+            let service = open().await?;
+            let ws = WorkspaceId::from(workspace);
+            service.domain().workspaces().get(ws).await?;
+            let id = service.domain().keys().rotate(ws).await?;
+            say(json, serde_json::json!({ "active_key": id.0 }), || {
+                format!(
+                    "workspace {ws}: data key {} is now active; run `ward keys reencrypt --workspace {ws}`",
+                    id.0
+                )
+            });
+        }
+        KeysAction::Rewrap { batch_size } => {
+            let service = open().await?;
+            let report = service
+                .domain()
+                .rotation()
+                .rewrap_keys(
+                    RotationOptions::new().with_batch_size(batch_size),
+                    &progress_reporter("rewrap"),
+                )
+                .await?;
+            say(
+                json,
+                serde_json::json!({ "rewrapped": report.rewrapped, "skipped": report.skipped }),
+                || {
+                    format!(
+                        "{} data key(s) rewrapped, {} skipped",
+                        report.rewrapped, report.skipped
+                    )
+                },
+            );
+        }
+        KeysAction::Reencrypt {
+            workspace,
+            batch_size,
+        } => {
+            let service = open().await?;
+            let ws = WorkspaceId::from(workspace);
+            service.domain().workspaces().get(ws).await?;
+            let options = RotationOptions::new().with_batch_size(batch_size);
+            let rows = service
+                .domain()
+                .rotation()
+                .reseal(&operator, ws, options, &progress_reporter("reencrypt"))
+                .await?;
+            let objects = service
+                .attachments()
+                .reseal_objects(&operator, ws, options, &progress_reporter("reencrypt"))
+                .await?;
+            let failed = rows.failed + objects.failed;
+            say(
+                json,
+                serde_json::json!({ "rows": rows.total(), "objects": objects.total(), "failed": failed }),
+                || {
+                    format!(
+                        "{} row(s) and {} object(s) re-encrypted, {failed} failed",
+                        rows.total(),
+                        objects.total()
+                    )
+                },
+            );
+            if failed > 0 {
+                bail!("{failed} item(s) could not be re-encrypted (named by id in the log)");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn storage(action: StorageAction, json: bool) -> Result<()> {
+    match action {
+        StorageAction::Init => {
+            let config = Config::from_env()?;
+            let (lines, complete) = init_store(&config).await?;
+            say(
+                json,
+                serde_json::json!({ "steps": lines, "complete": complete }),
+                || lines.join("\n"),
+            );
+            if !complete {
+                bail!("the store is not fully set up (see the steps above)");
+            }
+        }
+        StorageAction::Verify => {
+            // Opening the service checks the bucket (or directory) exists and answers.
+            let service = open().await?;
+            say(json, serde_json::json!({ "store": "ok" }), || {
+                format!("the store answers ({:?})", service.store())
+            });
+        }
+        StorageAction::Reconcile { sweep } => {
+            let service = open().await?;
+            let report = service
+                .attachments()
+                .reconcile(OffsetDateTime::now_utc(), sweep)
+                .await?;
+            say(
+                json,
+                serde_json::json!({
+                    "intents_resolved": report.intents_resolved,
+                    "bytes_released": report.bytes_released,
+                    "orphans_deleted": report.orphans_deleted,
+                }),
+                || {
+                    format!(
+                        "{} unfinished upload(s) resolved ({} bytes released), {} orphan object(s) deleted",
+                        report.intents_resolved, report.bytes_released, report.orphans_deleted
+                    )
+                },
+            );
+        }
+        StorageAction::Purge { retention_days } => {
+            let service = open().await?;
+            let retention =
+                retention_days.map_or(DEFAULT_RETENTION, |d| time::Duration::days(i64::from(d)));
+            let report = service
+                .attachments()
+                .purge(OffsetDateTime::now_utc() - retention)
+                .await?;
+            say(json, serde_json::json!({ "purged": report.purged }), || {
+                format!("{} deleted attachment(s) purged", report.purged)
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn audit(action: AuditAction, json: bool) -> Result<bool> {
+    let AuditAction::Verify { workspace } = action;
+    let service = open().await?;
+    let ws = WorkspaceId::from(workspace);
+    service.domain().workspaces().get(ws).await?;
+    let report = audit::verify_chain(service.domain().db(), ws).await?;
+    let intact = report.is_intact();
+    say(
+        json,
+        serde_json::json!({ "intact": intact, "events": report.events, "first_break": report.first_break.as_ref().map(ToString::to_string) }),
+        || match &report.first_break {
+            None => format!(
+                "workspace {ws}: audit chain intact ({} events)",
+                report.events
+            ),
+            Some(b) => format!("workspace {ws}: audit chain BROKEN: {b}"),
+        },
+    );
+    Ok(intact)
+}
