@@ -185,6 +185,17 @@ fn sanitize_answer(e: &ward_sanitize::Error) -> (StatusCode, &'static str, Strin
     (status, e.rule(), e.to_string())
 }
 
+/// Whether the store could not prove an object encrypted (the object was deleted, fail-closed).
+fn is_verify_failure(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Domain(ward_domain::Error::Storage(
+            ward_domain::ward_storage::Error::EncryptionVerification { .. }
+                | ward_domain::ward_storage::Error::EncryptionVerificationCleanup { .. }
+        ))
+    )
+}
+
 /// The JSON body of every error answer.
 #[derive(Debug, Serialize)]
 pub(crate) struct ErrorBody<'a> {
@@ -195,6 +206,17 @@ pub(crate) struct ErrorBody<'a> {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code, detail) = self.answer();
+        if matches!(
+            status,
+            StatusCode::PAYLOAD_TOO_LARGE
+                | StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::INSUFFICIENT_STORAGE
+        ) {
+            crate::metrics::refusal(code);
+        }
+        if is_verify_failure(&self) {
+            crate::metrics::refusal("verify");
+        }
         if status.is_server_error() {
             // The detail of a server fault is for operators: ids and classes only, as every
             // ward error message is.

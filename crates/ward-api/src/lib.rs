@@ -12,7 +12,8 @@
 //! | configuration, the embedded default | [`config`]: [`Config`] from `WARD_*` variables |
 //! | the composition root | [`Service`]: database, store, keys |
 //! | tokens and download links | [`auth`]: [`Keys`], [`Claims`], [`Caller`] |
-//! | routes | [`router`]: `/health`, `/ready`, and `/api/v1/...` |
+//! | routes | [`router`]: `/health`, `/ready`, `/metrics` and `/api/v1/...` |
+//! | metrics | [`metrics`]: requests, latency, bytes and refusals, in the Prometheus format |
 //! | serving with a bounded drain | [`server::serve`] |
 //! | errors as answers | [`Error`]: `{"detail": ..., "code": ...}` |
 //!
@@ -51,6 +52,7 @@
 pub mod auth;
 pub mod config;
 mod error;
+pub mod metrics;
 mod routes;
 pub mod server;
 mod service;

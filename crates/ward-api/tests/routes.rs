@@ -731,3 +731,50 @@ async fn uploads_over_the_rate_limit_get_429_with_retry_after() {
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_by_route_and_refusals_by_rule() {
+    let stack = common::embedded_with_upload_rate(1).await;
+    let (client, _) = client_and_session(&stack).await;
+    let owner = format!("/clients/{client}");
+    assert_eq!(
+        upload(&stack, &stack.token, &owner, "m1.png", &png(1))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        upload(&stack, &stack.token, &owner, "m2.png", &png(2))
+            .await
+            .status,
+        429
+    );
+    let text = send(
+        "GET",
+        &format!("{}/metrics", stack.base),
+        None,
+        None,
+        vec![],
+        &[],
+    )
+    .await;
+    assert_eq!(text.status, 200);
+    let text = String::from_utf8_lossy(&text.body).into_owned();
+    let has = |needle: &str| text.lines().any(|l| l.contains(needle));
+    assert!(
+        has(
+            "ward_http_requests_total{method=\"POST\",route=\"/api/v1/clients/{client_id}/attachments\",status=\"201\"}"
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            "ward_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/clients/{client_id}/attachments\""
+        ),
+        "{text}"
+    );
+    assert!(has("ward_refusals_total{reason=\"rate_limit\"}"), "{text}");
+    assert!(has("ward_upload_bytes_total"), "{text}");
+    assert!(!text.contains(&client), "metrics never hold ids or paths");
+    stack.stop().await;
+}

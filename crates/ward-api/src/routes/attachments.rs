@@ -214,6 +214,7 @@ async fn upload(
         )
         .await?;
     tracing::info!(attachment = %stored.id, bytes = stored.size_bytes, "attachment uploaded");
+    crate::metrics::uploaded(stored.size_bytes);
     let mut listed = items(service, caller, std::slice::from_ref(&stored)).await?;
     Ok((StatusCode::CREATED, Json(listed.remove(0))))
 }

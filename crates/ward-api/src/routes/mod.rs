@@ -32,6 +32,8 @@ pub const REQUEST_ID: &str = "x-request-id";
 
 /// The service's routes, with request ids, panics answered as 500, and tokens kept out of logs.
 pub fn router(service: Service) -> Router {
+    // The recorder is installed before the first request, so every request is counted.
+    let _ = crate::metrics::handle();
     let request_id = HeaderName::from_static(REQUEST_ID);
     let api = Router::new()
         .route(
@@ -90,7 +92,9 @@ pub fn router(service: Service) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(crate::metrics::render))
         .nest("/api/v1", api)
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(service)
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
