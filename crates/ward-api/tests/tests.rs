@@ -9,3 +9,5 @@ mod common;
 mod isolation;
 /// Every route and status code, on both stacks.
 mod routes;
+/// Graceful shutdown: requests in flight finish, up to the deadline.
+mod shutdown;
