@@ -42,6 +42,7 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 }
 
 /// `GET /metrics`
+#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub(crate) async fn render() -> Response {
     match handle() {
         Some(h) => {

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use ward_domain::ward_storage::{FileKind, Owner};
 use ward_domain::{Attachment, QuotaFigures, QuotaScope, RateDecision};
 
+use super::doc::{ErrorDoc, UploadForm};
 use super::records::{JsonBody, QueryParams, parse_id};
 use crate::auth::{Caller, Link, unix_now};
 use crate::error::{Error, Result};
@@ -33,7 +34,7 @@ const MAX_NAME_BYTES: usize = 255;
 const LINK_MINUTES: (i64, i64, i64) = (15, 1, 60);
 
 /// An attachment as the API shows it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub(crate) struct AttachmentItem {
     id: Uuid,
     session_id: Option<Uuid>,
@@ -49,7 +50,7 @@ pub(crate) struct AttachmentItem {
 }
 
 /// A list answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Listing<T> {
     items: Vec<T>,
     total: usize,
@@ -65,14 +66,14 @@ impl<T> Listing<T> {
 }
 
 /// A download-link answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct DownloadLink {
     download_url: String,
     expires_in_seconds: i64,
 }
 
 /// The body of a rename.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct Rename {
     file_name: String,
 }
@@ -359,6 +360,7 @@ fn client(id: &str) -> Result<Owner> {
     Ok(Owner::Client(parse_id(id, "client")?))
 }
 
+#[utoipa::path(post, path = "/sessions/{session_id}/attachments", tag = "attachments", params(("session_id" = Uuid, Path, description = "the session")), request_body(content = UploadForm, content_type = "multipart/form-data"), responses((status = 201, description = "stored", body = AttachmentItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 409, description = "duplicate name", body = ErrorDoc), (status = 413, description = "file, session, client or body limit", body = ErrorDoc), (status = 415, description = "type not accepted", body = ErrorDoc), (status = 422, description = "damaged or mismatched file", body = ErrorDoc), (status = 429, description = "upload rate limit", body = ErrorDoc), (status = 507, description = "workspace quota", body = ErrorDoc)), security(("bearer" = [])))]
 /// `POST /sessions/{session_id}/attachments`
 pub(crate) async fn upload_to_session(
     State(service): State<Service>,
@@ -369,6 +371,7 @@ pub(crate) async fn upload_to_session(
     upload(&service, &caller, session(&owner)?, multipart).await
 }
 
+#[utoipa::path(post, path = "/clients/{client_id}/attachments", tag = "attachments", params(("client_id" = Uuid, Path, description = "the client")), request_body(content = UploadForm, content_type = "multipart/form-data"), responses((status = 201, description = "stored", body = AttachmentItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 409, description = "duplicate name", body = ErrorDoc), (status = 413, description = "file, client or body limit", body = ErrorDoc), (status = 415, description = "type not accepted", body = ErrorDoc), (status = 422, description = "damaged or mismatched file", body = ErrorDoc), (status = 429, description = "upload rate limit", body = ErrorDoc), (status = 507, description = "workspace quota", body = ErrorDoc)), security(("bearer" = [])))]
 /// `POST /clients/{client_id}/attachments`
 pub(crate) async fn upload_to_client(
     State(service): State<Service>,
@@ -379,6 +382,7 @@ pub(crate) async fn upload_to_client(
     upload(&service, &caller, client(&owner)?, multipart).await
 }
 
+#[utoipa::path(get, path = "/sessions/{session_id}/attachments", tag = "attachments", params(("session_id" = Uuid, Path, description = "the session")), responses((status = 200, description = "the session's files, newest first", body = Listing<AttachmentItem>), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc)), security(("bearer" = [])))]
 /// `GET /sessions/{session_id}/attachments`
 pub(crate) async fn list_session(
     State(service): State<Service>,
@@ -388,6 +392,7 @@ pub(crate) async fn list_session(
     list(&service, &caller, session(&owner)?).await
 }
 
+#[utoipa::path(get, path = "/clients/{client_id}/attachments", tag = "attachments", params(("client_id" = Uuid, Path, description = "the client")), responses((status = 200, description = "all of the client's files, newest first", body = Listing<AttachmentItem>), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc)), security(("bearer" = [])))]
 /// `GET /clients/{client_id}/attachments`
 pub(crate) async fn list_client(
     State(service): State<Service>,
@@ -397,6 +402,7 @@ pub(crate) async fn list_client(
     list(&service, &caller, client(&owner)?).await
 }
 
+#[utoipa::path(patch, path = "/sessions/{session_id}/attachments/{id}", tag = "attachments", params(("session_id" = Uuid, Path, description = "the session"), ("id" = Uuid, Path, description = "the attachment")), request_body = Rename, responses((status = 200, description = "renamed", body = AttachmentItem), (status = 400, description = "bad name", body = ErrorDoc), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 409, description = "duplicate name", body = ErrorDoc)), security(("bearer" = [])))]
 /// `PATCH /sessions/{session_id}/attachments/{id}`
 pub(crate) async fn rename_session_file(
     State(service): State<Service>,
@@ -407,6 +413,7 @@ pub(crate) async fn rename_session_file(
     rename(&service, &caller, session(&owner)?, &id, body).await
 }
 
+#[utoipa::path(patch, path = "/clients/{client_id}/attachments/{id}", tag = "attachments", params(("client_id" = Uuid, Path, description = "the client"), ("id" = Uuid, Path, description = "the attachment")), request_body = Rename, responses((status = 200, description = "renamed", body = AttachmentItem), (status = 400, description = "bad name", body = ErrorDoc), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 409, description = "duplicate name", body = ErrorDoc)), security(("bearer" = [])))]
 /// `PATCH /clients/{client_id}/attachments/{id}`
 pub(crate) async fn rename_client_file(
     State(service): State<Service>,
@@ -417,6 +424,7 @@ pub(crate) async fn rename_client_file(
     rename(&service, &caller, client(&owner)?, &id, body).await
 }
 
+#[utoipa::path(delete, path = "/sessions/{session_id}/attachments/{id}", tag = "attachments", params(("session_id" = Uuid, Path, description = "the session"), ("id" = Uuid, Path, description = "the attachment")), responses((status = 204, description = "deleted; quota released"), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc)), security(("bearer" = [])))]
 /// `DELETE /sessions/{session_id}/attachments/{id}`
 pub(crate) async fn delete_session_file(
     State(service): State<Service>,
@@ -426,6 +434,7 @@ pub(crate) async fn delete_session_file(
     delete(&service, &caller, session(&owner)?, &id).await
 }
 
+#[utoipa::path(delete, path = "/clients/{client_id}/attachments/{id}", tag = "attachments", params(("client_id" = Uuid, Path, description = "the client"), ("id" = Uuid, Path, description = "the attachment")), responses((status = 204, description = "deleted; quota released"), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc)), security(("bearer" = [])))]
 /// `DELETE /clients/{client_id}/attachments/{id}`
 pub(crate) async fn delete_client_file(
     State(service): State<Service>,
@@ -435,6 +444,7 @@ pub(crate) async fn delete_client_file(
     delete(&service, &caller, client(&owner)?, &id).await
 }
 
+#[utoipa::path(get, path = "/sessions/{session_id}/attachments/{id}/download", tag = "attachments", params(("session_id" = Uuid, Path, description = "the session"), ("id" = Uuid, Path, description = "the attachment"), ("expires_in_minutes" = Option<i64>, Query, description = "1 to 60, 15 by default")), responses((status = 200, description = "a signed link to the service", body = DownloadLink), (status = 400, description = "expiry out of range", body = ErrorDoc), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc)), security(("bearer" = [])))]
 /// `GET /sessions/{session_id}/attachments/{id}/download`
 pub(crate) async fn link_session_file(
     State(service): State<Service>,
@@ -445,6 +455,7 @@ pub(crate) async fn link_session_file(
     link(&service, &caller, session(&owner)?, &id, query).await
 }
 
+#[utoipa::path(get, path = "/clients/{client_id}/attachments/{id}/download", tag = "attachments", params(("client_id" = Uuid, Path, description = "the client"), ("id" = Uuid, Path, description = "the attachment"), ("expires_in_minutes" = Option<i64>, Query, description = "1 to 60, 15 by default")), responses((status = 200, description = "a signed link to the service", body = DownloadLink), (status = 400, description = "expiry out of range", body = ErrorDoc), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc)), security(("bearer" = [])))]
 /// `GET /clients/{client_id}/attachments/{id}/download`
 pub(crate) async fn link_client_file(
     State(service): State<Service>,

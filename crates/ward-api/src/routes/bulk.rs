@@ -27,6 +27,7 @@ use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 use ward_domain::BulkDownload;
 
+use super::doc::ErrorDoc;
 use super::records::{JsonBody, parse_id};
 use crate::auth::Caller;
 use crate::error::Result;
@@ -36,12 +37,13 @@ use crate::service::Service;
 const BUFFER: usize = 64 * 1024;
 
 /// The body of a bulk download.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BulkRequest {
     attachment_ids: Vec<Uuid>,
 }
 
+#[utoipa::path(post, path = "/clients/{client_id}/attachments/download-multiple", tag = "attachments", params(("client_id" = Uuid, Path, description = "the client")), request_body = BulkRequest, responses((status = 200, description = "a ZIP of the files, streamed", content_type = "application/zip"), (status = 400, description = "not 1 to 50 ids", body = ErrorDoc), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 413, description = "over 100 MiB", body = ErrorDoc)), security(("bearer" = [])))]
 /// `POST /clients/{client_id}/attachments/download-multiple`
 pub(crate) async fn download_multiple(
     State(service): State<Service>,

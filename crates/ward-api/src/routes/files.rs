@@ -19,6 +19,7 @@ use serde::Deserialize;
 use tokio_util::io::ReaderStream;
 use ward_domain::{Actor, WorkspaceId};
 
+use super::doc::ErrorDoc;
 use super::records::{QueryParams, parse_id};
 use crate::auth::{Link, unix_now};
 use crate::error::{Error, Result};
@@ -33,6 +34,7 @@ pub(crate) struct LinkParams {
     s: String,
 }
 
+#[utoipa::path(get, path = "/files/{id}", tag = "files", params(("id" = Uuid, Path, description = "the attachment"), ("w" = Uuid, Query, description = "the workspace"), ("u" = String, Query, description = "the user the link was issued to"), ("e" = u64, Query, description = "expiry, Unix seconds"), ("s" = String, Query, description = "the signature"), ("Range" = Option<String>, Header, description = "one byte range")), responses((status = 200, description = "the file, decrypted", content_type = "application/octet-stream"), (status = 206, description = "the range asked for"), (status = 401, description = "the link has expired", body = ErrorDoc), (status = 404, description = "no such file, or a link altered", body = ErrorDoc), (status = 416, description = "range outside the file")))]
 /// `GET /files/{id}?w=&u=&e=&s=`
 pub(crate) async fn serve(
     State(service): State<Service>,

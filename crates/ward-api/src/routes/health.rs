@@ -10,7 +10,7 @@ use ward_domain::ward_storage::{KeyPrefix, ObjectStoreExt as _, WorkspaceId};
 use crate::service::Service;
 
 /// A readiness answer: each dependency's state.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Readiness {
     status: &'static str,
     database: &'static str,
@@ -18,11 +18,13 @@ pub(crate) struct Readiness {
     store: &'static str,
 }
 
+#[utoipa::path(get, path = "/health", tag = "service", responses((status = 200, description = "the process serves requests")))]
 /// `GET /health`: 200 while the process serves requests.
 pub(crate) async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+#[utoipa::path(get, path = "/ready", tag = "service", responses((status = 200, description = "database, migrations and store answer", body = Readiness), (status = 503, description = "what is not ready", body = Readiness)))]
 /// `GET /ready`: 200 when the database answers, every migration is applied and the store
 /// answers a listing; 503 naming what is not ready otherwise.
 pub(crate) async fn ready(State(service): State<Service>) -> (StatusCode, Json<Readiness>) {

@@ -6,6 +6,7 @@
 
 mod attachments;
 mod bulk;
+mod doc;
 mod files;
 mod health;
 mod records;
@@ -13,14 +14,19 @@ mod workspaces;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::IntoResponse as _;
-use axum::routing::{get, post};
+use axum::routing::get;
+use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::Error;
 use crate::service::Service;
@@ -35,65 +41,18 @@ pub fn router(service: Service) -> Router {
     // The recorder is installed before the first request, so every request is counted.
     let _ = crate::metrics::handle();
     let request_id = HeaderName::from_static(REQUEST_ID);
-    let api = Router::new()
+    let (routes, doc) = documented().split_for_parts();
+    let doc: Arc<str> = serde_json::to_string(&doc)
+        .unwrap_or_else(|_| "{}".to_owned())
+        .into();
+    routes
         .route(
-            "/sessions/{session_id}/attachments",
-            post(attachments::upload_to_session)
-                .get(attachments::list_session)
-                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY_BYTES)),
+            "/openapi.json",
+            get(move || {
+                let doc = Arc::clone(&doc);
+                async move { ([(CONTENT_TYPE, "application/json")], doc.to_string()) }
+            }),
         )
-        .route(
-            "/sessions/{session_id}/attachments/{id}",
-            axum::routing::patch(attachments::rename_session_file)
-                .delete(attachments::delete_session_file),
-        )
-        .route(
-            "/sessions/{session_id}/attachments/{id}/download",
-            get(attachments::link_session_file),
-        )
-        .route(
-            "/clients/{client_id}/attachments",
-            post(attachments::upload_to_client)
-                .get(attachments::list_client)
-                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY_BYTES)),
-        )
-        .route(
-            "/clients/{client_id}/attachments/{id}",
-            axum::routing::patch(attachments::rename_client_file)
-                .delete(attachments::delete_client_file),
-        )
-        .route(
-            "/clients/{client_id}/attachments/{id}/download",
-            get(attachments::link_client_file),
-        )
-        .route(
-            "/clients/{client_id}/attachments/download-multiple",
-            post(bulk::download_multiple),
-        )
-        .route("/files/{id}", get(files::serve))
-        .route(
-            "/clients",
-            post(records::create_client).get(records::find_clients),
-        )
-        .route(
-            "/clients/{client_id}",
-            get(records::get_client).patch(records::update_client),
-        )
-        .route("/sessions", post(records::create_session))
-        .route(
-            "/sessions/{session_id}",
-            get(records::get_session).patch(records::update_session),
-        )
-        .route("/workspaces/{id}/storage", get(workspaces::storage))
-        .route(
-            "/workspaces/{id}/storage/quota",
-            axum::routing::patch(workspaces::set_quota),
-        );
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .route("/metrics", get(crate::metrics::render))
-        .nest("/api/v1", api)
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(service)
         .layer(
@@ -127,4 +86,44 @@ pub fn router(service: Service) -> Router {
             )
             .into_response()
         }))
+}
+
+/// Every route with its documentation: the router and the OpenAPI document come from these
+/// calls alone.
+pub(crate) fn documented() -> OpenApiRouter<Service> {
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(
+            attachments::upload_to_session,
+            attachments::list_session
+        ))
+        .routes(routes!(
+            attachments::upload_to_client,
+            attachments::list_client
+        ))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY_BYTES));
+    let api = OpenApiRouter::new()
+        .routes(routes!(
+            attachments::rename_session_file,
+            attachments::delete_session_file
+        ))
+        .routes(routes!(attachments::link_session_file))
+        .routes(routes!(
+            attachments::rename_client_file,
+            attachments::delete_client_file
+        ))
+        .routes(routes!(attachments::link_client_file))
+        .routes(routes!(bulk::download_multiple))
+        .routes(routes!(files::serve))
+        .routes(routes!(records::create_client, records::find_clients))
+        .routes(routes!(records::get_client, records::update_client))
+        .routes(routes!(records::create_session))
+        .routes(routes!(records::get_session, records::update_session))
+        .routes(routes!(workspaces::storage))
+        .routes(routes!(workspaces::set_quota))
+        .merge(uploads);
+    OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(crate::metrics::render))
+        .nest("/api/v1", api)
 }

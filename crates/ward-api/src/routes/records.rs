@@ -14,6 +14,7 @@ use uuid::Uuid;
 use ward_domain::{Client, ClientFields, Session, SoapNotes};
 
 use super::attachments::Listing;
+use super::doc::ErrorDoc;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::service::Service;
@@ -76,7 +77,7 @@ fn parse_date(text: &str, field: &'static str) -> Result<Date> {
 }
 
 /// A client as the API shows it (to a caller of its workspace: these are the opened values).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ClientItem {
     id: Uuid,
     workspace_id: Uuid,
@@ -108,7 +109,7 @@ impl From<&Client> for ClientItem {
 }
 
 /// The body of a client's creation, or of its update (absent fields keep their value).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClientBody {
     name: Option<String>,
@@ -151,6 +152,7 @@ pub(crate) struct ClientSearch {
     email: String,
 }
 
+#[utoipa::path(post, path = "/clients", tag = "clients", request_body = ClientBody, responses((status = 201, description = "created", body = ClientItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 422, description = "malformed body", body = ErrorDoc)), security(("bearer" = [])))]
 /// `POST /clients`
 pub(crate) async fn create_client(
     State(service): State<Service>,
@@ -167,6 +169,7 @@ pub(crate) async fn create_client(
     Ok((StatusCode::CREATED, Json(ClientItem::from(&client))))
 }
 
+#[utoipa::path(get, path = "/clients/{client_id}", tag = "clients", params(("client_id" = Uuid, Path, description = "the client")), responses((status = 200, description = "the client", body = ClientItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc)), security(("bearer" = [])))]
 /// `GET /clients/{client_id}`
 pub(crate) async fn get_client(
     State(service): State<Service>,
@@ -182,6 +185,7 @@ pub(crate) async fn get_client(
     Ok(Json(ClientItem::from(&client)))
 }
 
+#[utoipa::path(patch, path = "/clients/{client_id}", tag = "clients", params(("client_id" = Uuid, Path, description = "the client")), request_body = ClientBody, responses((status = 200, description = "updated; absent fields kept", body = ClientItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 422, description = "malformed body", body = ErrorDoc)), security(("bearer" = [])))]
 /// `PATCH /clients/{client_id}`
 pub(crate) async fn update_client(
     State(service): State<Service>,
@@ -199,6 +203,7 @@ pub(crate) async fn update_client(
     Ok(Json(ClientItem::from(&client)))
 }
 
+#[utoipa::path(get, path = "/clients", tag = "clients", params(("email" = String, Query, description = "exact email, any case")), responses((status = 200, description = "the clients with that email", body = Listing<ClientItem>), (status = 401, description = "no or bad token", body = ErrorDoc)), security(("bearer" = [])))]
 /// `GET /clients?email=…`: exact match through the blind index.
 pub(crate) async fn find_clients(
     State(service): State<Service>,
@@ -216,7 +221,7 @@ pub(crate) async fn find_clients(
 }
 
 /// A session as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct SessionItem {
     id: Uuid,
     workspace_id: Uuid,
@@ -246,7 +251,7 @@ impl From<&Session> for SessionItem {
 }
 
 /// The body of a session's creation.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewSession {
     client_id: Uuid,
@@ -255,12 +260,13 @@ pub(crate) struct NewSession {
 }
 
 /// The body of a session's update.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SessionUpdate {
     soap_notes: Option<String>,
 }
 
+#[utoipa::path(post, path = "/sessions", tag = "sessions", request_body = NewSession, responses((status = 201, description = "created", body = SessionItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 422, description = "malformed body", body = ErrorDoc)), security(("bearer" = [])))]
 /// `POST /sessions`
 pub(crate) async fn create_session(
     State(service): State<Service>,
@@ -283,6 +289,7 @@ pub(crate) async fn create_session(
     Ok((StatusCode::CREATED, Json(SessionItem::from(&session))))
 }
 
+#[utoipa::path(get, path = "/sessions/{session_id}", tag = "sessions", params(("session_id" = Uuid, Path, description = "the session")), responses((status = 200, description = "the session", body = SessionItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc)), security(("bearer" = [])))]
 /// `GET /sessions/{session_id}`
 pub(crate) async fn get_session(
     State(service): State<Service>,
@@ -298,6 +305,7 @@ pub(crate) async fn get_session(
     Ok(Json(SessionItem::from(&session)))
 }
 
+#[utoipa::path(patch, path = "/sessions/{session_id}", tag = "sessions", params(("session_id" = Uuid, Path, description = "the session")), request_body = SessionUpdate, responses((status = 200, description = "updated", body = SessionItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc)), security(("bearer" = [])))]
 /// `PATCH /sessions/{session_id}`: replaces the notes (`null` clears them).
 pub(crate) async fn update_session(
     State(service): State<Service>,

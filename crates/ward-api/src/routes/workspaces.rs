@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use ward_domain::Workspace;
 
+use super::doc::ErrorDoc;
 use super::records::{JsonBody, parse_id};
 use crate::auth::{Caller, Role};
 use crate::error::{Error, Result};
@@ -17,7 +18,7 @@ use crate::service::Service;
 const MB: f64 = 1024.0 * 1024.0;
 
 /// A workspace's storage figures.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Storage {
     workspace_id: Uuid,
     used_bytes: u64,
@@ -35,6 +36,7 @@ fn two_places(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+#[utoipa::path(get, path = "/workspaces/{id}/storage", tag = "workspaces", params(("id" = Uuid, Path, description = "the caller's workspace")), responses((status = 200, description = "storage figures", body = Storage), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc)), security(("bearer" = [])))]
 /// `GET /workspaces/{id}/storage`: only the token's own workspace; any other id is 404.
 pub(crate) async fn storage(
     State(service): State<Service>,
@@ -50,12 +52,13 @@ pub(crate) async fn storage(
 }
 
 /// The body of a quota change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QuotaChange {
     quota_bytes: u64,
 }
 
+#[utoipa::path(patch, path = "/workspaces/{id}/storage/quota", tag = "workspaces", params(("id" = Uuid, Path, description = "the caller's workspace")), request_body = QuotaChange, responses((status = 200, description = "the new figures", body = Storage), (status = 403, description = "not a workspace admin", body = ErrorDoc), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc)), security(("bearer" = [])))]
 /// `PATCH /workspaces/{id}/storage/quota`: admins of the workspace only (403 for its members;
 /// 404 for any other workspace's id).
 pub(crate) async fn set_quota(
