@@ -373,3 +373,67 @@ fn the_operator_commands_run_against_a_configured_service() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("not found"));
 }
+
+#[test]
+fn storage_init_prepares_an_s3_bucket_the_service_then_opens() {
+    let endpoint = std::env::var("WARD_TEST_MOTO_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:9100".to_owned());
+    let answers = endpoint
+        .trim_start_matches("http://")
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .and_then(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).ok())
+        .is_some();
+    if !answers {
+        assert!(
+            std::env::var_os("WARD_TEST_INTEGRATION").is_none(),
+            "WARD_TEST_INTEGRATION is set and moto does not answer at {endpoint}"
+        );
+        eprintln!("skipping: moto does not answer at {endpoint}");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bucket = format!(
+        "ward-init-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("s3.db").display());
+    let mut env = vec![
+        ("WARD_ENV", "development".to_owned()),
+        ("WARD_DATABASE_URL", db),
+        ("WARD_STORE", "s3".to_owned()),
+        ("WARD_S3_ENDPOINT", endpoint),
+        ("WARD_S3_BUCKET", bucket),
+        ("WARD_S3_ACCESS_KEY_ID", "moto-test-access".to_owned()),
+        (
+            "WARD_S3_SECRET_ACCESS_KEY",
+            "moto-test-secret-key".to_owned(),
+        ),
+    ];
+    let kek_file = dir.path().join("kek.ring");
+    let ring = format!(
+        "1:{}:active\n",
+        ward_domain::ward_crypto::KeyMaterial::generate()
+            .expect("key")
+            .to_base64()
+            .as_str()
+    );
+    std::fs::write(&kek_file, ring).expect("ring");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&kek_file, std::fs::Permissions::from_mode(0o600)).expect("mode");
+    }
+    env.push(("WARD_KEK_FILE", kek_file.display().to_string()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let d = dir.path();
+    // Before the bucket exists, the service refuses to start on it.
+    let early = ward(d, &["storage", "verify"], &env).output().expect("run");
+    assert!(!early.status.success(), "a missing bucket must be refused");
+    let init = ward_json(d, &env, &["storage", "init"]);
+    assert_eq!(init[0]["complete"], true, "{init:?}");
+    assert_eq!(ward_json(d, &env, &["storage", "verify"])[0]["store"], "ok");
+    let again = ward_json(d, &env, &["storage", "init"]);
+    assert_eq!(again[0]["complete"], true, "init is idempotent: {again:?}");
+    assert!(ward_json(d, &env, &["workspace", "create", "Clinic"])[0]["workspace_id"].is_string());
+}
