@@ -13,6 +13,7 @@
 //! | `WARD_LISTEN` | the address to listen on | `127.0.0.1:8080` |
 //! | `WARD_PUBLIC_URL` | the service's address as browsers reach it (`https://ward.example.org`): download links are absolute under it; https outside development | unset: links are paths relative to the service |
 //! | `WARD_UPLOADS_PER_MINUTE` | uploads each user may make per minute, counted in the database across replicas | `10` |
+//! | `WARD_TLS_CERT_FILE`, `WARD_TLS_KEY_FILE` | PEM certificate chain and key: the service terminates TLS 1.3 itself, reloading them when they change (both or neither) | plain HTTP |
 //! | `WARD_DATA_DIR` | where the embedded default keeps its files | `./ward-data` |
 //!
 //! # Which rules apply
@@ -104,6 +105,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Uploads each user may make per minute.
     pub uploads_per_minute: u32,
+    /// The certificate and key, when the service terminates TLS itself.
+    pub tls: Option<crate::tls::TlsFiles>,
     /// The embedded default's directory.
     pub data_dir: PathBuf,
     /// The settings taken from the embedded default, by variable (empty when configured).
@@ -222,6 +225,19 @@ impl Config {
                 0
             }
         };
+        let tls = match (get("WARD_TLS_CERT_FILE"), get("WARD_TLS_KEY_FILE")) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (None, None) => None,
+            _ => {
+                problems.push(
+                    "set both WARD_TLS_CERT_FILE and WARD_TLS_KEY_FILE, or neither".to_owned(),
+                );
+                None
+            }
+        };
         let generates = matches!(kek, SecretSetting::Generated(_))
             || matches!(token_secret, SecretSetting::Generated(_));
         if generates && !listen.ip().is_loopback() {
@@ -243,6 +259,7 @@ impl Config {
             listen,
             public_url,
             uploads_per_minute,
+            tls,
             data_dir,
             defaulted,
         })

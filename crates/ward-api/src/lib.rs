@@ -14,7 +14,7 @@
 //! | tokens and download links | [`auth`]: [`Keys`], [`Claims`], [`Caller`] |
 //! | routes | [`router`]: `/health`, `/ready`, `/metrics` and `/api/v1/...` |
 //! | metrics | [`metrics`]: requests, latency, bytes and refusals, in the Prometheus format |
-//! | serving with a bounded drain | [`server::serve`] |
+//! | serving with a bounded drain | [`server::serve`]; over TLS 1.3 with reloads, [`tls::serve_tls`] |
 //! | errors as answers | [`Error`]: `{"detail": ..., "code": ...}` |
 //!
 //! # Example
@@ -56,6 +56,7 @@ pub mod metrics;
 mod routes;
 pub mod server;
 mod service;
+pub mod tls;
 
 pub use auth::{Caller, Claims, Keys, Role};
 pub use config::Config;

@@ -254,7 +254,12 @@ async fn serve() -> Result<()> {
     tracing::info!(address = %local, environment = config.environment.as_str(), "ward is serving");
     if config.is_embedded() {
         eprintln!("get a token with:  cargo run -p ward-api -- dev token   (or `ward dev token`)");
-        eprintln!("ward is serving on http://{local}");
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        eprintln!("ward is serving on {scheme}://{local}");
     }
     server::serve(
         listener,

@@ -11,3 +11,5 @@ mod isolation;
 mod routes;
 /// Graceful shutdown: requests in flight finish, up to the deadline.
 mod shutdown;
+/// TLS termination: TLS 1.3 only, two suites, certificates reloaded.
+mod tls;
