@@ -1,8 +1,10 @@
 //! Bearer tokens (JWT, RFC 7519) and the signed download links.
 //!
-//! A token is HS256 under the service's token secret (at least 32 bytes) and carries `sub` (the
-//! user), `workspace_id`, `role` and `exp`; only HS256 is accepted, `exp` is required and checked
-//! with no leeway beyond 30 seconds. Every query the caller makes is scoped by `workspace_id`.
+//! A token carries `sub` (the user), `workspace_id`, `role` and `exp`, and is signed either with
+//! HS256 under the service's token secret (at least 32 bytes), or, when a public key is
+//! configured ([`Keys::with_public_key_pem`]), by the identity provider's Ed25519 (EdDSA) or RSA
+//! (RS256) key; exactly one algorithm is accepted, `exp` is required and checked with no leeway
+//! beyond 30 seconds. Every query the caller makes is scoped by `workspace_id`.
 //!
 //! A download link is `/api/v1/files/{attachment}?w={workspace}&u={actor}&e={expiry}&s={signature}`:
 //! an HMAC-SHA256 over the four values (and the link format's version) under a key derived from
@@ -90,6 +92,7 @@ pub struct Keys {
     encoding: EncodingKey,
     validation: Validation,
     link_key: Zeroizing<[u8; 32]>,
+    issues: bool,
 }
 
 impl std::fmt::Debug for Keys {
@@ -131,11 +134,46 @@ impl Keys {
             encoding: EncodingKey::from_secret(&bytes).map_err(unusable)?,
             validation,
             link_key,
+            issues: true,
         })
     }
 
-    /// Signs `claims` into a token (HS256).
+    /// Verifies tokens with the identity provider's public key instead of the secret: an
+    /// Ed25519 key (EdDSA) or an RSA key (RS256), in PEM. Tokens signed any other way, HS256
+    /// included, are refused; download links stay signed under the secret, and the service
+    /// issues no tokens ([`issue`](Self::issue) is refused).
+    pub fn with_public_key_pem(mut self, pem: &[u8]) -> Result<Self> {
+        let (key, algorithm) = match DecodingKey::from_ed_pem(pem) {
+            Ok(k) => (k, Algorithm::EdDSA),
+            Err(_) => match DecodingKey::from_rsa_pem(pem) {
+                Ok(k) => (k, Algorithm::RS256),
+                Err(_) => {
+                    return Err(Error::Config {
+                        problems: vec![
+                            "the token public key is not an Ed25519 or RSA public key in PEM"
+                                .to_owned(),
+                        ],
+                    });
+                }
+            },
+        };
+        self.decoding = key;
+        self.validation.algorithms = vec![algorithm];
+        self.issues = false;
+        Ok(self)
+    }
+
+    /// Signs `claims` into a token (HS256): development tokens, when tokens are verified with
+    /// the secret.
     pub fn issue(&self, claims: &Claims) -> Result<String> {
+        if !self.issues {
+            return Err(Error::Config {
+                problems: vec![
+                    "tokens are verified with a public key: the identity provider issues them"
+                        .to_owned(),
+                ],
+            });
+        }
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(|_| {
             Error::Config {
                 problems: vec!["signing the token failed".to_owned()],
@@ -271,6 +309,37 @@ mod tests {
             code(k.verify(&"a".repeat(9000)).unwrap_err()),
             "token.malformed"
         );
+    }
+
+    #[test]
+    fn with_a_public_key_only_that_key_signs_tokens() {
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("ed25519");
+        let k = keys()
+            .with_public_key_pem(pair.public_key_pem().as_bytes())
+            .expect("public key");
+        let claims = claims(unix_now() + 60);
+        let signer = EncodingKey::from_ed_pem(pair.serialize_pem().as_bytes()).expect("signer");
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &signer).expect("token");
+        let caller = k.verify(&token).expect("an EdDSA token verifies");
+        assert_eq!(caller.workspace.as_uuid(), claims.workspace_id);
+        // An HS256 token under the secret no longer passes, and no token is issued.
+        let hs = keys().issue(&claims).expect("hs256");
+        assert!(k.verify(&hs).is_err());
+        assert!(k.issue(&claims).is_err());
+        // Another Ed25519 key's token is refused.
+        let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("ed25519");
+        let forged = jsonwebtoken::encode(
+            &Header::new(Algorithm::EdDSA),
+            &claims,
+            &EncodingKey::from_ed_pem(other.serialize_pem().as_bytes()).expect("signer"),
+        )
+        .expect("token");
+        assert_eq!(code(k.verify(&forged).unwrap_err()), "token.signature");
+        assert!(matches!(
+            keys().with_public_key_pem(b"not a key"),
+            Err(Error::Config { .. })
+        ));
     }
 
     #[test]

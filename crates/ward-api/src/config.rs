@@ -10,6 +10,7 @@
 //! | `WARD_STORE` | `s3` (the bucket from `WARD_S3_*`, see ward-storage) or `local:<directory>` | `local:<data dir>/objects` |
 //! | `WARD_KEK` / `WARD_KEK_FILE` | the KEK ring, inline or in a file of mode 0600 (`<version>:<base64 key>:<state>`, see ward-crypto) | generated once into `<data dir>/kek.ring` |
 //! | `WARD_TOKEN_SECRET` / `WARD_TOKEN_SECRET_FILE` | the HS256 token secret, base64 of at least 32 bytes; download links are signed with a key derived from it | generated once into `<data dir>/token.secret` |
+//! | `WARD_TOKEN_PUBLIC_KEY_FILE` | the identity provider's Ed25519 or RSA public key (PEM): tokens must be signed by it (EdDSA or RS256) instead of HS256 under the secret, which then signs download links only | unset: HS256 |
 //! | `WARD_LISTEN` | the address to listen on | `127.0.0.1:8080` |
 //! | `WARD_PUBLIC_URL` | the service's address as browsers reach it (`https://ward.example.org`): download links are absolute under it; https outside development | unset: links are paths relative to the service |
 //! | `WARD_UPLOADS_PER_MINUTE` | uploads each user may make per minute, counted in the database across replicas | `10` |
@@ -103,6 +104,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The base of absolute download links.
     pub public_url: Option<String>,
+    /// The identity provider's public key file, when tokens are verified with it.
+    pub token_public_key: Option<PathBuf>,
     /// Uploads each user may make per minute.
     pub uploads_per_minute: u32,
     /// The certificate and key, when the service terminates TLS itself.
@@ -258,6 +261,7 @@ impl Config {
             token_secret,
             listen,
             public_url,
+            token_public_key: get("WARD_TOKEN_PUBLIC_KEY_FILE").map(PathBuf::from),
             uploads_per_minute,
             tls,
             data_dir,

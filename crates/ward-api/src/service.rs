@@ -63,7 +63,14 @@ impl Service {
             config.environment,
             config::generate_token_secret,
         )?;
-        let keys = Keys::from_base64_secret(&secret)?;
+        let mut keys = Keys::from_base64_secret(&secret)?;
+        if let Some(path) = &config.token_public_key {
+            let pem = std::fs::read(path).map_err(|source| Error::Io {
+                what: format!("reading the token public key {}", path.display()),
+                source,
+            })?;
+            keys = keys.with_public_key_pem(&pem)?;
+        }
         let (store, proof) = open_store(config).await?;
         let db = ward_domain::connect(&config.database_url).await?;
         migration::up(&db).await?;
