@@ -2,7 +2,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{self, jpeg, send};
+use crate::common::{self, get, jpeg, send};
 
 const WARD: &str = env!("CARGO_BIN_EXE_ward");
 
@@ -95,7 +95,7 @@ async fn serve_with_no_configuration_runs_the_embedded_default() {
         .expect("utf-8")
         .trim()
         .to_owned();
-    let health = send("GET", &format!("{base}/ready"), None, None, vec![], &[]).await;
+    let health = get(&format!("{base}/ready"), None).await;
     assert_eq!(
         health.status,
         200,
@@ -130,13 +130,9 @@ async fn serve_with_no_configuration_runs_the_embedded_default() {
     )
     .await;
     assert_eq!(session.status, 201);
-    let found = send(
-        "GET",
+    let found = get(
         &format!("{base}/api/v1/clients?email=canary-7781@example.org"),
         Some(&token),
-        None,
-        vec![],
-        &[],
     )
     .await;
     assert_eq!(found.json()["total"], 1);
@@ -154,25 +150,16 @@ async fn serve_with_no_configuration_runs_the_embedded_default() {
     .await;
     assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
     let file = up.json()["id"].as_str().expect("id").to_owned();
-    let link = send(
-        "GET",
+    let link = get(
         &format!("{base}/api/v1/clients/{id}/attachments/{file}/download"),
         Some(&token),
-        None,
-        vec![],
-        &[],
     )
     .await;
     let url = link.json()["download_url"]
         .as_str()
         .expect("url")
         .to_owned();
-    assert_eq!(
-        send("GET", &format!("{base}{url}"), None, None, vec![], &[])
-            .await
-            .status,
-        200
-    );
+    assert_eq!(get(&format!("{base}{url}"), None).await.status, 200);
     let renamed = common::json(
         "PATCH",
         &format!("{base}/api/v1/clients/{id}/attachments/{file}"),

@@ -311,6 +311,11 @@ pub(crate) async fn send(
     }
 }
 
+/// A `GET` with an optional token.
+pub(crate) async fn get(url: &str, token: Option<&str>) -> Answer {
+    send("GET", url, token, None, Vec::new(), &[]).await
+}
+
 /// A JSON request.
 pub(crate) async fn json(
     method: &str,

@@ -1,4 +1,4 @@
-use crate::common::{self, client_and_session, jpeg, json, send, upload};
+use crate::common::{self, client_and_session, get, jpeg, json, send, upload};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_workspace_gets_404_on_every_route() {
@@ -114,15 +114,7 @@ async fn another_workspace_gets_404_on_every_route() {
             assert_eq!(answer.code(), "not_found");
         }
         // A search in the other workspace finds nothing; a session there cannot name the client.
-        let found = send(
-            "GET",
-            &format!("{api}/clients?email=jane@example.org"),
-            o,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
+        let found = get(&format!("{api}/clients?email=jane@example.org"), o).await;
         assert_eq!(found.json()["total"], 0, "{name}");
         let s = json(
             "POST",
@@ -133,13 +125,9 @@ async fn another_workspace_gets_404_on_every_route() {
         .await;
         assert_eq!(s.status, 404, "{name}");
         // Nothing was changed by those calls.
-        let listed = send(
-            "GET",
+        let listed = get(
             &format!("{api}/sessions/{session}/attachments"),
             Some(&stack.token),
-            None,
-            vec![],
-            &[],
         )
         .await;
         assert_eq!(listed.json()["total"], 1, "{name}");
@@ -154,10 +142,10 @@ async fn missing_expired_and_tampered_tokens_and_links_are_refused() {
     let api = format!("{}/api/v1", stack.base);
     let (client, session) = client_and_session(&stack).await;
     let url = format!("{api}/clients/{client}");
-    let none = send("GET", &url, None, None, vec![], &[]).await;
+    let none = get(&url, None).await;
     assert_eq!((none.status, none.code().as_str()), (401, "token.missing"));
     let expired = stack.token_for(stack.ws.id.as_uuid(), "nurse-1", -3600);
-    let answer = send("GET", &url, Some(&expired), None, vec![], &[]).await;
+    let answer = get(&url, Some(&expired)).await;
     assert_eq!(
         (answer.status, answer.code().as_str()),
         (401, "token.expired")
@@ -165,12 +153,7 @@ async fn missing_expired_and_tampered_tokens_and_links_are_refused() {
     let mut tampered = stack.token.clone();
     let last = tampered.pop().expect("char");
     tampered.push(if last == 'A' { 'B' } else { 'A' });
-    assert_eq!(
-        send("GET", &url, Some(&tampered), None, vec![], &[])
-            .await
-            .status,
-        401
-    );
+    assert_eq!(get(&url, Some(&tampered)).await.status, 401);
     let foreign = common::token(
         "c2VjcmV0LWtleS1vZi1hbm90aGVyLXNlcnZpY2UtMzJieXRlcw==",
         stack.ws.id.as_uuid(),
@@ -178,7 +161,7 @@ async fn missing_expired_and_tampered_tokens_and_links_are_refused() {
         ward_api::Role::Member,
         600,
     );
-    let answer = send("GET", &url, Some(&foreign), None, vec![], &[]).await;
+    let answer = get(&url, Some(&foreign)).await;
     assert_eq!(
         (answer.status, answer.code().as_str()),
         (401, "token.signature")
@@ -203,13 +186,9 @@ async fn missing_expired_and_tampered_tokens_and_links_are_refused() {
     )
     .await;
     let id = up.json()["id"].as_str().expect("id").to_owned();
-    let link = send(
-        "GET",
+    let link = get(
         &format!("{api}/sessions/{session}/attachments/{id}/download?expires_in_minutes=1"),
         Some(&stack.token),
-        None,
-        vec![],
-        &[],
     )
     .await;
     let good = link.json()["download_url"]
@@ -217,16 +196,7 @@ async fn missing_expired_and_tampered_tokens_and_links_are_refused() {
         .expect("url")
         .to_owned();
     assert_eq!(
-        send(
-            "GET",
-            &format!("{}{good}", stack.base),
-            None,
-            None,
-            vec![],
-            &[]
-        )
-        .await
-        .status,
+        get(&format!("{}{good}", stack.base), None).await.status,
         200
     );
     // Every part of the link is signed: change any and it names nothing.
@@ -240,15 +210,7 @@ async fn missing_expired_and_tampered_tokens_and_links_are_refused() {
     bad_sig.push(if last == 'A' { 'B' } else { 'A' });
     let other_file = good.replace(&id, &uuid::Uuid::new_v4().to_string());
     for tampered in [stretched, other_user, bad_sig, other_file] {
-        let answer = send(
-            "GET",
-            &format!("{}{tampered}", stack.base),
-            None,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
+        let answer = get(&format!("{}{tampered}", stack.base), None).await;
         assert_eq!(answer.status, 404, "{tampered}");
     }
     // A genuine link past its expiry.
@@ -265,7 +227,7 @@ async fn missing_expired_and_tampered_tokens_and_links_are_refused() {
         stack.ws.id,
         keys.sign_link(&old)
     );
-    let answer = send("GET", &url, None, None, vec![], &[]).await;
+    let answer = get(&url, None).await;
     assert_eq!(
         (answer.status, answer.code().as_str()),
         (401, "link.expired")

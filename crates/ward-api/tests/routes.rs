@@ -1,4 +1,4 @@
-use crate::common::{self, Stack, client_and_session, jpeg, json, png, send, upload};
+use crate::common::{self, Stack, client_and_session, get, jpeg, json, png, send, upload};
 
 /// A download link's answer fetched: the file's bytes and headers.
 async fn fetch_link(stack: &Stack, answer: &common::Answer, range: Option<&str>) -> common::Answer {
@@ -75,26 +75,10 @@ async fn the_attachment_routes_answer_as_the_seed_clients_expect() {
         assert!(form.json()["session_date"].is_null());
 
         // Listing: the session shows its file; the client shows both, newest first.
-        let listed = send(
-            "GET",
-            &format!("{api}{session_path}/attachments"),
-            t,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
+        let listed = get(&format!("{api}{session_path}/attachments"), t).await;
         assert_eq!(listed.status, 200);
         assert_eq!(listed.json()["total"], 1);
-        let all = send(
-            "GET",
-            &format!("{api}{client_path}/attachments"),
-            t,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
+        let all = get(&format!("{api}{client_path}/attachments"), t).await;
         assert_eq!(all.json()["total"], 2, "{name}");
         assert_eq!(
             all.json()["items"][0]["id"].as_str(),
@@ -103,27 +87,15 @@ async fn the_attachment_routes_answer_as_the_seed_clients_expect() {
         );
 
         // Download link: default 15 minutes; 1..=60 allowed, with the seed's messages.
-        let link = send(
-            "GET",
-            &format!("{api}{session_path}/attachments/{id}/download"),
-            t,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
+        let link = get(&format!("{api}{session_path}/attachments/{id}/download"), t).await;
         assert_eq!(link.status, 200, "{name}");
         assert_eq!(link.json()["expires_in_seconds"], 900);
         for (minutes, message) in [(0, "at least 1 minute"), (61, "60 minutes")] {
-            let bad = send(
-                "GET",
+            let bad = get(
                 &format!(
                     "{api}{session_path}/attachments/{id}/download?expires_in_minutes={minutes}"
                 ),
                 t,
-                None,
-                vec![],
-                &[],
             )
             .await;
             assert_eq!(bad.status, 400, "{name}: {minutes} minutes");
@@ -164,13 +136,9 @@ async fn the_attachment_routes_answer_as_the_seed_clients_expect() {
         let outside = fetch_link(&stack, &link, Some(&format!("bytes={}-", size + 5))).await;
         assert_eq!(outside.status, 416, "{name}");
         // A client's own file is shown inline.
-        let form_link = send(
-            "GET",
+        let form_link = get(
             &format!("{api}{client_path}/attachments/{form_id}/download"),
             t,
-            None,
-            vec![],
-            &[],
         )
         .await;
         let shown = fetch_link(&stack, &form_link, None).await;
@@ -266,15 +234,7 @@ async fn the_attachment_routes_answer_as_the_seed_clients_expect() {
         assert_eq!(mismatch.code(), "mismatch");
 
         // Storage figures count what is stored.
-        let storage = send(
-            "GET",
-            &format!("{api}/workspaces/{}/storage", stack.ws.id),
-            t,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
+        let storage = get(&format!("{api}/workspaces/{}/storage", stack.ws.id), t).await;
         assert_eq!(storage.status, 200);
         let used = storage.json()["used_bytes"].as_u64().expect("used");
         assert!(used >= size, "{name}: {used}");
@@ -303,15 +263,7 @@ async fn the_attachment_routes_answer_as_the_seed_clients_expect() {
         assert_eq!(again.status, 404);
         let gone = fetch_link(&stack, &link, None).await;
         assert_eq!(gone.status, 404, "{name}: a deleted file's link");
-        let after = send(
-            "GET",
-            &format!("{api}/workspaces/{}/storage", stack.ws.id),
-            t,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
+        let after = get(&format!("{api}/workspaces/{}/storage", stack.ws.id), t).await;
         assert_eq!(
             after.json()["used_bytes"].as_u64(),
             Some(used - size),
@@ -327,15 +279,7 @@ async fn clients_and_sessions_are_created_read_updated_and_found_by_email() {
         let api = format!("{}/api/v1", stack.base);
         let t = Some(stack.token.as_str());
         let (client, session) = client_and_session(&stack).await;
-        let got = send(
-            "GET",
-            &format!("{api}/clients/{client}"),
-            t,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
+        let got = get(&format!("{api}/clients/{client}"), t).await;
         assert_eq!(got.status, 200);
         assert_eq!(got.json()["name"], "Jane Roe");
         let updated = json(
@@ -357,15 +301,7 @@ async fn clients_and_sessions_are_created_read_updated_and_found_by_email() {
             "jane@example.org",
             "absent fields are kept"
         );
-        let found = send(
-            "GET",
-            &format!("{api}/clients?email=JANE@example.org"),
-            t,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
+        let found = get(&format!("{api}/clients?email=JANE@example.org"), t).await;
         assert_eq!(found.status, 200);
         assert_eq!(found.json()["total"], 1);
         assert_eq!(
@@ -397,25 +333,9 @@ async fn clients_and_sessions_are_created_read_updated_and_found_by_email() {
         )
         .await;
         assert_eq!(no_name.status, 422);
-        let health = send(
-            "GET",
-            &format!("{}/health", stack.base),
-            None,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
+        let health = get(&format!("{}/health", stack.base), None).await;
         assert_eq!(health.status, 200);
-        let ready = send(
-            "GET",
-            &format!("{}/ready", stack.base),
-            None,
-            None,
-            vec![],
-            &[],
-        )
-        .await;
+        let ready = get(&format!("{}/ready", stack.base), None).await;
         assert_eq!(
             ready.status,
             200,
@@ -513,15 +433,7 @@ async fn several_files_download_as_one_streamed_zip_all_or_nothing() {
             let up = upload(&stack, &stack.token, &owner, file, &bytes).await;
             assert_eq!(up.status, 201, "{name}");
             let id = up.json()["id"].as_str().expect("id").to_owned();
-            let link = send(
-                "GET",
-                &format!("{api}{owner}/attachments/{id}/download"),
-                t,
-                None,
-                vec![],
-                &[],
-            )
-            .await;
+            let link = get(&format!("{api}{owner}/attachments/{id}/download"), t).await;
             originals.push(fetch_link(&stack, &link, None).await.body);
             ids.push(id);
         }
@@ -749,15 +661,7 @@ async fn metrics_count_requests_by_route_and_refusals_by_rule() {
             .status,
         429
     );
-    let text = send(
-        "GET",
-        &format!("{}/metrics", stack.base),
-        None,
-        None,
-        vec![],
-        &[],
-    )
-    .await;
+    let text = get(&format!("{}/metrics", stack.base), None).await;
     assert_eq!(text.status, 200);
     let text = String::from_utf8_lossy(&text.body).into_owned();
     let has = |needle: &str| text.lines().any(|l| l.contains(needle));
@@ -782,15 +686,7 @@ async fn metrics_count_requests_by_route_and_refusals_by_rule() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_is_in_the_openapi_document_and_every_documented_route_is_served() {
     let stack = common::embedded().await;
-    let doc = send(
-        "GET",
-        &format!("{}/openapi.json", stack.base),
-        None,
-        None,
-        vec![],
-        &[],
-    )
-    .await;
+    let doc = get(&format!("{}/openapi.json", stack.base), None).await;
     assert_eq!(doc.status, 200);
     let doc = doc.json();
     let mut documented = Vec::new();

@@ -8,12 +8,17 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::common::{self, client_and_session, jpeg};
 
-/// A request still sending its body when the shutdown signal comes is finished and answered;
-/// then the server stops, and takes no new connection.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shutdown_lets_the_request_in_flight_finish() {
-    let stack = common::embedded().await;
-    let (client, _) = client_and_session(&stack).await;
+type Served = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// The stack's service on a new port, stopped (with `deadline` to drain) when the sender fires.
+async fn serve_until_stopped(
+    stack: &common::Stack,
+    deadline: Duration,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    Served,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -25,8 +30,18 @@ async fn a_shutdown_lets_the_request_in_flight_finish() {
         async move {
             let _ = stopped.await;
         },
-        Duration::from_secs(20),
+        deadline,
     ));
+    (addr, stop, server)
+}
+
+/// A request still sending its body when the shutdown signal comes is finished and answered;
+/// then the server stops, and takes no new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_lets_the_request_in_flight_finish() {
+    let stack = common::embedded().await;
+    let (client, _) = client_and_session(&stack).await;
+    let (addr, stop, server) = serve_until_stopped(&stack, Duration::from_secs(20)).await;
 
     let form = common::form("late.jpg", &jpeg(3));
     let (first, second) = form.split_at(form.len() / 2);
@@ -92,19 +107,7 @@ async fn a_shutdown_lets_the_request_in_flight_finish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_stops_at_its_deadline() {
     let stack = common::embedded().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ward_api::server::serve(
-        listener,
-        stack.service.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-        Duration::from_millis(500),
-    ));
+    let (addr, stop, server) = serve_until_stopped(&stack, Duration::from_millis(500)).await;
     // A body that never ends.
     let never = futures::stream::pending::<Result<Frame<Bytes>, std::convert::Infallible>>();
     let request = http::Request::builder()
