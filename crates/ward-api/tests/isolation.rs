@@ -102,6 +102,8 @@ async fn another_workspace_gets_404_on_every_route() {
                 None,
                 vec![],
             ),
+            ("DELETE", format!("{api}/sessions/{session}"), None, vec![]),
+            ("DELETE", format!("{api}/clients/{client}"), None, vec![]),
         ];
         for (method, url, content_type, body) in cases {
             let answer = send(method, &url, o, content_type, body, &[]).await;

@@ -718,9 +718,11 @@ async fn every_route_is_in_the_openapi_document_and_every_documented_route_is_se
         "GET /api/v1/clients",
         "GET /api/v1/clients/{client_id}",
         "PATCH /api/v1/clients/{client_id}",
+        "DELETE /api/v1/clients/{client_id}",
         "POST /api/v1/sessions",
         "GET /api/v1/sessions/{session_id}",
         "PATCH /api/v1/sessions/{session_id}",
+        "DELETE /api/v1/sessions/{session_id}",
         "GET /api/v1/workspaces/{id}/storage",
         "PATCH /api/v1/workspaces/{id}/storage/quota",
     ];
@@ -759,4 +761,116 @@ async fn every_route_is_in_the_openapi_document_and_every_documented_route_is_se
         }
     }
     stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_and_sessions_are_soft_deleted_once_their_files_are_gone() {
+    for stack in common::stacks().await {
+        let name = stack.name;
+        let api = format!("{}/api/v1", stack.base);
+        let t = Some(stack.token.as_str());
+        let (client, session) = client_and_session(&stack).await;
+        let up = upload(
+            &stack,
+            &stack.token,
+            &format!("/sessions/{session}"),
+            "a.jpg",
+            &jpeg(8),
+        )
+        .await;
+        let file = up.json()["id"].as_str().expect("id").to_owned();
+        let refused = send(
+            "DELETE",
+            &format!("{api}/clients/{client}"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (refused.status, refused.code().as_str()),
+            (409, "conflict"),
+            "{name}"
+        );
+        let refused = send(
+            "DELETE",
+            &format!("{api}/sessions/{session}"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(refused.status, 409, "{name}");
+        let gone = send(
+            "DELETE",
+            &format!("{api}/sessions/{session}/attachments/{file}"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(gone.status, 204);
+        let deleted = send(
+            "DELETE",
+            &format!("{api}/sessions/{session}"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(deleted.status, 204, "{name}");
+        assert_eq!(
+            get(&format!("{api}/sessions/{session}"), t).await.status,
+            404
+        );
+        assert_eq!(
+            get(&format!("{api}/clients/{client}"), t).await.status,
+            200,
+            "the client stays"
+        );
+        let deleted = send(
+            "DELETE",
+            &format!("{api}/clients/{client}"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(deleted.status, 204, "{name}");
+        assert_eq!(get(&format!("{api}/clients/{client}"), t).await.status, 404);
+        assert_eq!(
+            get(&format!("{api}/clients?email=jane@example.org"), t)
+                .await
+                .json()["total"],
+            0
+        );
+        let late = upload(
+            &stack,
+            &stack.token,
+            &format!("/clients/{client}"),
+            "b.jpg",
+            &jpeg(9),
+        )
+        .await;
+        assert_eq!(
+            late.status, 404,
+            "{name}: nothing is filed under a deleted client"
+        );
+        let again = send(
+            "DELETE",
+            &format!("{api}/clients/{client}"),
+            t,
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+        assert_eq!(again.status, 404);
+        stack.stop().await;
+    }
 }

@@ -929,6 +929,7 @@ impl Attachments {
             Owner::Client(c) => {
                 let found = client::Entity::find_by_id(c)
                     .filter(client::Column::WorkspaceId.eq(workspace.as_uuid()))
+                    .filter(client::Column::DeletedAt.is_null())
                     .count(&self.db)
                     .await?;
                 if found == 0 {
@@ -939,6 +940,7 @@ impl Attachments {
             Owner::Session(s) => {
                 let row = session::Entity::find_by_id(s)
                     .filter(session::Column::WorkspaceId.eq(workspace.as_uuid()))
+                    .filter(session::Column::DeletedAt.is_null())
                     .one(&self.db)
                     .await?
                     .ok_or_else(|| Error::not_found("session", s))?;
@@ -987,11 +989,13 @@ impl Attachments {
                 Expr::col(client::Column::UsedBytes).add(n),
             )
             .filter(client::Column::Id.eq(client_id))
+            .filter(client::Column::DeletedAt.is_null())
             .filter(Expr::col(client::Column::UsedBytes).add(n).lte(max_client))
             .exec(&txn)
             .await?;
         if c.rows_affected != 1 {
             let row = client::Entity::find_by_id(client_id)
+                .filter(client::Column::DeletedAt.is_null())
                 .one(&txn)
                 .await?
                 .ok_or_else(|| Error::not_found("client", client_id))?;
@@ -1010,6 +1014,7 @@ impl Attachments {
                     Expr::col(session::Column::UsedBytes).add(n),
                 )
                 .filter(session::Column::Id.eq(session_id))
+                .filter(session::Column::DeletedAt.is_null())
                 .filter(
                     Expr::col(session::Column::UsedBytes)
                         .add(n)
@@ -1019,6 +1024,7 @@ impl Attachments {
                 .await?;
             if s.rows_affected != 1 {
                 let row = session::Entity::find_by_id(session_id)
+                    .filter(session::Column::DeletedAt.is_null())
                     .one(&txn)
                     .await?
                     .ok_or_else(|| Error::not_found("session", session_id))?;

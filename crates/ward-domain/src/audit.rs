@@ -126,6 +126,8 @@ actions! {
     ClientRead => "client.read", "client";
     /// A client's fields were changed.
     ClientUpdate => "client.update", "client";
+    /// A client was soft-deleted (its sessions with it).
+    ClientDelete => "client.delete", "client";
     /// Clients were searched by a blind index (the resource is the workspace).
     ClientSearch => "client.search", "workspace";
     /// A session was created.
@@ -134,6 +136,8 @@ actions! {
     SessionRead => "session.read", "session";
     /// A session's notes were changed.
     SessionUpdate => "session.update", "session";
+    /// A session was soft-deleted.
+    SessionDelete => "session.delete", "session";
     /// An attachment was uploaded.
     AttachmentUpload => "attachment.upload", "attachment";
     /// An attachment was downloaded.

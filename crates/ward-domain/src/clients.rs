@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, DatabaseConnection,
-    EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use crate::audit::{self, Action, Actor, AuditMetadata, AuditRecord};
 use crate::cells::{Cell, CellCipher, IndexedCell, SealedColumn, SealedTable};
 use crate::clock;
 use crate::db::begin_write;
-use crate::entity::client;
+use crate::entity::{attachment, client, session, upload_intent};
 use crate::error::{Error, Result};
 use crate::import::{Imported, Origin, import_id, insert_once};
 use crate::keys::DbWorkspaceKeys;
@@ -277,6 +277,7 @@ impl Clients {
             key_id: Set(Some(cells.key_id()?)),
             created_at: Set(now),
             updated_at: Set(now),
+            deleted_at: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -298,8 +299,59 @@ impl Clients {
         })
     }
 
+    /// Soft-deletes a client of `workspace` and its sessions; audited as `client.delete`.
+    /// Refused with [`Error::Conflict`] while the client has live attachments or uploads in
+    /// flight (delete its files first: nothing is removed as a side effect). Afterwards the
+    /// client and its sessions answer [`Error::NotFound`], searches do not find it, and nothing
+    /// can be filed under it.
+    pub async fn delete(&self, actor: &Actor, workspace: WorkspaceId, id: Uuid) -> Result<()> {
+        let now = clock::now();
+        let txn = begin_write(&self.db).await?;
+        // The row is marked first, which locks it: an upload reserving against the client
+        // either committed before (and is counted below) or finds it deleted.
+        let done = client::Entity::update_many()
+            .col_expr(client::Column::DeletedAt, Expr::value(now))
+            .filter(client::Column::Id.eq(id))
+            .filter(client::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .filter(client::Column::DeletedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if done.rows_affected != 1 {
+            return Err(Error::not_found("client", id));
+        }
+        let files = attachment::Entity::find()
+            .filter(attachment::Column::ClientId.eq(id))
+            .filter(attachment::Column::DeletedAt.is_null())
+            .count(&txn)
+            .await?
+            + upload_intent::Entity::find()
+                .filter(upload_intent::Column::ClientId.eq(id))
+                .count(&txn)
+                .await?;
+        if files > 0 {
+            return Err(Error::Conflict {
+                reason: "the client still has attachments; delete them first",
+            });
+        }
+        session::Entity::update_many()
+            .col_expr(session::Column::DeletedAt, Expr::value(now))
+            .filter(session::Column::ClientId.eq(id))
+            .filter(session::Column::DeletedAt.is_null())
+            .exec(&txn)
+            .await?;
+        audit::append(
+            &txn,
+            workspace,
+            &AuditRecord::new(actor, Action::ClientDelete, id),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// The client with this id in `workspace`, opened; audited as `client.read`. A client of
-    /// another workspace is [`Error::NotFound`], like one that does not exist.
+    /// another workspace is [`Error::NotFound`], like one that does not exist, or a
+    /// soft-deleted one.
     pub async fn get(&self, actor: &Actor, workspace: WorkspaceId, id: Uuid) -> Result<Client> {
         let row = self.row(workspace, id).await?;
         let cells = CellCipher::new(&self.keys, workspace).await?;
@@ -337,6 +389,7 @@ impl Clients {
             .col_expr(client::Column::UpdatedAt, Expr::value(now))
             .filter(client::Column::Id.eq(id))
             .filter(client::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .filter(client::Column::DeletedAt.is_null())
             .exec(&txn)
             .await?;
         if done.rows_affected != 1 {
@@ -388,6 +441,7 @@ impl Clients {
         let indexes = cells.search_indexes(cell, value).await?;
         let rows = client::Entity::find()
             .filter(client::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .filter(client::Column::DeletedAt.is_null())
             .filter(column.is_in(indexes))
             .order_by_asc(client::Column::CreatedAt)
             .order_by_asc(client::Column::Id)
@@ -409,6 +463,7 @@ impl Clients {
     pub(crate) async fn row(&self, workspace: WorkspaceId, id: Uuid) -> Result<client::Model> {
         client::Entity::find_by_id(id)
             .filter(client::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .filter(client::Column::DeletedAt.is_null())
             .one(&self.db)
             .await?
             .ok_or_else(|| Error::not_found("client", id))

@@ -13,7 +13,7 @@
 //! | schema | [`migration`] ([`migration::up`] under a PostgreSQL advisory lock), [`entity`] |
 //! | sealed columns | [`SealedBytes`], [`IndexBytes`], [`SealContext`] (table, column, workspace, row) |
 //! | keys | [`DataKeys`] (generate, retire, destroy), [`DbKeySource`], [`DbWorkspaceKeys`] (cached; ward-storage's `WorkspaceKeys`) |
-//! | repositories | [`Workspaces`], [`Clients`], [`Sessions`]: plaintext in and out, ciphertext in the database |
+//! | repositories | [`Workspaces`], [`Clients`], [`Sessions`]: plaintext in and out, ciphertext in the database; clients and sessions soft-deleted once they hold no file |
 //! | files | [`Attachments`]: the upload pipeline (reserve → sanitise → encrypt → put → verify → commit, compensated on failure), list, download, rename, delete, purge, [`Attachments::reconcile`]; [`UploadLimits`], [`QuotaFigures`] |
 //! | rotation | [`KeyRotation`]: [`rewrap_keys`](KeyRotation::rewrap_keys) under the active KEK, [`reseal`](KeyRotation::reseal) rows under the active data key (blind indexes too), [`destroy_unused`](KeyRotation::destroy_unused) retired keys; batched, resumable, several workers at once |
 //! | import | [`LegacyImport`] opens the seed application's values ([`LegacyValue`]: raw, `v<N>:` text, JSON parts); [`Clients::import`] and [`Sessions::import`] seal them into ward rows, resumable ([`Imported`]) |

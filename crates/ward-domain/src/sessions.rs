@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, DatabaseConnection,
-    EntityTrait as _, QueryFilter as _,
+    EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -17,7 +17,7 @@ use crate::audit::{self, Action, Actor, AuditMetadata, AuditRecord};
 use crate::cells::{Cell, CellCipher, SealedColumn, SealedTable};
 use crate::clock;
 use crate::db::begin_write;
-use crate::entity::{client, session};
+use crate::entity::{attachment, client, session, upload_intent};
 use crate::error::{Error, Result};
 use crate::import::{Imported, Origin, import_id, insert_once};
 use crate::keys::DbWorkspaceKeys;
@@ -99,6 +99,48 @@ pub struct Sessions {
 impl Sessions {
     pub(crate) fn new(db: DatabaseConnection, keys: Arc<DbWorkspaceKeys>) -> Self {
         Self { db, keys }
+    }
+
+    /// Soft-deletes a session of `workspace`; audited as `session.delete`. Refused with
+    /// [`Error::Conflict`] while the session has live attachments or uploads in flight (delete
+    /// its files first: nothing is removed as a side effect). Afterwards the session answers
+    /// [`Error::NotFound`] and nothing can be filed under it.
+    pub async fn delete(&self, actor: &Actor, workspace: WorkspaceId, id: Uuid) -> Result<()> {
+        let txn = begin_write(&self.db).await?;
+        // The row is marked first, which locks it: an upload reserving against the session
+        // either committed before (and is counted below) or finds it deleted.
+        let done = session::Entity::update_many()
+            .col_expr(session::Column::DeletedAt, Expr::value(clock::now()))
+            .filter(session::Column::Id.eq(id))
+            .filter(session::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .filter(session::Column::DeletedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if done.rows_affected != 1 {
+            return Err(Error::not_found("session", id));
+        }
+        let files = attachment::Entity::find()
+            .filter(attachment::Column::SessionId.eq(id))
+            .filter(attachment::Column::DeletedAt.is_null())
+            .count(&txn)
+            .await?
+            + upload_intent::Entity::find()
+                .filter(upload_intent::Column::SessionId.eq(id))
+                .count(&txn)
+                .await?;
+        if files > 0 {
+            return Err(Error::Conflict {
+                reason: "the session still has attachments; delete them first",
+            });
+        }
+        audit::append(
+            &txn,
+            workspace,
+            &AuditRecord::new(actor, Action::SessionDelete, id),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// The dates of the sessions of `workspace` among `ids` (sessions of other workspaces, and
@@ -190,6 +232,7 @@ impl Sessions {
         let txn = begin_write(&self.db).await?;
         let client = client::Entity::find_by_id(client_id)
             .filter(client::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .filter(client::Column::DeletedAt.is_null())
             .one(&txn)
             .await?;
         if client.is_none() {
@@ -205,6 +248,7 @@ impl Sessions {
             key_id: Set(Some(cells.key_id()?)),
             created_at: Set(now),
             updated_at: Set(now),
+            deleted_at: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -270,6 +314,7 @@ impl Sessions {
             .col_expr(session::Column::UpdatedAt, Expr::value(clock::now()))
             .filter(session::Column::Id.eq(id))
             .filter(session::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .filter(session::Column::DeletedAt.is_null())
             .exec(&txn)
             .await?;
         if done.rows_affected != 1 {
@@ -288,6 +333,7 @@ impl Sessions {
     async fn row(&self, workspace: WorkspaceId, id: Uuid) -> Result<session::Model> {
         session::Entity::find_by_id(id)
             .filter(session::Column::WorkspaceId.eq(workspace.as_uuid()))
+            .filter(session::Column::DeletedAt.is_null())
             .one(&self.db)
             .await?
             .ok_or_else(|| Error::not_found("session", id))

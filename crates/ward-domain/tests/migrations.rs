@@ -2,7 +2,7 @@ use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
 use ward_domain::migration;
 
 /// ward's migrations so far.
-const MIGRATIONS: usize = 3;
+const MIGRATIONS: usize = 4;
 
 use crate::common::{self, databases};
 
@@ -29,8 +29,31 @@ async fn up_is_idempotent_and_down_reverts_every_table() {
         assert!(status[0].name.starts_with("m20261202_000001"));
         assert!(status[1].name.starts_with("m20261206_000001"));
         assert!(status[2].name.starts_with("m20261207_000001"));
+        assert!(status[3].name.starts_with("m20261207_000002"));
 
-        // One step back removes the rate-limit counters, and only them.
+        // One step back removes the soft-delete marks, and only them.
+        assert_eq!(migration::down(db, Some(1)).await.unwrap(), 1);
+        assert!(
+            !columns(db, "clients")
+                .await
+                .contains(&"deleted_at".to_owned())
+        );
+        assert!(
+            !columns(db, "sessions")
+                .await
+                .contains(&"deleted_at".to_owned())
+        );
+        assert!(
+            columns(db, "attachments")
+                .await
+                .contains(&"deleted_at".to_owned())
+        );
+        assert!(
+            columns(db, "rate_limits")
+                .await
+                .contains(&"hits".to_owned())
+        );
+        // The next removes the rate-limit counters, and only them.
         assert_eq!(migration::down(db, Some(1)).await.unwrap(), 1);
         assert!(columns(db, "rate_limits").await.is_empty());
         assert!(
@@ -48,7 +71,12 @@ async fn up_is_idempotent_and_down_reverts_every_table() {
         assert!(!attachments.contains(&"key_id".to_owned()));
         assert!(!attachments.contains(&"lease_until".to_owned()));
         assert!(!columns(db, "clients").await.contains(&"key_id".to_owned()));
-        assert_eq!(migration::up(db).await.unwrap(), 2);
+        assert_eq!(migration::up(db).await.unwrap(), 3);
+        assert!(
+            columns(db, "clients")
+                .await
+                .contains(&"deleted_at".to_owned())
+        );
         assert!(columns(db, "sessions").await.contains(&"key_id".to_owned()));
         assert!(
             columns(db, "rate_limits")

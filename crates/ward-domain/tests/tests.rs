@@ -9,6 +9,8 @@ mod audit;
 /// Databases to test against (a temporary SQLite file; a fresh schema on PostgreSQL) and a
 /// domain over each.
 mod common;
+/// Soft deletion of clients and sessions.
+mod deletion;
 /// Importing the seed application's formats, resumably.
 mod import;
 /// Data keys: ids from the database, rotation, destruction, wrapping bound to the workspace.

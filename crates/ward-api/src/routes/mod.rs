@@ -115,9 +115,17 @@ pub(crate) fn documented() -> OpenApiRouter<Service> {
         .routes(routes!(bulk::download_multiple))
         .routes(routes!(files::serve))
         .routes(routes!(records::create_client, records::find_clients))
-        .routes(routes!(records::get_client, records::update_client))
+        .routes(routes!(
+            records::get_client,
+            records::update_client,
+            records::delete_client
+        ))
         .routes(routes!(records::create_session))
-        .routes(routes!(records::get_session, records::update_session))
+        .routes(routes!(
+            records::get_session,
+            records::update_session,
+            records::delete_session
+        ))
         .routes(routes!(workspaces::storage))
         .routes(routes!(workspaces::set_quota))
         .merge(uploads);

@@ -203,6 +203,24 @@ pub(crate) async fn update_client(
     Ok(Json(ClientItem::from(&client)))
 }
 
+#[utoipa::path(delete, path = "/clients/{client_id}", tag = "clients", params(("client_id" = Uuid, Path, description = "the client")), responses((status = 204, description = "soft-deleted, with its sessions"), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 409, description = "the client still has attachments", body = ErrorDoc)), security(("bearer" = [])))]
+/// `DELETE /clients/{client_id}`: soft delete (its sessions too); refused with 409 while the
+/// client has attachments.
+pub(crate) async fn delete_client(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let id = parse_id(&id, "client")?;
+    service
+        .domain()
+        .clients()
+        .delete(&caller.actor, caller.workspace, id)
+        .await?;
+    tracing::info!(client = %id, "client deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(get, path = "/clients", tag = "clients", params(("email" = String, Query, description = "exact email, any case")), responses((status = 200, description = "the clients with that email", body = Listing<ClientItem>), (status = 401, description = "no or bad token", body = ErrorDoc)), security(("bearer" = [])))]
 /// `GET /clients?email=…`: exact match through the blind index.
 pub(crate) async fn find_clients(
@@ -325,4 +343,22 @@ pub(crate) async fn update_session(
         .await?;
     let session = sessions.get(&caller.actor, caller.workspace, id).await?;
     Ok(Json(SessionItem::from(&session)))
+}
+
+#[utoipa::path(delete, path = "/sessions/{session_id}", tag = "sessions", params(("session_id" = Uuid, Path, description = "the session")), responses((status = 204, description = "soft-deleted"), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 409, description = "the session still has attachments", body = ErrorDoc)), security(("bearer" = [])))]
+/// `DELETE /sessions/{session_id}`: soft delete; refused with 409 while the session has
+/// attachments.
+pub(crate) async fn delete_session(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let id = parse_id(&id, "session")?;
+    service
+        .domain()
+        .sessions()
+        .delete(&caller.actor, caller.workspace, id)
+        .await?;
+    tracing::info!(session = %id, "session deleted");
+    Ok(StatusCode::NO_CONTENT)
 }

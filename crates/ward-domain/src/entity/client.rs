@@ -37,6 +37,8 @@ pub struct Model {
     pub created_at: TimeDateTimeWithTimeZone,
     /// When the row was last changed.
     pub updated_at: TimeDateTimeWithTimeZone,
+    /// When the record was soft-deleted; NULL while it is live.
+    pub deleted_at: Option<TimeDateTimeWithTimeZone>,
 }
 
 /// Relations of `clients`.

@@ -9,6 +9,7 @@
 mod m20261202_000001_initial;
 mod m20261206_000001_sealed_key;
 mod m20261207_000001_rate_limits;
+mod m20261207_000002_soft_delete;
 
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
 use sea_orm_migration::{MigrationStatus, MigrationTrait, MigratorTrait};
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_initial::Migration),
             Box::new(m20261206_000001_sealed_key::Migration),
             Box::new(m20261207_000001_rate_limits::Migration),
+            Box::new(m20261207_000002_soft_delete::Migration),
         ]
     }
 }
