@@ -52,6 +52,12 @@ enum Command {
         #[command(subcommand)]
         action: ops::StorageAction,
     },
+    /// Encrypt or decrypt a file outside the service, in ward's stream format under a
+    /// workspace's data key.
+    File {
+        #[command(subcommand)]
+        action: ops::FileAction,
+    },
     /// The audit log: verify a workspace's hash chain.
     Audit {
         #[command(subcommand)]
@@ -154,6 +160,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve => serve().await?,
         Command::Keys { action } => ops::keys(action, cli.json).await?,
         Command::Storage { action } => ops::storage(action, cli.json).await?,
+        Command::File { action } => ops::file(action, cli.json).await?,
         Command::Audit { action } => {
             if !ops::audit(action, cli.json).await? {
                 return Ok(ExitCode::FAILURE);

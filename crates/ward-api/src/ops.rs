@@ -4,13 +4,17 @@
 use std::io::IsTerminal as _;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
 use time::OffsetDateTime;
+use tokio::io::AsyncWriteExt as _;
 use uuid::Uuid;
 use ward_api::config::Config;
 use ward_api::{Service, init_store};
-use ward_domain::ward_crypto::KeyMaterial;
+use ward_domain::ward_crypto::stream::{StreamDecryptor, StreamEncryptor, read_header};
+use ward_domain::ward_crypto::{DataKeySource as _, KeyMaterial};
 use ward_domain::{Actor, DEFAULT_RETENTION, Progress, RotationOptions, WorkspaceId, audit};
 
 /// `ward keys …`
@@ -67,6 +71,109 @@ pub(crate) enum StorageAction {
         #[arg(long)]
         retention_days: Option<u32>,
     },
+}
+
+/// `ward file …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum FileAction {
+    /// Encrypt IN into OUT in ward's stream format under the workspace's active data key.
+    Encrypt {
+        /// The workspace whose key encrypts.
+        #[arg(long)]
+        workspace: Uuid,
+        /// The plaintext file.
+        input: PathBuf,
+        /// The ward file to write (refused if it exists).
+        output: PathBuf,
+    },
+    /// Decrypt a ward file IN into OUT (every chunk is authenticated; a file altered,
+    /// truncated or made for another workspace is refused and OUT removed).
+    Decrypt {
+        /// The workspace the file was encrypted for.
+        #[arg(long)]
+        workspace: Uuid,
+        /// The ward file.
+        input: PathBuf,
+        /// The plaintext file to write (refused if it exists).
+        output: PathBuf,
+    },
+}
+
+/// The context every `ward file` stream is bound to: the workspace, so a file only opens
+/// under the workspace it was made for (and not as an attachment, nor an attachment as it).
+fn file_context(ws: WorkspaceId) -> Vec<u8> {
+    format!("ward/v1/cli-file:{ws}").into_bytes()
+}
+
+pub(crate) async fn file(action: FileAction, json: bool) -> Result<()> {
+    let service = open().await?;
+    let (workspace, input, output, encrypt) = match action {
+        FileAction::Encrypt {
+            workspace,
+            input,
+            output,
+        } => (workspace, input, output, true),
+        FileAction::Decrypt {
+            workspace,
+            input,
+            output,
+        } => (workspace, input, output, false),
+    };
+    let ws = WorkspaceId::from(workspace);
+    service.domain().workspaces().get(ws).await?;
+    let keys = service.domain().keys().source(ws);
+    let context = file_context(ws);
+    let mut reader = tokio::fs::File::open(&input)
+        .await
+        .with_context(|| format!("opening {}", input.display()))?;
+    let out = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&output)
+        .await
+        .with_context(|| format!("creating {}", output.display()))?;
+    let written: Result<u64> = async {
+        if encrypt {
+            let dek = keys.active_key().await?;
+            let mut enc = StreamEncryptor::new(&dek, out, &context)?;
+            let n = tokio::io::copy(&mut reader, &mut enc).await?;
+            enc.shutdown().await?;
+            Ok(n)
+        } else {
+            let header = read_header(&mut reader).await?;
+            let dek = keys.key(header.key_id()).await?;
+            let mut dec = StreamDecryptor::with_header(&dek, &header, reader, &context)?;
+            let mut out = out;
+            let n = tokio::io::copy(&mut dec, &mut out).await?;
+            out.sync_all().await?;
+            Ok(n)
+        }
+    }
+    .await;
+    match written {
+        Ok(n) => {
+            say(json, serde_json::json!({ "bytes": n }), || {
+                format!(
+                    "{} bytes {}",
+                    n,
+                    if encrypt { "encrypted" } else { "decrypted" }
+                )
+            });
+            Ok(())
+        }
+        Err(e) => {
+            // Nothing half-written is left behind.
+            let _ = std::fs::remove_file(&output);
+            bail!(
+                "{}: {e}",
+                if encrypt {
+                    "encrypting"
+                } else {
+                    "decrypting (the file is not ward's for this workspace, or was altered)"
+                }
+            )
+        }
+    }
 }
 
 /// `ward audit …`

@@ -325,6 +325,88 @@ fn the_operator_commands_run_against_a_configured_service() {
     assert_eq!(ward_json(d, &env, &["storage", "purge"])[0]["purged"], 0);
     let audit = ward_json(d, &env, &["audit", "verify", "--workspace", &ws]);
     assert_eq!(audit[0]["intact"], true, "{audit:?}");
+    // Files outside the service: encrypted under the workspace's key, decrypted back; an
+    // altered file, or another workspace, is refused and leaves no output.
+    let plain: Vec<u8> = (0..200_000_u32).map(|i| (i * 7 % 251) as u8).collect();
+    let (input, sealed, opened) = (d.join("scan.pdf"), d.join("scan.ward"), d.join("back.pdf"));
+    std::fs::write(&input, &plain).expect("write");
+    let path = |p: &std::path::Path| p.display().to_string();
+    let enc = ward_json(
+        d,
+        &env,
+        &[
+            "file",
+            "encrypt",
+            "--workspace",
+            &ws,
+            &path(&input),
+            &path(&sealed),
+        ],
+    );
+    assert_eq!(enc[0]["bytes"], 200_000);
+    let stored = std::fs::read(&sealed).expect("read");
+    assert!(
+        !stored.windows(64).any(|w| w == &plain[..64]),
+        "no plaintext in the ward file"
+    );
+    ward_json(
+        d,
+        &env,
+        &[
+            "file",
+            "decrypt",
+            "--workspace",
+            &ws,
+            &path(&sealed),
+            &path(&opened),
+        ],
+    );
+    assert_eq!(std::fs::read(&opened).expect("read"), plain);
+    let mut altered = stored.clone();
+    let at = altered.len() / 2;
+    altered[at] ^= 1;
+    let bad = d.join("altered.ward");
+    std::fs::write(&bad, altered).expect("write");
+    let out = d.join("never.pdf");
+    let refused = ward(
+        d,
+        &[
+            "file",
+            "decrypt",
+            "--workspace",
+            &ws,
+            &path(&bad),
+            &path(&out),
+        ],
+        &env,
+    )
+    .output()
+    .expect("run");
+    assert!(!refused.status.success());
+    assert!(!out.exists(), "nothing half-written is left");
+    let other = ward_json(d, &env, &["workspace", "create", "Other"])[0]["workspace_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let foreign = ward(
+        d,
+        &[
+            "file",
+            "decrypt",
+            "--workspace",
+            &other,
+            &path(&sealed),
+            &path(&out),
+        ],
+        &env,
+    )
+    .output()
+    .expect("run");
+    assert!(
+        !foreign.status.success(),
+        "another workspace's key does not open it"
+    );
+    assert!(!out.exists());
     let key = ward_json(d, &env, &["keys", "generate"]);
     assert_eq!(
         key[0]["key"].as_str().expect("key").len(),
