@@ -362,7 +362,7 @@ fn the_operator_commands_run_against_a_configured_service() {
         ],
     );
     assert_eq!(std::fs::read(&opened).expect("read"), plain);
-    let mut altered = stored.clone();
+    let mut altered = stored;
     let at = altered.len() / 2;
     altered[at] ^= 1;
     let bad = d.join("altered.ward");
