@@ -1141,4 +1141,19 @@ mod tests {
         for_each_dict_mut(&mut doc, time_left, &mut |_| visited += 1).unwrap();
         assert_eq!(visited, 3_001);
     }
+
+    #[test]
+    fn finding_signatures_stops_at_a_passed_deadline() {
+        let mut doc = Document::with_version("1.7");
+        doc.add_object(dictionary! { "FT" => "Sig", "V" => dictionary! {} });
+        let ind = Indirect::of(&doc);
+        let passed = Deadline::for_pdf(Instant::now(), Duration::ZERO);
+        let time_left = Deadline::for_pdf(Instant::now(), Duration::from_secs(600));
+        assert!(matches!(
+            Signatures::of(&doc, &ind, passed),
+            Err(Error::Limit(LimitRule::PdfTime { .. }))
+        ));
+        let found = Signatures::of(&doc, &ind, time_left).unwrap();
+        assert_eq!(found.direct.len(), 1);
+    }
 }
