@@ -951,11 +951,11 @@ fn clean_images(doc: &mut Document, report: &mut Report, deadline: Deadline) -> 
 #[cfg(test)]
 mod tests {
     use std::io::Write as _;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     use flate2::Compression;
     use flate2::write::ZlibEncoder;
-    use lopdf::{Object, dictionary};
+    use lopdf::{Object, Stream, StringFormat, dictionary};
 
     use super::*;
 
@@ -1045,5 +1045,115 @@ mod tests {
             matches!(err, Error::Limit(LimitRule::PdfStream { limit: l }) if l == limit),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn weight_is_one_per_object_and_entry_and_one_per_128_bytes_of_data() {
+        let long = vec![b'x'; 300];
+        assert_eq!(weight(&Object::Integer(7)), 1);
+        assert_eq!(weight(&Object::Name(b"Type".to_vec())), 1);
+        assert_eq!(weight(&Object::Name(long.clone())), 1 + 2);
+        assert_eq!(
+            weight(&Object::String(long.clone(), StringFormat::Literal)),
+            1 + 2
+        );
+        assert_eq!(
+            weight(&Object::Array(vec![
+                0.into(),
+                Object::String(long.clone(), StringFormat::Hexadecimal),
+            ])),
+            1 + 1 + 3
+        );
+        // One for the dictionary, then per entry one, the key's data and the value.
+        let mut dict = Dictionary::new();
+        dict.set("A", 1);
+        dict.set(long.clone(), Object::Name(long));
+        assert_eq!(
+            weight(&Object::Dictionary(dict.clone())),
+            1 + 2 + (1 + 2 + 3)
+        );
+        // A stream: its dictionary (with the /Length lopdf adds) and its data.
+        let stream = Stream::new(dict, vec![0; 1_000]);
+        let of_dict = weight(&Object::Dictionary(stream.dict.clone()));
+        assert_eq!(of_dict, 1 + 2 + 6 + 2);
+        assert_eq!(weight(&Object::Stream(stream)), of_dict + 7);
+    }
+
+    #[test]
+    fn a_media_box_is_the_page_s_own_or_inherited_and_has_four_numbers() {
+        let mut doc = Document::with_version("1.7");
+        let half = doc.add_object(Object::Real(0.5));
+        let letter = doc.add_object(Object::Array(vec![
+            0.into(),
+            0.into(),
+            612.into(),
+            792.into(),
+        ]));
+        let root = doc.add_object(dictionary! { "MediaBox" => letter });
+        let middle = doc.add_object(dictionary! { "Parent" => root });
+        let inherits = doc.add_object(dictionary! { "Parent" => middle });
+        let own = doc.add_object(dictionary! {
+            "Parent" => root,
+            "MediaBox" => vec![half.into(), 0.into(), Object::Real(300.25), 400.into()],
+        });
+        let three = doc.add_object(dictionary! {
+            "Parent" => root, "MediaBox" => vec![0.into(), 0.into(), 300.into()],
+        });
+        let five = doc.add_object(dictionary! {
+            "MediaBox" => vec![0.into(), 0.into(), 300.into(), 400.into(), 1.into()],
+        });
+        let text = doc.add_object(dictionary! {
+            "MediaBox" => vec![0.into(), 0.into(), Object::string_literal("300"), 400.into()],
+        });
+        let orphan = doc.add_object(dictionary! { "Type" => "Page" });
+        let looped = doc.new_object_id();
+        doc.objects
+            .insert(looped, dictionary! { "Parent" => looped }.into());
+        assert_eq!(media_box(&doc, inherits), Some([0.0, 0.0, 612.0, 792.0]));
+        assert_eq!(media_box(&doc, own), Some([0.5, 0.0, 300.25, 400.0]));
+        for no_box in [three, five, text, orphan, looped] {
+            assert_eq!(media_box(&doc, no_box), None, "{no_box:?}");
+        }
+    }
+
+    #[test]
+    fn a_walk_stops_within_1024_dictionaries_once_its_deadline_has_passed() {
+        let mut doc = Document::with_version("1.7");
+        for _ in 0..3_000 {
+            doc.add_object(dictionary! { "K" => 1 });
+        }
+        let passed = Deadline::for_pdf(Instant::now(), Duration::ZERO);
+        let time_left = Deadline::for_pdf(Instant::now(), Duration::from_secs(600));
+        let is_time_limit = |e: &Error| matches!(e, Error::Limit(LimitRule::PdfTime { .. }));
+        let mut visited = 0;
+        let err = for_each_dict(&doc, passed, &mut |_| visited += 1).unwrap_err();
+        assert!(is_time_limit(&err), "{err:?}");
+        assert_eq!(visited, 1_023);
+        let mut visited = 0;
+        let err = for_each_dict_mut(&mut doc, passed, &mut |_| visited += 1).unwrap_err();
+        assert!(is_time_limit(&err), "{err:?}");
+        assert_eq!(visited, 1_023);
+        // With time left, every dictionary is visited, the trailer included.
+        let mut visited = 0;
+        for_each_dict(&doc, time_left, &mut |_| visited += 1).unwrap();
+        assert_eq!(visited, 3_001);
+        let mut visited = 0;
+        for_each_dict_mut(&mut doc, time_left, &mut |_| visited += 1).unwrap();
+        assert_eq!(visited, 3_001);
+    }
+
+    #[test]
+    fn finding_signatures_stops_at_a_passed_deadline() {
+        let mut doc = Document::with_version("1.7");
+        doc.add_object(dictionary! { "FT" => "Sig", "V" => dictionary! {} });
+        let ind = Indirect::of(&doc);
+        let passed = Deadline::for_pdf(Instant::now(), Duration::ZERO);
+        let time_left = Deadline::for_pdf(Instant::now(), Duration::from_secs(600));
+        assert!(matches!(
+            Signatures::of(&doc, &ind, passed),
+            Err(Error::Limit(LimitRule::PdfTime { .. }))
+        ));
+        let found = Signatures::of(&doc, &ind, time_left).unwrap();
+        assert_eq!(found.direct.len(), 1);
     }
 }

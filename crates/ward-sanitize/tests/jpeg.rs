@@ -182,8 +182,12 @@ fn segments_outside_the_allow_list_and_adobe_trailing_bytes_are_removed() {
     assert!(contains(&input, b"GPS 52.1,4.3"));
     let out = Sanitizer::new().sanitize("p.jpg", &input).unwrap();
     assert!(!contains(out.bytes(), b"GPS"), "payload survived");
-    // The Adobe segment is kept at its fixed 12-byte length.
+    // The Adobe segment is kept at its fixed 12-byte length, the rest counted as removed.
     assert!(contains(out.bytes(), &jpeg_segment(0xEE, adobe)));
+    assert_eq!(
+        out.report().removed_bytes(Category::ApplicationData),
+        (adobe_padded.len() - adobe.len()) as u64
+    );
     // The independent decoder refuses JPGn markers, so it judges the output against the
     // encoder's file with a bare Adobe segment; ward's decoder judges it against the input.
     let bare = [&plain[..2], &jpeg_segment(0xEE, adobe), &plain[2..]].concat();
@@ -226,6 +230,7 @@ fn icc_segments_are_kept_at_the_profile_length() {
         out.bytes(),
         &jpeg_segment(0xE2, &second[..second.len() - 12])
     ));
+    assert_eq!(out.report().removed_bytes(Category::ApplicationData), 12);
     // Chunks out of sequence are refused, not half-kept.
     let swapped = [
         &plain[..2],
@@ -504,4 +509,167 @@ fn app_segments_are_kept_by_their_signature_and_size_not_their_marker() {
         image::load_from_memory(&plain).unwrap().to_rgb8(),
         image::load_from_memory(out.bytes()).unwrap().to_rgb8()
     );
+}
+
+/// The encoder's file with `segments` in place of its JFIF APP0.
+fn plain_with(plain: &[u8], segments: &[Vec<u8>]) -> Vec<u8> {
+    let app0_len = usize::from(u16::from_be_bytes([plain[4], plain[5]]));
+    [&plain[..2], &segments.concat(), &plain[4 + app0_len..]].concat()
+}
+
+#[test]
+fn a_file_of_kept_segments_at_their_sizes_reports_nothing() {
+    // JFIF without a thumbnail (14 bytes), Adobe at its 12 bytes, an ICC chunk holding exactly
+    // its profile, and nothing after end-of-image: nothing was removed, nothing is reported.
+    let plain = encode_jpeg(&picture(32, 32));
+    let jfif = b"JFIF\0\x01\x02\0\0\x01\0\x01\0\0";
+    let mut profile = vec![7u8; 128];
+    profile[..4].copy_from_slice(&128u32.to_be_bytes());
+    let icc = [b"ICC_PROFILE\0\x01\x01".as_slice(), &profile].concat();
+    let adobe = b"Adobe\0\x64\0\0\0\0\x01";
+    let input = plain_with(
+        &plain,
+        &[
+            jpeg_segment(0xE0, jfif),
+            jpeg_segment(0xE2, &icc),
+            jpeg_segment(0xEE, adobe),
+        ],
+    );
+    let out = Sanitizer::new().sanitize("p.jpg", &input).unwrap();
+    assert_eq!(out.bytes(), input.as_slice());
+    assert!(out.report().removed().is_empty(), "{:?}", out.report());
+}
+
+#[test]
+fn standalone_markers_and_empty_segments_outside_a_scan_are_removed() {
+    let plain = encode_jpeg(&picture(32, 32));
+    // TEM and a restart marker carry no length; an empty comment is a length of 2 alone.
+    let input = [
+        &plain[..2],
+        &[0xFF, 0x01, 0xFF, 0xD0][..],
+        &jpeg_segment(0xFE, b""),
+        &plain[2..],
+    ]
+    .concat();
+    let out = Sanitizer::new().sanitize("p.jpg", &input).unwrap();
+    assert_eq!(out.bytes(), plain.as_slice());
+    assert_eq!(out.report().removed_bytes(Category::OtherSegment), 4);
+    assert_eq!(out.report().removed_bytes(Category::Comment), 4);
+}
+
+#[test]
+fn broken_structure_is_refused_with_its_reason() {
+    let plain = encode_jpeg(&picture(32, 32));
+    let sos = plain.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    let sof = plain.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    let sof_len = usize::from(u16::from_be_bytes([plain[sof + 2], plain[sof + 3]]));
+    let insert = |at: usize, bytes: &[u8]| [&plain[..at], bytes, &plain[at..]].concat();
+    let cases = [
+        (insert(2, &[0xFF, 0xD8]), "second start-of-image marker"),
+        (insert(2, &[0xFF, 0x00]), "invalid marker code"),
+        (
+            insert(2, &[0xFF, 0xFE, 0x00, 0x00]),
+            "segment length below 2",
+        ),
+        (
+            insert(2, &[0xFF, 0xFE, 0x00, 0x01]),
+            "segment length below 2",
+        ),
+        (
+            [&plain[..sos], &[0xFF, 0xD9][..]].concat(),
+            "no frame or scan before end-of-image",
+        ),
+        (
+            // Precision, height and width, one byte short of the width.
+            [
+                &plain[..sof],
+                &jpeg_segment(0xC0, &[8, 0, 32, 0, 32]),
+                &plain[sof + 2 + sof_len..],
+            ]
+            .concat(),
+            "short frame header",
+        ),
+    ];
+    for (input, reason) in cases {
+        let err = refused(reason, &input);
+        assert!(err.contains(reason), "{reason}: {err}");
+    }
+}
+
+#[test]
+fn of_two_exif_segments_the_first_gives_the_orientation() {
+    let plain = encode_jpeg(&picture(40, 30));
+    let exif = |o: u16| [b"Exif\0\0".as_slice(), &exif_tiff(Some(o))].concat();
+    let input = plain_with(
+        &plain,
+        &[jpeg_segment(0xE1, &exif(6)), jpeg_segment(0xE1, &exif(3))],
+    );
+    let out = Sanitizer::new().sanitize("p.jpg", &input).unwrap();
+    assert_eq!(out.report().orientation_applied(), Some(6));
+}
+
+/// An ICC chunk: its sequence number, the chunk count, then part of the profile.
+fn icc_chunk(sequence: u8, count: u8, payload: &[u8]) -> Vec<u8> {
+    let body = [b"ICC_PROFILE\0".as_slice(), &[sequence, count], payload].concat();
+    jpeg_segment(0xE2, &body)
+}
+
+#[test]
+fn icc_chunks_must_agree_with_each_other_and_with_the_profile_size() {
+    let plain = encode_jpeg(&picture(32, 32));
+    let profile = |size: u32, len: usize| {
+        let mut p = vec![7u8; len];
+        p[..4].copy_from_slice(&size.to_be_bytes());
+        p
+    };
+    let p200 = profile(200, 200);
+    let cases = [
+        // The second chunk says there are three.
+        (
+            vec![icc_chunk(1, 2, &p200[..120]), icc_chunk(2, 3, &p200[120..])],
+            "icc profile chunks out of sequence",
+        ),
+        // The count says three chunks, the profile is complete after two: a third is refused.
+        (
+            vec![
+                icc_chunk(1, 3, &p200[..120]),
+                icc_chunk(2, 3, &p200[120..]),
+                icc_chunk(3, 3, b""),
+            ],
+            "more icc profile chunks than the profile",
+        ),
+        // A profile smaller than the 128-byte header it must have.
+        (
+            vec![icc_chunk(1, 1, &profile(127, 127))],
+            "icc profile shorter than its header",
+        ),
+        // The count says two chunks, the profile ended in the first and no second came.
+        (
+            vec![icc_chunk(1, 2, &p200)],
+            "icc profile chunks incomplete",
+        ),
+        // One chunk of one, shorter than the profile it declares.
+        (
+            vec![icc_chunk(1, 1, &p200[..150])],
+            "icc profile chunks incomplete",
+        ),
+        // The first chunk of two, and no second.
+        (
+            vec![icc_chunk(1, 2, &p200[..120])],
+            "icc profile chunks incomplete",
+        ),
+    ];
+    for (chunks, reason) in cases {
+        let err = refused(reason, &plain_with(&plain, &chunks));
+        assert!(err.contains(reason), "{reason}: {err}");
+    }
+    // The smallest profile, its header alone, is kept whole.
+    let smallest = icc_chunk(1, 1, &profile(128, 128));
+    let out = Sanitizer::new()
+        .sanitize(
+            "p.jpg",
+            &plain_with(&plain, std::slice::from_ref(&smallest)),
+        )
+        .unwrap();
+    assert!(contains(out.bytes(), &smallest));
 }

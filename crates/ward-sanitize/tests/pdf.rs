@@ -845,3 +845,48 @@ fn xmp_streams_go_however_they_are_reached_and_say_only_one_of_type_or_subtype()
     assert!(!contains(out.bytes(), b"subtyped only"));
     assert!(contains(out.bytes(), b"BT ET"), "content stream kept");
 }
+
+#[test]
+fn an_action_written_inside_an_array_is_found_and_removed() {
+    // A link annotation written in the page's /Annots array itself, not as an object of its own.
+    let mut doc = pdf_with_metadata(1);
+    let page = *doc.get_pages().values().next().unwrap();
+    doc.get_dictionary_mut(page).unwrap().set(
+        "Annots",
+        vec![Object::Dictionary(dictionary! {
+            "Type" => "Annot", "Subtype" => "Link", "Rect" => rect(),
+            "A" => dictionary! { "S" => "Launch", "F" => Object::string_literal("cmd.exe") },
+        })],
+    );
+    let pdf = save(&mut doc);
+    assert_eq!(rejected_as(&pdf), ActiveContent::Launch);
+    removable(&pdf);
+}
+
+#[test]
+fn an_open_action_that_does_more_than_go_to_a_page_is_refused_and_removable() {
+    for action in [
+        dictionary! { "S" => "Named", "N" => "Print" },
+        // A plain GoTo that goes on to a further action.
+        dictionary! {
+            "S" => "GoTo", "D" => vec![],
+            "Next" => dictionary! { "S" => "Named", "N" => "NextPage" },
+        },
+    ] {
+        let pdf = with_action(action);
+        assert_eq!(rejected_as(&pdf), ActiveContent::OpenAction);
+        removable(&pdf);
+    }
+}
+
+#[test]
+fn a_javascript_uri_written_in_the_action_itself_is_javascript() {
+    let pdf = with_annotation(|_| {
+        dictionary! {
+            "Type" => "Annot", "Subtype" => "Link", "Rect" => rect(),
+            "A" => dictionary! { "S" => "URI", "URI" => Object::string_literal("javascript:app.alert(1)") },
+        }
+    });
+    assert_eq!(rejected_as(&pdf), ActiveContent::JavaScript);
+    removable(&pdf);
+}
