@@ -172,7 +172,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Workspace {
             action: WorkspaceAction::Create { name, quota_bytes },
         } => {
-            let service = open().await?;
+            let service = ops::open().await?;
             let ws = service
                 .domain()
                 .workspaces()
@@ -208,7 +208,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(w) => WorkspaceId::from(w),
                 None => development_workspace(&service, &config.data_dir).await?,
             };
-            let now = ward_unix_now();
+            let now = ward_api::auth::unix_now();
             let claims = Claims {
                 sub: user,
                 workspace_id: workspace.as_uuid(),
@@ -231,17 +231,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn ward_unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-async fn open() -> Result<Service> {
-    let config = Config::from_env()?;
-    Ok(Service::open(&config).await?)
 }
 
 async fn serve() -> Result<()> {

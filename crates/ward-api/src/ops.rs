@@ -211,7 +211,7 @@ fn progress_reporter(job: &'static str) -> impl Fn(Progress) + Send + Sync {
     }
 }
 
-async fn open() -> Result<Service> {
+pub(crate) async fn open() -> Result<Service> {
     let config = Config::from_env()?;
     Ok(Service::open(&config).await?)
 }

@@ -445,22 +445,9 @@ fn the_operator_commands_run_against_a_configured_service() {
 
 #[test]
 fn storage_init_prepares_an_s3_bucket_the_service_then_opens() {
-    let endpoint = std::env::var("WARD_TEST_MOTO_ENDPOINT")
-        .unwrap_or_else(|_| "http://127.0.0.1:9100".to_owned());
-    let answers = endpoint
-        .trim_start_matches("http://")
-        .parse::<std::net::SocketAddr>()
-        .ok()
-        .and_then(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).ok())
-        .is_some();
-    if !answers {
-        assert!(
-            std::env::var_os("WARD_TEST_INTEGRATION").is_none(),
-            "WARD_TEST_INTEGRATION is set and moto does not answer at {endpoint}"
-        );
-        eprintln!("skipping: moto does not answer at {endpoint}");
+    let Some(endpoint) = common::moto_endpoint("storage init on S3") else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().expect("temp dir");
     let bucket = format!(
         "ward-init-{}",

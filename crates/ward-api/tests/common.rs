@@ -40,6 +40,21 @@ fn answers(endpoint: &str) -> bool {
         .is_some()
 }
 
+/// The moto S3 server's endpoint, or `None` (with the reason printed, naming `what` skips)
+/// when it does not answer; under `WARD_TEST_INTEGRATION` that is a failure.
+pub(crate) fn moto_endpoint(what: &str) -> Option<String> {
+    let endpoint = std::env::var("WARD_TEST_MOTO_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:9100".to_owned());
+    if answers(&endpoint) {
+        return Some(endpoint);
+    }
+    let why =
+        format!("moto does not answer at {endpoint}; start it with `cargo xtask services up`");
+    assert!(!required(), "WARD_TEST_INTEGRATION is set and {why}");
+    eprintln!("skipping {what}: {why}");
+    None
+}
+
 /// A running service on one stack, with a workspace and a token for it.
 pub(crate) struct Stack {
     pub(crate) name: &'static str,
@@ -206,14 +221,7 @@ pub(crate) async fn server_stack() -> Option<Stack> {
         Ok(db) => db,
         Err(e) => return skip("postgres+moto", format!("PostgreSQL does not answer ({e})")),
     };
-    let endpoint = std::env::var("WARD_TEST_MOTO_ENDPOINT")
-        .unwrap_or_else(|_| "http://127.0.0.1:9100".to_owned());
-    if !answers(&endpoint) {
-        return skip(
-            "postgres+moto",
-            format!("moto does not answer at {endpoint}; start it with `cargo xtask services up`"),
-        );
-    }
+    let endpoint = moto_endpoint("postgres+moto")?;
     let schema = format!("ward_api_{}", Uuid::new_v4().simple());
     admin
         .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))

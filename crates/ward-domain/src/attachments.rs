@@ -98,6 +98,31 @@ pub(crate) const SEALED: SealedTable = SealedTable {
     }],
 };
 
+/// Whether `owner` still holds files: live attachments, or uploads in flight (their intents),
+/// read in `txn`. A client's count includes its sessions' files.
+pub(crate) async fn holds_files(txn: &impl ConnectionTrait, owner: Owner) -> Result<bool> {
+    let (files, intents) = match owner {
+        Owner::Client(id) => (
+            attachment::Column::ClientId.eq(id),
+            upload_intent::Column::ClientId.eq(id),
+        ),
+        Owner::Session(id) => (
+            attachment::Column::SessionId.eq(id),
+            upload_intent::Column::SessionId.eq(id),
+        ),
+    };
+    let live = attachment::Entity::find()
+        .filter(files)
+        .filter(attachment::Column::DeletedAt.is_null())
+        .count(txn)
+        .await?;
+    let in_flight = upload_intent::Entity::find()
+        .filter(intents)
+        .count(txn)
+        .await?;
+    Ok(live + in_flight > 0)
+}
+
 /// The most files one bulk download takes ([`Attachments::download_many`]).
 pub const MAX_BULK_FILES: usize = 50;
 /// The most bytes (by recorded sizes) one bulk download takes: 100 MiB.

@@ -7,19 +7,21 @@ use std::sync::Arc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, DatabaseConnection,
-    EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _,
+    EntityTrait as _, QueryFilter as _, QueryOrder as _,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 use ward_crypto::Normalizer;
+use ward_storage::Owner;
 use ward_types::WorkspaceId;
 use zeroize::Zeroize as _;
 
+use crate::attachments::holds_files;
 use crate::audit::{self, Action, Actor, AuditMetadata, AuditRecord};
 use crate::cells::{Cell, CellCipher, IndexedCell, SealedColumn, SealedTable};
 use crate::clock;
 use crate::db::begin_write;
-use crate::entity::{attachment, client, session, upload_intent};
+use crate::entity::{client, session};
 use crate::error::{Error, Result};
 use crate::import::{Imported, Origin, import_id, insert_once};
 use crate::keys::DbWorkspaceKeys;
@@ -319,16 +321,7 @@ impl Clients {
         if done.rows_affected != 1 {
             return Err(Error::not_found("client", id));
         }
-        let files = attachment::Entity::find()
-            .filter(attachment::Column::ClientId.eq(id))
-            .filter(attachment::Column::DeletedAt.is_null())
-            .count(&txn)
-            .await?
-            + upload_intent::Entity::find()
-                .filter(upload_intent::Column::ClientId.eq(id))
-                .count(&txn)
-                .await?;
-        if files > 0 {
+        if holds_files(&txn, Owner::Client(id)).await? {
             return Err(Error::Conflict {
                 reason: "the client still has attachments; delete them first",
             });
