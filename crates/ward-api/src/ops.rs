@@ -1,4 +1,4 @@
-//! The operator commands of `ward`: keys, storage and audit. Each opens the configured service
+//! The operator commands of `ward`: keys, storage, files, import and audit. Each opens the configured service
 //! (database, store, KEK ring) and calls one job of ward-domain; long jobs report progress.
 
 use std::io::IsTerminal as _;
@@ -14,8 +14,10 @@ use uuid::Uuid;
 use ward_api::config::Config;
 use ward_api::{Service, init_store};
 use ward_domain::ward_crypto::stream::{StreamDecryptor, StreamEncryptor, read_header};
-use ward_domain::ward_crypto::{DataKeySource as _, KeyMaterial};
-use ward_domain::{Actor, DEFAULT_RETENTION, Progress, RotationOptions, WorkspaceId, audit};
+use ward_domain::ward_crypto::{DataKeySource as _, KeyMaterial, LegacyDecryptor};
+use ward_domain::{
+    Actor, DEFAULT_RETENTION, LegacyImport, Progress, RotationOptions, WorkspaceId, audit,
+};
 
 /// `ward keys …`
 #[derive(Debug, Subcommand)]
@@ -174,6 +176,79 @@ pub(crate) async fn file(action: FileAction, json: bool) -> Result<()> {
             )
         }
     }
+}
+
+/// `ward import …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportAction {
+    /// Import the seed application's clients and sessions from a JSON Lines export (format in
+    /// the operator guide), re-sealed under the workspace's keys. Safe to run again: rows made
+    /// before are found, not made twice. Refused rows are listed by line; exits non-zero when
+    /// there is one.
+    Legacy {
+        /// The workspace to import into.
+        #[arg(long)]
+        workspace: Uuid,
+        /// The seed's keys, `<version>:<base64 key>` per line, in a file readable by its owner
+        /// only.
+        #[arg(long)]
+        keys: PathBuf,
+        /// The export file (`/dev/stdin` reads standard input).
+        input: PathBuf,
+    },
+}
+
+pub(crate) async fn import(action: ImportAction, json: bool) -> Result<bool> {
+    let ImportAction::Legacy {
+        workspace,
+        keys,
+        input,
+    } = action;
+    let legacy = LegacyImport::new(
+        LegacyDecryptor::from_file(&keys)
+            .with_context(|| format!("loading the legacy keys from {}", keys.display()))?,
+    );
+    let service = open().await?;
+    let ws = WorkspaceId::from(workspace);
+    service.domain().workspaces().get(ws).await?;
+    let operator = Actor::system("import");
+    let file = tokio::fs::File::open(&input)
+        .await
+        .with_context(|| format!("opening {}", input.display()))?;
+    let report = legacy
+        .import_file(
+            service.domain(),
+            &operator,
+            ws,
+            tokio::io::BufReader::new(file),
+            &progress_reporter("import"),
+        )
+        .await?;
+    let failures: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
+    say(
+        json,
+        serde_json::json!({
+            "clients_created": report.clients_created, "clients_existing": report.clients_existing,
+            "sessions_created": report.sessions_created, "sessions_existing": report.sessions_existing,
+            "failed_rows": report.failed_rows, "failed": failures,
+        }),
+        || {
+            let mut text = format!(
+                "clients: {} imported, {} found from an earlier run; sessions: {} imported, {} found; {} row(s) refused",
+                report.clients_created,
+                report.clients_existing,
+                report.sessions_created,
+                report.sessions_existing,
+                report.failed_rows
+            );
+            for f in &failures {
+                text.push_str("\n- ");
+                text.push_str(f);
+            }
+            text
+        },
+    );
+    Ok(report.failed_rows == 0)
 }
 
 /// `ward audit …`

@@ -493,3 +493,127 @@ fn storage_init_prepares_an_s3_bucket_the_service_then_opens() {
     assert_eq!(again[0]["complete"], true, "init is idempotent: {again:?}");
     assert!(ward_json(d, &env, &["workspace", "create", "Clinic"])[0]["workspace_id"].is_string());
 }
+
+/// The seed application's text form of `plaintext` under legacy key `key` (version 1).
+fn seed_text(key: &[u8; 32], nonce: u8, plaintext: &str) -> String {
+    use aes_gcm::aead::{Aead as _, KeyInit as _};
+    use base64::Engine as _;
+    let sealed = aes_gcm::Aes256Gcm::new(key.into())
+        .encrypt(&aes_gcm::Nonce::from([nonce; 12]), plaintext.as_bytes())
+        .expect("seal");
+    format!(
+        "v1:{}",
+        base64::engine::general_purpose::STANDARD.encode([vec![nonce; 12], sealed].concat())
+    )
+}
+
+#[test]
+fn import_legacy_reseals_an_export_file_and_a_rerun_finds_what_was_made() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let new_key = || {
+        ward_domain::ward_crypto::KeyMaterial::generate()
+            .expect("key")
+            .to_base64()
+            .as_str()
+            .to_owned()
+    };
+    let ring = format!("1:{}:active", new_key());
+    let secret = new_key();
+    let db = format!("sqlite://{}?mode=rwc", d.join("import.db").display());
+    let store = format!("local:{}", d.join("objects").display());
+    let env = [
+        ("WARD_ENV", "staging"),
+        ("WARD_DATABASE_URL", db.as_str()),
+        ("WARD_STORE", store.as_str()),
+        ("WARD_KEK", ring.as_str()),
+        ("WARD_TOKEN_SECRET", secret.as_str()),
+    ];
+    ward_json(d, &env, &["storage", "init"]);
+    ward_json(d, &env, &["migrate"]);
+    let ws = ward_json(d, &env, &["workspace", "create", "Riverside Clinic"])[0]["workspace_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let legacy: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(29).wrapping_add(3));
+    let keys = d.join("seed.keys");
+    let key_line = format!(
+        "1:{}\n",
+        base64::engine::general_purpose::STANDARD.encode(legacy)
+    );
+    std::fs::write(&keys, &key_line).expect("keys");
+    let export = d.join("export.jsonl");
+    std::fs::write(
+        &export,
+        format!(
+            "{}\n{}\n",
+            format_args!(
+                r#"{{"table":"clients","id":"17","name":"{}","email":{{"plain":"jane@example.org"}}}}"#,
+                seed_text(&legacy, 1, "Jane Roe")
+            ),
+            r#"{"table":"sessions","id":"s-1","client_id":"17","session_date":{"plain":"2024-03-01"}}"#
+        ),
+    )
+    .expect("export");
+    let keys_arg = keys.to_str().expect("path");
+    let export_arg = export.to_str().expect("path");
+    let args = [
+        "import",
+        "legacy",
+        "--workspace",
+        &ws,
+        "--keys",
+        keys_arg,
+        export_arg,
+    ];
+
+    // A key file others may read is refused outside development.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let out = ward(d, &args, &env).output().expect("run ward");
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("0644"), "{stderr}");
+        assert!(!stderr.contains(key_line.trim()), "{stderr}");
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+
+    let first = ward_json(d, &env, &args);
+    assert_eq!(
+        (
+            &first[0]["clients_created"],
+            &first[0]["sessions_created"],
+            &first[0]["failed_rows"]
+        ),
+        (&1.into(), &1.into(), &0.into()),
+        "{first:?}"
+    );
+    let again = ward_json(d, &env, &args);
+    assert_eq!(
+        (
+            &again[0]["clients_existing"],
+            &again[0]["sessions_existing"]
+        ),
+        (&1.into(), &1.into()),
+        "{again:?}"
+    );
+    let audit = ward_json(d, &env, &["audit", "verify", "--workspace", &ws]);
+    assert_eq!(audit[0]["intact"], true, "{audit:?}");
+
+    // A refused row is named by line, its value never printed, and the exit status says so.
+    std::fs::write(
+        &export,
+        r#"{"table":"clients","id":"18","name":{"plain":"CANARY-3391"},"nmae":"x"}"#,
+    )
+    .expect("export");
+    let out = ward(d, &args, &env).output().expect("run ward");
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("line 1"), "{stdout}");
+    assert!(!stdout.contains("CANARY"), "{stdout}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("CANARY"));
+}

@@ -29,6 +29,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -36,6 +37,7 @@ use zeroize::Zeroizing;
 
 use crate::aead::{Aead as _, AeadKey, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, KeyRingError, Result};
+use crate::kek::local::{key_items, parse_entry, read_key_file};
 use crate::keys::{DekId, KeyMaterial, check_not_degenerate};
 
 const RAW: &str = "legacy raw ciphertext";
@@ -77,6 +79,49 @@ impl LegacyDecryptor {
         }
         self.keys.insert(version, AeadKey::new(&key));
         Ok(())
+    }
+
+    /// Parses legacy keys in the KEK ring's text format (see [`LocalKek`](crate::LocalKek)),
+    /// one `<version>:<base64 key>` item per line or comma-separated: the version is the `N` of
+    /// the seed's `v<N>:` values. A legacy key has no active version, so an item with a third
+    /// part is refused; so are a degenerate key and a version given twice. Errors name the item's
+    /// position, never its bytes.
+    ///
+    /// ```
+    /// use ward_crypto::{KeyMaterial, LegacyDecryptor};
+    ///
+    /// let text = format!("# the seed's keys\n1:{}\n", KeyMaterial::generate()?.to_base64().as_str());
+    /// assert_eq!(LegacyDecryptor::parse(&text)?.versions(), vec![ward_crypto::DekId(1)]);
+    /// assert!(LegacyDecryptor::parse("1:c2hvcnQ=").is_err());
+    /// # Ok::<(), ward_crypto::Error>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut keys = Self::new();
+        for (index, item) in key_items(text).enumerate() {
+            let entry = parse_entry(index + 1, item)?;
+            if entry.active {
+                return Err(KeyRingError::BadEntry {
+                    entry: index + 1,
+                    reason: "a legacy key has no active version: expected `<version>:<base64 key>`"
+                        .to_owned(),
+                }
+                .into());
+            }
+            keys.add_key(DekId(entry.id.0), entry.key)?;
+        }
+        Ok(keys)
+    }
+
+    /// Loads legacy keys from a file in [`parse`](Self::parse)'s format; like
+    /// [`LocalKek::from_file`](crate::LocalKek::from_file), a file open to group or others is
+    /// refused unless `WARD_ENV` is `development`.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::parse(&read_key_file(path.as_ref())?)
+    }
+
+    /// The configured versions, in order.
+    pub fn versions(&self) -> Vec<DekId> {
+        self.keys.keys().copied().collect()
     }
 
     /// Decrypts a raw `nonce ‖ ciphertext ‖ tag` value written with legacy key `version`.

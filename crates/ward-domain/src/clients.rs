@@ -252,6 +252,12 @@ impl Clients {
         insert_once(id, exists, insert).await
     }
 
+    /// The id [`import`](Self::import) gives (or gave) the seed's client `legacy_id` in
+    /// `workspace`, whether or not it is imported yet: how an imported session names its client.
+    pub fn imported_id(&self, workspace: WorkspaceId, legacy_id: &str) -> Result<Uuid> {
+        import_id(workspace, TABLE, legacy_id)
+    }
+
     async fn insert(
         &self,
         actor: &Actor,

@@ -84,6 +84,26 @@ pub enum Error {
     #[error(transparent)]
     Sanitize(#[from] ward_sanitize::Error),
 
+    /// A legacy export file is not in the import format (see `LegacyImport::import_file`); the
+    /// import stopped at this line.
+    #[error("import file line {line}: {reason}")]
+    ImportFile {
+        /// The line, from 1.
+        line: u64,
+        /// What was wrong, never the line's text.
+        reason: &'static str,
+    },
+
+    /// Reading a legacy export file failed; the import stopped at this line.
+    #[error("reading the import file failed at line {line}")]
+    ImportRead {
+        /// The line, from 1.
+        line: u64,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The database failed (connection, query or constraint).
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
@@ -97,7 +117,8 @@ impl Error {
             Self::InvalidInput { .. } => Fault::ClientInput,
             Self::Conflict { .. } => Fault::Conflict,
             Self::QuotaExceeded(_) => Fault::Limit,
-            Self::UploadRead(_) | Self::Legacy(_) => Fault::ClientInput,
+            Self::UploadRead(_) | Self::Legacy(_) | Self::ImportFile { .. } => Fault::ClientInput,
+            Self::ImportRead { .. } => Fault::Unavailable,
             Self::Unsealable { .. } | Self::Corrupt(_) | Self::Internal(_) => Fault::Server,
             Self::Crypto(e) => e.fault(),
             Self::Storage(e) => e.fault(),

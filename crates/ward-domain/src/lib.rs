@@ -93,7 +93,8 @@ pub use clients::{
 pub use db::{connect, connect_with};
 pub use error::{Error, Result};
 pub use import::{
-    Imported, LegacyImport, LegacyValue, MAX_LEGACY_ID_BYTES, MAX_LEGACY_VALUE_BYTES,
+    ImportReport, Imported, LegacyImport, LegacyValue, MAX_IMPORT_LINE_BYTES, MAX_LEGACY_ID_BYTES,
+    MAX_LEGACY_VALUE_BYTES, RowFailure,
 };
 pub use keys::{DataKeys, DbKeySource, DbWorkspaceKeys, KeyInfo, KeyState};
 pub use quota::{QuotaFigures, QuotaScope, UploadLimits};

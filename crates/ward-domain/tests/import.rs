@@ -219,3 +219,178 @@ fn a_bad_legacy_value_is_a_typed_error_that_echoes_nothing() {
         "LegacyValue::text(9 bytes)"
     );
 }
+
+/// The seed's keys 1 and 2, and an importer holding them.
+fn importer() -> ([u8; 32], [u8; 32], LegacyImport) {
+    let (k1, k2) = (legacy_key(0x11), legacy_key(0x52));
+    let text = format!(
+        "# the seed's keys\n1:{}\n2:{}\n",
+        STANDARD.encode(k1),
+        STANDARD.encode(k2)
+    );
+    (
+        k1,
+        k2,
+        LegacyImport::new(LegacyDecryptor::parse(&text).unwrap()),
+    )
+}
+
+fn nothing(_: ward_domain::Progress) {}
+
+#[tokio::test]
+async fn an_export_file_is_imported_row_by_row_refused_rows_named_by_line_and_a_rerun_finds_the_rest()
+ {
+    let (k1, k2, legacy) = importer();
+    let canary = "CANARY-7741-PHI";
+    let raw = STANDARD.encode(seal(&k2, 9, "+1 555 0100"));
+    let lines = [
+        // 1: every form of value.
+        format!(
+            r#"{{"table":"clients","id":"17","name":"{}","email":{},"phone":{{"raw":"{raw}","version":2}},"date_of_birth":{{"plain":"1980-04-02"}},"notes":null}}"#,
+            text(1, &k1, 1, "Jane Roe"),
+            json(2, &k2, 2, "jane@example.org"),
+        ),
+        // 2: blank, skipped.
+        String::new(),
+        // 3: not JSON, and it carries PHI that must not be echoed.
+        format!("{{\"table\":\"clients\",\"id\":\"18\",\"name\":\"{canary}"),
+        // 4: a misspelt member.
+        format!(r#"{{"table":"clients","id":"19","name":{{"plain":"{canary}"}},"emial":{{"plain":"x@example.org"}}}}"#),
+        // 5: a value under a key not configured.
+        format!(r#"{{"table":"clients","id":"20","name":"{}"}}"#, text(3, &k1, 3, canary)),
+        // 6: a session of client 17, notes as a JSON column.
+        format!(
+            r#"{{"table":"sessions","id":"s-1","client_id":"17","session_date":{{"plain":"2024-03-01"}},"soap_notes":{}}}"#,
+            json(1, &k1, 4, "S: better.")
+        ),
+        // 7: a session of a client never imported.
+        r#"{"table":"sessions","id":"s-2","client_id":"404","session_date":{"plain":"2024-03-02"}}"#.to_owned(),
+        // 8: a date that is not one.
+        format!(r#"{{"table":"sessions","id":"s-3","client_id":"17","session_date":{{"plain":"{canary}"}}}}"#),
+        // 9: an unknown table.
+        r#"{"table":"invoices","id":"1"}"#.to_owned(),
+    ];
+    let file = lines.join("\n");
+    for f in Fixture::all().await {
+        let first = legacy
+            .import_file(&f.domain, &f.actor, f.ws.id, file.as_bytes(), &nothing)
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                first.clients_created,
+                first.sessions_created,
+                first.failed_rows
+            ),
+            (1, 1, 6),
+            "{first:?}"
+        );
+        let refused: Vec<(u64, Option<&str>)> =
+            first.failed.iter().map(|r| (r.line, r.table)).collect();
+        assert_eq!(
+            refused,
+            [
+                (3, None),
+                (4, None),
+                (5, Some("clients")),
+                (7, Some("sessions")),
+                (8, Some("sessions")),
+                (9, None),
+            ]
+        );
+        for r in &first.failed {
+            assert!(!r.to_string().contains(canary), "{r}");
+            assert!(!r.reason.contains("CANARY"), "{r}");
+        }
+        let jane_id = f.domain.clients().imported_id(f.ws.id, "17").unwrap();
+        let jane = f
+            .domain
+            .clients()
+            .get(&f.actor, f.ws.id, jane_id)
+            .await
+            .unwrap();
+        assert_eq!(jane.fields.name, "Jane Roe");
+        assert_eq!(jane.fields.email.as_deref(), Some("jane@example.org"));
+        assert_eq!(jane.fields.phone.as_deref(), Some("+1 555 0100"));
+        assert_eq!(jane.fields.date_of_birth, Some(date!(1980 - 04 - 02)));
+        assert_eq!(jane.fields.notes, None);
+
+        let again = legacy
+            .import_file(&f.domain, &f.actor, f.ws.id, file.as_bytes(), &nothing)
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                again.clients_created,
+                again.clients_existing,
+                again.sessions_created,
+                again.sessions_existing,
+                again.failed_rows
+            ),
+            (0, 1, 0, 1, 6),
+            "a rerun makes nothing twice"
+        );
+        f.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn an_over_long_line_stops_the_import_having_read_no_more_than_the_bound() {
+    let (_, _, legacy) = importer();
+    let f = Fixture::new(crate::common::sqlite().await).await;
+    // A hostile file: one line far past the bound, never ending; the reader counts what is
+    // taken from it.
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let endless = Counting {
+        taken: taken.clone(),
+    };
+    let err = legacy
+        .import_file(
+            &f.domain,
+            &f.actor,
+            f.ws.id,
+            tokio::io::BufReader::new(endless),
+            &nothing,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ImportFile { line: 1, .. }), "{err}");
+    assert_eq!(err.fault(), Fault::ClientInput);
+    let read = taken.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        read <= ward_domain::MAX_IMPORT_LINE_BYTES + 64 * 1024,
+        "read {read} bytes of an endless line"
+    );
+    f.cleanup().await;
+}
+
+/// An endless line of `a`, counting the bytes handed out.
+struct Counting {
+    taken: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl tokio::io::AsyncRead for Counting {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let n = buf.remaining();
+        buf.put_slice(&vec![b'a'; n]);
+        self.taken
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn legacy_keys_parse_from_text_refusing_an_active_mark_and_a_repeated_version() {
+    let key = STANDARD.encode(legacy_key(0x11));
+    let keys = LegacyDecryptor::parse(&format!("1:{key}, 3:{key}")).unwrap();
+    assert_eq!(keys.versions(), [DekId(1), DekId(3)]);
+    let err = LegacyDecryptor::parse(&format!("1:{key}:active")).unwrap_err();
+    assert!(err.to_string().contains("no active version"), "{err}");
+    assert!(!err.to_string().contains(&key), "{err}");
+    assert!(LegacyDecryptor::parse(&format!("1:{key}\n1:{key}")).is_err());
+    assert!(LegacyDecryptor::parse(&format!("1:{}", STANDARD.encode([0_u8; 32]))).is_err());
+}

@@ -74,12 +74,7 @@ impl LocalKek {
     /// Parses a key ring in the text format described in the module docs.
     pub fn parse(text: &str) -> Result<Self> {
         let mut entries = Vec::new();
-        let items = text
-            .lines()
-            .flat_map(|line| line.split(','))
-            .map(str::trim)
-            .filter(|item| !item.is_empty() && !item.starts_with('#'));
-        for (index, item) in items.enumerate() {
+        for (index, item) in key_items(text).enumerate() {
             entries.push(parse_entry(index + 1, item)?);
         }
         Ok(Self::new(KeyRing::new(entries)?))
@@ -102,44 +97,59 @@ impl LocalKek {
     /// `production`, as in ward-storage; an unknown value is [`Error::InvalidEnvironment`]. The
     /// mode is read from the opened file, so it is the file that is then read.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let environment = crate::env::from_env()?;
-        let read_error = |e: std::io::Error| Error::Provider {
-            provider: PROVIDER,
-            message: format!("reading key file {}: {e}", path.display()),
-        };
-        let mut file = std::fs::File::open(path).map_err(read_error)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = file.metadata().map_err(read_error)?.permissions().mode() & 0o7777;
-            if mode & 0o077 != 0 {
-                if environment.is_strict() {
-                    return Err(Error::KeyFilePermissions {
-                        path: path.to_owned(),
-                        mode,
-                        environment: environment.as_str(),
-                    });
-                }
-                tracing::warn!(
-                    path = %path.display(),
-                    mode = format_args!("{mode:04o}"),
-                    "key file is open to group or others (accepted in development only); \
-                     restrict it to its owner (0600)"
-                );
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = environment;
-        let mut text = zeroize::Zeroizing::new(String::new());
-        file.read_to_string(&mut text).map_err(read_error)?;
-        Self::parse(&text)
+        Self::parse(&read_key_file(path.as_ref())?)
     }
+}
+
+/// The items of a key text: lines or comma-separated items, trimmed, without blanks and `#`
+/// comments.
+pub(crate) fn key_items(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .flat_map(|line| line.split(','))
+        .map(str::trim)
+        .filter(|item| !item.is_empty() && !item.starts_with('#'))
+}
+
+/// Reads a key file, refusing on Unix one that group or others may access unless `WARD_ENV`
+/// is exactly `development` (where it warns). The mode is read from the opened file, so it is
+/// the file that is then read.
+pub(crate) fn read_key_file(path: &Path) -> Result<zeroize::Zeroizing<String>> {
+    let environment = crate::env::from_env()?;
+    let read_error = |e: std::io::Error| Error::Provider {
+        provider: PROVIDER,
+        message: format!("reading key file {}: {e}", path.display()),
+    };
+    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = file.metadata().map_err(read_error)?.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            if environment.is_strict() {
+                return Err(Error::KeyFilePermissions {
+                    path: path.to_owned(),
+                    mode,
+                    environment: environment.as_str(),
+                });
+            }
+            tracing::warn!(
+                path = %path.display(),
+                mode = format_args!("{mode:04o}"),
+                "key file is open to group or others (accepted in development only); \
+                 restrict it to its owner (0600)"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = environment;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    file.read_to_string(&mut text).map_err(read_error)?;
+    Ok(text)
 }
 
 /// One `id:base64[:active]` item, the `entry`-th of its source; the error says what was wrong
 /// without echoing the item.
-fn parse_entry(
+pub(crate) fn parse_entry(
     entry: usize,
     item: &str,
 ) -> std::result::Result<KeyRingEntry<KeyMaterial>, KeyRingError> {

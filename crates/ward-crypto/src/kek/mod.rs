@@ -1,7 +1,7 @@
 //! Key-encryption keys (KEKs): the [`KeyEncryptionKey`] trait that wraps and unwraps DEKs, the
 //! [`KeyRing`] of KEK versions every provider validates with, and [`WrappedDataKey`].
 
-mod local;
+pub(crate) mod local;
 
 #[cfg(feature = "aws-kms")]
 mod aws_kms;

@@ -7,9 +7,13 @@
 //! table and its id in the seed application (`legacy_id`), so importing a row again finds the row
 //! made the first time ([`Imported::Existing`]) and an interrupted import is simply run again.
 //!
+//! [`LegacyImport::import_file`] reads a whole export of the seed's rows (JSON Lines).
+//!
 //! A legacy value is not bound to its row (see [`ward_crypto::LegacyDecryptor`]): import from a
 //! snapshot no untrusted party could write to, and check what the seed kept beside a value
 //! before importing it.
+
+mod file;
 
 use std::fmt;
 
@@ -23,6 +27,8 @@ use zeroize::Zeroizing;
 use crate::audit::AuditMetadata;
 use crate::error::{Error, Result};
 use crate::keys::is_unique_violation;
+
+pub use file::{ImportReport, MAX_IMPORT_LINE_BYTES, RowFailure};
 
 /// The largest legacy value opened (any form), checked before any parsing: the longest sealed
 /// field ward holds, SOAP notes, with room for base64 and JSON around it.
@@ -48,6 +54,16 @@ pub enum LegacyValue<'a> {
     /// The seed's JSON columns: `{"ciphertext": "<base64 of ciphertext ‖ tag>", "nonce":
     /// "<base64>", "version": N}` (other members are ignored).
     Json(&'a str),
+    /// The members of the seed's JSON columns, already taken apart: the base64 of the nonce and
+    /// of `ciphertext ‖ tag`, under legacy key `version`.
+    Parts {
+        /// The legacy key version.
+        version: u32,
+        /// Base64 of the 12-byte nonce.
+        nonce: &'a str,
+        /// Base64 of `ciphertext ‖ tag`.
+        ciphertext: &'a str,
+    },
 }
 
 impl LegacyValue<'_> {
@@ -55,6 +71,9 @@ impl LegacyValue<'_> {
         match self {
             Self::Raw { bytes, .. } => bytes.len(),
             Self::Text(text) | Self::Json(text) => text.len(),
+            Self::Parts {
+                nonce, ciphertext, ..
+            } => nonce.len() + ciphertext.len(),
         }
     }
 
@@ -63,6 +82,7 @@ impl LegacyValue<'_> {
             Self::Raw { .. } => "raw",
             Self::Text(_) => "text",
             Self::Json(_) => "json",
+            Self::Parts { .. } => "parts",
         }
     }
 }
@@ -140,6 +160,11 @@ impl LegacyImport {
                 drop(Zeroizing::new(parts.ciphertext));
                 opened
             }
+            LegacyValue::Parts {
+                version,
+                nonce,
+                ciphertext,
+            } => self.keys.decrypt_parts(DekId(version), nonce, ciphertext),
         };
         opened.map_err(Error::Legacy)
     }
