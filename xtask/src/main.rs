@@ -5,6 +5,7 @@
 mod ci;
 mod cmd;
 mod fuzz;
+mod load;
 mod migrate;
 mod mutants;
 mod services;
@@ -20,6 +21,7 @@ tasks:
   services      up|down|status: the S3 test servers (moto, s3s-fs) on loopback
   fuzz          [--smoke | --seconds N]: fuzz ward-sanitize's parsers (cargo fuzz or mutation tests)
   judges        install the independent judges ward-sanitize's tests use (exiftool, qpdf, pngfix, Pillow)
+  load          [--seconds N] [--concurrency C]: throughput and latency of a running ward beside raw S3
   migrate       up|down [N]|status|fresh [--database-url URL]: ward's schema migrations
   mutants       [--quick] [--crate NAME]... [-- ARGS]: cargo-mutants over the security modules
 ";
@@ -38,6 +40,7 @@ fn main() -> Result<()> {
         "services" => services::run(rest),
         "fuzz" => fuzz::run(rest),
         "judges" => tools::judges(),
+        "load" => load::run_load(rest),
         "migrate" => migrate::run(rest),
         "mutants" => mutants::run(rest),
         "help" | "--help" | "-h" => {

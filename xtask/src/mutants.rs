@@ -16,7 +16,6 @@
 //! machine without one. Settings every run shares (timeouts, profile) are in
 //! `.cargo/mutants.toml`.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -160,9 +159,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     // there once and reused by later runs. Never the developer's own build directory: cargo names
     // a workspace crate's artifacts the same whatever the path of its source, so a mutated build
     // of a crate there would be taken as fresh by an ordinary `cargo test`, and the reverse.
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| cmd::root().join("target"), PathBuf::from)
-        .join("mutants");
+    let target = cmd::target_dir().join("mutants");
     let mut summary = Vec::new();
     let mut failed = false;
     for scope in set
