@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
 use time::OffsetDateTime;
 use tokio::io::AsyncWriteExt as _;
 use uuid::Uuid;
@@ -271,17 +272,30 @@ fn say(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     }
 }
 
-/// Progress of a long job: a live line on a terminal, plain lines otherwise (every batch).
+/// Progress of a long job: on a terminal a live line (spinner, table, count and rate) that
+/// redraws in place; otherwise a plain line per batch, for logs.
 fn progress_reporter(job: &'static str) -> impl Fn(Progress) + Send + Sync {
-    let terminal = std::io::stderr().is_terminal();
     let started = Instant::now();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]") {
+            bar.set_style(style);
+        }
+        bar.set_prefix(job);
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
     move |p: Progress| {
         let seconds = started.elapsed().as_secs_f64().max(0.001);
-        let rate = p.done as f64 / seconds;
-        if terminal {
-            eprint!("\r{job}: {} {} done ({rate:.0}/s)   ", p.table, p.done);
-        } else {
-            eprintln!("{job}: {} {} done ({rate:.0}/s)", p.table, p.done);
+        let line = format!(
+            "{} {} done ({:.0}/s)",
+            p.table,
+            p.done,
+            p.done as f64 / seconds
+        );
+        match &bar {
+            Some(bar) => bar.set_message(line),
+            None => eprintln!("{job}: {line}"),
         }
     }
 }
