@@ -14,6 +14,7 @@
 //! | `WARD_LISTEN` | the address to listen on | `127.0.0.1:8080` |
 //! | `WARD_PUBLIC_URL` | the service's address as browsers reach it (`https://ward.example.org`): download links are absolute under it; https outside development | unset: links are paths relative to the service |
 //! | `WARD_UPLOADS_PER_MINUTE` | uploads each user may make per minute, counted in the database across replicas | `10` |
+//! | `WARD_UPLOAD_CONCURRENCY` | uploads one replica works on at once; more wait (up to 30 s, then 503) with their bodies unread. Bounds the memory uploads take: about three times the file each | `8` |
 //! | `WARD_TLS_CERT_FILE`, `WARD_TLS_KEY_FILE` | PEM certificate chain and key: the service terminates TLS 1.3 itself, reloading them when they change (both or neither) | plain HTTP |
 //! | `WARD_DATA_DIR` | where the embedded default keeps its files | `./ward-data` |
 //!
@@ -108,6 +109,8 @@ pub struct Config {
     pub token_public_key: Option<PathBuf>,
     /// Uploads each user may make per minute.
     pub uploads_per_minute: u32,
+    /// Uploads this replica works on at once (`WARD_UPLOAD_CONCURRENCY`); more wait for a slot.
+    pub upload_concurrency: usize,
     /// The certificate and key, when the service terminates TLS itself.
     pub tls: Option<crate::tls::TlsFiles>,
     /// The embedded default's directory.
@@ -228,6 +231,17 @@ impl Config {
                 0
             }
         };
+        let upload_concurrency =
+            match get("WARD_UPLOAD_CONCURRENCY").map(|v| v.trim().parse::<usize>()) {
+                None => crate::service::DEFAULT_UPLOAD_CONCURRENCY,
+                Some(Ok(n)) if (1..=1024).contains(&n) => n,
+                Some(_) => {
+                    problems.push(
+                        "WARD_UPLOAD_CONCURRENCY must be a whole number from 1 to 1024".to_owned(),
+                    );
+                    0
+                }
+            };
         let tls = match (get("WARD_TLS_CERT_FILE"), get("WARD_TLS_KEY_FILE")) {
             (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
                 cert: cert.into(),
@@ -263,6 +277,7 @@ impl Config {
             public_url,
             token_public_key: get("WARD_TOKEN_PUBLIC_KEY_FILE").map(PathBuf::from),
             uploads_per_minute,
+            upload_concurrency,
             tls,
             data_dir,
             defaulted,

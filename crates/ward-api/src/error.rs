@@ -38,6 +38,14 @@ pub enum Error {
         retry_after_seconds: u64,
     },
 
+    /// Every upload slot of this replica stayed taken for as long as an upload may wait; answered
+    /// 503 with `Retry-After`.
+    #[error("the service is busy with other uploads: retry in {retry_after_seconds} s")]
+    Busy {
+        /// Seconds to wait before trying again.
+        retry_after_seconds: u64,
+    },
+
     /// The configuration is incomplete or unsafe; every problem found is named.
     #[error("ward will not start: {}", .problems.join("; "))]
     Config {
@@ -105,6 +113,11 @@ impl Error {
             Self::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limit",
+                self.to_string(),
+            ),
+            Self::Busy { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upload.busy",
                 self.to_string(),
             ),
             Self::Config { .. } | Self::Io { .. } => (
@@ -211,13 +224,16 @@ impl IntoResponse for Error {
             StatusCode::PAYLOAD_TOO_LARGE
                 | StatusCode::TOO_MANY_REQUESTS
                 | StatusCode::INSUFFICIENT_STORAGE
-        ) {
+        ) || matches!(self, Self::Busy { .. })
+        {
             crate::metrics::refusal(code);
         }
         if is_verify_failure(&self) {
             crate::metrics::refusal("verify");
         }
-        if status.is_server_error() {
+        if matches!(self, Self::Busy { .. }) {
+            tracing::warn!(code, "upload refused: every upload slot stayed taken");
+        } else if status.is_server_error() {
             // The detail of a server fault is for operators: ids and classes only, as every
             // ward error message is.
             tracing::error!(code, status = status.as_u16(), error = %self, "request failed");
@@ -231,6 +247,9 @@ impl IntoResponse for Error {
         )
             .into_response();
         if let Self::RateLimited {
+            retry_after_seconds,
+        }
+        | Self::Busy {
             retry_after_seconds,
         } = self
         {

@@ -62,4 +62,6 @@ pub use auth::{Caller, Claims, Keys, Role};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use routes::{MAX_UPLOAD_BODY_BYTES, REQUEST_ID, router};
-pub use service::{DEFAULT_UPLOADS_PER_MINUTE, Service, init_store};
+pub use service::{
+    DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_UPLOADS_PER_MINUTE, Service, UPLOAD_SLOT_WAIT, init_store,
+};

@@ -2,6 +2,9 @@
 //! ring and the token keys a [`Config`] names, and hands them to the routes.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use ward_domain::ward_crypto::{CachePolicy, LocalKek};
 use ward_domain::ward_storage::bootstrap::ensure_bucket;
@@ -20,10 +23,39 @@ pub struct Service {
     inner: Arc<Inner>,
     public_url: Option<Arc<str>>,
     upload_rate: RateLimit,
+    upload_slots: UploadSlots,
 }
 
 /// Uploads allowed per user per minute unless configured: 10.
 pub const DEFAULT_UPLOADS_PER_MINUTE: u32 = 10;
+
+/// Uploads one replica works on at once unless configured: 8. An upload holds its file, the
+/// sanitised copy and a part of ciphertext in memory (about three times the file), so this
+/// bounds the memory uploads take: with the 10 MiB file limit, about 240 MiB at most.
+pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 8;
+
+/// How long an upload waits for a slot before it is answered 503 with `Retry-After`: 30 s.
+pub const UPLOAD_SLOT_WAIT: Duration = Duration::from_secs(30);
+
+/// The upload slots of one replica: an upload takes one before reading its body, so uploads
+/// beyond the limit wait before the service reads their bodies.
+#[derive(Debug, Clone)]
+struct UploadSlots {
+    slots: Arc<Semaphore>,
+    count: usize,
+    wait: Duration,
+}
+
+impl UploadSlots {
+    fn new(count: usize, wait: Duration) -> Self {
+        let count = count.max(1);
+        Self {
+            slots: Arc::new(Semaphore::new(count)),
+            count,
+            wait,
+        }
+    }
+}
 
 #[derive(Debug)]
 struct Inner {
@@ -76,7 +108,8 @@ impl Service {
         migration::up(&db).await?;
         let domain = Domain::new(db, Arc::new(kek), CachePolicy::new());
         let service = Self::new(domain, store, proof, keys, config.environment)
-            .with_upload_rate(RateLimit::per_minute(config.uploads_per_minute));
+            .with_upload_rate(RateLimit::per_minute(config.uploads_per_minute))
+            .with_upload_concurrency(config.upload_concurrency, UPLOAD_SLOT_WAIT);
         Ok(match &config.public_url {
             Some(base) => service.with_public_url(base),
             None => service,
@@ -102,6 +135,33 @@ impl Service {
             }),
             public_url: None,
             upload_rate: RateLimit::per_minute(DEFAULT_UPLOADS_PER_MINUTE),
+            upload_slots: UploadSlots::new(DEFAULT_UPLOAD_CONCURRENCY, UPLOAD_SLOT_WAIT),
+        }
+    }
+
+    /// Works on at most `uploads` uploads at once (at least one); an upload waits up to `wait`
+    /// for a slot, then is refused with [`Error::Busy`](crate::Error::Busy) (503).
+    pub fn with_upload_concurrency(mut self, uploads: usize, wait: Duration) -> Self {
+        self.upload_slots = UploadSlots::new(uploads, wait);
+        self
+    }
+
+    /// Uploads being worked on now (slots taken).
+    pub fn uploads_in_progress(&self) -> usize {
+        self.upload_slots
+            .count
+            .saturating_sub(self.upload_slots.slots.available_permits())
+    }
+
+    /// Waits for an upload slot (released when the permit drops).
+    pub(crate) async fn upload_slot(&self) -> Result<OwnedSemaphorePermit> {
+        let UploadSlots { slots, wait, .. } = &self.upload_slots;
+        match tokio::time::timeout(*wait, Arc::clone(slots).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // The semaphore is never closed; a closed one is answered like a full one.
+            Ok(Err(_)) | Err(_) => Err(Error::Busy {
+                retry_after_seconds: 5,
+            }),
         }
     }
 

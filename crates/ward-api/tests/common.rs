@@ -133,7 +133,7 @@ async fn start(
     proof: RequiredProof,
     cleanup: Option<(sea_orm::DatabaseConnection, String)>,
     dirs: Vec<tempfile::TempDir>,
-    uploads_per_minute: u32,
+    configure: impl FnOnce(Service) -> Service,
 ) -> Stack {
     migration::up(&db).await.expect("migrate");
     let ring = format!(
@@ -151,8 +151,13 @@ async fn start(
         .as_str()
         .to_owned();
     let keys = Keys::from_base64_secret(&secret).expect("keys");
-    let service = Service::new(domain, store, proof, keys, Environment::Development)
-        .with_upload_rate(RateLimit::per_minute(uploads_per_minute));
+    let service = configure(Service::new(
+        domain,
+        store,
+        proof,
+        keys,
+        Environment::Development,
+    ));
     let ws = service
         .domain()
         .workspaces()
@@ -195,6 +200,11 @@ pub(crate) async fn embedded() -> Stack {
 
 /// [`embedded`], each user allowed `uploads_per_minute` uploads.
 pub(crate) async fn embedded_with_upload_rate(uploads_per_minute: u32) -> Stack {
+    embedded_with(|s| s.with_upload_rate(RateLimit::per_minute(uploads_per_minute))).await
+}
+
+/// [`embedded`], its service set up by `configure`.
+pub(crate) async fn embedded_with(configure: impl FnOnce(Service) -> Service) -> Stack {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("ward.db").display());
     let db = ward_domain::connect(&url).await.expect("sqlite");
@@ -207,7 +217,7 @@ pub(crate) async fn embedded_with_upload_rate(uploads_per_minute: u32) -> Stack 
         RequiredProof::ClientSide,
         None,
         vec![dir, objects],
-        uploads_per_minute,
+        configure,
     )
     .await
 }
@@ -247,7 +257,7 @@ pub(crate) async fn server_stack() -> Option<Stack> {
             RequiredProof::ServerSide(SsePolicy::S3Managed),
             Some((admin, schema)),
             Vec::new(),
-            100,
+            |s| s.with_upload_rate(RateLimit::per_minute(100)),
         )
         .await,
     )

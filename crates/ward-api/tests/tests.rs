@@ -11,5 +11,7 @@ mod isolation;
 mod routes;
 /// Graceful shutdown: requests in flight finish, up to the deadline.
 mod shutdown;
+/// Upload slots: uploads past the limit wait, then are refused 503.
+mod slots;
 /// TLS termination: TLS 1.3 only, two suites, certificates reloaded.
 mod tls;

@@ -202,6 +202,8 @@ async fn upload(
             retry_after_seconds: retry_after.as_secs(),
         });
     }
+    // The body is read only once a slot is free: uploads beyond the limit wait unread.
+    let _slot = service.upload_slot().await?;
     let attachments = service.attachments();
     let (name, bytes) =
         read_file_part(&mut multipart, attachments.limits().max_file_bytes()).await?;
@@ -360,7 +362,7 @@ fn client(id: &str) -> Result<Owner> {
     Ok(Owner::Client(parse_id(id, "client")?))
 }
 
-#[utoipa::path(post, path = "/sessions/{session_id}/attachments", tag = "attachments", params(("session_id" = Uuid, Path, description = "the session")), request_body(content = UploadForm, content_type = "multipart/form-data"), responses((status = 201, description = "stored", body = AttachmentItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 409, description = "duplicate name", body = ErrorDoc), (status = 413, description = "file, session, client or body limit", body = ErrorDoc), (status = 415, description = "type not accepted", body = ErrorDoc), (status = 422, description = "damaged or mismatched file", body = ErrorDoc), (status = 429, description = "upload rate limit", body = ErrorDoc), (status = 507, description = "workspace quota", body = ErrorDoc)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/sessions/{session_id}/attachments", tag = "attachments", params(("session_id" = Uuid, Path, description = "the session")), request_body(content = UploadForm, content_type = "multipart/form-data"), responses((status = 201, description = "stored", body = AttachmentItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 409, description = "duplicate name", body = ErrorDoc), (status = 413, description = "file, session, client or body limit", body = ErrorDoc), (status = 415, description = "type not accepted", body = ErrorDoc), (status = 422, description = "damaged or mismatched file", body = ErrorDoc), (status = 429, description = "upload rate limit", body = ErrorDoc), (status = 503, description = "every upload slot stayed taken; retry after `Retry-After`", body = ErrorDoc), (status = 507, description = "workspace quota", body = ErrorDoc)), security(("bearer" = [])))]
 /// `POST /sessions/{session_id}/attachments`
 pub(crate) async fn upload_to_session(
     State(service): State<Service>,
@@ -371,7 +373,7 @@ pub(crate) async fn upload_to_session(
     upload(&service, &caller, session(&owner)?, multipart).await
 }
 
-#[utoipa::path(post, path = "/clients/{client_id}/attachments", tag = "attachments", params(("client_id" = Uuid, Path, description = "the client")), request_body(content = UploadForm, content_type = "multipart/form-data"), responses((status = 201, description = "stored", body = AttachmentItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 409, description = "duplicate name", body = ErrorDoc), (status = 413, description = "file, client or body limit", body = ErrorDoc), (status = 415, description = "type not accepted", body = ErrorDoc), (status = 422, description = "damaged or mismatched file", body = ErrorDoc), (status = 429, description = "upload rate limit", body = ErrorDoc), (status = 507, description = "workspace quota", body = ErrorDoc)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/clients/{client_id}/attachments", tag = "attachments", params(("client_id" = Uuid, Path, description = "the client")), request_body(content = UploadForm, content_type = "multipart/form-data"), responses((status = 201, description = "stored", body = AttachmentItem), (status = 401, description = "no or bad token", body = ErrorDoc), (status = 404, description = "not in the caller's workspace", body = ErrorDoc), (status = 409, description = "duplicate name", body = ErrorDoc), (status = 413, description = "file, client or body limit", body = ErrorDoc), (status = 415, description = "type not accepted", body = ErrorDoc), (status = 422, description = "damaged or mismatched file", body = ErrorDoc), (status = 429, description = "upload rate limit", body = ErrorDoc), (status = 503, description = "every upload slot stayed taken; retry after `Retry-After`", body = ErrorDoc), (status = 507, description = "workspace quota", body = ErrorDoc)), security(("bearer" = [])))]
 /// `POST /clients/{client_id}/attachments`
 pub(crate) async fn upload_to_client(
     State(service): State<Service>,
