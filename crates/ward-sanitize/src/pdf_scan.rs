@@ -682,6 +682,63 @@ mod tests {
         assert_eq!(weigh(b"[0 0 0 0"), 5);
     }
 
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(60)
+    }
+
+    #[test]
+    fn a_weight_exactly_at_the_limit_passes_and_one_unit_more_stops() {
+        let mut w = Weigher::new(b"", 10, far());
+        assert!(w.add(10).is_ok());
+        assert!(matches!(w.add(1), Err(Halt::Stop(Stop::Weight))));
+    }
+
+    #[test]
+    fn the_clock_is_read_every_4096_steps_and_stops_the_walk_only_past_the_deadline() {
+        let mut w = Weigher::new(b"", u64::MAX, far());
+        for step in 1..=3 * 4096 {
+            assert!(w.add(0).is_ok(), "step {step} stopped before the deadline");
+        }
+        let mut w = Weigher::new(b"", u64::MAX, Instant::now());
+        for step in 1..4096 {
+            assert!(w.add(0).is_ok(), "step {step} read the clock");
+        }
+        assert!(matches!(w.add(0), Err(Halt::Stop(Stop::Time))));
+    }
+
+    #[test]
+    fn data_weighs_one_unit_and_one_more_per_128_bytes() {
+        let mut w = Weigher::new(b"", u64::MAX, far());
+        assert!(w.add_data(0).is_ok());
+        assert_eq!(w.weight(), 1);
+        assert!(w.add_data(3 * 128 + 5).is_ok());
+        assert_eq!(w.weight(), 1 + 4);
+    }
+
+    #[test]
+    fn a_reference_needs_a_generation_within_lopdfs_u16() {
+        let reference = |text: &[u8]| Weigher::new(text, u64::MAX, far()).reference(0);
+        assert_eq!(reference(b"1 65535 R"), Some(9));
+        assert_eq!(reference(b"1 65536 R"), None);
+        assert_eq!(reference(b"1 R"), None);
+        assert_eq!(reference(b"4294967296 0 R"), None);
+    }
+
+    #[test]
+    fn a_number_with_a_point_needs_a_digit_on_one_side() {
+        let number = |text: &[u8]| Weigher::new(text, u64::MAX, far()).number(0).ok();
+        assert_eq!(number(b"12"), Some(2));
+        assert_eq!(number(b"1."), Some(2));
+        assert_eq!(number(b".5"), Some(2));
+        assert_eq!(
+            number(b"1.5-3"),
+            Some(5),
+            "lopdf reads on through '-' and digits"
+        );
+        assert_eq!(number(b"."), None);
+        assert_eq!(number(b""), None);
+    }
+
     #[test]
     fn nesting_is_followed_as_deep_as_lopdf_goes() {
         // lopdf parses an indirect object 100 arrays deep, elements of the innermost included.
