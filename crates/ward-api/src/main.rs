@@ -58,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         action: ops::FileAction,
     },
+    /// Whole-database backups, encrypted into the object store: create, list, verify, restore.
+    Backup {
+        #[command(subcommand)]
+        action: ops::BackupAction,
+    },
     /// The audit log: verify a workspace's hash chain.
     Audit {
         #[command(subcommand)]
@@ -161,6 +166,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys { action } => ops::keys(action, cli.json).await?,
         Command::Storage { action } => ops::storage(action, cli.json).await?,
         Command::File { action } => ops::file(action, cli.json).await?,
+        Command::Backup { action } => {
+            if !ops::backup(action, cli.json).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Audit { action } => {
             if !ops::audit(action, cli.json).await? {
                 return Ok(ExitCode::FAILURE);
