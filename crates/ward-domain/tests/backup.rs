@@ -563,3 +563,41 @@ async fn unknown_backups_and_missing_manifests_are_named() {
     assert!(listed[0].problem.is_some());
     live.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_failed_pg_dump_is_named_without_the_password_and_leaves_nothing() {
+    let Some(live) = Live::postgres().await else {
+        return;
+    };
+    let store = stores::local();
+    let (_, kek) = kek_v1();
+    // The live connection is fine; the URL handed to pg_dump names a database that does not
+    // exist, with a password that must never be shown.
+    let mut url = url::Url::parse(&live.url).unwrap();
+    url.set_password(Some("canary-s3cret")).unwrap();
+    url.set_path(&format!("/ward_missing_{}", Uuid::new_v4().simple()));
+    let backups = Backups::new(
+        live.db.clone(),
+        kek,
+        Arc::clone(&store.store),
+        store.proof.clone(),
+    )
+    .with_database_url(url.as_str())
+    .with_scratch_dir(live.dir.path());
+    assert!(!format!("{backups:?}").contains("canary-s3cret"));
+    let err = backups.create().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Backup(BackupError::ToolFailed {
+                tool: "pg_dump",
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("canary-s3cret"));
+    assert!(!format!("{err:?}").contains("canary-s3cret"));
+    assert!(backups.list().await.unwrap().is_empty());
+    live.cleanup().await;
+}
