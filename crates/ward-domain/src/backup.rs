@@ -178,8 +178,10 @@ pub struct BackupCheck {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RestoreOptions {
-    /// Replace what the target holds: an SQLite file that exists, or a PostgreSQL database that
-    /// holds tables (`pg_restore --clean --if-exists`). Off by default: such a target is refused.
+    /// Replace what the target holds: an SQLite file that exists (moved over, its `-wal`,
+    /// `-shm` and `-journal` files removed: nothing may have it open), or a PostgreSQL database
+    /// that holds tables (`pg_restore --clean --if-exists`). Off by default: such a target is
+    /// refused.
     pub replace: bool,
 }
 
@@ -905,6 +907,15 @@ impl Backups {
             db.close().await?;
             let checked = checked?;
             if options.replace {
+                // The replaced database's journal files must not be applied to the restored one.
+                for suffix in ["-wal", "-shm", "-journal"] {
+                    let mut side = path.clone().into_os_string();
+                    side.push(suffix);
+                    match std::fs::remove_file(&side) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(e)),
+                        _ => {}
+                    }
+                }
                 std::fs::rename(&partial, &path).map_err(io_err)?;
             } else {
                 // A hard link never replaces an existing name: a file created meanwhile wins.

@@ -320,6 +320,19 @@ async fn a_backup_round_trips_with_identical_rows_and_intact_audit_chains() {
                 "{again:?}"
             );
             restored_db.close().await.ok();
+            // Asked explicitly, the target's contents are replaced, and checked again.
+            let replaced = backups
+                .restore(
+                    manifest.backup_id,
+                    &target,
+                    &RestoreOptions::new().with_replace(true),
+                )
+                .await
+                .unwrap();
+            assert_eq!(replaced.workspaces, expected);
+            let replaced_db = ward_domain::connect(&target).await.unwrap();
+            assert_eq!(assert_chains_intact(&replaced_db).await, expected);
+            replaced_db.close().await.ok();
             let live_err = backups
                 .restore(
                     manifest.backup_id,
