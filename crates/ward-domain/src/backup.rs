@@ -844,8 +844,12 @@ impl Backups {
     /// Refuses the live database ([`BackupError::TargetIsLive`]), a target of another engine,
     /// and, unless [`RestoreOptions::replace`], an SQLite file that exists or a PostgreSQL
     /// database that holds tables. An SQLite target is written beside itself and moved in place
-    /// only once checked; a PostgreSQL restore runs in one transaction, committed only after
-    /// the whole dump decrypted to the recorded SHA-256.
+    /// only once checked; a PostgreSQL restore runs in one transaction fed only authenticated
+    /// plaintext (each chunk is released after its tag checks, the last one marked final), so a
+    /// dump that fails to decrypt part-way stops `pg_restore` before it commits. The size and
+    /// SHA-256 are checked too; that check ends as the input ends, so a mismatch there (which
+    /// authenticated chunks under an authentic manifest cannot produce) may come after the
+    /// commit: the restore then fails and the target must not be used.
     pub async fn restore(
         &self,
         id: Uuid,
@@ -1048,8 +1052,8 @@ impl Backups {
         ))
     }
 
-    /// Streams the decrypted dump into `pg_restore` on `conn`, in one transaction that commits
-    /// only after the whole dump decrypted to the recorded size and SHA-256.
+    /// Streams the decrypted dump into `pg_restore` on `conn`, in one transaction, then checks the
+    /// recorded size and SHA-256 (see [`Backups::restore`] for what that order means).
     async fn pg_restore(
         &self,
         manifest: &BackupManifest,
