@@ -63,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         action: ops::ImportAction,
     },
+    /// Whole-database backups, encrypted into the object store: create, list, verify, restore.
+    Backup {
+        #[command(subcommand)]
+        action: ops::BackupAction,
+    },
     /// The audit log: verify a workspace's hash chain.
     Audit {
         #[command(subcommand)]
@@ -168,6 +173,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::File { action } => ops::file(action, cli.json).await?,
         Command::Import { action } => {
             if !ops::import(action, cli.json).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Backup { action } => {
+            if !ops::backup(action, cli.json).await? {
                 return Ok(ExitCode::FAILURE);
             }
         }

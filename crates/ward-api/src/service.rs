@@ -62,6 +62,7 @@ struct Inner {
     domain: Domain,
     attachments: Attachments,
     store: Arc<dyn ObjectStore>,
+    proof: RequiredProof,
     keys: Keys,
     environment: Environment,
 }
@@ -124,12 +125,13 @@ impl Service {
         keys: Keys,
         environment: Environment,
     ) -> Self {
-        let attachments = domain.attachments(Arc::clone(&store), proof);
+        let attachments = domain.attachments(Arc::clone(&store), proof.clone());
         Self {
             inner: Arc::new(Inner {
                 domain,
                 attachments,
                 store,
+                proof,
                 keys,
                 environment,
             }),
@@ -196,6 +198,11 @@ impl Service {
     /// The object store.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.inner.store
+    }
+
+    /// The proof of encryption every put to the store must give.
+    pub fn proof(&self) -> &RequiredProof {
+        &self.inner.proof
     }
 
     /// The token and link keys.

@@ -617,3 +617,93 @@ fn import_legacy_reseals_an_export_file_and_a_rerun_finds_what_was_made() {
     assert!(!stdout.contains("CANARY"), "{stdout}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("CANARY"));
 }
+
+/// Runs `ward --json args…` in `dir` and returns its exit success and the JSON lines it printed.
+fn backup_cli(dir: &std::path::Path, args: &[&str]) -> (bool, Vec<serde_json::Value>, String) {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = ward(dir, &all, &[]).output().expect("run ward");
+    let lines = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    (
+        out.status.success(),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn backup_create_verify_and_restore_through_the_binary_on_the_embedded_default() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in ["North Clinic", "South Clinic"] {
+        let (ok, _, err) = backup_cli(dir.path(), &["workspace", "create", name]);
+        assert!(ok, "{err}");
+    }
+    let (ok, made, err) = backup_cli(dir.path(), &["backup", "create"]);
+    assert!(ok, "{err}");
+    let id = made[0]["backup_id"].as_str().expect("id").to_owned();
+    assert_eq!(made[0]["engine"], "sqlite");
+    assert_eq!(made[0]["workspaces"], 2);
+    // The log names the backup and sizes, never key material.
+    let ring = std::fs::read_to_string(dir.path().join("ward-data/kek.ring")).expect("ring");
+    let key = ring
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .find_map(|l| l.split(':').nth(1))
+        .expect("a key");
+    assert!(!err.contains(key.trim()));
+
+    let (ok, listed, err) = backup_cli(dir.path(), &["backup", "list"]);
+    assert!(ok, "{err}");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["backup_id"], id.as_str());
+    assert_eq!(listed[0]["problem"], serde_json::Value::Null);
+
+    let (ok, verified, err) = backup_cli(dir.path(), &["backup", "verify", &id]);
+    assert!(ok, "{err}");
+    assert_eq!(verified[0]["ok"], true);
+    assert_eq!(verified[0]["workspaces"], 2);
+
+    let target = dir.path().join("restored.db");
+    let url = format!("sqlite://{}", target.display());
+    let (ok, restored, err) = backup_cli(
+        dir.path(),
+        &["backup", "restore", &id, "--database-url", &url],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(restored[0]["workspaces"], 2);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&target)
+            .expect("restored")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+    }
+    // The file now exists: a second restore is refused, with a non-zero exit.
+    let (ok, refused, _) = backup_cli(
+        dir.path(),
+        &["backup", "restore", &id, "--database-url", &url],
+    );
+    assert!(!ok);
+    assert_eq!(refused[0]["ok"], false);
+    assert!(
+        refused[0]["error"]
+            .as_str()
+            .expect("error")
+            .contains("already exists"),
+        "{refused:?}"
+    );
+    // An unknown backup fails verification.
+    let (ok, unknown, _) = backup_cli(
+        dir.path(),
+        &["backup", "verify", &uuid::Uuid::new_v4().to_string()],
+    );
+    assert!(!ok);
+    assert_eq!(unknown[0]["ok"], false);
+}

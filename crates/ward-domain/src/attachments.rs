@@ -818,10 +818,11 @@ impl Attachments {
             Some(s) => Owner::Session(s),
             None => Owner::Client(row.client_id),
         };
-        let new = ObjectKey::new(workspace, owner, Uuid::new_v4(), kind);
+        let new_id = Uuid::new_v4();
+        let new = ObjectKey::new(workspace, owner, new_id, kind);
         let now = clock::now();
         upload_intent::ActiveModel {
-            id: Set(new.attachment()),
+            id: Set(new_id),
             workspace_id: Set(workspace.as_uuid()),
             client_id: Set(row.client_id),
             session_id: Set(row.session_id),
@@ -880,7 +881,7 @@ impl Attachments {
             if done.rows_affected != 1 {
                 return Ok(false);
             }
-            upload_intent::Entity::delete_by_id(new.attachment())
+            upload_intent::Entity::delete_by_id(new_id)
                 .exec(&txn)
                 .await?;
             let record = AuditRecord::new(actor, Action::AttachmentReseal, row.id).with(
@@ -901,11 +902,11 @@ impl Attachments {
                 Ok(true)
             }
             Ok(false) => {
-                self.compensate(&new, new.attachment()).await;
+                self.compensate(&new, new_id).await;
                 Ok(false)
             }
             Err(e) => {
-                self.compensate(&new, new.attachment()).await;
+                self.compensate(&new, new_id).await;
                 Err(e)
             }
         }
@@ -925,6 +926,12 @@ impl Attachments {
         let mut deleted = 0;
         while let Some(meta) = listing.next().await {
             let meta = meta?;
+            // Only attachments are ever swept: an object outside every workspace (a backup's)
+            // is never named by a row, and must never be taken for an orphan. `all()` lists
+            // `workspaces/` only, so none comes here; this holds even if that changed.
+            if meta.key.workspace().is_none() {
+                continue;
+            }
             let key = meta.key.as_str().to_owned();
             let rows = attachment::Entity::find()
                 .filter(attachment::Column::ObjectKey.eq(key.clone()))
@@ -1090,7 +1097,9 @@ impl Attachments {
         let now = clock::now();
         let deadline = self.deadline()?;
         upload_intent::ActiveModel {
-            id: Set(key.attachment()),
+            id: Set(key
+                .attachment()
+                .ok_or(Error::Internal("an upload's key names no attachment"))?),
             workspace_id: Set(workspace.as_uuid()),
             client_id: Set(client_id),
             session_id: Set(session_id),

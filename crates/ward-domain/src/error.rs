@@ -104,6 +104,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A backup could not be made, verified or restored ([`BackupError`](crate::BackupError)
+    /// says which step and why).
+    #[error(transparent)]
+    Backup(crate::backup::BackupError),
+
     /// The database failed (connection, query or constraint).
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
@@ -123,6 +128,7 @@ impl Error {
             Self::Crypto(e) => e.fault(),
             Self::Storage(e) => e.fault(),
             Self::Sanitize(e) => e.fault(),
+            Self::Backup(e) => e.fault(),
             Self::Database(e) => match e {
                 sea_orm::DbErr::Conn(_) | sea_orm::DbErr::ConnectionAcquire(_) => {
                     Fault::Unavailable

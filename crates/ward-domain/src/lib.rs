@@ -18,6 +18,7 @@
 //! | rotation | [`KeyRotation`]: [`rewrap_keys`](KeyRotation::rewrap_keys) under the active KEK, [`reseal`](KeyRotation::reseal) rows under the active data key (blind indexes too), [`destroy_unused`](KeyRotation::destroy_unused) retired keys; batched, resumable, several workers at once |
 //! | import | [`LegacyImport`] opens the seed application's values ([`LegacyValue`]: raw, `v<N>:` text, JSON parts); [`Clients::import`] and [`Sessions::import`] seal them into ward rows, resumable ([`Imported`]) |
 //! | limits | [`RateLimits`]: fixed-window counters in the database, atomic, for every replica |
+//! | backups | [`Backups`]: the whole database (SQLite snapshot or `pg_dump`) encrypted under a fresh key wrapped by the KEK into the object store, with a [`BackupManifest`] of the audit heads; create, list, verify (restored into a scratch database), restore |
 //! | audit | [`audit::append`], [`audit::verify_chain`], [`Actor`], [`Action`], [`AuditMetadata`] |
 //!
 //! # Sealed columns
@@ -59,6 +60,7 @@
 
 mod attachments;
 pub mod audit;
+mod backup;
 mod cells;
 mod clients;
 mod clock;
@@ -86,6 +88,10 @@ pub use attachments::{
     PurgeReport, ReconcileReport,
 };
 pub use audit::{Action, Actor, AuditMetadata, AuditRecord, ChainBreak, ChainReport};
+pub use backup::{
+    BackupCheck, BackupEngine, BackupError, BackupListing, BackupManifest, Backups,
+    MANIFEST_VERSION, RestoreOptions, WorkspaceHead,
+};
 pub use clients::{
     Client, ClientFields, Clients, MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_NOTES_BYTES,
     MAX_PHONE_CHARS,
@@ -168,6 +174,18 @@ impl Domain {
     /// Rate limits counted in the database (every replica sees the same counts).
     pub fn rate_limits(&self) -> RateLimits {
         RateLimits::new(self.db.clone())
+    }
+
+    /// Whole-database backups in `store`, each put proven encrypted by `proof`, their keys
+    /// wrapped by this domain's KEK ring. On PostgreSQL, give it the database URL
+    /// ([`Backups::with_database_url`]).
+    pub fn backups(&self, store: Arc<dyn ObjectStore>, proof: RequiredProof) -> Backups {
+        Backups::new(
+            self.db.clone(),
+            Arc::clone(self.keys.data_keys().kek()),
+            store,
+            proof,
+        )
     }
 
     /// The key-rotation jobs: rewrap data keys, re-seal a workspace's rows, destroy unused keys.

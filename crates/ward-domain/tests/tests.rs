@@ -6,6 +6,9 @@
 mod attachments;
 /// The audit chain: appends under concurrency, and every kind of tampering named.
 mod audit;
+/// Whole-database backups: create, verify (tampered dumps and manifests refused), restore (into
+/// empty targets only), across a KEK rotation; the reconciler's sweep never deletes one.
+mod backup;
 /// Databases to test against (a temporary SQLite file; a fresh schema on PostgreSQL) and a
 /// domain over each.
 mod common;

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::key::{FileKind, KeyPrefix, ObjectKey, Owner};
+use crate::key::{BackupPart, FileKind, KeyPrefix, ObjectKey, Owner};
 use crate::store::{
     GetOptions, ListOptions, ObjectStore, ObjectStoreExt as _, Presign, PresignMethod,
     PresignOptions, PutOptions,
@@ -36,6 +36,9 @@ pub struct Capabilities {
     /// The content type every object is recorded with whatever the options ask, when the store
     /// fixes one (S3: `application/octet-stream`).
     pub fixed_content_type: Option<&'static str>,
+    /// Whether the store holds objects outside every workspace (a backup's, under `backups/`);
+    /// otherwise a put of one must fail. `false` only for stores that seal per workspace.
+    pub backup_keys: bool,
 }
 
 impl Capabilities {
@@ -46,6 +49,7 @@ impl Capabilities {
             presign_put: false,
             custom_content_type: true,
             fixed_content_type: None,
+            backup_keys: true,
         }
     }
 
@@ -56,6 +60,7 @@ impl Capabilities {
             presign_put: false,
             custom_content_type: false,
             fixed_content_type: None,
+            backup_keys: true,
         }
     }
 
@@ -67,7 +72,15 @@ impl Capabilities {
             presign_put: false,
             custom_content_type: false,
             fixed_content_type: Some("application/octet-stream"),
+            backup_keys: true,
         }
+    }
+
+    /// The same capabilities for a store that refuses objects outside every workspace (one that
+    /// seals with a workspace's key).
+    pub fn without_backup_keys(mut self) -> Self {
+        self.backup_keys = false;
+        self
     }
 }
 
@@ -153,6 +166,7 @@ pub async fn run_all(store: &dyn ObjectStore, caps: Capabilities) {
     streamed_put_round_trips(store).await;
     failed_streamed_put_stores_nothing(store).await;
     list_by_prefix(store).await;
+    backup_keys_stay_outside_workspaces(store, caps).await;
 }
 
 /// Put, get and head agree on bytes, size, etag and content type.
@@ -268,7 +282,7 @@ pub async fn failed_streamed_put_stores_nothing(store: &dyn ObjectStore) {
     assert!(result.is_err(), "{store}: a failing body was stored");
     assert!(store.head(&key).await.unwrap_err().is_not_found());
     let listed: Vec<_> = store
-        .list(&KeyPrefix::workspace(key.workspace()))
+        .list(&KeyPrefix::workspace(key.workspace().unwrap()))
         .try_collect()
         .await
         .unwrap();
@@ -324,6 +338,49 @@ pub async fn list_by_prefix(store: &dyn ObjectStore) {
 
     for key in under_a.iter().chain([&key_b]) {
         store.delete(key).await.unwrap();
+    }
+}
+
+/// A backup's objects round-trip under `backups/{id}/` and are never listed under a workspace
+/// prefix or [`KeyPrefix::all`] (what the reconciler's sweep lists); a store that cannot hold
+/// them refuses the put.
+pub async fn backup_keys_stay_outside_workspaces(store: &dyn ObjectStore, caps: Capabilities) {
+    let id = Uuid::new_v4();
+    let key = ObjectKey::backup(id, BackupPart::Database);
+    let put = store.put(&key, pattern(1_000, 5)).await;
+    if !caps.backup_keys {
+        assert!(
+            put.is_err(),
+            "{store}: stored an object outside every workspace"
+        );
+        return;
+    }
+    put.unwrap();
+    let manifest = ObjectKey::backup(id, BackupPart::Manifest);
+    store.put(&manifest, pattern(10, 6)).await.unwrap();
+    let got = store.get(&key).await.unwrap().bytes().await.unwrap();
+    assert!(got == pattern(1_000, 5), "{store}: backup body differs");
+    let listed: Vec<ObjectKey> = store
+        .list(&KeyPrefix::backup(id))
+        .map_ok(|m| m.key)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        vec![key.clone(), manifest.clone()],
+        "{store}: backup listing"
+    );
+    let mut everything = store.list(&KeyPrefix::all());
+    while let Some(meta) = futures::StreamExt::next(&mut everything).await {
+        let meta = meta.unwrap();
+        assert!(
+            meta.key.backup_part().is_none(),
+            "{store}: a backup object listed among workspace objects"
+        );
+    }
+    for k in [&key, &manifest] {
+        store.delete(k).await.unwrap();
     }
 }
 

@@ -77,7 +77,7 @@ pub use encrypted::{
     EncryptedStore, RequiredProof, SealedPut, SharedAcrossWorkspaces, WorkspaceKeys,
 };
 pub use error::{BoxError, ConfigRule, Error, Result, VerificationFailure};
-pub use key::{FileKind, KeyPrefix, ObjectKey, Owner, WorkspaceId};
+pub use key::{BackupPart, FileKind, KeyPrefix, KeyScope, ObjectKey, Owner, WorkspaceId};
 pub use local::LocalStore;
 pub use memory::MemoryStore;
 #[cfg(feature = "s3")]

@@ -138,7 +138,7 @@ impl LocalStore {
         let nanos = modified.map_or(0, |m| m.unix_timestamp_nanos());
         let mut out = ObjectMeta::new(key.clone(), meta.len());
         out.etag = Some(format!("{:x}-{:x}", meta.len(), nanos));
-        out.content_type = Some(key.kind().media_type().to_owned());
+        out.content_type = Some(key.media_type().to_owned());
         out.last_modified = modified;
         out
     }

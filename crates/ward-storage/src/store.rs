@@ -86,7 +86,7 @@ impl PutOptions {
     pub fn content_type_for(&self, key: &ObjectKey) -> String {
         self.content_type
             .clone()
-            .unwrap_or_else(|| key.kind().media_type().to_owned())
+            .unwrap_or_else(|| key.media_type().to_owned())
     }
 }
 

@@ -32,7 +32,11 @@ async fn local_store_refuses_a_symlinked_directory_out_of_the_root() {
     // Plant `workspaces/{ws}` as a symlink to a directory outside the root.
     let ws_dir = root.path().join("workspaces");
     std::fs::create_dir_all(&ws_dir).unwrap();
-    std::os::unix::fs::symlink(outside.path(), ws_dir.join(key.workspace().to_string())).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path(),
+        ws_dir.join(key.workspace().unwrap().to_string()),
+    )
+    .unwrap();
 
     let err = store.put(&key, pattern(10, 1)).await.unwrap_err();
     assert!(
@@ -120,9 +124,9 @@ async fn local_store_refuses_a_symlink_even_inside_the_root() {
         .unwrap()
         .to_path_buf();
     let other = ObjectKey::new(
-        real.workspace(),
+        real.workspace().unwrap(),
         Owner::Client(uuid::Uuid::new_v4()),
-        real.attachment(),
+        real.attachment().unwrap(),
         FileKind::Png,
     );
     let other_owner_dir = root
