@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use bytes::Bytes;
 use clap::Parser;
+use futures::{StreamExt as _, TryStreamExt as _};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -50,7 +51,8 @@ use ward_api::{Claims, Keys, Role};
 use ward_domain::sea_orm::ConnectionTrait as _;
 use ward_domain::ward_crypto::KeyMaterial;
 use ward_domain::ward_storage::{
-    Environment, FileKind, ObjectKey, ObjectStoreExt as _, Owner, S3StoreBuilder, SsePolicy,
+    Environment, FileKind, KeyPrefix, ObjectKey, ObjectStoreExt as _, Owner, S3Store,
+    S3StoreBuilder, SsePolicy,
 };
 
 /// Load on a running ward beside raw S3 PUTs and GETs of the same bytes.
@@ -311,6 +313,8 @@ async fn measure(args: &Args, jpeg: &Bytes, database: &str, tag: &str) -> Result
     let peak_rss_kib = service.peak_rss_kib()?;
     drop(service);
     let _ = std::fs::remove_dir_all(&scratch);
+    let removed = empty_bucket(&store).await?;
+    eprintln!("load: {removed} objects deleted from the run's bucket");
     Ok(Report {
         file_bytes: size,
         concurrency: c,
@@ -418,6 +422,23 @@ where
     phase.latencies.sort_unstable();
     phase.first_errors.truncate(5);
     phase
+}
+
+/// Deletes every object of the run's bucket (it is the run's own): an S3 server that keeps
+/// objects in memory, as moto does, gets it back for the next run.
+async fn empty_bucket(store: &S3Store) -> Result<usize> {
+    let keys: Vec<ObjectKey> = store
+        .list(&KeyPrefix::all())
+        .map_ok(|meta| meta.key)
+        .try_collect()
+        .await?;
+    let count = keys.len();
+    futures::stream::iter(keys)
+        .map(|key| async move { store.delete(&key).await })
+        .buffer_unordered(32)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(count)
 }
 
 // --- requests ---
