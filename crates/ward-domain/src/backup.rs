@@ -857,26 +857,27 @@ impl Backups {
         options: &RestoreOptions,
     ) -> Result<BackupCheck> {
         let (manifest, dek) = self.read_manifest(id).await?;
-        let checked = if target_url.starts_with("sqlite:") {
-            if manifest.engine != BackupEngine::Sqlite {
-                return Err(BackupError::EngineMismatch {
-                    backup: manifest.engine,
-                    target: "SQLite",
-                }
-                .into());
-            }
-            self.restore_sqlite(&manifest, &dek, target_url, options)
-                .await?
+        let (target, target_name) = if target_url.starts_with("sqlite:") {
+            (BackupEngine::Sqlite, "SQLite")
         } else {
-            if manifest.engine != BackupEngine::Postgres {
-                return Err(BackupError::EngineMismatch {
-                    backup: manifest.engine,
-                    target: "PostgreSQL",
-                }
-                .into());
+            (BackupEngine::Postgres, "PostgreSQL")
+        };
+        if manifest.engine != target {
+            return Err(BackupError::EngineMismatch {
+                backup: manifest.engine,
+                target: target_name,
             }
-            self.restore_postgres(&manifest, &dek, target_url, options)
-                .await?
+            .into());
+        }
+        let checked = match target {
+            BackupEngine::Sqlite => {
+                self.restore_sqlite(&manifest, &dek, target_url, options)
+                    .await?
+            }
+            BackupEngine::Postgres => {
+                self.restore_postgres(&manifest, &dek, target_url, options)
+                    .await?
+            }
         };
         tracing::info!(backup = %id, workspaces = checked.workspaces, "backup restored");
         Ok(checked)
