@@ -1,12 +1,14 @@
 //! Criterion benchmarks: lossless stripping of 12-megapixel JPEG, PNG and WebP files in memory,
-//! the full sanitize (with decode) of the JPEG, and a 50-page PDF.
+//! the full sanitize (with decode) of the JPEG, a 50-page PDF, and the JPEG content check
+//! (the entropy walk) alone on the photo and on 1 MiB of noise (the file `cargo xtask load`
+//! uploads).
 //!
 //! Run with `cargo bench -p ward-sanitize --bench strip`; figures go to `docs/performance.md`.
 
 use std::hint::black_box;
 use std::io::Cursor;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use lopdf::{Document, Object, Stream, dictionary};
@@ -39,6 +41,23 @@ fn with_jpeg_metadata(jpeg: &[u8]) -> Vec<u8> {
         out.extend_from_slice(body);
     }
     out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+/// A JPEG of noise of about 1 MiB at the encoder's default quality: nearly every coefficient
+/// of every block is coded, the hardest ordinary input for the entropy walk.
+fn noise_jpeg() -> Vec<u8> {
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let img = RgbImage::from_fn(1186, 890, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let [r, g, b, ..] = seed.to_le_bytes();
+        Rgb([r, g, b])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)
+        .expect("jpeg");
     out
 }
 
@@ -117,6 +136,21 @@ fn benches(c: &mut Criterion) {
     g.bench_function("pdf_50_pages", |b| {
         b.iter(|| sanitizer.sanitize("f.pdf", black_box(&pdf)).expect("pdf"))
     });
+    g.finish();
+
+    // The content check alone: staging (stripping) is set-up, outside the timing.
+    let noise = noise_jpeg();
+    let mut g = c.benchmark_group("content_check");
+    for (name, bytes) in [("jpeg_12mp", &jpeg), ("jpeg_noise_1mib", &noise)] {
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || sanitizer.stage("p.jpg", bytes).expect("stage"),
+                |staged| staged.check().expect("check"),
+                BatchSize::LargeInput,
+            )
+        });
+    }
     g.finish();
 }
 

@@ -33,6 +33,13 @@ const ADVANCE_SHIFT: u16 = 5;
 /// End-of-block advances the index this far: past 64 by more than any real step can.
 const END_OF_BLOCK: u16 = 128;
 
+/// Up to this coefficient index (exclusive) the first code of a pair, advancing at most 16,
+/// cannot end the block, so a pair can be taken without looking at the index.
+const PAIRS_ALWAYS_FIT: u16 = 64 - 16;
+
+/// The most bits one AC step takes: a 16-bit code and 10 magnitude bits.
+const MAX_STEP_BITS: u32 = 26;
+
 /// Whether a table decodes DC differences or AC run/size pairs.
 #[derive(Clone, Copy)]
 enum Class {
@@ -253,11 +260,40 @@ impl<'a> Bits<'a> {
         Ok(entry)
     }
 
+    /// Decodes one AC code, or two when the table pairs them, and returns how far the
+    /// coefficient index advances; the caller has refilled for [`MAX_STEP_BITS`].
+    #[inline(always)]
+    fn ac_step(&mut self, ac: &Table) -> Result<u16> {
+        let entry = ac.fast[(self.buf >> (64 - FAST_BITS)) as usize];
+        let pair = (entry >> 16) as u16;
+        let mut chosen = if pair != 0 { pair } else { entry as u16 };
+        if chosen == 0 {
+            chosen = ac.slow((self.buf >> 48) as u32)?;
+        }
+        self.consume(u32::from(chosen & SKIP_MASK))?;
+        Ok(chosen >> ADVANCE_SHIFT)
+    }
+
     /// Walks one 8×8 block: the DC difference, then AC coefficients up to end-of-block.
     #[inline(always)]
     fn block(&mut self, dc: &Table, ac: &Table) -> Result<()> {
         self.next(dc)?;
         let mut k = 1u16;
+        // Below coefficient 48 a pair never crosses the block's end (its first code advances
+        // the index by at most 16), so the pair is taken whenever the table has one: the
+        // check on `k` stays off the path from one look-up to the next.
+        // Two steps per refill: each takes at most 26 bits (a 16-bit code and 10 magnitude
+        // bits), and a refill leaves at least 56 unless the scan's data ends first.
+        while k < PAIRS_ALWAYS_FIT {
+            if self.count < 2 * MAX_STEP_BITS {
+                self.refill();
+            }
+            k += self.ac_step(ac)?;
+            if k >= PAIRS_ALWAYS_FIT {
+                break;
+            }
+            k += self.ac_step(ac)?;
+        }
         while k < 64 {
             if self.count < 32 {
                 self.refill();
