@@ -165,6 +165,21 @@ impl BulkDownload {
     }
 }
 
+/// A live attachment found for a download ([`Attachments::find_download`]): its record read
+/// once, its bytes not yet read and the read not yet audited.
+#[derive(Debug)]
+pub struct FoundDownload {
+    attachment: Attachment,
+    key: ObjectKey,
+}
+
+impl FoundDownload {
+    /// The attachment (its size, to check a byte range against).
+    pub fn attachment(&self) -> &Attachment {
+        &self.attachment
+    }
+}
+
 /// An attachment as read: ids, its display name opened, and its storage facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -283,6 +298,22 @@ impl Attachments {
         R: AsyncRead + Send + Unpin,
     {
         let raw = read_limited(body, self.limits.max_file_bytes()).await?;
+        self.upload_bytes(actor, workspace, owner, display_name, raw)
+            .await
+    }
+
+    /// [`upload`](Self::upload) of a file already in memory (a service that has read the
+    /// request body), without copying it again. The same checks, errors and audit; a file over
+    /// the per-file limit is refused with [`Error::QuotaExceeded`] before anything else.
+    pub async fn upload_bytes(
+        &self,
+        actor: &Actor,
+        workspace: WorkspaceId,
+        owner: Owner,
+        display_name: &str,
+        raw: Vec<u8>,
+    ) -> Result<Attachment> {
+        check_file_size(raw.len(), self.limits.max_file_bytes())?;
         let (client_id, session_id) = self.resolve_owner(workspace, owner).await?;
 
         let sanitizer = Arc::clone(&self.sanitizer);
@@ -293,15 +324,8 @@ impl Attachments {
             .await
             .map_err(|_| Error::Internal("the sanitising task failed"))??;
         let kind = staged.kind();
+        check_file_size(staged.len(), self.limits.max_file_bytes())?;
         let size = staged.len() as u64;
-        if size > self.limits.max_file_bytes() {
-            return Err(Error::QuotaExceeded(QuotaFigures {
-                scope: QuotaScope::File,
-                used_bytes: 0,
-                quota_bytes: self.limits.max_file_bytes(),
-                file_bytes: size,
-            }));
-        }
 
         let shown = ward_sanitize::display_name(display_name, kind);
         let cells = CellCipher::new(&self.keys, workspace).await?;
@@ -494,24 +518,46 @@ impl Attachments {
         id: Uuid,
         range: Option<Range<u64>>,
     ) -> Result<(Attachment, GetResult)> {
+        let found = self.find_download(workspace, id).await?;
+        self.download_found(actor, found, range).await
+    }
+
+    /// The first half of [`download`](Self::download): finds a live attachment of `workspace`
+    /// (display name opened) without reading its bytes or auditing, so a caller can check a
+    /// byte range against its size before [`download_found`](Self::download_found) reads it.
+    /// Another workspace's id is [`Error::NotFound`].
+    pub async fn find_download(&self, workspace: WorkspaceId, id: Uuid) -> Result<FoundDownload> {
         let row = self.live_row(workspace, id).await?;
         let key: ObjectKey = row.object_key.parse()?;
         let cells = CellCipher::new(&self.keys, workspace).await?;
-        let found = open_row(&cells, row).await?;
+        let attachment = open_row(&cells, row).await?;
+        Ok(FoundDownload { attachment, key })
+    }
+
+    /// The second half of [`download`](Self::download): opens the file `found` for reading,
+    /// decrypting as the caller reads (`range` in plaintext bytes, `None` for all). Audited as
+    /// `attachment.download`.
+    pub async fn download_found(
+        &self,
+        actor: &Actor,
+        found: FoundDownload,
+        range: Option<Range<u64>>,
+    ) -> Result<(Attachment, GetResult)> {
+        let FoundDownload { attachment, key } = found;
         let mut opts = GetOptions::new();
         if let Some(r) = range.clone() {
             opts = opts.with_range(r);
         }
         let got = self.store.get_opts(&key, opts).await?;
-        let mut meta = AuditMetadata::new().count("size_bytes", found.size_bytes as i64);
+        let mut meta = AuditMetadata::new().count("size_bytes", attachment.size_bytes as i64);
         if let Some(r) = range {
             meta = meta
                 .count("range_start", r.start as i64)
                 .count("range_end", r.end as i64);
         }
-        let record = AuditRecord::new(actor, Action::AttachmentDownload, id).with(meta);
-        self.audit(workspace, &record).await?;
-        Ok((found, got))
+        let record = AuditRecord::new(actor, Action::AttachmentDownload, attachment.id).with(meta);
+        self.audit(attachment.workspace, &record).await?;
+        Ok((attachment, got))
     }
 
     /// Renames a live attachment with the display-name rules (its extension is kept); a name
@@ -1294,15 +1340,21 @@ async fn read_limited<R: AsyncRead + Send + Unpin>(body: R, limit: u64) -> Resul
         .read_to_end(&mut buf)
         .await
         .map_err(Error::UploadRead)?;
-    if buf.len() as u64 > limit {
+    check_file_size(buf.len(), limit)?;
+    Ok(buf)
+}
+
+/// Refuses a file of `len` bytes over the per-file `limit`, with the figures.
+fn check_file_size(len: usize, limit: u64) -> Result<()> {
+    if len as u64 > limit {
         return Err(Error::QuotaExceeded(QuotaFigures {
             scope: QuotaScope::File,
             used_bytes: 0,
             quota_bytes: limit,
-            file_bytes: buf.len() as u64,
+            file_bytes: len as u64,
         }));
     }
-    Ok(buf)
+    Ok(())
 }
 
 fn kind_of(row: &attachment::Model) -> Result<FileKind> {

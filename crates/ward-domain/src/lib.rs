@@ -84,8 +84,8 @@ use ward_crypto::{CachePolicy, KeyEncryptionKey};
 use ward_storage::{ObjectStore, RequiredProof};
 
 pub use attachments::{
-    Attachment, Attachments, BulkDownload, DEFAULT_RETENTION, MAX_BULK_BYTES, MAX_BULK_FILES,
-    PurgeReport, ReconcileReport,
+    Attachment, Attachments, BulkDownload, DEFAULT_RETENTION, FoundDownload, MAX_BULK_BYTES,
+    MAX_BULK_FILES, PurgeReport, ReconcileReport,
 };
 pub use audit::{Action, Actor, AuditMetadata, AuditRecord, ChainBreak, ChainReport};
 pub use backup::{

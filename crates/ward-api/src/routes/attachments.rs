@@ -208,13 +208,7 @@ async fn upload(
     let (name, bytes) =
         read_file_part(&mut multipart, attachments.limits().max_file_bytes()).await?;
     let stored = attachments
-        .upload(
-            &caller.actor,
-            caller.workspace,
-            owner,
-            &name,
-            bytes.as_slice(),
-        )
+        .upload_bytes(&caller.actor, caller.workspace, owner, &name, bytes)
         .await?;
     tracing::info!(attachment = %stored.id, bytes = stored.size_bytes, "attachment uploaded");
     crate::metrics::uploaded(stored.size_bytes);

@@ -64,11 +64,13 @@ pub(crate) async fn serve(
         ));
     }
     let actor = Actor::new(params.u.clone()).map_err(|_| Error::not_found("file"))?;
+    // The record is read once: its size settles the range, then the same record is read
+    // from the store and audited.
     let found = service
         .attachments()
-        .metadata(workspace, attachment)
+        .find_download(workspace, attachment)
         .await?;
-    let len = found.size_bytes;
+    let len = found.attachment().size_bytes;
     let range = match headers.get(RANGE).and_then(|v| v.to_str().ok()) {
         None => None,
         Some(text) => match requested_range(text, len) {
@@ -84,7 +86,7 @@ pub(crate) async fn serve(
     };
     let (found, got) = service
         .attachments()
-        .download(&actor, workspace, attachment, range.clone())
+        .download_found(&actor, found, range.clone())
         .await?;
     tracing::info!(attachment = %found.id, bytes = got.range.end - got.range.start, "attachment downloaded");
     let status = if range.is_some() {
