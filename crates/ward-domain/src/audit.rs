@@ -18,10 +18,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    IdenStatic as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
@@ -330,35 +330,40 @@ impl HashInput<'_> {
 /// Appends `record` to `workspace`'s chain, inside the caller's transaction `txn`, so the event
 /// commits or rolls back with the change it records. Returns the event's sequence number.
 ///
-/// The workspace row is updated first: on PostgreSQL that locks it until the transaction ends,
-/// so appends to one workspace take turns (a short wait, never while bytes move).
+/// The workspace row is updated first (its position bumped and its head read in one statement):
+/// on PostgreSQL that locks it until the transaction ends, so appends to one workspace take
+/// turns (a short wait, never while bytes move).
 pub async fn append(
     txn: &impl ConnectionTrait,
     workspace: WorkspaceId,
     record: &AuditRecord,
 ) -> Result<i64> {
-    let bumped = workspace::Entity::update_many()
-        .col_expr(
+    // One statement takes the next position and reads the chain's head (`RETURNING`: both
+    // PostgreSQL and SQLite 3.35 on).
+    let bump = Query::update()
+        .table(workspace::Entity)
+        .value(
             workspace::Column::AuditSeq,
             Expr::col(workspace::Column::AuditSeq).add(1),
         )
-        .filter(workspace::Column::Id.eq(workspace.as_uuid()))
-        .exec(txn)
-        .await?;
-    if bumped.rows_affected != 1 {
-        return Err(Error::not_found("workspace", workspace));
-    }
-    let ws = workspace::Entity::find_by_id(workspace.as_uuid())
-        .one(txn)
+        .and_where(workspace::Column::Id.eq(workspace.as_uuid()))
+        .returning(
+            Query::returning().columns([workspace::Column::AuditSeq, workspace::Column::AuditHead]),
+        )
+        .to_owned();
+    let bumped = txn
+        .query_one(&bump)
         .await?
         .ok_or_else(|| Error::not_found("workspace", workspace))?;
+    let seq: i64 = bumped.try_get("", workspace::Column::AuditSeq.as_str())?;
+    let head: Vec<u8> = bumped.try_get("", workspace::Column::AuditHead.as_str())?;
     let metadata = record.metadata.to_json();
     let occurred_at = clock::now();
     let resource_id = record.resource_id.as_hyphenated().to_string();
     let input = HashInput {
-        prev_hash: &ws.audit_head,
+        prev_hash: &head,
         workspace: workspace.as_uuid(),
-        seq: ws.audit_seq,
+        seq,
         actor: record.actor.as_str(),
         action: record.action.as_str(),
         resource_type: record.action.resource_type(),
@@ -369,14 +374,14 @@ pub async fn append(
     let hash = input.hash();
     audit_event::ActiveModel {
         workspace_id: Set(workspace.as_uuid()),
-        seq: Set(ws.audit_seq),
+        seq: Set(seq),
         actor: Set(record.actor.as_str().to_owned()),
         action: Set(record.action.as_str().to_owned()),
         resource_type: Set(record.action.resource_type().to_owned()),
         resource_id: Set(resource_id),
         metadata: Set(metadata),
         occurred_at: Set(occurred_at),
-        prev_hash: Set(ws.audit_head.clone()),
+        prev_hash: Set(head),
         hash: Set(hash.to_vec()),
         ..Default::default()
     }
@@ -387,7 +392,7 @@ pub async fn append(
         .filter(workspace::Column::Id.eq(workspace.as_uuid()))
         .exec(txn)
         .await?;
-    Ok(ws.audit_seq)
+    Ok(seq)
 }
 
 /// Where and how a chain is broken.
