@@ -657,6 +657,56 @@ mod tests {
     }
 
     #[test]
+    fn a_pair_is_never_taken_across_the_end_of_a_block() {
+        // DC: 0, 10, 110 and 1110, each "no difference". AC: 0 = one coefficient of 10 bits
+        // (11 bits in all, never paired), 10 = end-of-block, 110 = sixteen zeros,
+        // 1110 = one coefficient of 1 bit, 11110 = a zero and a coefficient of 10 bits.
+        let dc = Table::new(
+            Class::Dc,
+            &counts(&[(1, 1), (2, 1), (3, 1), (4, 1)]),
+            &[0; 4],
+        )
+        .unwrap();
+        let ac = Table::new(
+            Class::Ac,
+            &counts(&[(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)]),
+            &[0x0A, 0x00, 0xF0, 0x01, 0x1A],
+        )
+        .unwrap();
+        // Block 1: DC, coefficients 1 to 47, then sixteen zeros at index 48 end the block
+        // exactly. Block 2: DC 1110, end-of-block. Read with the AC table, the bits after
+        // "sixteen zeros" hold a 1-bit coefficient, so the table pairs the two: taking that
+        // pair would run past index 63. Index 48 is reached after an odd number of steps
+        // (47 coefficients) and after an even one (a zero and a coefficient, then 45), so a
+        // loop that decodes two steps a turn meets it at either step.
+        for lead in ["", "111100000000001"] {
+            let mut bits = String::from("0");
+            bits.push_str(lead);
+            bits.push_str(&"00000000001".repeat(47 - lead.len() / 15 * 2));
+            bits.push_str("110");
+            bits.push_str("1110");
+            bits.push_str("10");
+            let len = bits.len();
+            while bits.len() % 8 != 0 {
+                bits.push('0');
+            }
+            let data: Vec<u8> = bits
+                .as_bytes()
+                .chunks(8)
+                .map(|byte| byte.iter().fold(0u8, |acc, &b| acc << 1 | (b - b'0')))
+                .collect();
+            let mut reader = Bits::new(&data, 0);
+            reader.block(&dc, &ac).unwrap();
+            reader.block(&dc, &ac).unwrap();
+            assert_eq!(
+                reader.count % 8,
+                (8 - len % 8) as u32 % 8,
+                "both blocks, no more"
+            );
+        }
+    }
+
+    #[test]
     fn short_ac_codes_are_paired_unless_the_first_ends_the_block() {
         // Codes: 0 = one coefficient of 1 bit, 10 = end-of-block, 110 = sixteen zeros.
         let table = Table::new(
