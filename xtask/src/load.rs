@@ -19,7 +19,9 @@ pub(crate) fn run_load(args: &[String]) -> Result<()> {
         return Ok(());
     }
     services::postgres_up()?;
-    services::up()?;
+    // A fresh moto per run: one that kept an earlier run's objects is slower, and the figures
+    // of two runs would not compare.
+    services::restart()?;
     cargo(&[
         "build",
         "--release",

@@ -100,6 +100,26 @@ pub(crate) fn up() -> Result<()> {
     Ok(())
 }
 
+/// Stops the servers this task started, waits until their ports are free, and starts them
+/// again: a fresh moto, which keeps in memory every object it ever held (gigabytes after a
+/// load run, freed only when it stops) and slows as it grows.
+pub(crate) fn restart() -> Result<()> {
+    down()?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    while answers(MOTO_ADDR) || answers(S3S_ADDR) {
+        if Instant::now() > deadline {
+            bail!(
+                "moto (http://{MOTO_ADDR}) or s3s-fs (http://{S3S_ADDR}) still answers {}s after \
+                 `services down`: one not started by `cargo xtask services up` has to be stopped \
+                 by hand",
+                START_TIMEOUT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    up()
+}
+
 /// Stops the servers this task started (by the ids in their pid files).
 fn down() -> Result<()> {
     let dir = services_dir()?;
