@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use image::{ImageFormat, Rgb, RgbImage};
-use sea_orm::{ConnectionTrait as _, DbBackend, EntityTrait as _};
+use sea_orm::{ConnectionTrait as _, DbBackend, EntityTrait as _, PaginatorTrait as _};
 use time::macros::date;
 use uuid::Uuid;
-use ward_domain::entity::{attachment, client, session, upload_intent, workspace};
+use ward_domain::entity::{attachment, audit_event, client, session, upload_intent, workspace};
 use ward_domain::{Actor, Attachments, ClientFields, Error, QuotaScope, UploadLimits, WorkspaceId};
 use ward_storage::{KeyPrefix, ObjectStoreExt as _, Owner};
 
@@ -196,6 +196,35 @@ async fn an_upload_is_sanitised_encrypted_proven_listed_and_read_back() {
                 .await
                 .unwrap();
             assert_eq!(part.bytes().await.unwrap(), "PNG");
+            // In two halves: finding the file reads no bytes and records nothing; the read is
+            // audited; another workspace's id is not found.
+            let events = audit_event::Entity::find().count(f.db()).await.unwrap();
+            let found = files.find_download(f.ws.id, up.id).await.unwrap();
+            assert_eq!(found.attachment(), &up);
+            assert_eq!(
+                audit_event::Entity::find().count(f.db()).await.unwrap(),
+                events
+            );
+            let (meta, part) = files
+                .download_found(&f.actor, found, Some(4..8))
+                .await
+                .unwrap();
+            assert_eq!(meta, up);
+            assert_eq!(part.bytes().await.unwrap(), &bytes[4..8]);
+            assert_eq!(
+                audit_event::Entity::find().count(f.db()).await.unwrap(),
+                events + 1
+            );
+            let stranger = f
+                .domain
+                .workspaces()
+                .create("Stranger", None)
+                .await
+                .unwrap();
+            assert!(matches!(
+                files.find_download(stranger.id, up.id).await,
+                Err(Error::NotFound { .. })
+            ));
 
             let listed = files
                 .list(&f.actor, f.ws.id, Owner::Session(session_id))
@@ -264,6 +293,26 @@ async fn limits_and_quotas_refuse_with_figures_in_mb() {
                     q.file_bytes, 1001,
                     "reading stopped one byte past the limit"
                 );
+            }
+            other => panic!("{other}"),
+        }
+
+        // A file already in memory is refused whole, with its own size, before anything else
+        // (no owner lookup, no reservation).
+        let err = files
+            .upload_bytes(
+                &f.actor,
+                f.ws.id,
+                Owner::Client(Uuid::new_v4()),
+                "big.png",
+                big.clone(),
+            )
+            .await
+            .unwrap_err();
+        match &err {
+            Error::QuotaExceeded(q) => {
+                assert_eq!(q.scope, QuotaScope::File);
+                assert_eq!((q.file_bytes, q.quota_bytes), (5000, 1000));
             }
             other => panic!("{other}"),
         }
