@@ -3,8 +3,9 @@
 //! S3 server, and prints throughput, p50/p99 latency, errors and the service's peak RSS.
 //!
 //! The measuring lives in ward-api's `load` example (it starts `ward serve` on PostgreSQL and
-//! the moto S3 server, see its docs); this task starts the servers, builds the service and the
-//! example with optimisations (a load figure of a debug build says nothing), and runs it.
+//! the moto S3 server, see its docs); this task starts the servers (moto afresh, so that runs
+//! compare), builds the service and the example with optimisations (a load figure of a debug
+//! build says nothing), and runs it.
 
 use anyhow::{Result, bail};
 
