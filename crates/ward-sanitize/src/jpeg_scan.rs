@@ -707,6 +707,31 @@ mod tests {
     }
 
     #[test]
+    fn two_steps_of_the_longest_kind_are_read_from_one_refill() {
+        // DC: 0 = a difference of 4 bits. AC: 0 = end-of-block, and a 16-bit code for a
+        // coefficient of 10 bits: 26 bits a step, the most one can take.
+        let dc = Table::new(Class::Dc, &counts(&[(1, 1)]), &[4]).unwrap();
+        let ac = Table::new(Class::Ac, &counts(&[(1, 1), (16, 1)]), &[0x00, 0x0A]).unwrap();
+        // The first refill loads 56 bits; the DC step leaves 51, too few for two such steps,
+        // so the loop must refill before them (a threshold of 50 would not, and the second
+        // step would find the data "ended" with bytes still unread).
+        let long = "1000000000000000".to_owned() + "0000000001";
+        let bits = "0".to_owned() + "0000" + &long + &long + "0";
+        let mut padded = bits.clone();
+        while padded.len() % 8 != 0 {
+            padded.push('0');
+        }
+        let data: Vec<u8> = padded
+            .as_bytes()
+            .chunks(8)
+            .map(|byte| byte.iter().fold(0u8, |acc, &b| acc << 1 | (b - b'0')))
+            .collect();
+        let mut reader = Bits::new(&data, 0);
+        reader.block(&dc, &ac).unwrap();
+        assert_eq!(reader.count as usize, padded.len() - bits.len());
+    }
+
+    #[test]
     fn short_ac_codes_are_paired_unless_the_first_ends_the_block() {
         // Codes: 0 = one coefficient of 1 bit, 10 = end-of-block, 110 = sixteen zeros.
         let table = Table::new(
