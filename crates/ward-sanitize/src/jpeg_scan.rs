@@ -623,6 +623,17 @@ mod tests {
         counts
     }
 
+    /// Bytes from a string of `0` and `1`, the last byte padded with zeros.
+    fn pack(bits: &str) -> Vec<u8> {
+        bits.as_bytes()
+            .chunks(8)
+            .map(|byte| {
+                let value = byte.iter().fold(0u8, |acc, &b| acc << 1 | (b - b'0'));
+                value << (8 - byte.len())
+            })
+            .collect()
+    }
+
     #[test]
     fn a_table_with_more_codes_than_fit_is_refused() {
         // Two 1-bit codes use the whole code space: the all-ones code is refused, as by libjpeg.
@@ -686,21 +697,13 @@ mod tests {
             bits.push_str("110");
             bits.push_str("1110");
             bits.push_str("10");
-            let len = bits.len();
-            while bits.len() % 8 != 0 {
-                bits.push('0');
-            }
-            let data: Vec<u8> = bits
-                .as_bytes()
-                .chunks(8)
-                .map(|byte| byte.iter().fold(0u8, |acc, &b| acc << 1 | (b - b'0')))
-                .collect();
+            let data = pack(&bits);
             let mut reader = Bits::new(&data, 0);
             reader.block(&dc, &ac).unwrap();
             reader.block(&dc, &ac).unwrap();
             assert_eq!(
-                reader.count % 8,
-                (8 - len % 8) as u32 % 8,
+                reader.count as usize,
+                8 * data.len() - bits.len(),
                 "both blocks, no more"
             );
         }
@@ -717,18 +720,10 @@ mod tests {
         // step would find the data "ended" with bytes still unread).
         let long = "1000000000000000".to_owned() + "0000000001";
         let bits = "0".to_owned() + "0000" + &long + &long + "0";
-        let mut padded = bits.clone();
-        while padded.len() % 8 != 0 {
-            padded.push('0');
-        }
-        let data: Vec<u8> = padded
-            .as_bytes()
-            .chunks(8)
-            .map(|byte| byte.iter().fold(0u8, |acc, &b| acc << 1 | (b - b'0')))
-            .collect();
+        let data = pack(&bits);
         let mut reader = Bits::new(&data, 0);
         reader.block(&dc, &ac).unwrap();
-        assert_eq!(reader.count as usize, padded.len() - bits.len());
+        assert_eq!(reader.count as usize, 8 * data.len() - bits.len());
     }
 
     #[test]
