@@ -740,6 +740,15 @@ mod tests {
     }
 
     #[test]
+    fn a_name_takes_a_hash_escape_only_with_two_hex_digits() {
+        let name = |text: &[u8]| Weigher::new(text, u64::MAX, far()).name(0).ok();
+        assert_eq!(name(b"/x#41 "), Some(5), "#41 is one escaped byte");
+        assert_eq!(name(b"/x#4 1"), Some(2), "one hex digit: the name ends at the #");
+        assert_eq!(name(b"/x#g1"), Some(2), "not a hex digit first");
+        assert_eq!(name(b"/x#"), Some(2), "nothing after the #");
+    }
+
+    #[test]
     fn nesting_is_followed_as_deep_as_lopdf_goes() {
         // lopdf parses an indirect object 100 arrays deep, elements of the innermost included.
         let deep = |levels: usize| {
