@@ -743,9 +743,53 @@ mod tests {
     fn a_name_takes_a_hash_escape_only_with_two_hex_digits() {
         let name = |text: &[u8]| Weigher::new(text, u64::MAX, far()).name(0).ok();
         assert_eq!(name(b"/x#41 "), Some(5), "#41 is one escaped byte");
-        assert_eq!(name(b"/x#4 1"), Some(2), "one hex digit: the name ends at the #");
+        assert_eq!(
+            name(b"/x#4 1"),
+            Some(2),
+            "one hex digit: the name ends at the #"
+        );
         assert_eq!(name(b"/x#g1"), Some(2), "not a hex digit first");
         assert_eq!(name(b"/x#"), Some(2), "nothing after the #");
+    }
+
+    #[test]
+    fn a_hex_string_weighs_one_unit_and_one_more_per_256_digits() {
+        let hex = |digits: usize| [b"<".as_slice(), &b"4".repeat(digits), b">"].concat();
+        assert_eq!(weigh(&hex(2000)), 1 + 2000 / 256);
+        // Counted from the string's own start, not from the start of the text: inside an
+        // array, 254 digits stay one unit short of a second.
+        let in_array = |digits: usize| [b"[".as_slice(), &hex(digits), b"]"].concat();
+        assert_eq!(weigh(&in_array(254)), 1 + 1);
+        assert_eq!(weigh(&in_array(255)), 1 + 2);
+    }
+
+    #[test]
+    fn a_passed_deadline_stops_the_file_and_object_stream_walks_at_once() {
+        let past = Instant::now();
+        let bounds = FileBounds {
+            weight: u64::MAX,
+            stream_bytes: usize::MAX,
+            inflated_bytes: usize::MAX,
+            deadline: past,
+        };
+        assert!(matches!(
+            file_weight(b"1 0 obj 0 endobj", &bounds),
+            Err(Stop::Time)
+        ));
+        assert!(matches!(
+            object_stream_weight(b"1 0 0", 4, u64::MAX, past),
+            Err(Stop::Time)
+        ));
+        // The same walks with time left count the object.
+        let bounds = FileBounds {
+            deadline: far(),
+            ..bounds
+        };
+        assert_eq!(file_weight(b"1 0 obj 0 endobj", &bounds).ok(), Some(1));
+        assert_eq!(
+            object_stream_weight(b"1 0 0", 4, u64::MAX, far()).ok(),
+            Some(1)
+        );
     }
 
     #[test]
