@@ -64,8 +64,8 @@ pub(crate) async fn serve(
         ));
     }
     let actor = Actor::new(params.u.clone()).map_err(|_| Error::not_found("file"))?;
-    // The record is read once: its size settles the range, then the same record is read
-    // from the store and audited.
+    // The record is read once: its size settles the range, then its object is read from the
+    // store and the read audited.
     let found = service
         .attachments()
         .find_download(workspace, attachment)
