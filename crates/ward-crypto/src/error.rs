@@ -132,11 +132,14 @@ pub enum Error {
     #[error("WARD_ENV must be development, test, staging or production")]
     InvalidEnvironment,
 
-    /// A KMS endpoint is not `https://`, which every environment but `development` requires.
-    #[error("the {environment} environment requires an https kms endpoint")]
+    /// A key service's endpoint is not `https://`, which every environment but `development`
+    /// requires.
+    #[error("the {environment} environment requires an https {service} endpoint")]
     HttpsRequired {
         /// The environment in force (`production` when `WARD_ENV` is unset).
         environment: &'static str,
+        /// The key service (`kms`, `secrets manager`, `vault`, …).
+        service: &'static str,
     },
 
     /// KMS answered for another key than the KEK version names (its key ARN, resolved once when
@@ -190,6 +193,9 @@ pub enum Error {
     Io(#[from] io::Error),
 }
 
+/// The providers that answer over the network: their failures may pass.
+const REMOTE_PROVIDERS: [&str; 2] = ["aws-kms", "aws-secrets-manager"];
+
 impl Error {
     /// Whose fault this error is, for mapping it to a response.
     ///
@@ -206,7 +212,7 @@ impl Error {
     /// | `Decrypt`, `UnsupportedVersion`, `Malformed` | `Server` | stored ciphertext failed to open: integrity failure, a newer writer, or corruption |
     /// | `RangeOutOfBounds` | `ClientInput` | the byte range comes from the request (a service may answer 416) |
     /// | `InvalidEnvironment`, `HttpsRequired`, `KmsKeyMismatch`, `KeyFilePermissions` | `Server` | deployment configuration |
-    /// | `Provider` from `aws-kms` | `Unavailable` | KMS failed or timed out; retrying may help |
+    /// | `Provider` from a key service (`aws-kms`, `aws-secrets-manager`) | `Unavailable` | the service failed or timed out; retrying may help |
     /// | `Provider` from any other provider | `Server` | a local key source (environment, file) is misconfigured |
     /// | `ApiMisuse` | `Server` | a bug in the calling code |
     /// | `Internal` | `Server` | a bug in ward-crypto |
@@ -240,7 +246,7 @@ impl Error {
             Self::KeyDestroyed { .. } => Fault::NotFound,
             Self::RangeOutOfBounds { .. } => Fault::ClientInput,
             Self::Provider { provider, .. } => {
-                if *provider == "aws-kms" {
+                if REMOTE_PROVIDERS.contains(provider) {
                     Fault::Unavailable
                 } else {
                     Fault::Server
@@ -422,6 +428,7 @@ mod fault_tests {
             Error::InvalidEnvironment,
             Error::HttpsRequired {
                 environment: "production",
+                service: "kms",
             },
             Error::KmsKeyMismatch {
                 kek_id: KekId(1),

@@ -13,7 +13,7 @@
 //! | layer | types |
 //! |---|---|
 //! | key material | [`KeyMaterial`], [`DataKey`], [`DekId`], [`KekId`] (loaded keys must be exactly 32 bytes and not degenerate, see [`MIN_DISTINCT_KEY_BYTES`]) |
-//! | key-encryption keys | [`KeyEncryptionKey`] trait; [`LocalKek`] (env/file ring), `AwsKmsKek` (feature `aws-kms`); [`KeyRing`] validation; [`WrappedDataKey`] |
+//! | key-encryption keys | [`KeyEncryptionKey`] trait; [`LocalKek`] (env/file ring), `AwsKmsKek` (feature `aws-kms`), `SecretsManagerKek` (feature `aws-secrets-manager`); [`KeyRing`] validation; [`WrappedDataKey`] |
 //! | data keys of one workspace | [`DataKeySource`] trait; [`InMemoryKeySource`], [`WrappedKeySource`], [`CachedKeySource`] (age and use bounds, injectable [`Clock`]) |
 //! | small values | [`FieldCipher`]: `seal(plaintext, context)` / `open(ciphertext, context)` |
 //! | files | [`stream`]: chunked STREAM encryption with range reads |
@@ -43,6 +43,8 @@
 //!
 //! - `aws-kms`: `AwsKmsKek`, the AWS KMS (or KMS-compatible) KEK provider, and a re-export of
 //!   `aws_sdk_kms`.
+//! - `aws-secrets-manager`: `SecretsManagerKek`, a KEK ring kept in an AWS Secrets Manager secret
+//!   and reloaded when the secret rotates, and a re-export of `aws_sdk_secretsmanager`.
 //! - `serde`: [`DekId`] and [`KekId`] serialize as their plain number.
 //!
 //! # Example
@@ -136,6 +138,8 @@ pub use field::FieldCipher;
 #[cfg(feature = "aws-kms")]
 pub use kek::AwsKmsKek;
 pub use kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, LocalKek, WrappedDataKey};
+#[cfg(feature = "aws-secrets-manager")]
+pub use kek::{RingRefresh, SecretsManagerKek};
 pub use keys::{DataKey, DekId, KEY_LEN, KekId, KeyMaterial, MIN_DISTINCT_KEY_BYTES};
 pub use legacy::LegacyDecryptor;
 pub use rotation::{KeyUsage, needs_rewrap, reencrypt_field, rewrap, rewrap_source};
@@ -145,6 +149,8 @@ pub use ward_types::Fault;
 pub use async_trait;
 #[cfg(feature = "aws-kms")]
 pub use aws_sdk_kms;
+#[cfg(feature = "aws-secrets-manager")]
+pub use aws_sdk_secretsmanager;
 pub use secrecy;
 pub use ward_types;
 pub use zeroize;

@@ -3,9 +3,7 @@
 //! `http://127.0.0.1:9100`). Without `WARD_TEST_INTEGRATION` a missing server skips with a
 //! message; with it, a missing server fails the test.
 
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
 
 use ward_crypto::aws_sdk_kms::{Client, Config, config};
 use ward_crypto::{
@@ -13,43 +11,8 @@ use ward_crypto::{
     KeyRingError, WrappedKeySource, rewrap_source,
 };
 
-fn endpoint() -> String {
-    std::env::var("WARD_TEST_MOTO_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9100".to_owned())
-}
-
-/// The endpoint if its server answers; `None` (after saying why) when the test should skip.
-fn server() -> Option<String> {
-    let endpoint = endpoint();
-    let authority = endpoint
-        .trim_start_matches("http://")
-        .trim_start_matches("https://")
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let reachable = authority
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok());
-    match (
-        reachable,
-        std::env::var_os("WARD_TEST_INTEGRATION").is_some(),
-    ) {
-        (true, _) => Some(endpoint),
-        (false, true) => panic!(
-            "WARD_TEST_INTEGRATION is set but no KMS server answers at {endpoint}; \
-             run `cargo xtask services up`"
-        ),
-        (false, false) => {
-            eprintln!(
-                "skipping AWS KMS test: no server at {endpoint} (run `cargo xtask services up`, \
-                 or set WARD_TEST_INTEGRATION to make this a failure)"
-            );
-            None
-        }
-    }
-}
+use crate::conformance::Fixture as _;
+use crate::moto::server;
 
 fn client(endpoint: &str) -> Client {
     let config = Config::builder()
@@ -57,13 +20,7 @@ fn client(endpoint: &str) -> Client {
         .region(config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
         // moto accepts any credentials; these are not secrets.
-        .credentials_provider(config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "ward-test",
-        ))
+        .credentials_provider(crate::moto::credentials())
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     Client::from_conf(config)
@@ -104,21 +61,43 @@ fn ring(entries: &[(u32, &str, bool)]) -> KeyRing<String> {
     .unwrap()
 }
 
+/// KMS keys created on moto, one per KEK version, for the conformance suite.
+struct Kms {
+    client: Client,
+    keys: tokio::sync::Mutex<std::collections::BTreeMap<u32, String>>,
+}
+
+#[async_trait::async_trait]
+impl crate::conformance::Fixture for Kms {
+    async fn provider(&self, ids: &[u32], active: u32) -> Arc<dyn KeyEncryptionKey> {
+        let mut keys = self.keys.lock().await;
+        for &id in ids {
+            if let std::collections::btree_map::Entry::Vacant(entry) = keys.entry(id) {
+                entry.insert(create_key(&self.client).await);
+            }
+        }
+        let entries: Vec<(u32, &str, bool)> = ids
+            .iter()
+            .map(|&id| (id, keys[&id].as_str(), id == active))
+            .collect();
+        Arc::new(
+            AwsKmsKek::connect(self.client.clone(), ring(&entries))
+                .await
+                .unwrap(),
+        )
+    }
+}
+
 #[tokio::test]
-async fn kms_wraps_and_unwraps_bound_to_context_and_header() {
+async fn kms_passes_the_provider_suite() {
     let Some(endpoint) = server() else { return };
-    let client = client(&endpoint);
-    let key_a = create_key(&client).await;
-    let kek = AwsKmsKek::connect(client, ring(&[(1, &key_a, true)]))
-        .await
-        .unwrap();
+    let fixture = Kms {
+        client: client(&endpoint),
+        keys: Default::default(),
+    };
+    let kek = fixture.provider(&[1], 1).await;
     assert!(format!("{kek:?}").starts_with("AwsKmsKek { active_id: KekId(1)"));
-
-    let dek = DataKey::generate(DekId(12)).unwrap();
-    let wrapped = kek.wrap(&dek, b"workspace-a").await.unwrap();
-    assert_eq!((wrapped.kek_id(), wrapped.dek_id()), (KekId(1), DekId(12)));
-
-    crate::kek::assert_wrapped_is_bound(&kek, &dek, &wrapped, 9).await;
+    crate::conformance::run(&fixture).await;
 }
 
 #[tokio::test]

@@ -9,6 +9,10 @@ mod field;
 // KEK rings and providers: loading errors, wrap/unwrap, context binding.
 mod kek;
 
+// The suite every KEK provider passes (run here over the local ring, and in each provider's
+// module over that provider).
+mod conformance;
+
 // Blind indexes.
 mod blind;
 
@@ -27,6 +31,14 @@ mod stream;
 // Debug output of every key-holding type lacks the secret.
 mod debug;
 
+// moto on loopback, for the AWS providers.
+#[cfg(any(feature = "aws-kms", feature = "aws-secrets-manager"))]
+mod moto;
+
 // The AWS KMS provider against moto on loopback (feature `aws-kms`).
 #[cfg(feature = "aws-kms")]
 mod kms;
+
+// A KEK ring kept in Secrets Manager, against moto on loopback (feature `aws-secrets-manager`).
+#[cfg(feature = "aws-secrets-manager")]
+mod secrets_manager;

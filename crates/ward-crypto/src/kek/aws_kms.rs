@@ -5,11 +5,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 use aws_sdk_kms::Client;
-use aws_sdk_kms::error::{DisplayErrorContext, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use zeroize::Zeroizing;
 
-use crate::env::Environment;
 use crate::error::{Error, KeyRingError, Result};
 use crate::format::wrapped::Header;
 use crate::kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, WrappedDataKey};
@@ -115,21 +113,7 @@ impl AwsKmsKek {
     /// `development`; an unset `WARD_ENV` means `production`, as in ward-storage, and an
     /// unknown value is [`Error::InvalidEnvironment`].
     pub async fn from_env(ring: KeyRing<String>) -> Result<Self> {
-        let environment = crate::env::from_env()?;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http)
-            .load()
-            .await;
-        let service_endpoint = std::env::var("AWS_ENDPOINT_URL_KMS").ok();
-        check_endpoints(
-            environment,
-            [service_endpoint.as_deref(), config.endpoint_url()],
-        )?;
+        let config = super::aws::sdk_config("kms", "AWS_ENDPOINT_URL_KMS").await?;
         Self::connect(Client::new(&config), ring).await
     }
 
@@ -146,25 +130,6 @@ impl AwsKmsKek {
     fn kms_key(&self, id: KekId) -> Result<&str> {
         self.key_arn(id).ok_or(Error::UnknownKekId { kek_id: id })
     }
-}
-
-/// Refuses any configured endpoint that is not `https://` outside `development`.
-fn check_endpoints<'a>(
-    environment: Environment,
-    endpoints: impl IntoIterator<Item = Option<&'a str>>,
-) -> Result<()> {
-    if !environment.is_strict() {
-        return Ok(());
-    }
-    for endpoint in endpoints.into_iter().flatten() {
-        let scheme = endpoint.trim().split_once("://").map(|(s, _)| s);
-        if !scheme.is_some_and(|s| s.eq_ignore_ascii_case("https")) {
-            return Err(Error::HttpsRequired {
-                environment: environment.as_str(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// The key ARN KMS reported must be the one the KEK version resolved to.
@@ -197,16 +162,9 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// A KMS failure as a provider error, with the SDK's message (which holds no key material).
-fn provider_error<E, R>(operation: &str, err: SdkError<E, R>) -> Error
-where
-    E: std::error::Error + 'static,
-    R: fmt::Debug,
-{
-    Error::Provider {
-        provider: PROVIDER,
-        message: format!("{operation}: {}", DisplayErrorContext(&err)),
-    }
+/// A KMS failure as a provider error.
+fn provider_error(operation: &str, err: impl std::error::Error) -> Error {
+    super::aws::provider_error(PROVIDER, operation, err)
 }
 
 #[async_trait::async_trait]
@@ -296,29 +254,6 @@ impl fmt::Debug for AwsKmsKek {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn http_endpoints_are_refused_outside_development() {
-        let http = Some("http://127.0.0.1:9100");
-        let https = Some("https://kms.eu-west-1.amazonaws.com");
-        for env in [
-            Environment::Test,
-            Environment::Staging,
-            Environment::Production,
-        ] {
-            assert!(matches!(
-                check_endpoints(env, [None, http]),
-                Err(Error::HttpsRequired { environment }) if environment == env.as_str()
-            ));
-            assert!(matches!(
-                check_endpoints(env, [Some("127.0.0.1:9100")]),
-                Err(Error::HttpsRequired { .. })
-            ));
-            assert!(check_endpoints(env, [https, None, Some("HTTPS://kms.local")]).is_ok());
-            assert!(check_endpoints(env, [None, None]).is_ok());
-        }
-        assert!(check_endpoints(Environment::Development, [http]).is_ok());
-    }
 
     #[test]
     fn a_reported_key_must_be_the_resolved_arn() {

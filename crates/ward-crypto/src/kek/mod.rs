@@ -3,8 +3,12 @@
 
 pub(crate) mod local;
 
+#[cfg(any(feature = "aws-kms", feature = "aws-secrets-manager"))]
+mod aws;
 #[cfg(feature = "aws-kms")]
 mod aws_kms;
+#[cfg(feature = "aws-secrets-manager")]
+mod secrets_manager;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +16,8 @@ use std::fmt;
 #[cfg(feature = "aws-kms")]
 pub use aws_kms::AwsKmsKek;
 pub use local::LocalKek;
+#[cfg(feature = "aws-secrets-manager")]
+pub use secrets_manager::{RingRefresh, SecretsManagerKek};
 
 use crate::error::{KeyRingError, Result};
 use crate::format::wrapped;
