@@ -42,3 +42,7 @@ mod kms;
 // A KEK ring kept in Secrets Manager, against moto on loopback (feature `aws-secrets-manager`).
 #[cfg(feature = "aws-secrets-manager")]
 mod secrets_manager;
+
+// The Vault Transit provider against an in-test HTTPS server (feature `vault-transit`).
+#[cfg(feature = "vault-transit")]
+mod vault;

@@ -7,17 +7,29 @@ pub(crate) mod local;
 mod aws;
 #[cfg(feature = "aws-kms")]
 mod aws_kms;
+#[cfg(feature = "vault-transit")]
+mod http;
+#[cfg(any(feature = "aws-secrets-manager", feature = "vault-transit"))]
+mod refresh;
 #[cfg(feature = "aws-secrets-manager")]
 mod secrets_manager;
+#[cfg(feature = "vault-transit")]
+mod vault_transit;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 #[cfg(feature = "aws-kms")]
 pub use aws_kms::AwsKmsKek;
+#[cfg(feature = "vault-transit")]
+pub use http::HttpPolicy;
 pub use local::LocalKek;
+#[cfg(any(feature = "aws-secrets-manager", feature = "vault-transit"))]
+pub use refresh::RingRefresh;
 #[cfg(feature = "aws-secrets-manager")]
-pub use secrets_manager::{RingRefresh, SecretsManagerKek};
+pub use secrets_manager::SecretsManagerKek;
+#[cfg(feature = "vault-transit")]
+pub use vault_transit::{VaultTransitConfig, VaultTransitKek};
 
 use crate::error::{KeyRingError, Result};
 use crate::format::wrapped;

@@ -3,54 +3,22 @@
 //! reloaded after the secret rotates.
 
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::Client;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::kek::refresh::{Refreshing, RingRefresh};
 use crate::kek::{KeyEncryptionKey, LocalKek, WrappedDataKey};
 use crate::keys::{DataKey, KekId};
 
 const PROVIDER: &str = "aws-secrets-manager";
 
-/// How long a ring read from Secrets Manager is used before it is read again.
-///
-/// ```
-/// use std::time::Duration;
-/// use ward_crypto::RingRefresh;
-///
-/// let refresh = RingRefresh::default();
-/// assert_eq!(refresh.max_age, Duration::from_secs(300));
-/// assert_eq!(refresh.unknown_key_interval, Duration::from_secs(10));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RingRefresh {
-    /// The ring's lifetime in the process: the first wrap or unwrap after it has passed reads the
-    /// secret again, and if that read fails, the call fails; the old ring is never used past it.
-    pub max_age: Duration,
-    /// A wrapped key naming a KEK version the ring does not hold makes the provider read the
-    /// secret at once (the secret may have rotated since it was read), at most once per this
-    /// interval.
-    pub unknown_key_interval: Duration,
-}
-
-impl Default for RingRefresh {
-    fn default() -> Self {
-        Self {
-            max_age: Duration::from_secs(300),
-            unknown_key_interval: Duration::from_secs(10),
-        }
-    }
-}
-
 /// A ring as read from the secret.
 struct Loaded {
     ring: LocalKek,
-    /// The secret version it came from (`VersionId`), for logs.
+    /// The secret version it came from (`VersionId`).
     version: String,
-    read_at: Instant,
 }
 
 /// KEK versions kept as a ring in an AWS Secrets Manager secret: each version's key lives in the
@@ -79,10 +47,7 @@ struct Loaded {
 pub struct SecretsManagerKek {
     client: Client,
     secret_id: String,
-    refresh: RingRefresh,
-    current: RwLock<Arc<Loaded>>,
-    /// Held while the secret is read, so concurrent callers wait for one read.
-    reading: tokio::sync::Mutex<()>,
+    ring: Refreshing<Loaded>,
 }
 
 impl SecretsManagerKek {
@@ -104,9 +69,7 @@ impl SecretsManagerKek {
         Ok(Self {
             client,
             secret_id,
-            refresh,
-            current: RwLock::new(Arc::new(loaded)),
-            reading: tokio::sync::Mutex::new(()),
+            ring: Refreshing::new(loaded, refresh),
         })
     }
 
@@ -124,38 +87,18 @@ impl SecretsManagerKek {
 
     /// The secret version the ring in use was read from.
     pub fn secret_version(&self) -> String {
-        self.loaded().version.clone()
+        self.ring.last().value.version.clone()
     }
 
-    fn loaded(&self) -> Arc<Loaded> {
-        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// The ring in use, read again first when it is older than `max_age`.
-    async fn fresh(&self) -> Result<Arc<Loaded>> {
-        let loaded = self.loaded();
-        if loaded.read_at.elapsed() < self.refresh.max_age {
-            return Ok(loaded);
-        }
-        self.reread(self.refresh.max_age).await
-    }
-
-    /// Reads the secret unless a ring younger than `younger_than` is already in use (another
-    /// caller read it while this one waited).
-    async fn reread(&self, younger_than: Duration) -> Result<Arc<Loaded>> {
-        let _reading = self.reading.lock().await;
-        let loaded = self.loaded();
-        if loaded.read_at.elapsed() < younger_than {
-            return Ok(loaded);
-        }
-        let new = Arc::new(read(&self.client, &self.secret_id).await?);
-        if new.version != loaded.version {
+    /// Reads the secret, logging when its version changed.
+    async fn read(&self) -> Result<Loaded> {
+        let new = read(&self.client, &self.secret_id).await?;
+        if new.version != self.ring.last().value.version {
             tracing::info!(
                 active_kek = %new.ring.active_id(),
                 "read a new version of the KEK ring secret"
             );
         }
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&new);
         Ok(new)
     }
 }
@@ -182,35 +125,32 @@ async fn read(client: &Client, secret_id: &str) -> Result<Loaded> {
         });
     };
     let ring = LocalKek::parse(&text)?;
-    Ok(Loaded {
-        ring,
-        version,
-        read_at: Instant::now(),
-    })
+    Ok(Loaded { ring, version })
 }
 
 #[async_trait::async_trait]
 impl KeyEncryptionKey for SecretsManagerKek {
     fn active_id(&self) -> KekId {
-        self.loaded().ring.active_id()
+        self.ring.last().value.ring.active_id()
     }
 
     fn key_ids(&self) -> Vec<KekId> {
-        self.loaded().ring.key_ids()
+        self.ring.last().value.ring.key_ids()
     }
 
     async fn wrap(&self, dek: &DataKey, context: &[u8]) -> Result<WrappedDataKey> {
-        self.fresh().await?.ring.wrap(dek, context).await
+        let loaded = self.ring.fresh(|| self.read()).await?;
+        loaded.value.ring.wrap(dek, context).await
     }
 
     async fn unwrap(&self, wrapped: &WrappedDataKey, context: &[u8]) -> Result<DataKey> {
-        let loaded = self.fresh().await?;
-        match loaded.ring.unwrap(wrapped, context).await {
+        let loaded = self.ring.fresh(|| self.read()).await?;
+        match loaded.value.ring.unwrap(wrapped, context).await {
             Err(Error::UnknownKekId { .. }) => {
                 // The secret may have rotated since it was read: read it again (at most once per
                 // interval), then answer from whatever ring that gives.
-                let loaded = self.reread(self.refresh.unknown_key_interval).await?;
-                loaded.ring.unwrap(wrapped, context).await
+                let loaded = self.ring.after_unknown_key(|| self.read()).await?;
+                loaded.value.ring.unwrap(wrapped, context).await
             }
             other => other,
         }
@@ -223,7 +163,7 @@ impl fmt::Debug for SecretsManagerKek {
             .field("secret_id", &self.secret_id)
             .field("active_id", &self.active_id())
             .field("key_ids", &self.key_ids())
-            .field("refresh", &self.refresh)
+            .field("refresh", &self.ring.policy())
             .finish_non_exhaustive()
     }
 }
