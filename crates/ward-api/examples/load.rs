@@ -48,8 +48,8 @@ use hyper_util::rt::TokioExecutor;
 use image::{ImageFormat, Rgb, RgbImage};
 use uuid::Uuid;
 use ward_api::{Claims, Keys, Role};
+use ward_crypto::KeyMaterial;
 use ward_domain::sea_orm::ConnectionTrait as _;
-use ward_domain::ward_crypto::KeyMaterial;
 use ward_domain::ward_storage::{
     Environment, FileKind, KeyPrefix, ObjectKey, ObjectStoreExt as _, Owner, S3Store,
     S3StoreBuilder, SsePolicy,

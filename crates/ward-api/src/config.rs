@@ -8,7 +8,8 @@
 //! | `WARD_ENV` | `development`, `staging` or `production`; unset means production, except that an unconfigured ward is development | — |
 //! | `WARD_DATABASE_URL` | `postgres://…` or `sqlite://…` | `sqlite://<data dir>/ward.db` |
 //! | `WARD_STORE` | `s3` (the bucket from `WARD_S3_*`, see ward-storage) or `local:<directory>` | `local:<data dir>/objects` |
-//! | `WARD_KEK` / `WARD_KEK_FILE` | the KEK ring, inline or in a file of mode 0600 (`<version>:<base64 key>:<state>`, see ward-crypto) | generated once into `<data dir>/kek.ring` |
+//! | `WARD_KEK_PROVIDER` | where the key-encryption keys live: `local`, `aws-kms`, `aws-secrets-manager` or `vault-transit` (see [below](#key-encryption-keys)) | `local` |
+//! | `WARD_KEK` / `WARD_KEK_FILE` | provider `local`: the KEK ring, inline or in a file of mode 0600 (`<version>:<base64 key>:<state>`, see ward-crypto) | generated once into `<data dir>/kek.ring` |
 //! | `WARD_TOKEN_SECRET` / `WARD_TOKEN_SECRET_FILE` | the HS256 token secret, base64 of at least 32 bytes; download links are signed with a key derived from it | generated once into `<data dir>/token.secret` |
 //! | `WARD_TOKEN_PUBLIC_KEY_FILE` | the identity provider's Ed25519 or RSA public key (PEM): tokens must be signed by it (EdDSA or RS256) instead of HS256 under the secret, which then signs download links only | unset: HS256 |
 //! | `WARD_LISTEN` | the address to listen on | `127.0.0.1:8080` |
@@ -30,13 +31,26 @@
 //!   every one of the four must be given; nothing is generated; a missing or malformed setting
 //!   stops the start with every problem named at once.
 //!
+//! # Key-encryption keys
+//!
+//! `WARD_KEK_PROVIDER` names one provider; each takes its own variables, and a variable of
+//! another provider is refused so that nothing configured is silently ignored. Every provider but
+//! `local` needs a ward built with the cargo feature of the same name.
+//!
+//! | provider | variables |
+//! |---|---|
+//! | `local` | `WARD_KEK` or `WARD_KEK_FILE`; in production also `WARD_KEK_ALLOW_LOCAL=true`, since keys kept beside the service are refused there unless explicitly accepted |
+//! | `aws-kms` | `WARD_KEK_AWS_KMS_KEYS`: `<version>:<key id, ARN or alias>[:active]` items, comma- or newline-separated, exactly one active; region and credentials from the standard AWS sources |
+//! | `aws-secrets-manager` | `WARD_KEK_SECRET_ID`: the secret (name or ARN) whose string is a ring in the `local` format; region and credentials from the standard AWS sources |
+//! | `vault-transit` | `WARD_KEK_VAULT_ADDR` (`https://…`), `WARD_KEK_VAULT_TOKEN` or `WARD_KEK_VAULT_TOKEN_FILE`, `WARD_KEK_VAULT_KEY`; optional `WARD_KEK_VAULT_MOUNT` (`transit`), `WARD_KEK_VAULT_NAMESPACE`, `WARD_KEK_VAULT_CA_FILE` |
+//!
 //! The embedded default listens on loopback only: it refuses a `WARD_LISTEN` that is not a
 //! loopback address, since its keys sit unprotected beside its data.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use ward_domain::ward_crypto::KeyMaterial;
+use ward_crypto::KeyMaterial;
 use ward_domain::ward_storage::Environment;
 use zeroize::Zeroizing;
 
@@ -48,9 +62,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "ward-data";
 
 /// The settings that decide between the embedded default and explicit configuration.
-const EXPLICIT: [&str; 6] = [
+const EXPLICIT: [&str; 7] = [
     "WARD_DATABASE_URL",
     "WARD_STORE",
+    "WARD_KEK_PROVIDER",
     "WARD_KEK",
     "WARD_KEK_FILE",
     "WARD_TOKEN_SECRET",
@@ -87,6 +102,78 @@ impl std::fmt::Debug for SecretSetting {
     }
 }
 
+/// Where the key-encryption keys live (`WARD_KEK_PROVIDER` and the provider's variables).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum KekSetting {
+    /// A ring of keys held by the service itself (ward-crypto's `LocalKek`).
+    Local(SecretSetting),
+    /// AWS KMS keys, one per KEK version: `(version, key id / ARN / alias, active)`.
+    AwsKms(Vec<(u32, String, bool)>),
+    /// A ring kept in an AWS Secrets Manager secret, by name or ARN.
+    AwsSecretsManager {
+        /// The secret's name or ARN.
+        secret_id: String,
+    },
+    /// A key of HashiCorp Vault's Transit engine.
+    VaultTransit(VaultSetting),
+}
+
+impl KekSetting {
+    /// The provider's name, as `WARD_KEK_PROVIDER` spells it.
+    pub fn provider(&self) -> &'static str {
+        match self {
+            Self::Local(_) => "local",
+            Self::AwsKms(_) => "aws-kms",
+            Self::AwsSecretsManager { .. } => "aws-secrets-manager",
+            Self::VaultTransit(_) => "vault-transit",
+        }
+    }
+}
+
+/// Where and how to reach a Vault Transit key.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VaultSetting {
+    /// Vault's address (`https://host:8200`).
+    pub address: String,
+    /// The token, inline or from a file.
+    pub token: SecretSetting,
+    /// The Transit key's name.
+    pub key: String,
+    /// The Transit mount (default `transit`).
+    pub mount: Option<String>,
+    /// The Vault namespace.
+    pub namespace: Option<String>,
+    /// A PEM bundle of the CAs that may sign Vault's certificate (default: the system's roots).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Every provider name `WARD_KEK_PROVIDER` takes.
+pub const KEK_PROVIDERS: [&str; 4] = ["local", "aws-kms", "aws-secrets-manager", "vault-transit"];
+
+/// The variables each provider reads, so another provider's are refused.
+const PROVIDER_VARIABLES: [(&str, &[&str]); 4] = [
+    (
+        "local",
+        &["WARD_KEK", "WARD_KEK_FILE", "WARD_KEK_ALLOW_LOCAL"],
+    ),
+    ("aws-kms", &["WARD_KEK_AWS_KMS_KEYS"]),
+    ("aws-secrets-manager", &["WARD_KEK_SECRET_ID"]),
+    (
+        "vault-transit",
+        &[
+            "WARD_KEK_VAULT_ADDR",
+            "WARD_KEK_VAULT_TOKEN",
+            "WARD_KEK_VAULT_TOKEN_FILE",
+            "WARD_KEK_VAULT_KEY",
+            "WARD_KEK_VAULT_MOUNT",
+            "WARD_KEK_VAULT_NAMESPACE",
+            "WARD_KEK_VAULT_CA_FILE",
+        ],
+    ),
+];
+
 /// The service's configuration, checked: every field holds a usable setting.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -97,8 +184,8 @@ pub struct Config {
     pub database_url: String,
     /// The object store.
     pub store: StoreSetting,
-    /// The KEK ring.
-    pub kek: SecretSetting,
+    /// Where the key-encryption keys live.
+    pub kek: KekSetting,
     /// The token secret.
     pub token_secret: SecretSetting,
     /// The listening address.
@@ -187,10 +274,13 @@ impl Config {
                 StoreSetting::Local(data_dir.join("objects"))
             }
         };
-        let kek = secret(&get, "WARD_KEK", "WARD_KEK_FILE", &mut problems).unwrap_or_else(|| {
-            missing("WARD_KEK", &mut problems);
-            SecretSetting::Generated(data_dir.join("kek.ring"))
-        });
+        let kek = match kek_setting(&get, environment, &mut problems) {
+            Some(kek) => kek,
+            None => {
+                missing("WARD_KEK", &mut problems);
+                KekSetting::Local(SecretSetting::Generated(data_dir.join("kek.ring")))
+            }
+        };
         let token_secret = secret(
             &get,
             "WARD_TOKEN_SECRET",
@@ -255,7 +345,7 @@ impl Config {
                 None
             }
         };
-        let generates = matches!(kek, SecretSetting::Generated(_))
+        let generates = matches!(kek, KekSetting::Local(SecretSetting::Generated(_)))
             || matches!(token_secret, SecretSetting::Generated(_));
         if generates && !listen.ip().is_loopback() {
             problems.push(
@@ -288,6 +378,147 @@ impl Config {
     pub fn is_embedded(&self) -> bool {
         !self.defaulted.is_empty()
     }
+}
+
+/// The KEK setting `WARD_KEK_PROVIDER` names, with its variables checked; `None` when the
+/// provider is `local` and no ring is given (the caller defaults it or names it missing).
+fn kek_setting(
+    get: &impl Fn(&str) -> Option<String>,
+    environment: Environment,
+    problems: &mut Vec<String>,
+) -> Option<KekSetting> {
+    let provider = get("WARD_KEK_PROVIDER").map(|p| p.trim().to_ascii_lowercase());
+    let provider = provider.as_deref().unwrap_or("local");
+    if !KEK_PROVIDERS.contains(&provider) {
+        problems.push(format!(
+            "WARD_KEK_PROVIDER must be one of {}",
+            KEK_PROVIDERS.join(", ")
+        ));
+        return Some(KekSetting::Local(SecretSetting::Inline(Zeroizing::new(
+            String::new(),
+        ))));
+    }
+    for (other, variables) in PROVIDER_VARIABLES {
+        if other == provider {
+            continue;
+        }
+        for variable in variables.iter().filter(|v| get(v).is_some()) {
+            problems.push(format!(
+                "{variable} belongs to WARD_KEK_PROVIDER={other}, not {provider}"
+            ));
+        }
+    }
+    if let Some(feature) = missing_feature(provider) {
+        problems.push(format!(
+            "WARD_KEK_PROVIDER={provider} needs ward built with the cargo feature `{feature}`"
+        ));
+    }
+    let mut required = |name: &str| {
+        let value = get(name);
+        if value.is_none() {
+            problems.push(format!("{name} is not set (WARD_KEK_PROVIDER={provider})"));
+        }
+        value.unwrap_or_default()
+    };
+    let setting = match provider {
+        "aws-kms" => {
+            let keys = required("WARD_KEK_AWS_KMS_KEYS");
+            KekSetting::AwsKms(parse_kms_keys(&keys, problems))
+        }
+        "aws-secrets-manager" => KekSetting::AwsSecretsManager {
+            secret_id: required("WARD_KEK_SECRET_ID").trim().to_owned(),
+        },
+        "vault-transit" => {
+            let address = required("WARD_KEK_VAULT_ADDR");
+            let key = required("WARD_KEK_VAULT_KEY");
+            let token = secret(
+                get,
+                "WARD_KEK_VAULT_TOKEN",
+                "WARD_KEK_VAULT_TOKEN_FILE",
+                problems,
+            )
+            .unwrap_or_else(|| {
+                problems.push(
+                    "WARD_KEK_VAULT_TOKEN or WARD_KEK_VAULT_TOKEN_FILE is not set \
+                     (WARD_KEK_PROVIDER=vault-transit)"
+                        .to_owned(),
+                );
+                SecretSetting::Inline(Zeroizing::new(String::new()))
+            });
+            KekSetting::VaultTransit(VaultSetting {
+                address,
+                token,
+                key,
+                mount: get("WARD_KEK_VAULT_MOUNT"),
+                namespace: get("WARD_KEK_VAULT_NAMESPACE"),
+                ca_file: get("WARD_KEK_VAULT_CA_FILE").map(PathBuf::from),
+            })
+        }
+        _ => {
+            let ring = secret(get, "WARD_KEK", "WARD_KEK_FILE", problems)?;
+            let allowed = match get("WARD_KEK_ALLOW_LOCAL").as_deref().map(str::trim) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => {
+                    problems.push("WARD_KEK_ALLOW_LOCAL must be `true` or `false`".to_owned());
+                    false
+                }
+            };
+            if environment == Environment::Production && !allowed {
+                problems.push(
+                    "the KEK ring is local (WARD_KEK / WARD_KEK_FILE): production keeps its \
+                     key-encryption keys in a key service (WARD_KEK_PROVIDER=aws-kms, \
+                     aws-secrets-manager or vault-transit); set WARD_KEK_ALLOW_LOCAL=true to \
+                     accept local keys anyway"
+                        .to_owned(),
+                );
+            }
+            KekSetting::Local(ring)
+        }
+    };
+    Some(setting)
+}
+
+/// The cargo feature a provider needs, when this build lacks it.
+fn missing_feature(provider: &str) -> Option<&'static str> {
+    match provider {
+        "aws-kms" if !cfg!(feature = "aws-kms") => Some("aws-kms"),
+        "aws-secrets-manager" if !cfg!(feature = "aws-secrets-manager") => {
+            Some("aws-secrets-manager")
+        }
+        "vault-transit" if !cfg!(feature = "vault-transit") => Some("vault-transit"),
+        _ => None,
+    }
+}
+
+/// `WARD_KEK_AWS_KMS_KEYS`: `<version>:<key>[:active]` items (a key ARN holds colons itself, so
+/// the version is what comes before the first colon and `:active` is a suffix).
+fn parse_kms_keys(text: &str, problems: &mut Vec<String>) -> Vec<(u32, String, bool)> {
+    let mut keys = Vec::new();
+    let items = text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|i| !i.is_empty());
+    for (n, item) in items.enumerate() {
+        let (version, rest) = item.split_once(':').unwrap_or((item, ""));
+        let (key, active) = match rest.strip_suffix(":active") {
+            Some(key) => (key, true),
+            None => (rest, false),
+        };
+        match version.trim().parse::<u32>() {
+            Ok(version) if !key.trim().is_empty() => {
+                keys.push((version, key.trim().to_owned(), active));
+            }
+            _ => problems.push(format!(
+                "WARD_KEK_AWS_KMS_KEYS item {} must be `<version>:<kms key>[:active]`",
+                n + 1
+            )),
+        }
+    }
+    if keys.iter().filter(|(_, _, active)| *active).count() != 1 {
+        problems.push("WARD_KEK_AWS_KMS_KEYS must mark exactly one key `:active`".to_owned());
+    }
+    keys
 }
 
 /// The embedded default's database: SQLite in the data directory, created when missing.
@@ -443,7 +674,10 @@ mod tests {
             c.store,
             StoreSetting::Local(PathBuf::from("ward-data/objects"))
         );
-        assert!(matches!(c.kek, SecretSetting::Generated(_)));
+        assert!(matches!(
+            c.kek,
+            KekSetting::Local(SecretSetting::Generated(_))
+        ));
         assert!(c.database_url.starts_with("sqlite://ward-data/ward.db"));
     }
 
@@ -517,5 +751,123 @@ mod tests {
             "{all}"
         );
         assert!(!all.contains("hunter2"), "a credential was echoed: {all}");
+    }
+
+    /// A production configuration apart from the KEK settings.
+    fn production(kek: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut vars = vec![
+            ("WARD_ENV", "production"),
+            ("WARD_DATABASE_URL", "postgres://ward@db/ward"),
+            ("WARD_STORE", "s3"),
+            ("WARD_TOKEN_SECRET_FILE", "/etc/ward/token"),
+        ];
+        vars.extend_from_slice(kek);
+        vars
+    }
+
+    fn problems(vars: &[(&str, &str)]) -> String {
+        match config(vars) {
+            Err(Error::Config { problems }) => problems.join("\n"),
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn production_refuses_a_local_kek_ring_unless_explicitly_allowed() {
+        let all = problems(&production(&[("WARD_KEK_FILE", "/etc/ward/kek")]));
+        assert!(all.contains("the KEK ring is local"), "{all}");
+        assert!(all.contains("WARD_KEK_ALLOW_LOCAL=true"), "{all}");
+
+        let c = config(&production(&[
+            ("WARD_KEK_FILE", "/etc/ward/kek"),
+            ("WARD_KEK_ALLOW_LOCAL", "true"),
+        ]))
+        .expect("local keys explicitly allowed");
+        assert_eq!(c.kek.provider(), "local");
+        let all = problems(&production(&[
+            ("WARD_KEK_FILE", "/etc/ward/kek"),
+            ("WARD_KEK_ALLOW_LOCAL", "yes"),
+        ]));
+        assert!(all.contains("WARD_KEK_ALLOW_LOCAL must be"), "{all}");
+
+        // Staging is not production: a local ring is accepted there.
+        let mut staging = production(&[("WARD_KEK_FILE", "/etc/ward/kek")]);
+        staging[0] = ("WARD_ENV", "staging");
+        assert_eq!(config(&staging).expect("staging").kek.provider(), "local");
+    }
+
+    #[test]
+    fn an_unknown_provider_is_named_with_the_ones_there_are() {
+        let all = problems(&production(&[("WARD_KEK_PROVIDER", "azure-kms")]));
+        assert!(
+            all.contains(
+                "WARD_KEK_PROVIDER must be one of local, aws-kms, aws-secrets-manager, vault-transit"
+            ),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn each_provider_reads_its_own_variables_and_names_the_missing_ones() {
+        let c = config(&production(&[
+            ("WARD_KEK_PROVIDER", "aws-kms"),
+            (
+                "WARD_KEK_AWS_KMS_KEYS",
+                "1:alias/ward-kek-2025, 2:arn:aws:kms:eu-west-1:111122223333:key/0f9e:active",
+            ),
+        ]));
+        if cfg!(feature = "aws-kms") {
+            let c = c.expect("aws-kms");
+            let KekSetting::AwsKms(keys) = &c.kek else {
+                panic!("{:?}", c.kek);
+            };
+            assert_eq!(
+                keys,
+                &[
+                    (1, "alias/ward-kek-2025".to_owned(), false),
+                    (
+                        2,
+                        "arn:aws:kms:eu-west-1:111122223333:key/0f9e".to_owned(),
+                        true
+                    ),
+                ]
+            );
+        } else {
+            assert!(c.is_err());
+        }
+
+        let all = problems(&production(&[
+            ("WARD_KEK_PROVIDER", "aws-kms"),
+            ("WARD_KEK_AWS_KMS_KEYS", "1:alias/a, x:alias/b"),
+        ]));
+        assert!(all.contains("item 2 must be"), "{all}");
+        assert!(all.contains("exactly one key `:active`"), "{all}");
+
+        let all = problems(&production(&[("WARD_KEK_PROVIDER", "vault-transit")]));
+        for name in [
+            "WARD_KEK_VAULT_ADDR",
+            "WARD_KEK_VAULT_KEY",
+            "WARD_KEK_VAULT_TOKEN",
+        ] {
+            assert!(all.contains(name), "{name} not named: {all}");
+        }
+        let all = problems(&production(&[("WARD_KEK_PROVIDER", "aws-secrets-manager")]));
+        assert!(all.contains("WARD_KEK_SECRET_ID is not set"), "{all}");
+    }
+
+    #[test]
+    fn another_providers_variables_are_refused_not_ignored() {
+        let all = problems(&production(&[
+            ("WARD_KEK_PROVIDER", "aws-secrets-manager"),
+            ("WARD_KEK_SECRET_ID", "ward/kek-ring"),
+            ("WARD_KEK", "1:c2VjcmV0:active"),
+            ("WARD_KEK_VAULT_ADDR", "https://vault:8200"),
+        ]));
+        assert!(
+            all.contains("WARD_KEK belongs to WARD_KEK_PROVIDER=local, not aws-secrets-manager"),
+            "{all}"
+        );
+        assert!(all.contains("WARD_KEK_VAULT_ADDR belongs to"), "{all}");
+        assert!(!all.contains("c2VjcmV0"), "a key was echoed: {all}");
     }
 }

@@ -25,7 +25,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use ward_api::{Keys, Service};
-//! use ward_domain::ward_crypto::{CachePolicy, KeyMaterial, LocalKek};
+//! use ward_crypto::{CachePolicy, KeyMaterial, LocalKek};
 //! use ward_domain::ward_storage::{Environment, MemoryStore, RequiredProof};
 //! use ward_domain::{Domain, migration};
 //!
@@ -52,6 +52,7 @@
 pub mod auth;
 pub mod config;
 mod error;
+mod kek;
 pub mod metrics;
 mod routes;
 pub mod server;

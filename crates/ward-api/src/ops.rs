@@ -16,8 +16,8 @@ use tokio::io::AsyncWriteExt as _;
 use uuid::Uuid;
 use ward_api::config::Config;
 use ward_api::{Service, init_store};
-use ward_domain::ward_crypto::stream::{StreamDecryptor, StreamEncryptor, read_header};
-use ward_domain::ward_crypto::{DataKeySource as _, KeyMaterial, LegacyDecryptor};
+use ward_crypto::stream::{StreamDecryptor, StreamEncryptor, read_header};
+use ward_crypto::{DataKeySource as _, KeyMaterial, LegacyDecryptor};
 use ward_domain::{
     Actor, DEFAULT_RETENTION, LegacyImport, Progress, RestoreOptions, RotationOptions, WorkspaceId,
     audit,

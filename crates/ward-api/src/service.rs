@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use ward_domain::ward_crypto::{CachePolicy, LocalKek};
+use ward_crypto::CachePolicy;
 use ward_domain::ward_storage::bootstrap::ensure_bucket;
 use ward_domain::ward_storage::{
     Environment, LocalStore, ObjectStore, RequiredProof, S3Store, S3StoreBuilder,
@@ -81,15 +81,7 @@ impl Service {
         if config.is_embedded() {
             config::create_private_dir(&config.data_dir)?;
         }
-        let kek_text = config::read_secret(
-            &config.kek,
-            "KEK ring",
-            config.environment,
-            config::generate_kek_ring,
-        )?;
-        let kek = LocalKek::parse(&kek_text).map_err(|e| Error::Config {
-            problems: vec![format!("the KEK ring does not load: {e}")],
-        })?;
+        let kek = crate::kek::open(config).await?;
         let secret = config::read_secret(
             &config.token_secret,
             "token secret",
@@ -107,7 +99,7 @@ impl Service {
         let (store, proof) = open_store(config).await?;
         let db = ward_domain::connect(&config.database_url).await?;
         migration::up(&db).await?;
-        let domain = Domain::new(db, Arc::new(kek), CachePolicy::new());
+        let domain = Domain::new(db, kek, CachePolicy::new());
         let service = Self::new(domain, store, proof, keys, config.environment)
             .with_upload_rate(RateLimit::per_minute(config.uploads_per_minute))
             .with_upload_concurrency(config.upload_concurrency, UPLOAD_SLOT_WAIT);

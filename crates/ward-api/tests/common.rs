@@ -11,8 +11,8 @@ use hyper_util::rt::TokioExecutor;
 use image::{ImageFormat, Rgb, RgbImage};
 use uuid::Uuid;
 use ward_api::{Claims, Keys, Role, Service};
+use ward_crypto::{CachePolicy, KeyMaterial, LocalKek};
 use ward_domain::sea_orm::{self, ConnectionTrait as _};
-use ward_domain::ward_crypto::{CachePolicy, KeyMaterial, LocalKek};
 use ward_domain::ward_storage::bootstrap::ensure_bucket;
 use ward_domain::ward_storage::{
     Environment, LocalStore, ObjectStore, RequiredProof, S3StoreBuilder, SsePolicy,

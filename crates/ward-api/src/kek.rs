@@ -1,0 +1,90 @@
+//! Opens the KEK provider the configuration names.
+
+use std::sync::Arc;
+
+use ward_crypto::{KeyEncryptionKey, LocalKek};
+
+use crate::config::{self, Config, KekSetting};
+use crate::error::{Error, Result};
+
+/// The provider of `config.kek`, connected: a remote provider has read its key or ring once, so a
+/// wrong key name, credential or address stops the start here.
+pub(crate) async fn open(config: &Config) -> Result<Arc<dyn KeyEncryptionKey>> {
+    let failed = |e: ward_crypto::Error| Error::Config {
+        problems: vec![format!(
+            "the KEK provider `{}` does not load: {e}",
+            config.kek.provider()
+        )],
+    };
+    match &config.kek {
+        KekSetting::Local(ring) => {
+            let text = config::read_secret(
+                ring,
+                "KEK ring",
+                config.environment,
+                config::generate_kek_ring,
+            )?;
+            Ok(Arc::new(LocalKek::parse(&text).map_err(failed)?))
+        }
+        #[cfg(feature = "aws-kms")]
+        KekSetting::AwsKms(keys) => {
+            use ward_crypto::{AwsKmsKek, KeyRing, KeyRingEntry};
+            let ring = KeyRing::new(keys.iter().map(|(id, key, active)| KeyRingEntry {
+                id: ward_crypto::KekId(*id),
+                key: key.clone(),
+                active: *active,
+            }))
+            .map_err(|e| failed(e.into()))?;
+            Ok(Arc::new(AwsKmsKek::from_env(ring).await.map_err(failed)?))
+        }
+        #[cfg(feature = "aws-secrets-manager")]
+        KekSetting::AwsSecretsManager { secret_id } => {
+            use ward_crypto::{RingRefresh, SecretsManagerKek};
+            Ok(Arc::new(
+                SecretsManagerKek::from_env(secret_id.as_str(), RingRefresh::default())
+                    .await
+                    .map_err(failed)?,
+            ))
+        }
+        #[cfg(feature = "vault-transit")]
+        KekSetting::VaultTransit(vault) => {
+            use ward_crypto::secrecy::SecretString;
+            use ward_crypto::{VaultTransitConfig, VaultTransitKek};
+            let token: zeroize::Zeroizing<String> =
+                config::read_secret(&vault.token, "Vault token", config.environment, || {
+                    Err(Error::Config {
+                        problems: vec!["the Vault token is never generated".to_owned()],
+                    })
+                })?;
+            let mut settings = VaultTransitConfig::new(
+                vault.address.as_str(),
+                SecretString::from(token.trim().to_owned()),
+                vault.key.as_str(),
+            );
+            if let Some(mount) = &vault.mount {
+                settings = settings.with_mount(mount.as_str());
+            }
+            if let Some(namespace) = &vault.namespace {
+                settings = settings.with_namespace(namespace.as_str());
+            }
+            if let Some(path) = &vault.ca_file {
+                let pem = std::fs::read(path).map_err(|source| Error::Io {
+                    what: format!("reading the Vault CA file {}", path.display()),
+                    source,
+                })?;
+                settings = settings.with_ca_pem(pem);
+            }
+            Ok(Arc::new(
+                VaultTransitKek::connect(settings).await.map_err(failed)?,
+            ))
+        }
+        #[allow(unreachable_patterns)]
+        other => Err(Error::Config {
+            problems: vec![format!(
+                "WARD_KEK_PROVIDER={} needs ward built with the cargo feature `{}`",
+                other.provider(),
+                other.provider()
+            )],
+        }),
+    }
+}
