@@ -13,7 +13,7 @@
 //! | layer | types |
 //! |---|---|
 //! | key material | [`KeyMaterial`], [`DataKey`], [`DekId`], [`KekId`] (loaded keys must be exactly 32 bytes and not degenerate, see [`MIN_DISTINCT_KEY_BYTES`]) |
-//! | key-encryption keys | [`KeyEncryptionKey`] trait; [`LocalKek`] (env/file ring), `AwsKmsKek` (feature `aws-kms`), `SecretsManagerKek` (feature `aws-secrets-manager`), `VaultTransitKek` (feature `vault-transit`); [`KeyRing`] validation; [`WrappedDataKey`] |
+//! | key-encryption keys | [`KeyEncryptionKey`] trait; [`LocalKek`] (env/file ring), `AwsKmsKek` (feature `aws-kms`), `SecretsManagerKek` (feature `aws-secrets-manager`), `VaultTransitKek` (feature `vault-transit`), `AzureKeyVaultKek` (feature `azure-key-vault`); [`KeyRing`] validation; [`WrappedDataKey`] |
 //! | data keys of one workspace | [`DataKeySource`] trait; [`InMemoryKeySource`], [`WrappedKeySource`], [`CachedKeySource`] (age and use bounds, injectable [`Clock`]) |
 //! | small values | [`FieldCipher`]: `seal(plaintext, context)` / `open(ciphertext, context)` |
 //! | files | [`stream`]: chunked STREAM encryption with range reads |
@@ -45,6 +45,8 @@
 //!   `aws_sdk_kms`.
 //! - `aws-secrets-manager`: `SecretsManagerKek`, a KEK ring kept in an AWS Secrets Manager secret
 //!   and reloaded when the secret rotates, and a re-export of `aws_sdk_secretsmanager`.
+//! - `azure-key-vault`: `AzureKeyVaultKek`, Azure Key Vault (or Managed HSM) keys as KEK versions,
+//!   and re-exports of `azure_core` and `azure_identity` for building credentials.
 //! - `vault-transit`: `VaultTransitKek`, HashiCorp Vault's Transit engine as the KEK provider,
 //!   with Vault's key versions as ward's KEK versions.
 //! - `serde`: [`DekId`] and [`KekId`] serialize as their plain number.
@@ -139,13 +141,17 @@ pub use error::{ApiMisuse, Error, KeyRingError, Result};
 pub use field::FieldCipher;
 #[cfg(feature = "aws-kms")]
 pub use kek::AwsKmsKek;
+#[cfg(feature = "https-client")]
+pub use kek::HttpPolicy;
 #[cfg(any(feature = "aws-secrets-manager", feature = "vault-transit"))]
 pub use kek::RingRefresh;
 #[cfg(feature = "aws-secrets-manager")]
 pub use kek::SecretsManagerKek;
-#[cfg(feature = "vault-transit")]
-pub use kek::{HttpPolicy, VaultTransitConfig, VaultTransitKek};
+#[cfg(feature = "azure-key-vault")]
+pub use kek::{AzureKeyVaultConfig, AzureKeyVaultKek, AzureWrapAlgorithm, azure_transport};
 pub use kek::{KeyEncryptionKey, KeyRing, KeyRingEntry, LocalKek, WrappedDataKey};
+#[cfg(feature = "vault-transit")]
+pub use kek::{VaultTransitConfig, VaultTransitKek};
 pub use keys::{DataKey, DekId, KEY_LEN, KekId, KeyMaterial, MIN_DISTINCT_KEY_BYTES};
 pub use legacy::LegacyDecryptor;
 pub use rotation::{KeyUsage, needs_rewrap, reencrypt_field, rewrap, rewrap_source};
@@ -157,6 +163,10 @@ pub use async_trait;
 pub use aws_sdk_kms;
 #[cfg(feature = "aws-secrets-manager")]
 pub use aws_sdk_secretsmanager;
+#[cfg(feature = "azure-key-vault")]
+pub use azure_core;
+#[cfg(feature = "azure-key-vault")]
+pub use azure_identity;
 pub use secrecy;
 pub use ward_types;
 pub use zeroize;

@@ -43,6 +43,14 @@ mod kms;
 #[cfg(feature = "aws-secrets-manager")]
 mod secrets_manager;
 
+// An HTTPS server on loopback for the in-test key services.
+#[cfg(any(feature = "vault-transit", feature = "azure-key-vault"))]
+mod https;
+
 // The Vault Transit provider against an in-test HTTPS server (feature `vault-transit`).
 #[cfg(feature = "vault-transit")]
 mod vault;
+
+// The Azure Key Vault provider against an in-test HTTPS server (feature `azure-key-vault`).
+#[cfg(feature = "azure-key-vault")]
+mod azure;

@@ -1,4 +1,5 @@
-//! JSON over HTTPS for the key services ward speaks to without an SDK (feature `vault-transit`):
+//! HTTPS for the key services ward speaks to itself (Vault) or gives an SDK as its transport
+//! (Azure):
 //! rustls on ring with the system's roots or a given CA, a timeout per attempt, retries with
 //! backoff on throttling and server errors, and bounded response bodies.
 
@@ -62,9 +63,10 @@ impl Default for HttpPolicy {
     }
 }
 
-/// An answer: its status and its body (at most [`MAX_RESPONSE_BYTES`]).
+/// An answer: its status, headers and body (at most [`MAX_RESPONSE_BYTES`]).
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
 }
 
@@ -181,7 +183,7 @@ impl HttpClient {
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        if body.is_some() {
+        if body.is_some() && !headers.contains_key(http::header::CONTENT_TYPE) {
             request = request.header(http::header::CONTENT_TYPE, "application/json");
         }
         let request = request
@@ -208,6 +210,7 @@ impl HttpClient {
             Ok((
                 Reply {
                     status: parts.status,
+                    headers: parts.headers,
                     body,
                 },
                 retry_after,
@@ -230,7 +233,7 @@ fn is_retryable(status: StatusCode) -> bool {
 }
 
 /// An error and its causes, as one line.
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -201,41 +201,58 @@ impl KeyEncryptionKey for LocalKek {
         let header = Header {
             kek_id,
             dek_id: dek.id(),
-        }
-        .to_bytes();
-        let nonce = random_nonce()?;
-        let mut body = zeroize::Zeroizing::new(Vec::with_capacity(NONCE_LEN + KEY_LEN + TAG_LEN));
-        body.extend_from_slice(&nonce);
-        body.extend_from_slice(dek.material().expose());
-        kek.seal_append(&nonce, &aad(&header, context), &mut body, NONCE_LEN)?;
-        Ok(WrappedDataKey::from_parts(
-            Header {
-                kek_id,
-                dek_id: dek.id(),
-            },
-            &body,
-        ))
+        };
+        let body = seal_data_key(kek, &header.to_bytes(), context, dek)?;
+        Ok(WrappedDataKey::from_parts(header, &body))
     }
 
     async fn unwrap(&self, wrapped: &WrappedDataKey, context: &[u8]) -> Result<DataKey> {
         let kek = self.ring.get(wrapped.kek_id()).ok_or(Error::UnknownKekId {
             kek_id: wrapped.kek_id(),
         })?;
-        let body = wrapped.body();
-        if body.len() != NONCE_LEN + KEY_LEN + TAG_LEN {
-            return Err(Error::Malformed {
-                format: "wrapped data key",
-                reason: "local body must be nonce, 32-byte key and tag",
-            });
-        }
-        let (nonce, sealed) = body.split_at(NONCE_LEN);
-        let nonce: &[u8; NONCE_LEN] = nonce.try_into().map_err(|_| Error::Decrypt)?;
-        let key = kek.open_to_vec(nonce, &aad(wrapped.header_bytes(), context), sealed)?;
-        Ok(DataKey::new(
-            wrapped.dek_id(),
-            KeyMaterial::from_bytes(&key)?,
-        ))
+        open_data_key(kek, wrapped, wrapped.body(), context)
     }
+}
+
+/// The length of a sealed data key: `nonce | sealed key | tag`.
+pub(crate) const SEALED_KEY_LEN: usize = NONCE_LEN + KEY_LEN + TAG_LEN;
+
+/// Seals `dek` under `kek` with a random nonce, authenticating `header ‖ context`: the body of a
+/// local wrap, and the inner layer of a provider that wraps a one-time key remotely.
+pub(crate) fn seal_data_key(
+    kek: &AeadKey,
+    header: &[u8],
+    context: &[u8],
+    dek: &DataKey,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let nonce = random_nonce()?;
+    let mut body = zeroize::Zeroizing::new(Vec::with_capacity(SEALED_KEY_LEN));
+    body.extend_from_slice(&nonce);
+    body.extend_from_slice(dek.material().expose());
+    kek.seal_append(&nonce, &aad(header, context), &mut body, NONCE_LEN)?;
+    Ok(body)
+}
+
+/// Opens a key sealed by [`seal_data_key`] for `wrapped`'s header and `context`.
+pub(crate) fn open_data_key(
+    kek: &AeadKey,
+    wrapped: &WrappedDataKey,
+    sealed: &[u8],
+    context: &[u8],
+) -> Result<DataKey> {
+    if sealed.len() != SEALED_KEY_LEN {
+        return Err(Error::Malformed {
+            format: "wrapped data key",
+            reason: "a sealed key must be nonce, 32-byte key and tag",
+        });
+    }
+    let (nonce, sealed) = sealed.split_at(NONCE_LEN);
+    let nonce: &[u8; NONCE_LEN] = nonce.try_into().map_err(|_| Error::Decrypt)?;
+    let key = kek.open_to_vec(nonce, &aad(wrapped.header_bytes(), context), sealed)?;
+    Ok(DataKey::new(
+        wrapped.dek_id(),
+        KeyMaterial::from_bytes(&key)?,
+    ))
 }
 
 /// `header ‖ context`: what a local wrap authenticates.

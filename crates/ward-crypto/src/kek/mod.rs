@@ -7,7 +7,9 @@ pub(crate) mod local;
 mod aws;
 #[cfg(feature = "aws-kms")]
 mod aws_kms;
-#[cfg(feature = "vault-transit")]
+#[cfg(feature = "azure-key-vault")]
+mod azure_key_vault;
+#[cfg(feature = "https-client")]
 mod http;
 #[cfg(any(feature = "aws-secrets-manager", feature = "vault-transit"))]
 mod refresh;
@@ -21,7 +23,11 @@ use std::fmt;
 
 #[cfg(feature = "aws-kms")]
 pub use aws_kms::AwsKmsKek;
-#[cfg(feature = "vault-transit")]
+#[cfg(feature = "azure-key-vault")]
+pub use azure_key_vault::{
+    AzureKeyVaultConfig, AzureKeyVaultKek, AzureWrapAlgorithm, azure_transport,
+};
+#[cfg(feature = "https-client")]
 pub use http::HttpPolicy;
 pub use local::LocalKek;
 #[cfg(any(feature = "aws-secrets-manager", feature = "vault-transit"))]
