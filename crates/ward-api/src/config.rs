@@ -8,7 +8,7 @@
 //! | `WARD_ENV` | `development`, `staging` or `production`; unset means production, except that an unconfigured ward is development | — |
 //! | `WARD_DATABASE_URL` | `postgres://…` or `sqlite://…` | `sqlite://<data dir>/ward.db` |
 //! | `WARD_STORE` | `s3` (the bucket from `WARD_S3_*`, see ward-storage) or `local:<directory>` | `local:<data dir>/objects` |
-//! | `WARD_KEK_PROVIDER` | where the key-encryption keys live: `local`, `aws-kms`, `aws-secrets-manager` or `vault-transit` (see [below](#key-encryption-keys)) | `local` |
+//! | `WARD_KEK_PROVIDER` | where the key-encryption keys live: `local`, `aws-kms`, `aws-secrets-manager`, `vault-transit` or `azure-key-vault` (see [below](#key-encryption-keys)) | `local` |
 //! | `WARD_KEK` / `WARD_KEK_FILE` | provider `local`: the KEK ring, inline or in a file of mode 0600 (`<version>:<base64 key>:<state>`, see ward-crypto) | generated once into `<data dir>/kek.ring` |
 //! | `WARD_TOKEN_SECRET` / `WARD_TOKEN_SECRET_FILE` | the HS256 token secret, base64 of at least 32 bytes; download links are signed with a key derived from it | generated once into `<data dir>/token.secret` |
 //! | `WARD_TOKEN_PUBLIC_KEY_FILE` | the identity provider's Ed25519 or RSA public key (PEM): tokens must be signed by it (EdDSA or RS256) instead of HS256 under the secret, which then signs download links only | unset: HS256 |
@@ -42,6 +42,7 @@
 //! | `local` | `WARD_KEK` or `WARD_KEK_FILE`; in production also `WARD_KEK_ALLOW_LOCAL=true`, since keys kept beside the service are refused there unless explicitly accepted |
 //! | `aws-kms` | `WARD_KEK_AWS_KMS_KEYS`: `<version>:<key id, ARN or alias>[:active]` items, comma- or newline-separated, exactly one active; region and credentials from the standard AWS sources |
 //! | `aws-secrets-manager` | `WARD_KEK_SECRET_ID`: the secret (name or ARN) whose string is a ring in the `local` format; region and credentials from the standard AWS sources |
+//! | `azure-key-vault` | `WARD_KEK_AZURE_VAULT_URL`, `WARD_KEK_AZURE_KEY`, `WARD_KEK_AZURE_KEY_VERSIONS` (`<version>:<Key Vault key version>[:active]` items); optional `WARD_KEK_AZURE_ALGORITHM` (`RSA-OAEP-256`, or `A256KW` for a Managed HSM), `WARD_KEK_AZURE_CREDENTIAL` (`managed-identity`, the default, `workload-identity` or `client-secret`, each reading the standard `AZURE_*` variables) |
 //! | `vault-transit` | `WARD_KEK_VAULT_ADDR` (`https://…`), `WARD_KEK_VAULT_TOKEN` or `WARD_KEK_VAULT_TOKEN_FILE`, `WARD_KEK_VAULT_KEY`; optional `WARD_KEK_VAULT_MOUNT` (`transit`), `WARD_KEK_VAULT_NAMESPACE`, `WARD_KEK_VAULT_CA_FILE` |
 //!
 //! The embedded default listens on loopback only: it refuses a `WARD_LISTEN` that is not a
@@ -117,6 +118,8 @@ pub enum KekSetting {
     },
     /// A key of HashiCorp Vault's Transit engine.
     VaultTransit(VaultSetting),
+    /// Versions of an Azure Key Vault (or Managed HSM) key.
+    AzureKeyVault(AzureSetting),
 }
 
 impl KekSetting {
@@ -127,6 +130,7 @@ impl KekSetting {
             Self::AwsKms(_) => "aws-kms",
             Self::AwsSecretsManager { .. } => "aws-secrets-manager",
             Self::VaultTransit(_) => "vault-transit",
+            Self::AzureKeyVault(_) => "azure-key-vault",
         }
     }
 }
@@ -149,11 +153,36 @@ pub struct VaultSetting {
     pub ca_file: Option<PathBuf>,
 }
 
+/// Where and how to reach an Azure Key Vault key.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AzureSetting {
+    /// The vault's URL (`https://<name>.vault.azure.net`, or a Managed HSM's).
+    pub vault_url: String,
+    /// The key's name.
+    pub key: String,
+    /// KEK versions: `(ward version, Key Vault key version, active)`.
+    pub versions: Vec<(u32, String, bool)>,
+    /// `RSA-OAEP-256` (default) or `A256KW` (Managed HSM AES keys).
+    pub algorithm: String,
+    /// How ward obtains its tokens: `managed-identity`, `workload-identity` or `client-secret`.
+    pub credential: String,
+}
+
 /// Every provider name `WARD_KEK_PROVIDER` takes.
-pub const KEK_PROVIDERS: [&str; 4] = ["local", "aws-kms", "aws-secrets-manager", "vault-transit"];
+pub const KEK_PROVIDERS: [&str; 5] = [
+    "local",
+    "aws-kms",
+    "aws-secrets-manager",
+    "vault-transit",
+    "azure-key-vault",
+];
+
+/// How the Azure provider may obtain tokens (`WARD_KEK_AZURE_CREDENTIAL`).
+pub const AZURE_CREDENTIALS: [&str; 3] = ["managed-identity", "workload-identity", "client-secret"];
 
 /// The variables each provider reads, so another provider's are refused.
-const PROVIDER_VARIABLES: [(&str, &[&str]); 4] = [
+const PROVIDER_VARIABLES: [(&str, &[&str]); 5] = [
     (
         "local",
         &["WARD_KEK", "WARD_KEK_FILE", "WARD_KEK_ALLOW_LOCAL"],
@@ -170,6 +199,16 @@ const PROVIDER_VARIABLES: [(&str, &[&str]); 4] = [
             "WARD_KEK_VAULT_MOUNT",
             "WARD_KEK_VAULT_NAMESPACE",
             "WARD_KEK_VAULT_CA_FILE",
+        ],
+    ),
+    (
+        "azure-key-vault",
+        &[
+            "WARD_KEK_AZURE_VAULT_URL",
+            "WARD_KEK_AZURE_KEY",
+            "WARD_KEK_AZURE_KEY_VERSIONS",
+            "WARD_KEK_AZURE_ALGORITHM",
+            "WARD_KEK_AZURE_CREDENTIAL",
         ],
     ),
 ];
@@ -423,7 +462,32 @@ fn kek_setting(
     let setting = match provider {
         "aws-kms" => {
             let keys = required("WARD_KEK_AWS_KMS_KEYS");
-            KekSetting::AwsKms(parse_kms_keys(&keys, problems))
+            KekSetting::AwsKms(parse_versions("WARD_KEK_AWS_KMS_KEYS", &keys, problems))
+        }
+        "azure-key-vault" => {
+            let vault_url = required("WARD_KEK_AZURE_VAULT_URL");
+            let key = required("WARD_KEK_AZURE_KEY");
+            let versions = required("WARD_KEK_AZURE_KEY_VERSIONS");
+            let algorithm =
+                get("WARD_KEK_AZURE_ALGORITHM").unwrap_or_else(|| "RSA-OAEP-256".to_owned());
+            if !["RSA-OAEP-256", "A256KW"].contains(&algorithm.as_str()) {
+                problems.push("WARD_KEK_AZURE_ALGORITHM must be RSA-OAEP-256 or A256KW".to_owned());
+            }
+            let credential =
+                get("WARD_KEK_AZURE_CREDENTIAL").unwrap_or_else(|| "managed-identity".to_owned());
+            if !AZURE_CREDENTIALS.contains(&credential.as_str()) {
+                problems.push(format!(
+                    "WARD_KEK_AZURE_CREDENTIAL must be one of {}",
+                    AZURE_CREDENTIALS.join(", ")
+                ));
+            }
+            KekSetting::AzureKeyVault(AzureSetting {
+                vault_url,
+                key,
+                versions: parse_versions("WARD_KEK_AZURE_KEY_VERSIONS", &versions, problems),
+                algorithm,
+                credential,
+            })
         }
         "aws-secrets-manager" => KekSetting::AwsSecretsManager {
             secret_id: required("WARD_KEK_SECRET_ID").trim().to_owned(),
@@ -468,7 +532,7 @@ fn kek_setting(
                 problems.push(
                     "the KEK ring is local (WARD_KEK / WARD_KEK_FILE): production keeps its \
                      key-encryption keys in a key service (WARD_KEK_PROVIDER=aws-kms, \
-                     aws-secrets-manager or vault-transit); set WARD_KEK_ALLOW_LOCAL=true to \
+                     aws-secrets-manager, vault-transit or azure-key-vault); set WARD_KEK_ALLOW_LOCAL=true to \
                      accept local keys anyway"
                         .to_owned(),
                 );
@@ -487,13 +551,19 @@ fn missing_feature(provider: &str) -> Option<&'static str> {
             Some("aws-secrets-manager")
         }
         "vault-transit" if !cfg!(feature = "vault-transit") => Some("vault-transit"),
+        "azure-key-vault" if !cfg!(feature = "azure-key-vault") => Some("azure-key-vault"),
         _ => None,
     }
 }
 
-/// `WARD_KEK_AWS_KMS_KEYS`: `<version>:<key>[:active]` items (a key ARN holds colons itself, so
-/// the version is what comes before the first colon and `:active` is a suffix).
-fn parse_kms_keys(text: &str, problems: &mut Vec<String>) -> Vec<(u32, String, bool)> {
+/// A ring of remote key names (`WARD_KEK_AWS_KMS_KEYS`, `WARD_KEK_AZURE_KEY_VERSIONS`):
+/// `<version>:<key>[:active]` items (a key ARN holds colons itself, so the version is what comes
+/// before the first colon and `:active` is a suffix).
+fn parse_versions(
+    variable: &str,
+    text: &str,
+    problems: &mut Vec<String>,
+) -> Vec<(u32, String, bool)> {
     let mut keys = Vec::new();
     let items = text
         .split([',', '\n'])
@@ -510,13 +580,13 @@ fn parse_kms_keys(text: &str, problems: &mut Vec<String>) -> Vec<(u32, String, b
                 keys.push((version, key.trim().to_owned(), active));
             }
             _ => problems.push(format!(
-                "WARD_KEK_AWS_KMS_KEYS item {} must be `<version>:<kms key>[:active]`",
+                "{variable} item {} must be `<version>:<key>[:active]`",
                 n + 1
             )),
         }
     }
     if keys.iter().filter(|(_, _, active)| *active).count() != 1 {
-        problems.push("WARD_KEK_AWS_KMS_KEYS must mark exactly one key `:active`".to_owned());
+        problems.push(format!("{variable} must mark exactly one key `:active`"));
     }
     keys
 }
@@ -801,7 +871,7 @@ mod tests {
         let all = problems(&production(&[("WARD_KEK_PROVIDER", "azure-kms")]));
         assert!(
             all.contains(
-                "WARD_KEK_PROVIDER must be one of local, aws-kms, aws-secrets-manager, vault-transit"
+                "WARD_KEK_PROVIDER must be one of local, aws-kms, aws-secrets-manager, vault-transit, azure-key-vault"
             ),
             "{all}"
         );
@@ -853,6 +923,42 @@ mod tests {
         }
         let all = problems(&production(&[("WARD_KEK_PROVIDER", "aws-secrets-manager")]));
         assert!(all.contains("WARD_KEK_SECRET_ID is not set"), "{all}");
+
+        let all = problems(&production(&[
+            ("WARD_KEK_PROVIDER", "azure-key-vault"),
+            ("WARD_KEK_AZURE_ALGORITHM", "RSA1_5"),
+            ("WARD_KEK_AZURE_CREDENTIAL", "password"),
+        ]));
+        for name in [
+            "WARD_KEK_AZURE_VAULT_URL is not set",
+            "WARD_KEK_AZURE_KEY is not set",
+            "WARD_KEK_AZURE_KEY_VERSIONS is not set",
+            "WARD_KEK_AZURE_ALGORITHM must be RSA-OAEP-256 or A256KW",
+            "WARD_KEK_AZURE_CREDENTIAL must be one of managed-identity, workload-identity, client-secret",
+        ] {
+            assert!(all.contains(name), "{name} not named: {all}");
+        }
+        if cfg!(feature = "azure-key-vault") {
+            let c = config(&production(&[
+                ("WARD_KEK_PROVIDER", "azure-key-vault"),
+                ("WARD_KEK_AZURE_VAULT_URL", "https://clinic.vault.azure.net"),
+                ("WARD_KEK_AZURE_KEY", "ward-kek"),
+                (
+                    "WARD_KEK_AZURE_KEY_VERSIONS",
+                    "1:0d3c2b1a9f8e7d6c5b4a39281706f5e4:active",
+                ),
+            ]))
+            .expect("azure-key-vault");
+            let KekSetting::AzureKeyVault(azure) = &c.kek else {
+                panic!("{:?}", c.kek);
+            };
+            assert_eq!(azure.algorithm, "RSA-OAEP-256");
+            assert_eq!(azure.credential, "managed-identity");
+            assert_eq!(
+                azure.versions,
+                [(1, "0d3c2b1a9f8e7d6c5b4a39281706f5e4".to_owned(), true)]
+            );
+        }
     }
 
     #[test]

@@ -78,6 +78,36 @@ pub(crate) async fn open(config: &Config) -> Result<Arc<dyn KeyEncryptionKey>> {
                 VaultTransitKek::connect(settings).await.map_err(failed)?,
             ))
         }
+        #[cfg(feature = "azure-key-vault")]
+        KekSetting::AzureKeyVault(azure) => {
+            use ward_crypto::{
+                AzureKeyVaultConfig, AzureKeyVaultKek, AzureWrapAlgorithm, KeyRing, KeyRingEntry,
+            };
+            let ring =
+                KeyRing::new(
+                    azure
+                        .versions
+                        .iter()
+                        .map(|(id, version, active)| KeyRingEntry {
+                            id: ward_crypto::KekId(*id),
+                            key: version.clone(),
+                            active: *active,
+                        }),
+                )
+                .map_err(|e| failed(e.into()))?;
+            let algorithm = if azure.algorithm == "A256KW" {
+                AzureWrapAlgorithm::A256Kw
+            } else {
+                AzureWrapAlgorithm::RsaOaep256
+            };
+            let credential = azure_credential(&azure.credential).map_err(failed)?;
+            let settings =
+                AzureKeyVaultConfig::new(azure.vault_url.as_str(), azure.key.as_str(), ring)
+                    .with_algorithm(algorithm);
+            Ok(Arc::new(
+                AzureKeyVaultKek::connect(settings, credential).map_err(failed)?,
+            ))
+        }
         #[allow(unreachable_patterns)]
         other => Err(Error::Config {
             problems: vec![format!(
@@ -87,4 +117,56 @@ pub(crate) async fn open(config: &Config) -> Result<Arc<dyn KeyEncryptionKey>> {
             )],
         }),
     }
+}
+
+/// The `azure_identity` credential `WARD_KEK_AZURE_CREDENTIAL` names, over ward's transport; each
+/// reads the standard `AZURE_*` variables.
+#[cfg(feature = "azure-key-vault")]
+fn azure_credential(
+    kind: &str,
+) -> ward_crypto::Result<Arc<dyn ward_crypto::azure_core::credentials::TokenCredential>> {
+    use ward_crypto::azure_core::http::ClientOptions;
+    use ward_crypto::azure_identity::{
+        ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
+        ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
+        WorkloadIdentityCredentialOptions,
+    };
+    let provider_error = |message: String| ward_crypto::Error::Provider {
+        provider: "azure-key-vault",
+        message,
+    };
+    let sdk = |e: ward_crypto::azure_core::Error| provider_error(format!("credential: {e}"));
+    let client_options = ClientOptions {
+        transport: Some(ward_crypto::azure_transport(
+            None,
+            ward_crypto::HttpPolicy::default(),
+        )?),
+        ..ClientOptions::default()
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    Ok(match kind {
+        "workload-identity" => {
+            let mut options = WorkloadIdentityCredentialOptions::default();
+            options.credential_options.client_options = client_options;
+            WorkloadIdentityCredential::new(Some(options)).map_err(sdk)?
+        }
+        "client-secret" => {
+            let missing = |name: &str| provider_error(format!("{name} is not set"));
+            let tenant = env("AZURE_TENANT_ID").ok_or_else(|| missing("AZURE_TENANT_ID"))?;
+            let client = env("AZURE_CLIENT_ID").ok_or_else(|| missing("AZURE_CLIENT_ID"))?;
+            let secret =
+                env("AZURE_CLIENT_SECRET").ok_or_else(|| missing("AZURE_CLIENT_SECRET"))?;
+            let options = ClientSecretCredentialOptions { client_options };
+            ClientSecretCredential::new(&tenant, client, secret.into(), Some(options))
+                .map_err(sdk)?
+        }
+        _ => {
+            let options = ManagedIdentityCredentialOptions {
+                client_options,
+                // A user-assigned identity is named by its client id, as the Azure SDKs do.
+                user_assigned_id: env("AZURE_CLIENT_ID").map(UserAssignedId::ClientId),
+            };
+            ManagedIdentityCredential::new(Some(options)).map_err(sdk)?
+        }
+    })
 }
