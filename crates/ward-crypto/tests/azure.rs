@@ -25,7 +25,7 @@ use ward_crypto::azure_core;
 use ward_crypto::azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use ward_crypto::azure_core::time::OffsetDateTime;
 use ward_crypto::{
-    AzureKeyVaultConfig, AzureKeyVaultKek, DataKey, DekId, Error, Fault, HttpPolicy, KekId,
+    AzureKeyVaultConfig, AzureKeyVaultKek, DataKey, DekId, Error, HttpPolicy, KekId,
     KeyEncryptionKey, KeyRing, KeyRingEntry,
 };
 
@@ -325,70 +325,28 @@ async fn the_one_time_key_is_what_the_vault_wraps_never_the_data_key() {
     assert_eq!(kek.unwrap(&wrapped, b"ws").await.unwrap().id(), DekId(2));
 }
 
-#[tokio::test]
-async fn throttling_is_retried_and_a_vault_that_stays_down_is_a_typed_error() {
-    let vault = Vault::start().await;
-    let kek = vault.connect(vault.config(&[1], 1));
-    let material = ward_crypto::KeyMaterial::generate().unwrap();
-    let secret = material.to_base64().to_string();
-    let dek = DataKey::new(DekId(5), material);
-    let wrapped = kek.wrap(&dek, b"ws").await.unwrap();
-
-    vault.with(|s| s.trouble.extend([429, 503, 429]));
-    let before = vault.seen().len();
-    kek.unwrap(&wrapped, b"ws").await.unwrap();
-    assert_eq!(
-        vault.seen().len() - before,
-        4,
-        "three refusals, then the answer"
-    );
-
-    vault.with(|s| s.trouble.extend([500; 8]));
-    for result in [
-        kek.unwrap(&wrapped, b"ws").await.map(|_| ()),
-        kek.wrap(&dek, b"ws").await.map(|_| ()),
-    ] {
-        let err = result.unwrap_err();
-        let shown = format!("{err} {err:?}");
-        assert!(
-            matches!(
-                err,
-                Error::Provider {
-                    provider: "azure-key-vault",
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-        assert!(shown.contains("500"), "{shown}");
-        assert!(!shown.contains(&secret), "{shown}");
-        assert!(!shown.contains(TOKEN), "{shown}");
-        assert_eq!(err.fault(), Fault::Unavailable);
+impl crate::https::Troubled for Vault {
+    fn refuse(&self, statuses: &[u16]) {
+        self.with(|s| s.trouble.extend(statuses));
+    }
+    fn stall(&self, delay: Duration) {
+        self.with(|s| s.delay = delay);
+    }
+    fn requests(&self) -> usize {
+        self.with(|s| s.seen.len())
     }
 }
 
 #[tokio::test]
-async fn a_vault_that_does_not_answer_in_time_is_an_error() {
+async fn throttling_errors_and_timeouts_are_retried_or_typed() {
     let vault = Vault::start().await;
-    let kek = vault.connect(vault.config(&[1], 1).with_http_policy(HttpPolicy {
-        request_timeout: Duration::from_millis(200),
-        attempts: 2,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(10),
-        ..HttpPolicy::default()
-    }));
-    vault.with(|s| s.delay = Duration::from_secs(2));
-    let started = std::time::Instant::now();
-    let err = kek
-        .wrap(&DataKey::generate(DekId(6)).unwrap(), b"ws")
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("no answer within 200 ms"), "{err}");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
+    let kek = vault.connect(vault.config(&[1], 1));
+    let impatient = vault.connect(
+        vault
+            .config(&[1], 1)
+            .with_http_policy(crate::https::impatient()),
     );
+    crate::https::resilience(&vault, &kek, &impatient, "azure-key-vault", "500", &[TOKEN]).await;
 }
 
 #[tokio::test]

@@ -119,6 +119,21 @@ async fn rotation_keeps_old_versions_readable_until_retired(fixture: &dyn Fixtur
     ));
 }
 
+/// Checks that `err` is a failure of the key service `provider` (which may pass: the fault is
+/// `Unavailable`), says `says`, and shows none of `hidden` (key bytes, tokens).
+pub(crate) fn assert_service_failure(err: &Error, provider: &str, says: &str, hidden: &[&str]) {
+    let shown = format!("{err} {err:?}");
+    assert!(
+        matches!(err, Error::Provider { provider: p, .. } if *p == provider),
+        "{err:?}"
+    );
+    assert!(shown.contains(says), "{shown}");
+    for secret in hidden {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    assert_eq!(err.fault(), ward_crypto::Fault::Unavailable);
+}
+
 /// The local ring: one generated key per version, kept for the fixture's life.
 struct Local {
     keys: std::sync::Mutex<std::collections::BTreeMap<u32, String>>,

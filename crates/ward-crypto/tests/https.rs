@@ -5,10 +5,12 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response};
+use ward_crypto::{DataKey, DekId, KeyEncryptionKey, KeyMaterial};
 
 /// Serves `handler` on a loopback port over TLS; returns the port and the CA's PEM.
 pub(crate) async fn serve<H, F>(handler: H) -> (u16, String)
@@ -72,4 +74,73 @@ pub(crate) fn tls() -> (tokio_rustls::TlsAcceptor, String) {
     )
     .unwrap();
     (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem())
+}
+
+/// An imitated key service that can be told to misbehave.
+pub(crate) trait Troubled {
+    /// Answers the next requests with these statuses (429 with `Retry-After: 0`), in order.
+    fn refuse(&self, statuses: &[u16]);
+    /// Waits this long before every answer.
+    fn stall(&self, delay: Duration);
+    /// How many requests the service has seen.
+    fn requests(&self) -> usize;
+}
+
+/// What every HTTP provider does when its service misbehaves: throttling and passing errors are
+/// retried; a service that stays down is a typed error (`says` in it) that shows none of `hidden`
+/// and no key bytes; a service that does not answer within `impatient`'s 200 ms timeout is an
+/// error at once.
+pub(crate) async fn resilience(
+    service: &dyn Troubled,
+    kek: &dyn KeyEncryptionKey,
+    impatient: &dyn KeyEncryptionKey,
+    provider: &str,
+    says: &str,
+    hidden: &[&str],
+) {
+    let material = KeyMaterial::generate().unwrap();
+    let secret = material.to_base64().to_string();
+    let dek = DataKey::new(DekId(5), material);
+    let wrapped = kek.wrap(&dek, b"ws").await.unwrap();
+
+    service.refuse(&[429, 503, 429]);
+    let before = service.requests();
+    assert_eq!(kek.unwrap(&wrapped, b"ws").await.unwrap().id(), DekId(5));
+    assert_eq!(
+        service.requests() - before,
+        4,
+        "three refusals, then the answer"
+    );
+
+    service.refuse(&[500; 8]);
+    let mut hidden = hidden.to_vec();
+    hidden.push(&secret);
+    for result in [
+        kek.unwrap(&wrapped, b"ws").await.map(|_| ()),
+        kek.wrap(&dek, b"ws").await.map(|_| ()),
+    ] {
+        crate::conformance::assert_service_failure(&result.unwrap_err(), provider, says, &hidden);
+    }
+
+    service.stall(Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    let err = impatient.wrap(&dek, b"ws").await.unwrap_err();
+    assert!(err.to_string().contains("no answer within 200 ms"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    service.stall(Duration::ZERO);
+}
+
+/// A policy that gives up after 200 ms and one retry.
+pub(crate) fn impatient() -> ward_crypto::HttpPolicy {
+    ward_crypto::HttpPolicy {
+        request_timeout: Duration::from_millis(200),
+        attempts: 2,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(10),
+        ..ward_crypto::HttpPolicy::default()
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use ward_crypto::aws_sdk_kms::{Client, Config, config};
+use ward_crypto::aws_sdk_kms::Client;
 use ward_crypto::{
     AwsKmsKek, DataKey, DekId, Error, FieldCipher, KekId, KeyEncryptionKey, KeyRing, KeyRingEntry,
     KeyRingError, WrappedKeySource, rewrap_source,
@@ -15,15 +15,7 @@ use crate::conformance::Fixture as _;
 use crate::moto::server;
 
 fn client(endpoint: &str) -> Client {
-    let config = Config::builder()
-        .behavior_version(config::BehaviorVersion::latest())
-        .region(config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        // moto accepts any credentials; these are not secrets.
-        .credentials_provider(crate::moto::credentials())
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    Client::from_conf(config)
+    Client::new(&crate::moto::sdk_config(endpoint))
 }
 
 /// Creates a symmetric KMS key for the test (the provider itself never creates keys).

@@ -46,7 +46,22 @@ pub(crate) fn server() -> Option<String> {
     }
 }
 
-/// Credentials moto accepts (any are; these are not secrets).
-pub(crate) fn credentials() -> Credentials {
-    Credentials::new("testing", "testing", None, None, "ward-test")
+/// An SDK configuration for moto at `endpoint`: plain http, a region, and credentials moto
+/// accepts (any are; these are not secrets).
+pub(crate) fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "ward-test",
+            )),
+        )
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build()
 }

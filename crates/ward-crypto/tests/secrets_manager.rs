@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ward_crypto::aws_sdk_secretsmanager::{Client, Config, config, primitives::Blob};
+use ward_crypto::aws_sdk_secretsmanager::{Client, primitives::Blob};
 use ward_crypto::{
     DataKey, DekId, Error, KekId, KeyEncryptionKey, KeyMaterial, RingRefresh, SecretsManagerKek,
 };
@@ -13,14 +13,7 @@ use ward_crypto::{
 use crate::moto::server;
 
 fn client(endpoint: &str) -> Client {
-    let config = Config::builder()
-        .behavior_version(config::BehaviorVersion::latest())
-        .region(config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(crate::moto::credentials())
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    Client::from_conf(config)
+    Client::new(&crate::moto::sdk_config(endpoint))
 }
 
 /// A secret name unique to this run and `label`.
@@ -201,19 +194,12 @@ async fn the_ring_is_not_used_past_its_lifetime_when_the_secret_cannot_be_read()
         kek.wrap(&dek, b"ws").await.map(|_| ()),
         kek.unwrap(&wrapped, b"ws").await.map(|_| ()),
     ] {
-        let err = result.unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Provider {
-                    provider: "aws-secrets-manager",
-                    ..
-                }
-            ),
-            "{err:?}"
+        crate::conformance::assert_service_failure(
+            &result.unwrap_err(),
+            "aws-secrets-manager",
+            "GetSecretValue",
+            &[],
         );
-        assert!(err.to_string().contains("GetSecretValue"), "{err}");
-        assert_eq!(err.fault(), ward_crypto::Fault::Unavailable);
     }
 }
 

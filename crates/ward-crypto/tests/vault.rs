@@ -23,8 +23,8 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, Response, StatusCode};
 use ward_crypto::secrecy::SecretString;
 use ward_crypto::{
-    DataKey, DekId, Error, Fault, HttpPolicy, KekId, KeyEncryptionKey, RingRefresh,
-    VaultTransitConfig, VaultTransitKek, WrappedDataKey,
+    DataKey, DekId, Error, HttpPolicy, KekId, KeyEncryptionKey, RingRefresh, VaultTransitConfig,
+    VaultTransitKek, WrappedDataKey,
 };
 
 const TOKEN: &str = "hvs.ward-test-token-0f9e7c1a";
@@ -436,74 +436,35 @@ async fn a_header_naming_another_version_than_the_ciphertext_is_refused() {
     assert_eq!(vault.seen().len(), before);
 }
 
-#[tokio::test]
-async fn throttling_is_retried_and_a_service_that_stays_down_is_a_typed_error() {
-    let vault = Vault::start().await;
-    let kek = vault.connect().await;
-    let material = ward_crypto::KeyMaterial::generate().unwrap();
-    let secret = material.to_base64().to_string();
-    let dek = DataKey::new(DekId(5), material);
-
-    vault.with(|s| s.trouble.extend([429, 503, 429]));
-    let before = vault.seen().len();
-    let wrapped = kek.wrap(&dek, b"ws").await.unwrap();
-    assert_eq!(
-        vault.seen().len() - before,
-        4,
-        "three refusals, then the answer"
-    );
-
-    vault.with(|s| s.trouble.extend([500; 8]));
-    for result in [
-        kek.unwrap(&wrapped, b"ws").await.map(|_| ()),
-        kek.wrap(&dek, b"ws").await.map(|_| ()),
-    ] {
-        let err = result.unwrap_err();
-        let shown = format!("{err} {err:?}");
-        assert!(
-            matches!(
-                err,
-                Error::Provider {
-                    provider: "vault-transit",
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-        assert!(shown.contains("Vault answered 500"), "{shown}");
-        assert!(!shown.contains(&secret), "{shown}");
-        assert!(!shown.contains(TOKEN), "{shown}");
-        assert_eq!(err.fault(), Fault::Unavailable);
+impl crate::https::Troubled for Vault {
+    fn refuse(&self, statuses: &[u16]) {
+        self.with(|s| s.trouble.extend(statuses));
+    }
+    fn stall(&self, delay: Duration) {
+        self.with(|s| s.delay = delay);
+    }
+    fn requests(&self) -> usize {
+        self.with(|s| s.seen.len())
     }
 }
 
 #[tokio::test]
-async fn a_vault_that_does_not_answer_in_time_is_a_timeout_error() {
+async fn throttling_errors_and_timeouts_are_retried_or_typed() {
     let vault = Vault::start().await;
-    let kek = VaultTransitKek::connect(vault.config().with_http_policy(HttpPolicy {
-        request_timeout: Duration::from_millis(200),
-        attempts: 2,
-        initial_backoff: Duration::from_millis(10),
-        ..HttpPolicy::default()
-    }))
-    .await
-    .unwrap();
-    vault.with(|s| s.delay = Duration::from_secs(2));
-    let started = std::time::Instant::now();
-    let err = kek
-        .wrap(&DataKey::generate(DekId(6)).unwrap(), b"ws")
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("no answer within 200 ms (after 2 attempts)"),
-        "{err}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    let kek = vault.connect().await;
+    let impatient =
+        VaultTransitKek::connect(vault.config().with_http_policy(crate::https::impatient()))
+            .await
+            .unwrap();
+    crate::https::resilience(
+        &vault,
+        &kek,
+        &impatient,
+        "vault-transit",
+        "Vault answered 500",
+        &[TOKEN],
+    )
+    .await;
 }
 
 #[tokio::test]
