@@ -8,7 +8,7 @@
 //! | `WARD_ENV` | `development`, `staging` or `production`; unset means production, except that an unconfigured ward is development | — |
 //! | `WARD_DATABASE_URL` | `postgres://…` or `sqlite://…` | `sqlite://<data dir>/ward.db` |
 //! | `WARD_STORE` | `s3` (the bucket from `WARD_S3_*`, see ward-storage) or `local:<directory>` | `local:<data dir>/objects` |
-//! | `WARD_KEK_PROVIDER` | where the key-encryption keys live: `local`, `aws-kms`, `aws-secrets-manager`, `vault-transit` or `azure-key-vault` (see [below](#key-encryption-keys)) | `local` |
+//! | `WARD_KEK_PROVIDER` | where the key-encryption keys live: `local`, `aws-kms`, `aws-secrets-manager`, `vault-transit`, `azure-key-vault` or `gcp-kms` (see [below](#key-encryption-keys)) | `local` |
 //! | `WARD_KEK` / `WARD_KEK_FILE` | provider `local`: the KEK ring, inline or in a file of mode 0600 (`<version>:<base64 key>:<state>`, see ward-crypto) | generated once into `<data dir>/kek.ring` |
 //! | `WARD_TOKEN_SECRET` / `WARD_TOKEN_SECRET_FILE` | the HS256 token secret, base64 of at least 32 bytes; download links are signed with a key derived from it | generated once into `<data dir>/token.secret` |
 //! | `WARD_TOKEN_PUBLIC_KEY_FILE` | the identity provider's Ed25519 or RSA public key (PEM): tokens must be signed by it (EdDSA or RS256) instead of HS256 under the secret, which then signs download links only | unset: HS256 |
@@ -43,6 +43,7 @@
 //! | `aws-kms` | `WARD_KEK_AWS_KMS_KEYS`: `<version>:<key id, ARN or alias>[:active]` items, comma- or newline-separated, exactly one active; region and credentials from the standard AWS sources |
 //! | `aws-secrets-manager` | `WARD_KEK_SECRET_ID`: the secret (name or ARN) whose string is a ring in the `local` format; region and credentials from the standard AWS sources |
 //! | `azure-key-vault` | `WARD_KEK_AZURE_VAULT_URL`, `WARD_KEK_AZURE_KEY`, `WARD_KEK_AZURE_KEY_VERSIONS` (`<version>:<Key Vault key version>[:active]` items); optional `WARD_KEK_AZURE_ALGORITHM` (`RSA-OAEP-256`, or `A256KW` for a Managed HSM), `WARD_KEK_AZURE_CREDENTIAL` (`managed-identity`, the default, `workload-identity` or `client-secret`, each reading the standard `AZURE_*` variables) |
+//! | `gcp-kms` | `WARD_KEK_GCP_KMS_KEYS`: `<version>:projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>[:active]` items, exactly one active; credentials are Application Default Credentials |
 //! | `vault-transit` | `WARD_KEK_VAULT_ADDR` (`https://…`), `WARD_KEK_VAULT_TOKEN` or `WARD_KEK_VAULT_TOKEN_FILE`, `WARD_KEK_VAULT_KEY`; optional `WARD_KEK_VAULT_MOUNT` (`transit`), `WARD_KEK_VAULT_NAMESPACE`, `WARD_KEK_VAULT_CA_FILE` |
 //!
 //! The embedded default listens on loopback only: it refuses a `WARD_LISTEN` that is not a
@@ -120,6 +121,8 @@ pub enum KekSetting {
     VaultTransit(VaultSetting),
     /// Versions of an Azure Key Vault (or Managed HSM) key.
     AzureKeyVault(AzureSetting),
+    /// Google Cloud KMS crypto keys, one per KEK version: `(version, crypto key name, active)`.
+    GcpKms(Vec<(u32, String, bool)>),
 }
 
 impl KekSetting {
@@ -131,6 +134,7 @@ impl KekSetting {
             Self::AwsSecretsManager { .. } => "aws-secrets-manager",
             Self::VaultTransit(_) => "vault-transit",
             Self::AzureKeyVault(_) => "azure-key-vault",
+            Self::GcpKms(_) => "gcp-kms",
         }
     }
 }
@@ -170,19 +174,20 @@ pub struct AzureSetting {
 }
 
 /// Every provider name `WARD_KEK_PROVIDER` takes.
-pub const KEK_PROVIDERS: [&str; 5] = [
+pub const KEK_PROVIDERS: [&str; 6] = [
     "local",
     "aws-kms",
     "aws-secrets-manager",
     "vault-transit",
     "azure-key-vault",
+    "gcp-kms",
 ];
 
 /// How the Azure provider may obtain tokens (`WARD_KEK_AZURE_CREDENTIAL`).
 pub const AZURE_CREDENTIALS: [&str; 3] = ["managed-identity", "workload-identity", "client-secret"];
 
 /// The variables each provider reads, so another provider's are refused.
-const PROVIDER_VARIABLES: [(&str, &[&str]); 5] = [
+const PROVIDER_VARIABLES: [(&str, &[&str]); 6] = [
     (
         "local",
         &["WARD_KEK", "WARD_KEK_FILE", "WARD_KEK_ALLOW_LOCAL"],
@@ -211,6 +216,7 @@ const PROVIDER_VARIABLES: [(&str, &[&str]); 5] = [
             "WARD_KEK_AZURE_CREDENTIAL",
         ],
     ),
+    ("gcp-kms", &["WARD_KEK_GCP_KMS_KEYS"]),
 ];
 
 /// The service's configuration, checked: every field holds a usable setting.
@@ -464,6 +470,10 @@ fn kek_setting(
             let keys = required("WARD_KEK_AWS_KMS_KEYS");
             KekSetting::AwsKms(parse_versions("WARD_KEK_AWS_KMS_KEYS", &keys, problems))
         }
+        "gcp-kms" => {
+            let keys = required("WARD_KEK_GCP_KMS_KEYS");
+            KekSetting::GcpKms(parse_versions("WARD_KEK_GCP_KMS_KEYS", &keys, problems))
+        }
         "azure-key-vault" => {
             let vault_url = required("WARD_KEK_AZURE_VAULT_URL");
             let key = required("WARD_KEK_AZURE_KEY");
@@ -532,7 +542,7 @@ fn kek_setting(
                 problems.push(
                     "the KEK ring is local (WARD_KEK / WARD_KEK_FILE): production keeps its \
                      key-encryption keys in a key service (WARD_KEK_PROVIDER=aws-kms, \
-                     aws-secrets-manager, vault-transit or azure-key-vault); set WARD_KEK_ALLOW_LOCAL=true to \
+                     aws-secrets-manager, vault-transit, azure-key-vault or gcp-kms); set WARD_KEK_ALLOW_LOCAL=true to \
                      accept local keys anyway"
                         .to_owned(),
                 );
@@ -552,6 +562,7 @@ fn missing_feature(provider: &str) -> Option<&'static str> {
         }
         "vault-transit" if !cfg!(feature = "vault-transit") => Some("vault-transit"),
         "azure-key-vault" if !cfg!(feature = "azure-key-vault") => Some("azure-key-vault"),
+        "gcp-kms" if !cfg!(feature = "gcp-kms") => Some("gcp-kms"),
         _ => None,
     }
 }
@@ -871,7 +882,7 @@ mod tests {
         let all = problems(&production(&[("WARD_KEK_PROVIDER", "azure-kms")]));
         assert!(
             all.contains(
-                "WARD_KEK_PROVIDER must be one of local, aws-kms, aws-secrets-manager, vault-transit, azure-key-vault"
+                "WARD_KEK_PROVIDER must be one of local, aws-kms, aws-secrets-manager, vault-transit, azure-key-vault, gcp-kms"
             ),
             "{all}"
         );
@@ -923,6 +934,8 @@ mod tests {
         }
         let all = problems(&production(&[("WARD_KEK_PROVIDER", "aws-secrets-manager")]));
         assert!(all.contains("WARD_KEK_SECRET_ID is not set"), "{all}");
+        let all = problems(&production(&[("WARD_KEK_PROVIDER", "gcp-kms")]));
+        assert!(all.contains("WARD_KEK_GCP_KMS_KEYS is not set"), "{all}");
 
         let all = problems(&production(&[
             ("WARD_KEK_PROVIDER", "azure-key-vault"),

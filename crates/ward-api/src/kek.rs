@@ -28,14 +28,12 @@ pub(crate) async fn open(config: &Config) -> Result<Arc<dyn KeyEncryptionKey>> {
         }
         #[cfg(feature = "aws-kms")]
         KekSetting::AwsKms(keys) => {
-            use ward_crypto::{AwsKmsKek, KeyRing, KeyRingEntry};
-            let ring = KeyRing::new(keys.iter().map(|(id, key, active)| KeyRingEntry {
-                id: ward_crypto::KekId(*id),
-                key: key.clone(),
-                active: *active,
-            }))
-            .map_err(|e| failed(e.into()))?;
-            Ok(Arc::new(AwsKmsKek::from_env(ring).await.map_err(failed)?))
+            let ring = remote_ring(keys).map_err(failed)?;
+            Ok(Arc::new(
+                ward_crypto::AwsKmsKek::from_env(ring)
+                    .await
+                    .map_err(failed)?,
+            ))
         }
         #[cfg(feature = "aws-secrets-manager")]
         KekSetting::AwsSecretsManager { secret_id } => {
@@ -80,21 +78,8 @@ pub(crate) async fn open(config: &Config) -> Result<Arc<dyn KeyEncryptionKey>> {
         }
         #[cfg(feature = "azure-key-vault")]
         KekSetting::AzureKeyVault(azure) => {
-            use ward_crypto::{
-                AzureKeyVaultConfig, AzureKeyVaultKek, AzureWrapAlgorithm, KeyRing, KeyRingEntry,
-            };
-            let ring =
-                KeyRing::new(
-                    azure
-                        .versions
-                        .iter()
-                        .map(|(id, version, active)| KeyRingEntry {
-                            id: ward_crypto::KekId(*id),
-                            key: version.clone(),
-                            active: *active,
-                        }),
-                )
-                .map_err(|e| failed(e.into()))?;
+            use ward_crypto::{AzureKeyVaultConfig, AzureKeyVaultKek, AzureWrapAlgorithm};
+            let ring = remote_ring(&azure.versions).map_err(failed)?;
             let algorithm = if azure.algorithm == "A256KW" {
                 AzureWrapAlgorithm::A256Kw
             } else {
@@ -106,6 +91,15 @@ pub(crate) async fn open(config: &Config) -> Result<Arc<dyn KeyEncryptionKey>> {
                     .with_algorithm(algorithm);
             Ok(Arc::new(
                 AzureKeyVaultKek::connect(settings, credential).map_err(failed)?,
+            ))
+        }
+        #[cfg(feature = "gcp-kms")]
+        KekSetting::GcpKms(keys) => {
+            let ring = remote_ring(keys).map_err(failed)?;
+            Ok(Arc::new(
+                ward_crypto::GcpKmsKek::from_env(ring)
+                    .await
+                    .map_err(failed)?,
             ))
         }
         #[allow(unreachable_patterns)]
@@ -169,4 +163,18 @@ fn azure_credential(
             ManagedIdentityCredential::new(Some(options)).map_err(sdk)?
         }
     })
+}
+
+/// A ring of remote key names from `(version, name, active)` entries.
+#[cfg(any(feature = "aws-kms", feature = "azure-key-vault", feature = "gcp-kms"))]
+fn remote_ring(
+    entries: &[(u32, String, bool)],
+) -> ward_crypto::Result<ward_crypto::KeyRing<String>> {
+    Ok(ward_crypto::KeyRing::new(entries.iter().map(
+        |(id, key, active)| ward_crypto::KeyRingEntry {
+            id: ward_crypto::KekId(*id),
+            key: key.clone(),
+            active: *active,
+        },
+    ))?)
 }

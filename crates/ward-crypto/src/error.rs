@@ -194,10 +194,11 @@ pub enum Error {
 }
 
 /// The providers that answer over the network: their failures may pass.
-const REMOTE_PROVIDERS: [&str; 4] = [
+const REMOTE_PROVIDERS: [&str; 5] = [
     "aws-kms",
     "aws-secrets-manager",
     "azure-key-vault",
+    "gcp-kms",
     "vault-transit",
 ];
 
@@ -217,7 +218,7 @@ impl Error {
     /// | `Decrypt`, `UnsupportedVersion`, `Malformed` | `Server` | stored ciphertext failed to open: integrity failure, a newer writer, or corruption |
     /// | `RangeOutOfBounds` | `ClientInput` | the byte range comes from the request (a service may answer 416) |
     /// | `InvalidEnvironment`, `HttpsRequired`, `KmsKeyMismatch`, `KeyFilePermissions` | `Server` | deployment configuration |
-    /// | `Provider` from a key service (`aws-kms`, `aws-secrets-manager`, `azure-key-vault`, `vault-transit`) | `Unavailable` | the service failed or timed out; retrying may help |
+    /// | `Provider` from a key service (`aws-kms`, `aws-secrets-manager`, `azure-key-vault`, `gcp-kms`, `vault-transit`) | `Unavailable` | the service failed or timed out; retrying may help |
     /// | `Provider` from any other provider | `Server` | a local key source (environment, file) is misconfigured |
     /// | `ApiMisuse` | `Server` | a bug in the calling code |
     /// | `Internal` | `Server` | a bug in ward-crypto |

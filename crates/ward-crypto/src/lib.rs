@@ -13,7 +13,7 @@
 //! | layer | types |
 //! |---|---|
 //! | key material | [`KeyMaterial`], [`DataKey`], [`DekId`], [`KekId`] (loaded keys must be exactly 32 bytes and not degenerate, see [`MIN_DISTINCT_KEY_BYTES`]) |
-//! | key-encryption keys | [`KeyEncryptionKey`] trait; [`LocalKek`] (env/file ring), `AwsKmsKek` (feature `aws-kms`), `SecretsManagerKek` (feature `aws-secrets-manager`), `VaultTransitKek` (feature `vault-transit`), `AzureKeyVaultKek` (feature `azure-key-vault`); [`KeyRing`] validation; [`WrappedDataKey`] |
+//! | key-encryption keys | [`KeyEncryptionKey`] trait; [`LocalKek`] (env/file ring), `AwsKmsKek` (feature `aws-kms`), `SecretsManagerKek` (feature `aws-secrets-manager`), `VaultTransitKek` (feature `vault-transit`), `AzureKeyVaultKek` (feature `azure-key-vault`), `GcpKmsKek` (feature `gcp-kms`); [`KeyRing`] validation; [`WrappedDataKey`] |
 //! | data keys of one workspace | [`DataKeySource`] trait; [`InMemoryKeySource`], [`WrappedKeySource`], [`CachedKeySource`] (age and use bounds, injectable [`Clock`]) |
 //! | small values | [`FieldCipher`]: `seal(plaintext, context)` / `open(ciphertext, context)` |
 //! | files | [`stream`]: chunked STREAM encryption with range reads |
@@ -47,6 +47,8 @@
 //!   and reloaded when the secret rotates, and a re-export of `aws_sdk_secretsmanager`.
 //! - `azure-key-vault`: `AzureKeyVaultKek`, Azure Key Vault (or Managed HSM) keys as KEK versions,
 //!   and re-exports of `azure_core` and `azure_identity` for building credentials.
+//! - `gcp-kms`: `GcpKmsKek`, Google Cloud KMS crypto keys as KEK versions, and re-exports of
+//!   `google_cloud_kms_v1` and `google_cloud_gax` for building a client.
 //! - `vault-transit`: `VaultTransitKek`, HashiCorp Vault's Transit engine as the KEK provider,
 //!   with Vault's key versions as ward's KEK versions.
 //! - `serde`: [`DekId`] and [`KekId`] serialize as their plain number.
@@ -141,6 +143,8 @@ pub use error::{ApiMisuse, Error, KeyRingError, Result};
 pub use field::FieldCipher;
 #[cfg(feature = "aws-kms")]
 pub use kek::AwsKmsKek;
+#[cfg(feature = "gcp-kms")]
+pub use kek::GcpKmsKek;
 #[cfg(feature = "https-client")]
 pub use kek::HttpPolicy;
 #[cfg(any(feature = "aws-secrets-manager", feature = "vault-transit"))]
@@ -167,6 +171,10 @@ pub use aws_sdk_secretsmanager;
 pub use azure_core;
 #[cfg(feature = "azure-key-vault")]
 pub use azure_identity;
+#[cfg(feature = "gcp-kms")]
+pub use google_cloud_gax;
+#[cfg(feature = "gcp-kms")]
+pub use google_cloud_kms_v1;
 pub use secrecy;
 pub use ward_types;
 pub use zeroize;

@@ -327,7 +327,7 @@ async fn the_one_time_key_is_what_the_vault_wraps_never_the_data_key() {
 
 impl crate::https::Troubled for Vault {
     fn refuse(&self, statuses: &[u16]) {
-        self.with(|s| s.trouble.extend(statuses));
+        self.with(|s| s.trouble = statuses.iter().copied().collect());
     }
     fn stall(&self, delay: Duration) {
         self.with(|s| s.delay = delay);
@@ -346,7 +346,16 @@ async fn throttling_errors_and_timeouts_are_retried_or_typed() {
             .config(&[1], 1)
             .with_http_policy(crate::https::impatient()),
     );
-    crate::https::resilience(&vault, &kek, &impatient, "azure-key-vault", "500", &[TOKEN]).await;
+    crate::https::resilience(
+        &vault,
+        &kek,
+        &impatient,
+        "azure-key-vault",
+        "500",
+        "no answer within 200 ms",
+        &[TOKEN],
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -44,7 +44,11 @@ mod kms;
 mod secrets_manager;
 
 // An HTTPS server on loopback for the in-test key services.
-#[cfg(any(feature = "vault-transit", feature = "azure-key-vault"))]
+#[cfg(any(
+    feature = "vault-transit",
+    feature = "azure-key-vault",
+    feature = "gcp-kms"
+))]
 mod https;
 
 // The Vault Transit provider against an in-test HTTPS server (feature `vault-transit`).
@@ -54,3 +58,7 @@ mod vault;
 // The Azure Key Vault provider against an in-test HTTPS server (feature `azure-key-vault`).
 #[cfg(feature = "azure-key-vault")]
 mod azure;
+
+// The Google Cloud KMS provider against an in-test HTTP server (feature `gcp-kms`).
+#[cfg(feature = "gcp-kms")]
+mod gcp;

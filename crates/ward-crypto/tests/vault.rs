@@ -438,7 +438,7 @@ async fn a_header_naming_another_version_than_the_ciphertext_is_refused() {
 
 impl crate::https::Troubled for Vault {
     fn refuse(&self, statuses: &[u16]) {
-        self.with(|s| s.trouble.extend(statuses));
+        self.with(|s| s.trouble = statuses.iter().copied().collect());
     }
     fn stall(&self, delay: Duration) {
         self.with(|s| s.delay = delay);
@@ -462,6 +462,7 @@ async fn throttling_errors_and_timeouts_are_retried_or_typed() {
         &impatient,
         "vault-transit",
         "Vault answered 500",
+        "no answer within 200 ms",
         &[TOKEN],
     )
     .await;

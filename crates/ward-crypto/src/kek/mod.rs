@@ -9,6 +9,8 @@ mod aws;
 mod aws_kms;
 #[cfg(feature = "azure-key-vault")]
 mod azure_key_vault;
+#[cfg(feature = "gcp-kms")]
+mod gcp_kms;
 #[cfg(feature = "https-client")]
 mod http;
 #[cfg(any(feature = "aws-secrets-manager", feature = "vault-transit"))]
@@ -27,6 +29,8 @@ pub use aws_kms::AwsKmsKek;
 pub use azure_key_vault::{
     AzureKeyVaultConfig, AzureKeyVaultKek, AzureWrapAlgorithm, azure_transport,
 };
+#[cfg(feature = "gcp-kms")]
+pub use gcp_kms::GcpKmsKek;
 #[cfg(feature = "https-client")]
 pub use http::HttpPolicy;
 pub use local::LocalKek;
