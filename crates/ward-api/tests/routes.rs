@@ -353,67 +353,81 @@ async fn a_60_mib_chunked_body_is_refused_without_being_read_whole() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use bytes::Bytes;
-    use http_body_util::{BodyExt as _, StreamBody};
-    use hyper::body::Frame;
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     const TOTAL: u64 = 60 << 20;
     const CHUNK: usize = 64 << 10;
     let stack = common::embedded().await;
     let (_, session) = client_and_session(&stack).await;
+    // Over a raw connection: the answer is read while the body is still being written, and a
+    // write the service refuses (it stops reading and closes) ends the writer, not the test.
+    let address = stack.base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
     let sent = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&sent);
-    let head = Bytes::from(format!(
+    let head = format!(
+        "POST /api/v1/sessions/{session}/attachments HTTP/1.1\r\nhost: {address}\r\n\
+         authorization: Bearer {}\r\ncontent-type: multipart/form-data; boundary={}\r\n\
+         transfer-encoding: chunked\r\n\r\n",
+        stack.token,
+        common::BOUNDARY
+    );
+    let part = format!(
         "--{}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\n\r\n",
         common::BOUNDARY
-    ));
-    let chunks = futures::stream::unfold(0_u64, move |at| {
-        let counter = Arc::clone(&counter);
-        let head = head.clone();
-        async move {
-            if at >= TOTAL {
-                return None;
-            }
-            let bytes = if at == 0 {
-                head
-            } else {
-                Bytes::from(vec![0xAB_u8; CHUNK])
-            };
-            let next = at + bytes.len() as u64;
-            counter.store(next, Ordering::SeqCst);
-            Some((Ok::<_, std::convert::Infallible>(Frame::data(bytes)), next))
+    );
+    let writing = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        let mut at = 0_u64;
+        let filler = vec![0xAB_u8; CHUNK];
+        while at < TOTAL {
+            let bytes: &[u8] = if at == 0 { part.as_bytes() } else { &filler };
+            writer
+                .write_all(format!("{:x}\r\n", bytes.len()).as_bytes())
+                .await?;
+            writer.write_all(bytes).await?;
+            writer.write_all(b"\r\n").await?;
+            at += bytes.len() as u64;
+            counter.store(at, Ordering::SeqCst);
         }
+        writer.write_all(b"0\r\n\r\n").await
     });
-    let body = StreamBody::new(chunks).boxed();
-    let client: Client<_, _> = Client::builder(TokioExecutor::new()).build_http();
-    let request = http::Request::builder()
-        .method("POST")
-        .uri(format!(
-            "{}/api/v1/sessions/{session}/attachments",
-            stack.base
-        ))
-        .header("authorization", format!("Bearer {}", stack.token))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={}", common::BOUNDARY),
-        )
-        .body(body)
-        .expect("request");
-    let answer = client
-        .request(request)
-        .await
-        .expect("an answer before the body ends");
+    // Read the answer's head, noting how much of the body had been sent by then.
+    let mut answer = Vec::new();
+    let mut buffer = [0_u8; 8192];
+    let head_end = loop {
+        let n = reader.read(&mut buffer).await.expect("read the answer");
+        assert!(n > 0, "the service closed without answering");
+        answer.extend_from_slice(&buffer[..n]);
+        if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+    };
     let at_answer = sent.load(Ordering::SeqCst);
-    assert_eq!(answer.status(), 413);
+    let head = String::from_utf8_lossy(&answer[..head_end]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 413"), "{head}");
     assert!(
         at_answer < 40 << 20,
         "the service read {at_answer} bytes of a 60 MiB body before refusing it"
     );
-    let body = answer.into_body().collect().await.expect("body").to_bytes();
-    let code = serde_json::from_slice::<serde_json::Value>(&body).expect("json")["code"].clone();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a content-length");
+    while answer.len() < head_end + length {
+        let n = reader.read(&mut buffer).await.expect("read the body");
+        assert!(n > 0, "the answer's body ended early");
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    let body = &answer[head_end..head_end + length];
+    let code = serde_json::from_slice::<serde_json::Value>(body).expect("json")["code"].clone();
     assert!(code == "limit.body" || code == "limit.file_size", "{code}");
+    // The writer ends either way: the body refused mid-way (a broken pipe), or written out.
+    let _ = writing.await.expect("the writer task");
     stack.stop().await;
 }
 
