@@ -42,8 +42,8 @@
 //! | `local` | `WARD_KEK` or `WARD_KEK_FILE`; in production also `WARD_KEK_ALLOW_LOCAL=true`, since keys kept beside the service are refused there unless explicitly accepted |
 //! | `aws-kms` | `WARD_KEK_AWS_KMS_KEYS`: `<version>:<key id, ARN or alias>[:active]` items, comma- or newline-separated, exactly one active; region and credentials from the standard AWS sources |
 //! | `aws-secrets-manager` | `WARD_KEK_SECRET_ID`: the secret (name or ARN) whose string is a ring in the `local` format; region and credentials from the standard AWS sources |
-//! | `azure-key-vault` | `WARD_KEK_AZURE_VAULT_URL`, `WARD_KEK_AZURE_KEY`, `WARD_KEK_AZURE_KEY_VERSIONS` (`<version>:<Key Vault key version>[:active]` items); optional `WARD_KEK_AZURE_ALGORITHM` (`RSA-OAEP-256`, or `A256KW` for a Managed HSM), `WARD_KEK_AZURE_CREDENTIAL` (`managed-identity`, the default, `workload-identity` or `client-secret`, each reading the standard `AZURE_*` variables) |
-//! | `gcp-kms` | `WARD_KEK_GCP_KMS_KEYS`: `<version>:projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>[:active]` items, exactly one active; credentials are Application Default Credentials |
+//! | `azure-key-vault` | `WARD_KEK_AZURE_VAULT_URL`, `WARD_KEK_AZURE_KEY`, `WARD_KEK_AZURE_KEY_VERSIONS` (`<version>:<Key Vault key version>[:active]` items); optional `WARD_KEK_AZURE_ALGORITHM` (`RSA-OAEP-256`, or `A256KW` for a Managed HSM), `WARD_KEK_AZURE_CREDENTIAL` (`managed-identity`, the default, `workload-identity` or `client-secret`, each reading the standard `AZURE_*` variables), `WARD_KEK_AZURE_CA_FILE` (a PEM bundle for the vault's certificate), `WARD_KEK_AZURE_VERIFY_CHALLENGE_RESOURCE` (`true`; `false` only for a vault reached at an IP address) |
+//! | `gcp-kms` | `WARD_KEK_GCP_KMS_KEYS`: `<version>:projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>[:active]` items, exactly one active; optional `WARD_KEK_GCP_KMS_ENDPOINT` (a regional or Private Service Connect endpoint, `https://…`); credentials are Application Default Credentials |
 //! | `vault-transit` | `WARD_KEK_VAULT_ADDR` (`https://…`), `WARD_KEK_VAULT_TOKEN` or `WARD_KEK_VAULT_TOKEN_FILE`, `WARD_KEK_VAULT_KEY`; optional `WARD_KEK_VAULT_MOUNT` (`transit`), `WARD_KEK_VAULT_NAMESPACE`, `WARD_KEK_VAULT_CA_FILE` |
 //!
 //! The embedded default listens on loopback only: it refuses a `WARD_LISTEN` that is not a
@@ -121,8 +121,8 @@ pub enum KekSetting {
     VaultTransit(VaultSetting),
     /// Versions of an Azure Key Vault (or Managed HSM) key.
     AzureKeyVault(AzureSetting),
-    /// Google Cloud KMS crypto keys, one per KEK version: `(version, crypto key name, active)`.
-    GcpKms(Vec<(u32, String, bool)>),
+    /// Google Cloud KMS crypto keys.
+    GcpKms(GcpSetting),
 }
 
 impl KekSetting {
@@ -171,6 +171,24 @@ pub struct AzureSetting {
     pub algorithm: String,
     /// How ward obtains its tokens: `managed-identity`, `workload-identity` or `client-secret`.
     pub credential: String,
+    /// A PEM bundle of the CAs that may sign the vault's certificate (default: the system's
+    /// roots); the token endpoint keeps the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Whether the resource a vault's authentication challenge names must be a parent domain of
+    /// the vault's host (default `true`); only a vault reached at an address outside its
+    /// resource's domain (an IP address) needs `false`.
+    pub verify_challenge_resource: bool,
+}
+
+/// Which Google Cloud KMS crypto keys hold the KEK versions, and where Cloud KMS is reached.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GcpSetting {
+    /// KEK versions: `(ward version, crypto key name, active)`.
+    pub keys: Vec<(u32, String, bool)>,
+    /// Cloud KMS's endpoint, when not the global one (a regional or Private Service Connect
+    /// endpoint).
+    pub endpoint: Option<String>,
 }
 
 /// Every provider name `WARD_KEK_PROVIDER` takes.
@@ -214,9 +232,14 @@ const PROVIDER_VARIABLES: [(&str, &[&str]); 6] = [
             "WARD_KEK_AZURE_KEY_VERSIONS",
             "WARD_KEK_AZURE_ALGORITHM",
             "WARD_KEK_AZURE_CREDENTIAL",
+            "WARD_KEK_AZURE_CA_FILE",
+            "WARD_KEK_AZURE_VERIFY_CHALLENGE_RESOURCE",
         ],
     ),
-    ("gcp-kms", &["WARD_KEK_GCP_KMS_KEYS"]),
+    (
+        "gcp-kms",
+        &["WARD_KEK_GCP_KMS_KEYS", "WARD_KEK_GCP_KMS_ENDPOINT"],
+    ),
 ];
 
 /// The service's configuration, checked: every field holds a usable setting.
@@ -472,7 +495,10 @@ fn kek_setting(
         }
         "gcp-kms" => {
             let keys = required("WARD_KEK_GCP_KMS_KEYS");
-            KekSetting::GcpKms(parse_versions("WARD_KEK_GCP_KMS_KEYS", &keys, problems))
+            KekSetting::GcpKms(GcpSetting {
+                keys: parse_versions("WARD_KEK_GCP_KMS_KEYS", &keys, problems),
+                endpoint: get("WARD_KEK_GCP_KMS_ENDPOINT"),
+            })
         }
         "azure-key-vault" => {
             let vault_url = required("WARD_KEK_AZURE_VAULT_URL");
@@ -491,12 +517,28 @@ fn kek_setting(
                     AZURE_CREDENTIALS.join(", ")
                 ));
             }
+            let verify_challenge_resource = match get("WARD_KEK_AZURE_VERIFY_CHALLENGE_RESOURCE")
+                .as_deref()
+                .map(str::trim)
+            {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(_) => {
+                    problems.push(
+                        "WARD_KEK_AZURE_VERIFY_CHALLENGE_RESOURCE must be `true` or `false`"
+                            .to_owned(),
+                    );
+                    true
+                }
+            };
             KekSetting::AzureKeyVault(AzureSetting {
                 vault_url,
                 key,
                 versions: parse_versions("WARD_KEK_AZURE_KEY_VERSIONS", &versions, problems),
                 algorithm,
                 credential,
+                ca_file: get("WARD_KEK_AZURE_CA_FILE").map(PathBuf::from),
+                verify_challenge_resource,
             })
         }
         "aws-secrets-manager" => KekSetting::AwsSecretsManager {

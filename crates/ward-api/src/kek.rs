@@ -7,9 +7,28 @@ use ward_crypto::{KeyEncryptionKey, LocalKek};
 use crate::config::{self, Config, KekSetting};
 use crate::error::{Error, Result};
 
-/// The provider of `config.kek`, connected: a remote provider has read its key or ring once, so a
-/// wrong key name, credential or address stops the start here.
+/// The provider of `config.kek`, connected and proven: a remote provider has wrapped a throwaway
+/// key under its active KEK once, so a wrong address, certificate, credential, key name or
+/// permission stops the start here rather than at the first upload.
 pub(crate) async fn open(config: &Config) -> Result<Arc<dyn KeyEncryptionKey>> {
+    let kek = connect(config).await?;
+    if !matches!(config.kek, KekSetting::Local(_)) {
+        let failed = |e: ward_crypto::Error| Error::Config {
+            problems: vec![format!(
+                "the KEK provider `{}` cannot wrap under its active key: {e}",
+                config.kek.provider()
+            )],
+        };
+        let probe = ward_crypto::DataKey::generate(ward_crypto::DekId(0)).map_err(failed)?;
+        kek.wrap(&probe, b"ward start-up check")
+            .await
+            .map_err(failed)?;
+    }
+    Ok(kek)
+}
+
+/// The provider of `config.kek`, connected (a remote one may not have been asked anything yet).
+async fn connect(config: &Config) -> Result<Arc<dyn KeyEncryptionKey>> {
     let failed = |e: ward_crypto::Error| Error::Config {
         problems: vec![format!(
             "the KEK provider `{}` does not load: {e}",
@@ -66,11 +85,7 @@ pub(crate) async fn open(config: &Config) -> Result<Arc<dyn KeyEncryptionKey>> {
                 settings = settings.with_namespace(namespace.as_str());
             }
             if let Some(path) = &vault.ca_file {
-                let pem = std::fs::read(path).map_err(|source| Error::Io {
-                    what: format!("reading the Vault CA file {}", path.display()),
-                    source,
-                })?;
-                settings = settings.with_ca_pem(pem);
+                settings = settings.with_ca_pem(read_ca_file(path, "Vault")?);
             }
             Ok(Arc::new(
                 VaultTransitKek::connect(settings).await.map_err(failed)?,
@@ -86,21 +101,26 @@ pub(crate) async fn open(config: &Config) -> Result<Arc<dyn KeyEncryptionKey>> {
                 AzureWrapAlgorithm::RsaOaep256
             };
             let credential = azure_credential(&azure.credential).map_err(failed)?;
-            let settings =
+            let mut settings =
                 AzureKeyVaultConfig::new(azure.vault_url.as_str(), azure.key.as_str(), ring)
-                    .with_algorithm(algorithm);
+                    .with_algorithm(algorithm)
+                    .with_challenge_resource_check(azure.verify_challenge_resource);
+            if let Some(path) = &azure.ca_file {
+                settings = settings.with_ca_pem(read_ca_file(path, "Key Vault")?);
+            }
             Ok(Arc::new(
                 AzureKeyVaultKek::connect(settings, credential).map_err(failed)?,
             ))
         }
         #[cfg(feature = "gcp-kms")]
-        KekSetting::GcpKms(keys) => {
-            let ring = remote_ring(keys).map_err(failed)?;
-            Ok(Arc::new(
-                ward_crypto::GcpKmsKek::from_env(ring)
-                    .await
-                    .map_err(failed)?,
-            ))
+        KekSetting::GcpKms(gcp) => {
+            use ward_crypto::GcpKmsKek;
+            let ring = remote_ring(&gcp.keys).map_err(failed)?;
+            let kek = match &gcp.endpoint {
+                Some(endpoint) => GcpKmsKek::from_env_at(endpoint, ring).await,
+                None => GcpKmsKek::from_env(ring).await,
+            };
+            Ok(Arc::new(kek.map_err(failed)?))
         }
         #[allow(unreachable_patterns)]
         other => Err(Error::Config {
@@ -111,6 +131,15 @@ pub(crate) async fn open(config: &Config) -> Result<Arc<dyn KeyEncryptionKey>> {
             )],
         }),
     }
+}
+
+/// The PEM bundle of CAs a key service's certificate is checked against.
+#[cfg(any(feature = "vault-transit", feature = "azure-key-vault"))]
+fn read_ca_file(path: &std::path::Path, service: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        what: format!("reading the {service} CA file {}", path.display()),
+        source,
+    })
 }
 
 /// The `azure_identity` credential `WARD_KEK_AZURE_CREDENTIAL` names, over ward's transport; each

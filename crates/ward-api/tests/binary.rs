@@ -7,7 +7,7 @@ use crate::common::{self, get, jpeg, send};
 const WARD: &str = env!("CARGO_BIN_EXE_ward");
 
 /// `ward` in `dir` with no `WARD_*` setting but `extra`.
-fn ward(dir: &std::path::Path, args: &[&str], extra: &[(&str, &str)]) -> Command {
+pub(crate) fn ward(dir: &std::path::Path, args: &[&str], extra: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(WARD);
     cmd.args(args).current_dir(dir);
     for (k, _) in std::env::vars() {
@@ -243,7 +243,11 @@ fn outside_development_nothing_is_generated_and_every_missing_setting_is_named()
 }
 
 /// Runs `ward` with `env` and `args`, expecting success, and parses its JSON lines.
-fn ward_json(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Vec<serde_json::Value> {
+pub(crate) fn ward_json(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Vec<serde_json::Value> {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let out = ward(dir, &all, env).output().expect("run ward");
@@ -706,135 +710,4 @@ fn backup_create_verify_and_restore_through_the_binary_on_the_embedded_default()
     );
     assert!(!ok);
     assert_eq!(unknown[0]["ok"], false);
-}
-
-/// Runs `f` on a fresh current-thread runtime (these tests drive the binary synchronously).
-#[cfg(feature = "aws-secrets-manager")]
-fn block_on<T>(f: impl Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f)
-}
-
-#[cfg(feature = "aws-secrets-manager")]
-#[test]
-fn a_kek_ring_in_secrets_manager_serves_the_operator_commands_and_its_rotation() {
-    use ward_crypto::aws_sdk_secretsmanager::{Client, Config, config};
-    let Some(moto) = common::moto_endpoint("the Secrets Manager KEK test") else {
-        return;
-    };
-    let client = Client::from_conf(
-        Config::builder()
-            .behavior_version(config::BehaviorVersion::latest())
-            .region(config::Region::new("us-east-1"))
-            .endpoint_url(&moto)
-            // moto accepts any credentials; these are not secrets.
-            .credentials_provider(config::Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "ward-test",
-            ))
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .build(),
-    );
-    let key = || {
-        ward_crypto::KeyMaterial::generate()
-            .expect("key")
-            .to_base64()
-            .as_str()
-            .to_owned()
-    };
-    let (k1, k2) = (key(), key());
-    let secret_id = format!(
-        "ward-test/api-kek-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-    );
-    block_on(
-        client
-            .create_secret()
-            .name(&secret_id)
-            .secret_string(format!("1:{k1}:active"))
-            .send(),
-    )
-    .expect("create the secret");
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("sm.db").display());
-    let store = format!("local:{}", dir.path().join("objects").display());
-    let token = key();
-    let env = [
-        // moto speaks http, which only development accepts for a key service.
-        ("WARD_ENV", "development"),
-        ("WARD_DATABASE_URL", db.as_str()),
-        ("WARD_STORE", store.as_str()),
-        ("WARD_TOKEN_SECRET", token.as_str()),
-        ("WARD_KEK_PROVIDER", "aws-secrets-manager"),
-        ("WARD_KEK_SECRET_ID", secret_id.as_str()),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_CONFIG_FILE", "/nonexistent/ward/aws-config"),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/ward/aws-credentials",
-        ),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ];
-    let d = dir.path();
-    let ws = ward_json(d, &env, &["workspace", "create", "Harbour Clinic"])[0]["workspace_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    assert_eq!(
-        ward_json(d, &env, &["keys", "status", "--workspace", &ws])[0]["state"],
-        "active"
-    );
-    assert_eq!(ward_json(d, &env, &["keys", "rewrap"])[0]["rewrapped"], 0);
-
-    // The KEK rotates in the secret: the next run wraps under version 2 and rewraps the DEK.
-    block_on(
-        client
-            .put_secret_value()
-            .secret_id(&secret_id)
-            .secret_string(format!("1:{k1}\n2:{k2}:active"))
-            .send(),
-    )
-    .expect("rotate the secret");
-    assert_eq!(ward_json(d, &env, &["keys", "rewrap"])[0]["rewrapped"], 1);
-    assert_eq!(ward_json(d, &env, &["keys", "rewrap"])[0]["rewrapped"], 0);
-
-    // Version 1 retired from the secret: the rewrapped key still opens.
-    block_on(
-        client
-            .put_secret_value()
-            .secret_id(&secret_id)
-            .secret_string(format!("2:{k2}:active"))
-            .send(),
-    )
-    .expect("retire version 1");
-    assert_eq!(
-        ward_json(d, &env, &["keys", "reencrypt", "--workspace", &ws])[0]["failed"],
-        0
-    );
-
-    // A secret that does not exist stops the command with the provider named.
-    let mut missing = env.to_vec();
-    missing.retain(|(k, _)| *k != "WARD_KEK_SECRET_ID");
-    missing.push(("WARD_KEK_SECRET_ID", "ward-test/no-such-secret"));
-    let out = ward(d, &["keys", "rewrap"], &missing)
-        .output()
-        .expect("run ward");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("aws-secrets-manager"), "{err}");
-    assert!(!err.contains(&k2), "a key was echoed: {err}");
 }

@@ -7,6 +7,8 @@ mod binary;
 mod common;
 /// Tokens of another workspace, expired and tampered tokens and links.
 mod isolation;
+/// The KEK providers configured through the binary's variables, each rotated.
+mod providers;
 /// Every route and status code, on both stacks.
 mod routes;
 /// Graceful shutdown: requests in flight finish, up to the deadline.

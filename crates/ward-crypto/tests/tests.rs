@@ -43,22 +43,22 @@ mod kms;
 #[cfg(feature = "aws-secrets-manager")]
 mod secrets_manager;
 
-// An HTTPS server on loopback for the in-test key services.
+// Throttling, outages and timeouts of the HTTP key services, one suite for each provider.
 #[cfg(any(
     feature = "vault-transit",
     feature = "azure-key-vault",
     feature = "gcp-kms"
 ))]
-mod https;
+mod resilience;
 
-// The Vault Transit provider against an in-test HTTPS server (feature `vault-transit`).
+// The Vault Transit provider against an imitation of Vault (feature `vault-transit`).
 #[cfg(feature = "vault-transit")]
 mod vault;
 
-// The Azure Key Vault provider against an in-test HTTPS server (feature `azure-key-vault`).
+// The Azure Key Vault provider against an imitation of Key Vault (feature `azure-key-vault`).
 #[cfg(feature = "azure-key-vault")]
 mod azure;
 
-// The Google Cloud KMS provider against an in-test HTTP server (feature `gcp-kms`).
+// The Google Cloud KMS provider against an imitation of Cloud KMS (feature `gcp-kms`).
 #[cfg(feature = "gcp-kms")]
 mod gcp;

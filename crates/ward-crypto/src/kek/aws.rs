@@ -1,7 +1,6 @@
 //! What the AWS providers share (features `aws-kms`, `aws-secrets-manager`): the SDK
 //! configuration from the standard sources over rustls on ring, and the https rule for endpoints.
 
-use crate::env::Environment;
 use crate::error::{Error, Result};
 
 /// The SDK configuration from the standard AWS sources (environment, shared config files, web
@@ -23,7 +22,7 @@ pub(crate) async fn sdk_config(
         .load()
         .await;
     let service_endpoint = std::env::var(service_endpoint_var).ok();
-    check_endpoints(
+    crate::env::check_endpoints(
         environment,
         service,
         [service_endpoint.as_deref(), config.endpoint_url()],
@@ -44,54 +43,5 @@ pub(crate) fn provider_error(
             "{operation}: {}",
             aws_smithy_types::error::display::DisplayErrorContext(&err)
         ),
-    }
-}
-
-/// Refuses any configured endpoint that is not `https://` outside `development`.
-pub(crate) fn check_endpoints<'a>(
-    environment: Environment,
-    service: &'static str,
-    endpoints: impl IntoIterator<Item = Option<&'a str>>,
-) -> Result<()> {
-    if !environment.is_strict() {
-        return Ok(());
-    }
-    for endpoint in endpoints.into_iter().flatten() {
-        let scheme = endpoint.trim().split_once("://").map(|(s, _)| s);
-        if !scheme.is_some_and(|s| s.eq_ignore_ascii_case("https")) {
-            return Err(Error::HttpsRequired {
-                environment: environment.as_str(),
-                service,
-            });
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http_endpoints_are_refused_outside_development() {
-        let http = Some("http://127.0.0.1:9100");
-        let https = Some("https://kms.eu-west-1.amazonaws.com");
-        for env in [
-            Environment::Test,
-            Environment::Staging,
-            Environment::Production,
-        ] {
-            assert!(matches!(
-                check_endpoints(env, "kms", [None, http]),
-                Err(Error::HttpsRequired { environment, service: "kms" }) if environment == env.as_str()
-            ));
-            assert!(matches!(
-                check_endpoints(env, "kms", [Some("127.0.0.1:9100")]),
-                Err(Error::HttpsRequired { .. })
-            ));
-            assert!(check_endpoints(env, "kms", [https, None, Some("HTTPS://kms.local")]).is_ok());
-            assert!(check_endpoints(env, "kms", [None, None]).is_ok());
-        }
-        assert!(check_endpoints(Environment::Development, "kms", [http]).is_ok());
     }
 }

@@ -68,10 +68,29 @@ impl GcpKmsKek {
     /// The Cloud KMS client takes the process's default rustls provider; this installs ring as
     /// that provider when none is installed yet (ward uses ring everywhere).
     pub async fn from_env(ring: KeyRing<String>) -> Result<Self> {
+        Self::build(ring, None).await
+    }
+
+    /// As [`from_env`](Self::from_env), on another endpoint: a regional endpoint
+    /// (`https://cloudkms.europe-west3.rep.googleapis.com`, for data residency) or a Private
+    /// Service Connect one. It must be `https://` unless `WARD_ENV` is `development`
+    /// ([`Error::HttpsRequired`]); the client trusts the system's roots.
+    pub async fn from_env_at(endpoint: &str, ring: KeyRing<String>) -> Result<Self> {
+        Self::build(ring, Some(endpoint)).await
+    }
+
+    async fn build(ring: KeyRing<String>, endpoint: Option<&str>) -> Result<Self> {
+        let environment = crate::env::from_env()?;
+        crate::env::check_endpoints(environment, "cloud kms", [endpoint])?;
         install_ring();
-        let client = KeyManagementService::builder()
+        let builder = KeyManagementService::builder()
             .with_retry_policy(retry_policy())
-            .with_attempt_timeout(ATTEMPT_TIMEOUT)
+            .with_attempt_timeout(ATTEMPT_TIMEOUT);
+        let builder = match endpoint {
+            Some(endpoint) => builder.with_endpoint(endpoint.trim()),
+            None => builder,
+        };
+        let client = builder
             .build()
             .await
             .map_err(|e| provider(format!("building the client: {e}")))?;
