@@ -1,6 +1,6 @@
-//! `cargo xtask services up|down|status`: the S3-compatible servers the integration tests talk to.
+//! `cargo xtask services up|down|status`: the servers the integration tests talk to.
 //!
-//! Two servers run on loopback, each installed only when missing and started only when not
+//! Three servers run on loopback, each installed only when missing and started only when not
 //! already answering, so `up` is idempotent and cheap the second time:
 //!
 //! - **moto** (`moto_server`, Python) in a venv under `.services/venv`, at
@@ -11,6 +11,14 @@
 //!   credentials (env `WARD_TEST_S3S_ENDPOINT`, `WARD_TEST_S3S_ACCESS_KEY`,
 //!   `WARD_TEST_S3S_SECRET_KEY`), data under `.services/s3s-data`. It checks signatures and
 //!   presigned-URL expiry and drops server-side-encryption headers.
+//!
+//! - **clamd** (ClamAV's daemon, Debian's `clamav-daemon`, installed with apt-get when missing)
+//!   at `127.0.0.1:3310` and on the Unix socket `.services/clamd/clamd.sock` (env
+//!   `WARD_TEST_CLAMD`, `WARD_TEST_CLAMD_SOCKET`). ClamAV's signature database cannot be
+//!   downloaded on these machines, so it loads only `xtask/clamav/ward-test.ndb`: the EICAR test
+//!   file (`Ward.Test.Eicar`) and the marker `WARD-TEST-MALWARE-MARKER-3f9c2a71`
+//!   (`Ward.Test.Marker`), which the tests hide inside valid JPEGs and PDFs. Its
+//!   `StreamMaxLength` is 12 MiB, above ward's 10 MiB upload limit.
 //!
 //! Logs go to `.services/<name>.log` and process ids to `.services/<name>.pid`; `down` stops only
 //! the processes named in those files.
@@ -28,6 +36,11 @@ use crate::cmd::{self, step};
 
 /// Where moto listens.
 const MOTO_ADDR: &str = "127.0.0.1:9100";
+/// Where clamd listens on TCP.
+const CLAMD_ADDR: &str = "127.0.0.1:3310";
+/// clamd's `StreamMaxLength`, in MiB.
+const CLAMD_STREAM_MAX_MIB: u32 = 12;
+
 /// Where s3s-fs listens.
 const S3S_ADDR: &str = "127.0.0.1:9200";
 /// moto, pinned so every machine runs the server the tests were written against.
@@ -61,6 +74,14 @@ pub(crate) fn export_env() {
     cmd::set_child_env("WARD_TEST_S3S_ENDPOINT", &format!("http://{S3S_ADDR}"));
     cmd::set_child_env("WARD_TEST_S3S_ACCESS_KEY", S3S_ACCESS_KEY);
     cmd::set_child_env("WARD_TEST_S3S_SECRET_KEY", S3S_SECRET_KEY);
+    cmd::set_child_env("WARD_TEST_CLAMD", &format!("tcp://{CLAMD_ADDR}"));
+    if let Ok(dir) = services_dir() {
+        let socket = dir.join("clamd").join("clamd.sock");
+        cmd::set_child_env(
+            "WARD_TEST_CLAMD_SOCKET",
+            &format!("unix:{}", socket.display()),
+        );
+    }
 }
 
 /// Installs what is missing and starts what is not answering, then waits until both answer.
@@ -72,6 +93,7 @@ pub(crate) fn up() -> Result<()> {
     start_unless_answering(
         "moto",
         MOTO_ADDR,
+        answers,
         Command::new(&moto).args(["-H", "127.0.0.1", "-p", port_of(MOTO_ADDR)]),
         &dir,
     )?;
@@ -83,6 +105,7 @@ pub(crate) fn up() -> Result<()> {
     start_unless_answering(
         "s3s-fs",
         S3S_ADDR,
+        answers,
         Command::new(&s3s)
             .args(["--host", "127.0.0.1", "--port", port_of(S3S_ADDR)])
             .args([
@@ -95,8 +118,22 @@ pub(crate) fn up() -> Result<()> {
         &dir,
     )?;
 
+    step("services: clamd");
+    crate::tools::ensure_debian_packages(&[("clamd", "command -v clamd", "clamav-daemon")])?;
+    let conf = clamd_config(&dir)?;
+    start_unless_answering(
+        "clamd",
+        CLAMD_ADDR,
+        clamd_answers,
+        Command::new("clamd").arg("--config-file").arg(&conf),
+        &dir,
+    )?;
+
     export_env();
-    println!("services are up: moto at http://{MOTO_ADDR}, s3s-fs at http://{S3S_ADDR}");
+    println!(
+        "services are up: moto at http://{MOTO_ADDR}, s3s-fs at http://{S3S_ADDR}, clamd at \
+         tcp://{CLAMD_ADDR}"
+    );
     Ok(())
 }
 
@@ -106,7 +143,7 @@ pub(crate) fn up() -> Result<()> {
 pub(crate) fn restart() -> Result<()> {
     down()?;
     let deadline = Instant::now() + START_TIMEOUT;
-    while answers(MOTO_ADDR) || answers(S3S_ADDR) {
+    while answers(MOTO_ADDR) || answers(S3S_ADDR) || clamd_answers(CLAMD_ADDR) {
         if Instant::now() > deadline {
             bail!(
                 "moto (http://{MOTO_ADDR}) or s3s-fs (http://{S3S_ADDR}) still answers {}s after \
@@ -123,7 +160,7 @@ pub(crate) fn restart() -> Result<()> {
 /// Stops the servers this task started (by the ids in their pid files).
 fn down() -> Result<()> {
     let dir = services_dir()?;
-    for name in ["moto", "s3s-fs"] {
+    for name in ["moto", "s3s-fs", "clamd"] {
         let pid_file = dir.join(format!("{name}.pid"));
         let Ok(pid) = fs::read_to_string(&pid_file) else {
             println!("{name}: no pid file, nothing to stop");
@@ -158,6 +195,12 @@ fn status() {
         let state = if answers(addr) { "up" } else { "down" };
         println!("{name:8} http://{addr}  {state}");
     }
+    let state = if clamd_answers(CLAMD_ADDR) {
+        "up"
+    } else {
+        "down"
+    };
+    println!("{:8} tcp://{CLAMD_ADDR}  {state}", "clamd");
 }
 
 fn services_dir() -> Result<PathBuf> {
@@ -218,9 +261,15 @@ fn cargo_bin(name: &str) -> PathBuf {
 
 /// Starts `command` in the background (log and pid under `dir`) unless `addr` already answers,
 /// then waits until it does.
-fn start_unless_answering(name: &str, addr: &str, command: &mut Command, dir: &Path) -> Result<()> {
+fn start_unless_answering(
+    name: &str,
+    addr: &str,
+    answers: fn(&str) -> bool,
+    command: &mut Command,
+    dir: &Path,
+) -> Result<()> {
     if answers(addr) {
-        println!("{name} already answers at http://{addr}");
+        println!("{name} already answers at {addr}");
         return Ok(());
     }
     let log_path = dir.join(format!("{name}.log"));
@@ -241,16 +290,62 @@ fn start_unless_answering(name: &str, addr: &str, command: &mut Command, dir: &P
     let deadline = Instant::now() + START_TIMEOUT;
     while Instant::now() < deadline {
         if answers(addr) {
-            println!("{name} answers at http://{addr}");
+            println!("{name} answers at {addr}");
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(200));
     }
     bail!(
-        "{name} did not answer at http://{addr} within {}s; see {}",
+        "{name} did not answer at {addr} within {}s; see {}",
         START_TIMEOUT.as_secs(),
         log_path.display()
     )
+}
+
+/// Writes clamd's configuration and its test database under `.services/clamd`; returns the
+/// configuration's path. clamd stays in the foreground so its pid file names it.
+fn clamd_config(dir: &Path) -> Result<PathBuf> {
+    let home = dir.join("clamd");
+    let db = home.join("db");
+    fs::create_dir_all(&db).with_context(|| format!("could not create {}", db.display()))?;
+    let signatures = cmd::root().join("xtask/clamav/ward-test.ndb");
+    fs::copy(&signatures, db.join("ward-test.ndb"))
+        .with_context(|| format!("could not copy {}", signatures.display()))?;
+    let (host, port) = CLAMD_ADDR.rsplit_once(':').unwrap_or((CLAMD_ADDR, "3310"));
+    let conf = home.join("clamd.conf");
+    fs::write(
+        &conf,
+        format!(
+            "Foreground yes\n\
+             DatabaseDirectory {db}\n\
+             TCPAddr {host}\n\
+             TCPSocket {port}\n\
+             LocalSocket {socket}\n\
+             StreamMaxLength {CLAMD_STREAM_MAX_MIB}M\n\
+             MaxThreads 4\n\
+             Bytecode no\n",
+            db = db.display(),
+            socket = home.join("clamd.sock").display(),
+        ),
+    )
+    .with_context(|| format!("could not write {}", conf.display()))?;
+    Ok(conf)
+}
+
+/// Whether clamd answers `PING` at `addr`.
+fn clamd_answers(addr: &str) -> bool {
+    let Ok(sock) = addr.parse::<SocketAddr>() else {
+        return false;
+    };
+    let Ok(mut stream) = TcpStream::connect_timeout(&sock, Duration::from_secs(1)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream.write_all(b"zPING\0").is_err() {
+        return false;
+    }
+    let mut reply = [0u8; 5];
+    stream.read_exact(&mut reply).is_ok() && &reply == b"PONG\0"
 }
 
 /// Whether an HTTP server answers a plain request at `addr` (any status line counts).

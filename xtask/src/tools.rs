@@ -22,13 +22,18 @@ pub(crate) fn ensure_cargo_tool(krate: &str, version: &str, check: &[&str]) -> R
 /// exiftool of metadata removal, `qpdf --check` of the cleaned PDFs, `pngfix` of cleaned PNGs.
 pub(crate) fn ensure_exiftool() -> Result<()> {
     // pngfix (libpng's own checker) has no option that exits 0 without a file: ask the shell.
-    let judges = [
+    ensure_debian_packages(&[
         ("exiftool", "exiftool -ver", "libimage-exiftool-perl"),
         ("qpdf", "qpdf --version", "qpdf"),
         ("pngfix", "command -v pngfix", "libpng-tools"),
-    ];
+    ])
+}
+
+/// Installs (apt-get) the Debian package of each `(tool, shell check, package)` whose check
+/// fails; nothing when every tool is there.
+pub(crate) fn ensure_debian_packages(tools: &[(&str, &str, &str)]) -> Result<()> {
     let mut missing = Vec::new();
-    for (tool, check, package) in judges {
+    for &(tool, check, package) in tools {
         if has_tool("sh", &["-c", check]) {
             println!("{tool} is installed");
         } else {

@@ -39,6 +39,16 @@
 //! compensation (or, if that fails, by the reconciler). Everything that decides the stored
 //! bytes, metadata removal included, has run before the first byte is stored.
 //!
+//! # Malware scanning
+//!
+//! With a [`Scanner`] ([`Attachments::with_scanner`]), step 2 scans the bytes as received (before
+//! anything is removed from them) side by side with validating and sanitising them. A file that
+//! fails validation is refused for that; a valid one the scanner recognises is refused with
+//! [`Error::Infected`] and an `attachment.malware` audit event naming the signature; a scanner
+//! that cannot give a verdict (unreachable, slow, failing, or a file longer than it takes) refuses
+//! the upload with [`Error::Scan`]. All of this happens before the reservation: a refused file
+//! has taken no quota and stored nothing.
+//!
 //! # Lock order
 //!
 //! Every write transaction of ward-domain locks rows in one order: attachment rows, upload
@@ -79,6 +89,7 @@ use crate::error::{Error, Result};
 use crate::keys::{DbWorkspaceKeys, is_unique_violation, stored_key_id};
 use crate::quota::{QuotaFigures, QuotaScope, UploadLimits};
 use crate::rotation::{Progress, ResealReport, RotationOptions};
+use crate::scan::{Scanner, Verdict};
 use crate::workspaces::{bytes_from_db, bytes_to_db};
 
 /// How the re-sealing of objects is named in reports and progress.
@@ -246,6 +257,7 @@ pub struct Attachments {
     store: EncryptedStore<Arc<dyn ObjectStore>>,
     sanitizer: Arc<Sanitizer>,
     limits: UploadLimits,
+    scanner: Option<Arc<dyn Scanner>>,
 }
 
 impl Attachments {
@@ -262,7 +274,20 @@ impl Attachments {
             keys,
             sanitizer: Arc::new(sanitizer_for(limits)),
             limits,
+            scanner: None,
         }
+    }
+
+    /// Scans every upload with `scanner` (see "Malware scanning" in the module docs). Without
+    /// one, uploads are not scanned: the service decides that, and says so loudly.
+    pub fn with_scanner(mut self, scanner: Arc<dyn Scanner>) -> Self {
+        self.scanner = Some(scanner);
+        self
+    }
+
+    /// The scanner in use, if any.
+    pub fn scanner(&self) -> Option<&Arc<dyn Scanner>> {
+        self.scanner.as_ref()
     }
 
     /// Uses these limits (and a sanitizer whose file-size limit matches).
@@ -318,18 +343,47 @@ impl Attachments {
 
         let sanitizer = Arc::clone(&self.sanitizer);
         let name = display_name.to_owned();
+        let raw = Arc::new(raw);
+        let received = raw.len() as u64;
         // Everything but an image's content check, which runs below while the output is
-        // encrypted and stored (see "The content check" in the module docs).
-        let staged = tokio::task::spawn_blocking(move || sanitizer.stage(&name, &raw))
-            .await
-            .map_err(|_| Error::Internal("the sanitising task failed"))??;
+        // encrypted and stored (see "The content check" in the module docs), side by side with
+        // the malware scan of the bytes as received.
+        let staging = {
+            let raw = Arc::clone(&raw);
+            tokio::task::spawn_blocking(move || sanitizer.stage(&name, &raw))
+        };
+        let scanning = async {
+            match &self.scanner {
+                Some(scanner) => Some(scanner.scan(&raw).await),
+                None => None,
+            }
+        };
+        let (staged, scanned) = tokio::join!(staging, scanning);
+        drop(raw);
+        // A file that is not what it claims is refused for that first; only a valid file's
+        // verdict counts.
+        let staged = staged.map_err(|_| Error::Internal("the sanitising task failed"))??;
         let kind = staged.kind();
+        let id = Uuid::new_v4();
+        if let Some(Verdict::Infected { signature }) = scanned.transpose()? {
+            tracing::warn!(%workspace, attachment = %id, size = received, signature = %signature, "upload refused: malware");
+            let mut meta = AuditMetadata::new()
+                .signature("signature", &signature)
+                .id("client_id", client_id)
+                .count("size_bytes", bytes_to_db(received, "file size")?)
+                .word("kind", kind.as_str());
+            if let Some(s) = session_id {
+                meta = meta.id("session_id", s);
+            }
+            let record = AuditRecord::new(actor, Action::AttachmentMalware, id).with(meta);
+            self.audit(workspace, &record).await?;
+            return Err(Error::Infected);
+        }
         check_file_size(staged.len(), self.limits.max_file_bytes())?;
         let size = staged.len() as u64;
 
         let shown = ward_sanitize::display_name(display_name, kind);
         let cells = CellCipher::new(&self.keys, workspace).await?;
-        let id = Uuid::new_v4();
         let sealed_name = cells.seal(DISPLAY_NAME.cell, id, shown.as_bytes())?;
         let name_index = cells.index(DISPLAY_NAME, &shown).await?;
         self.refuse_duplicate(&cells, client_id, &shown, None)

@@ -140,6 +140,9 @@ actions! {
     SessionDelete => "session.delete", "session";
     /// An attachment was uploaded.
     AttachmentUpload => "attachment.upload", "attachment";
+    /// An upload was refused because the malware scanner recognised it (the resource is the id
+    /// the attachment would have had; the metadata names the signature, the owner and the size).
+    AttachmentMalware => "attachment.malware", "attachment";
     /// An attachment was downloaded.
     AttachmentDownload => "attachment.download", "attachment";
     /// Several attachments were downloaded at once (the resource is the owner).
@@ -172,16 +175,19 @@ impl fmt::Display for Action {
     }
 }
 
-/// A metadata value: an id, a count, or a fixed word chosen by the code (never user text).
+/// A metadata value: an id, a count, a fixed word chosen by the code, or a malware signature's
+/// name (restricted to a safe alphabet by [`Signature`](crate::Signature)); never user text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum MetaValue {
     Id(Uuid),
     Count(i64),
     Word(&'static str),
+    Signature(crate::Signature),
 }
 
-/// Details of an audit event, ids only: each value is a uuid, an integer or a `&'static str`
-/// written in the code, so no name, file name or content can get in.
+/// Details of an audit event, ids only: each value is a uuid, an integer, a `&'static str`
+/// written in the code or a malware signature's name (letters, digits and `. _ - : /`), so no
+/// name, file name or content can get in.
 ///
 /// ```
 /// use uuid::Uuid;
@@ -223,6 +229,12 @@ impl AuditMetadata {
         self
     }
 
+    /// Adds a malware signature's name.
+    pub fn signature(mut self, key: &'static str, signature: &crate::Signature) -> Self {
+        self.0.insert(key, MetaValue::Signature(signature.clone()));
+        self
+    }
+
     /// The JSON object stored.
     pub fn to_json(&self) -> serde_json::Value {
         let map = self
@@ -233,6 +245,7 @@ impl AuditMetadata {
                     MetaValue::Id(id) => serde_json::Value::String(id.as_hyphenated().to_string()),
                     MetaValue::Count(n) => serde_json::Value::from(*n),
                     MetaValue::Word(w) => serde_json::Value::String((*w).to_owned()),
+                    MetaValue::Signature(s) => serde_json::Value::String(s.as_str().to_owned()),
                 };
                 ((*k).to_owned(), v)
             })

@@ -80,6 +80,16 @@ pub enum Error {
     #[error(transparent)]
     Storage(#[from] ward_storage::Error),
 
+    /// The malware scanner found a known signature in the upload. The signature is named in the
+    /// audit log (`attachment.malware`) and the service's log, never here.
+    #[error("the file was refused: the malware scanner recognised it")]
+    Infected,
+
+    /// The upload could not be scanned for malware (the scanner is unreachable, too slow or
+    /// failed, or the file is longer than it takes); it is refused, never let through.
+    #[error("the upload could not be scanned: {0}")]
+    Scan(#[from] crate::scan::ScanError),
+
     /// An upload was refused by validation or sanitising.
     #[error(transparent)]
     Sanitize(#[from] ward_sanitize::Error),
@@ -125,6 +135,8 @@ impl Error {
             Self::UploadRead(_) | Self::Legacy(_) | Self::ImportFile { .. } => Fault::ClientInput,
             Self::ImportRead { .. } => Fault::Unavailable,
             Self::Unsealable { .. } | Self::Corrupt(_) | Self::Internal(_) => Fault::Server,
+            Self::Infected => Fault::ClientInput,
+            Self::Scan(e) => e.fault(),
             Self::Crypto(e) => e.fault(),
             Self::Storage(e) => e.fault(),
             Self::Sanitize(e) => e.fault(),

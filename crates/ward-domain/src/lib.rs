@@ -73,6 +73,7 @@ pub mod migration;
 mod quota;
 mod rate_limit;
 mod rotation;
+mod scan;
 mod sealed;
 mod sessions;
 mod workspaces;
@@ -109,6 +110,7 @@ pub use rotation::{
     DEFAULT_BATCH_SIZE, DestroyReport, KeyRotation, KeyUse, Progress, ResealFailure, ResealReport,
     RewrapReport, RotationOptions,
 };
+pub use scan::{ClamdAddress, ClamdScanner, ScanError, Scanner, Signature, Verdict};
 pub use sealed::{IndexBytes, SealContext, SealedBytes};
 pub use sessions::{MAX_SOAP_NOTES_BYTES, Session, Sessions, SoapNotes};
 pub use workspaces::{DEFAULT_WORKSPACE_QUOTA, Workspace, Workspaces};

@@ -25,6 +25,9 @@ mod migrations;
 /// Rotation jobs: rewrap under a new KEK, re-seal under a new data key (resumable, several
 /// workers), destroy only unused keys.
 mod rotation;
+/// Malware scanning against a real clamd: verdicts, limits, a stopped and a stalled scanner,
+/// and the pipeline refusing what it cannot pass.
+mod scan;
 /// Sealed cells: plaintext never stored, values bound to their cell, blind-index search.
 mod sealed;
 /// Object stores for the pipeline tests, and the fault-injecting wrapper.
