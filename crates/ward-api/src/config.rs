@@ -16,6 +16,9 @@
 //! | `WARD_PUBLIC_URL` | the service's address as browsers reach it (`https://ward.example.org`): download links are absolute under it; https outside development | unset: links are paths relative to the service |
 //! | `WARD_UPLOADS_PER_MINUTE` | uploads each user may make per minute, counted in the database across replicas | `10` |
 //! | `WARD_UPLOAD_CONCURRENCY` | uploads one replica works on at once; more wait (up to 30 s, then 503) with their bodies unread. Bounds the memory uploads take: about three times the file each | `8` |
+//! | `WARD_SCANNER` | the malware scanner every upload passes: clamd at `tcp://host:3310` or `unix:/run/clamav/clamd.ctl`, or `off` (development only, said loudly at start). An upload the scanner cannot judge is refused | `off` in development; required elsewhere |
+//! | `WARD_SCANNER_TIMEOUT_SECS` | how long one scan may take, waiting for clamd included (1 to 600) | `60` |
+//! | `WARD_SCANNER_MAX_BYTES` | the longest file sent to clamd: set it to clamd's `StreamMaxLength`; a longer upload is refused (413) | `26214400` (25 MiB) |
 //! | `WARD_TLS_CERT_FILE`, `WARD_TLS_KEY_FILE` | PEM certificate chain and key: the service terminates TLS 1.3 itself, reloading them when they change (both or neither) | plain HTTP |
 //! | `WARD_DATA_DIR` | where the embedded default keeps its files | `./ward-data` |
 //!
@@ -82,6 +85,29 @@ pub enum StoreSetting {
     /// A directory on this machine.
     Local(PathBuf),
 }
+
+/// Whether and where uploads are scanned for malware (`WARD_SCANNER`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScannerSetting {
+    /// clamd at this address.
+    Clamd {
+        /// Where clamd listens.
+        address: ward_domain::ClamdAddress,
+        /// How long one scan may take (`WARD_SCANNER_TIMEOUT_SECS`).
+        timeout: std::time::Duration,
+        /// The longest file sent (`WARD_SCANNER_MAX_BYTES`, clamd's `StreamMaxLength`).
+        max_bytes: u64,
+    },
+    /// No scanning: development only.
+    Off,
+}
+
+/// The longest file sent to clamd unless configured: 25 MiB (Debian's `StreamMaxLength`).
+pub const DEFAULT_SCANNER_MAX_BYTES: u64 = 25 * 1024 * 1024;
+
+/// How long a scan may take unless configured: 60 s.
+pub const DEFAULT_SCANNER_TIMEOUT_SECS: u64 = 60;
 
 /// Where a secret comes from.
 #[derive(Clone)]
@@ -266,6 +292,8 @@ pub struct Config {
     pub uploads_per_minute: u32,
     /// Uploads this replica works on at once (`WARD_UPLOAD_CONCURRENCY`); more wait for a slot.
     pub upload_concurrency: usize,
+    /// The malware scanner uploads pass.
+    pub scanner: ScannerSetting,
     /// The certificate and key, when the service terminates TLS itself.
     pub tls: Option<crate::tls::TlsFiles>,
     /// The embedded default's directory.
@@ -400,6 +428,7 @@ impl Config {
                     0
                 }
             };
+        let scanner = scanner_setting(&get, environment, &mut problems);
         let tls = match (get("WARD_TLS_CERT_FILE"), get("WARD_TLS_KEY_FILE")) {
             (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
                 cert: cert.into(),
@@ -436,6 +465,7 @@ impl Config {
             token_public_key: get("WARD_TOKEN_PUBLIC_KEY_FILE").map(PathBuf::from),
             uploads_per_minute,
             upload_concurrency,
+            scanner,
             tls,
             data_dir,
             defaulted,
@@ -445,6 +475,77 @@ impl Config {
     /// Whether any setting comes from the embedded default.
     pub fn is_embedded(&self) -> bool {
         !self.defaulted.is_empty()
+    }
+}
+
+/// The scanner `WARD_SCANNER` names, with its limits; `off` (or unset) outside development is a
+/// problem, since every upload is scanned there.
+fn scanner_setting(
+    get: &impl Fn(&str) -> Option<String>,
+    environment: Environment,
+    problems: &mut Vec<String>,
+) -> ScannerSetting {
+    let number = |name: &str,
+                  default: u64,
+                  range: std::ops::RangeInclusive<u64>,
+                  problems: &mut Vec<String>| {
+        match get(name).map(|v| v.trim().parse::<u64>()) {
+            None => default,
+            Some(Ok(n)) if range.contains(&n) => n,
+            Some(_) => {
+                problems.push(format!(
+                    "{name} must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ));
+                default
+            }
+        }
+    };
+    let timeout = number(
+        "WARD_SCANNER_TIMEOUT_SECS",
+        DEFAULT_SCANNER_TIMEOUT_SECS,
+        1..=600,
+        problems,
+    );
+    let max_bytes = number(
+        "WARD_SCANNER_MAX_BYTES",
+        DEFAULT_SCANNER_MAX_BYTES,
+        1..=u64::from(u32::MAX),
+        problems,
+    );
+    let strict = environment != Environment::Development;
+    match get("WARD_SCANNER").as_deref().map(str::trim) {
+        None | Some("off") if !strict => ScannerSetting::Off,
+        None => {
+            problems.push(format!(
+                "WARD_SCANNER is not set: in {} every upload is scanned (clamd at \
+                 tcp://host:3310 or unix:/path/to/clamd.ctl)",
+                environment.as_str()
+            ));
+            ScannerSetting::Off
+        }
+        Some("off") => {
+            problems.push(format!(
+                "WARD_SCANNER=off is for development only, not {}",
+                environment.as_str()
+            ));
+            ScannerSetting::Off
+        }
+        Some(text) => match ward_domain::ClamdAddress::parse(text) {
+            Some(address) => ScannerSetting::Clamd {
+                address,
+                timeout: std::time::Duration::from_secs(timeout),
+                max_bytes,
+            },
+            None => {
+                problems.push(
+                    "WARD_SCANNER must be tcp://host:port, unix:/path/to/clamd.ctl or off"
+                        .to_owned(),
+                );
+                ScannerSetting::Off
+            }
+        },
     }
 }
 
@@ -814,6 +915,7 @@ mod tests {
             "WARD_STORE",
             "WARD_KEK",
             "WARD_TOKEN_SECRET",
+            "WARD_SCANNER",
         ] {
             assert!(
                 problems.iter().any(|p| p.contains(name)),
@@ -827,7 +929,8 @@ mod tests {
         let Err(Error::Config { problems }) = config(&[("WARD_STORE", "s3")]) else {
             panic!("a partial configuration must be refused");
         };
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        // The database, the KEK, the token secret and the scanner.
+        assert_eq!(problems.len(), 4, "{problems:?}");
     }
 
     #[test]
@@ -883,9 +986,59 @@ mod tests {
             ("WARD_DATABASE_URL", "postgres://ward@db/ward"),
             ("WARD_STORE", "s3"),
             ("WARD_TOKEN_SECRET_FILE", "/etc/ward/token"),
+            ("WARD_SCANNER", "tcp://clamd:3310"),
         ];
         vars.extend_from_slice(kek);
         vars
+    }
+
+    #[test]
+    fn uploads_are_scanned_everywhere_but_where_development_turns_it_off() {
+        let kek = [
+            ("WARD_KEK_FILE", "/etc/ward/kek"),
+            ("WARD_KEK_ALLOW_LOCAL", "true"),
+        ];
+        let c = config(&production(&kek)).expect("production");
+        assert_eq!(
+            c.scanner,
+            ScannerSetting::Clamd {
+                address: ward_domain::ClamdAddress::Tcp("clamd:3310".into()),
+                timeout: std::time::Duration::from_secs(DEFAULT_SCANNER_TIMEOUT_SECS),
+                max_bytes: DEFAULT_SCANNER_MAX_BYTES,
+            }
+        );
+        let without: Vec<_> = production(&kek)
+            .into_iter()
+            .filter(|(k, _)| *k != "WARD_SCANNER")
+            .collect();
+        assert!(problems(&without).contains("WARD_SCANNER is not set"));
+        let mut off = without.clone();
+        off.push(("WARD_SCANNER", "off"));
+        assert!(problems(&off).contains("WARD_SCANNER=off is for development only"));
+        let mut odd = without.clone();
+        odd.extend([
+            ("WARD_SCANNER", "clamd.local:3310"),
+            ("WARD_SCANNER_TIMEOUT_SECS", "0"),
+            ("WARD_SCANNER_MAX_BYTES", "lots"),
+        ]);
+        let all = problems(&odd);
+        assert!(all.contains("WARD_SCANNER must be tcp://"), "{all}");
+        assert!(all.contains("WARD_SCANNER_TIMEOUT_SECS must be"), "{all}");
+        assert!(all.contains("WARD_SCANNER_MAX_BYTES must be"), "{all}");
+
+        // Development: off unless named, and a socket path is taken as it is.
+        assert_eq!(config(&[]).expect("embedded").scanner, ScannerSetting::Off);
+        let c = config(&[
+            ("WARD_ENV", "development"),
+            ("WARD_SCANNER", "unix:/run/clamav/clamd.ctl"),
+            ("WARD_SCANNER_TIMEOUT_SECS", "5"),
+        ])
+        .expect("development");
+        assert!(matches!(
+            c.scanner,
+            ScannerSetting::Clamd { address: ward_domain::ClamdAddress::Unix(_), timeout, .. }
+                if timeout == std::time::Duration::from_secs(5)
+        ));
     }
 
     fn problems(vars: &[(&str, &str)]) -> String {

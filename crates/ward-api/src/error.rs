@@ -150,6 +150,21 @@ fn domain_answer(e: &ward_domain::Error) -> (StatusCode, &'static str, String) {
             (status, code, figures.to_string())
         }
         D::Sanitize(s) => sanitize_answer(s),
+        D::Infected => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "upload.malware",
+            e.to_string(),
+        ),
+        D::Scan(ward_domain::ScanError::TooLarge { .. }) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "limit.scan_size",
+            e.to_string(),
+        ),
+        D::Scan(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "scan.unavailable",
+            "the upload could not be scanned for malware; retry later".to_owned(),
+        ),
         D::Conflict { .. } => (StatusCode::CONFLICT, "conflict", e.to_string()),
         D::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "invalid_input", e.to_string()),
         D::UploadRead(_) => (StatusCode::BAD_REQUEST, "upload.read", e.to_string()),

@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio::net::TcpListener;
 use uuid::Uuid;
-use ward_api::config::Config;
+use ward_api::config::{Config, ScannerSetting};
 use ward_api::{Claims, Role, Service, server};
 use ward_domain::ward_storage::Environment;
 use ward_domain::{WorkspaceId, migration};
@@ -258,6 +258,9 @@ async fn serve() -> Result<()> {
     if config.is_embedded() {
         warn_development(&config);
     }
+    if config.scanner == ScannerSetting::Off {
+        warn_unscanned();
+    }
     let service = Service::open(&config).await?;
     if config.is_embedded() {
         let ws = development_workspace(&service, &config.data_dir).await?;
@@ -286,6 +289,17 @@ async fn serve() -> Result<()> {
     .await?;
     tracing::info!("ward stopped");
     Ok(())
+}
+
+/// The loud warning of a development service that does not scan uploads for malware.
+fn warn_unscanned() {
+    let line = "=".repeat(78);
+    eprintln!("{line}");
+    eprintln!("  MALWARE SCANNING IS OFF: uploads are stored without being scanned.");
+    eprintln!("  Development only. Set WARD_SCANNER=tcp://127.0.0.1:3310 (clamd) to scan;");
+    eprintln!("  outside development ward refuses to start without a scanner.");
+    eprintln!("{line}");
+    tracing::warn!("malware scanning is off (WARD_SCANNER unset or off, development only)");
 }
 
 /// The loud warning of the embedded default.

@@ -7,6 +7,8 @@
 //! | `ward_http_request_bytes_total`, `ward_http_response_bytes_total` | counter | `route` (bodies with a length: uploads, downloads with `Content-Length`) |
 //! | `ward_upload_bytes_total` | counter | — (stored bytes after sanitising) |
 //! | `ward_refusals_total` | counter | `reason`: `quota.<scope>`, `rate_limit`, `verify` (an object the store could not prove encrypted), `limit.file_size`, … |
+//! | `ward_upload_scans_total` | counter | `outcome`: `clean`, `infected`, `too_large`, `timeout`, `unavailable`, `error` |
+//! | `ward_upload_scan_duration_seconds` | histogram | — |
 //!
 //! The recorder is process-wide: the first [`handle`] installs it, later calls share it.
 
@@ -19,6 +21,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use ward_domain::{ScanError, Scanner, Verdict};
 
 /// Latency buckets in seconds: 5 ms to 30 s.
 const BUCKETS: &[f64] = &[
@@ -60,6 +63,47 @@ pub(crate) async fn render() -> Response {
 /// Counts a refusal of `reason` (a rule id, never a value).
 pub(crate) fn refusal(reason: &'static str) {
     metrics::counter!("ward_refusals_total", "reason" => reason).increment(1);
+}
+
+/// A [`Scanner`] that counts its scans by outcome and times them
+/// (`ward_upload_scans_total`, `ward_upload_scan_duration_seconds`).
+#[derive(Debug)]
+pub(crate) struct MeteredScanner {
+    inner: std::sync::Arc<dyn Scanner>,
+}
+
+impl MeteredScanner {
+    pub(crate) fn new(inner: std::sync::Arc<dyn Scanner>) -> Self {
+        Self { inner }
+    }
+}
+
+#[async_trait::async_trait]
+impl Scanner for MeteredScanner {
+    async fn scan(&self, bytes: &[u8]) -> Result<Verdict, ScanError> {
+        let started = Instant::now();
+        let result = self.inner.scan(bytes).await;
+        let outcome = match &result {
+            Ok(Verdict::Clean) => "clean",
+            Ok(Verdict::Infected { .. }) => "infected",
+            Err(ScanError::TooLarge { .. }) => "too_large",
+            Err(ScanError::Timeout(_)) => "timeout",
+            Err(ScanError::Unavailable { .. }) => "unavailable",
+            Err(_) => "error",
+        };
+        metrics::counter!("ward_upload_scans_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("ward_upload_scan_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn ping(&self) -> Result<(), ScanError> {
+        self.inner.ping().await
+    }
+
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
 }
 
 /// Counts stored upload bytes.

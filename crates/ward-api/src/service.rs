@@ -11,11 +11,12 @@ use ward_domain::ward_storage::bootstrap::ensure_bucket;
 use ward_domain::ward_storage::{
     Environment, LocalStore, ObjectStore, RequiredProof, S3Store, S3StoreBuilder,
 };
-use ward_domain::{Attachments, Domain, RateLimit, migration};
+use ward_domain::{Attachments, ClamdScanner, Domain, RateLimit, Scanner, migration};
 
 use crate::auth::Keys;
 use crate::config::{self, Config, StoreSetting};
 use crate::error::{Error, Result};
+use crate::metrics::MeteredScanner;
 
 /// Everything a request needs, shared by every handler. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -36,6 +37,9 @@ pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 8;
 
 /// How long an upload waits for a slot before it is answered 503 with `Retry-After`: 30 s.
 pub const UPLOAD_SLOT_WAIT: Duration = Duration::from_secs(30);
+
+/// How long connecting to clamd may take.
+const CLAMD_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The upload slots of one replica: an upload takes one before reading its body, so uploads
 /// beyond the limit wait before the service reads their bodies.
@@ -63,7 +67,7 @@ struct Inner {
     attachments: Attachments,
     store: Arc<dyn ObjectStore>,
     proof: RequiredProof,
-    keys: Keys,
+    keys: Arc<Keys>,
     environment: Environment,
 }
 
@@ -100,9 +104,22 @@ impl Service {
         let db = ward_domain::connect(&config.database_url).await?;
         migration::up(&db).await?;
         let domain = Domain::new(db, kek, CachePolicy::new());
-        let service = Self::new(domain, store, proof, keys, config.environment)
+        let mut service = Self::new(domain, store, proof, keys, config.environment)
             .with_upload_rate(RateLimit::per_minute(config.uploads_per_minute))
             .with_upload_concurrency(config.upload_concurrency, UPLOAD_SLOT_WAIT);
+        if let config::ScannerSetting::Clamd {
+            address,
+            timeout,
+            max_bytes,
+        } = &config.scanner
+        {
+            // A scan happens inside an upload slot, so clamd never sees more at once than that.
+            let clamd = ClamdScanner::new(address.clone())
+                .with_timeouts(CLAMD_CONNECT_TIMEOUT, *timeout)
+                .with_max_stream_bytes(*max_bytes)
+                .with_max_concurrent(config.upload_concurrency);
+            service = service.with_scanner(Arc::new(clamd));
+        }
         Ok(match &config.public_url {
             Some(base) => service.with_public_url(base),
             None => service,
@@ -124,13 +141,35 @@ impl Service {
                 attachments,
                 store,
                 proof,
-                keys,
+                keys: Arc::new(keys),
                 environment,
             }),
             public_url: None,
             upload_rate: RateLimit::per_minute(DEFAULT_UPLOADS_PER_MINUTE),
             upload_slots: UploadSlots::new(DEFAULT_UPLOAD_CONCURRENCY, UPLOAD_SLOT_WAIT),
         }
+    }
+
+    /// Scans every upload with `scanner`; an upload it cannot judge is refused (503), an
+    /// infected one too (422). Its scans are counted by outcome in the service's metrics. Call
+    /// it before the service is cloned: clones made earlier keep the pipeline they had.
+    pub fn with_scanner(mut self, scanner: Arc<dyn Scanner>) -> Self {
+        let scanner: Arc<dyn Scanner> = Arc::new(MeteredScanner::new(scanner));
+        let inner = &*self.inner;
+        self.inner = Arc::new(Inner {
+            domain: inner.domain.clone(),
+            attachments: inner.attachments.clone().with_scanner(scanner),
+            store: Arc::clone(&inner.store),
+            proof: inner.proof.clone(),
+            keys: Arc::clone(&inner.keys),
+            environment: inner.environment,
+        });
+        self
+    }
+
+    /// The malware scanner uploads pass, if any.
+    pub fn scanner(&self) -> Option<&Arc<dyn Scanner>> {
+        self.inner.attachments.scanner()
     }
 
     /// Works on at most `uploads` uploads at once (at least one); an upload waits up to `wait`

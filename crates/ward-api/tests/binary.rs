@@ -281,6 +281,8 @@ fn the_operator_commands_run_against_a_configured_service() {
     let store = format!("local:{}", dir.path().join("objects").display());
     let env = [
         ("WARD_ENV", "staging"),
+        // Never contacted by these commands; only the service scans uploads.
+        ("WARD_SCANNER", "tcp://127.0.0.1:3310"),
         ("WARD_DATABASE_URL", db.as_str()),
         ("WARD_STORE", store.as_str()),
         ("WARD_KEK", ring.as_str()),
@@ -529,6 +531,8 @@ fn import_legacy_reseals_an_export_file_and_a_rerun_finds_what_was_made() {
     let store = format!("local:{}", d.join("objects").display());
     let env = [
         ("WARD_ENV", "staging"),
+        // Never contacted by these commands; only the service scans uploads.
+        ("WARD_SCANNER", "tcp://127.0.0.1:3310"),
         ("WARD_DATABASE_URL", db.as_str()),
         ("WARD_STORE", store.as_str()),
         ("WARD_KEK", ring.as_str()),

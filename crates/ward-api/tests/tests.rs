@@ -11,6 +11,9 @@ mod isolation;
 mod providers;
 /// Every route and status code, on both stacks.
 mod routes;
+/// Malware scanning through the service against a real clamd: infected uploads refused, an
+/// unanswering scanner refusing every upload and failing readiness.
+mod scanning;
 /// Graceful shutdown: requests in flight finish, up to the deadline.
 mod shutdown;
 /// Upload slots: uploads past the limit wait, then are refused 503.

@@ -32,7 +32,8 @@ use uuid::Uuid;
 use ward_crypto::{CachePolicy, DataKey, DekId, InMemoryKeySource, KeyMaterial, LocalKek};
 use ward_domain::entity::attachment;
 use ward_domain::{
-    Action, Actor, AuditRecord, ClientFields, Domain, UploadLimits, WorkspaceId, migration,
+    Action, Actor, AuditRecord, ClamdAddress, ClamdScanner, ClientFields, Domain, Scanner as _,
+    UploadLimits, WorkspaceId, migration,
 };
 use ward_storage::bootstrap::ensure_bucket;
 use ward_storage::{
@@ -165,6 +166,20 @@ fn bench_upload(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
             FileKind::Jpeg,
         )
     };
+    // The same pipeline with clamd scanning (`cargo xtask services up`), when it answers.
+    let clamd = ClamdScanner::new(
+        ClamdAddress::parse(
+            &std::env::var("WARD_TEST_CLAMD").unwrap_or_else(|_| "tcp://127.0.0.1:3310".into()),
+        )
+        .expect("a clamd address"),
+    );
+    let scanned = match rt.block_on(clamd.ping()) {
+        Ok(()) => Some(files.clone().with_scanner(Arc::new(clamd.clone()))),
+        Err(e) => {
+            eprintln!("without the scanned pipeline: clamd does not answer ({e})");
+            None
+        }
+    };
     let n = AtomicU64::new(0);
     let mut last = None;
     for (group_name, limit) in sizes {
@@ -204,6 +219,17 @@ fn bench_upload(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
                     .expect("upload");
             });
         });
+        if let Some(scanned) = &scanned {
+            group.bench_function(BenchmarkId::new("pipeline_scanned", jpeg.len()), |b| {
+                b.to_async(rt).iter(|| async {
+                    let name = format!("photo {}.jpg", n.fetch_add(1, Ordering::Relaxed));
+                    scanned
+                        .upload(&actor, ws, Owner::Client(client_id), &name, jpeg.as_slice())
+                        .await
+                        .expect("upload");
+                });
+            });
+        }
         group.finish();
         last = Some((jpeg, payload));
     }
@@ -221,6 +247,12 @@ fn bench_upload(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     steps.bench_function("stage", |b| {
         b.iter(|| sanitizer.stage("photo.jpg", &jpeg).expect("stage"))
     });
+    if scanned.is_some() {
+        steps.bench_function("clamd_scan", |b| {
+            b.to_async(rt)
+                .iter(|| async { clamd.scan(&jpeg).await.expect("scan") });
+        });
+    }
     let keys = InMemoryKeySource::with_active(DataKey::generate(DekId(1)).expect("key"));
     let sealed = EncryptedStore::new(Arc::clone(&store), SharedAcrossWorkspaces(keys))
         .with_proof(RequiredProof::ServerSide(SsePolicy::S3Managed));

@@ -1,4 +1,5 @@
-//! `/health` (the process answers) and `/ready` (its database, migrations and store answer).
+//! `/health` (the process answers) and `/ready` (its database, migrations, store and malware
+//! scanner answer).
 
 use axum::Json;
 use axum::extract::State;
@@ -16,6 +17,8 @@ pub(crate) struct Readiness {
     database: &'static str,
     migrations: &'static str,
     store: &'static str,
+    /// `ok`, `unavailable`, or `off` (development without scanning).
+    scanner: &'static str,
 }
 
 #[utoipa::path(get, path = "/health", tag = "service", responses((status = 200, description = "the process serves requests")))]
@@ -24,9 +27,10 @@ pub(crate) async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-#[utoipa::path(get, path = "/ready", tag = "service", responses((status = 200, description = "database, migrations and store answer", body = Readiness), (status = 503, description = "what is not ready", body = Readiness)))]
-/// `GET /ready`: 200 when the database answers, every migration is applied and the store
-/// answers a listing; 503 naming what is not ready otherwise.
+#[utoipa::path(get, path = "/ready", tag = "service", responses((status = 200, description = "database, migrations, store and scanner answer", body = Readiness), (status = 503, description = "what is not ready", body = Readiness)))]
+/// `GET /ready`: 200 when the database answers, every migration is applied, the store answers a
+/// listing and the malware scanner answers `PING` (or scanning is off, in development); 503
+/// naming what is not ready otherwise.
 pub(crate) async fn ready(State(service): State<Service>) -> (StatusCode, Json<Readiness>) {
     let db = service.domain().db();
     let database = if db.ping().await.is_ok() {
@@ -40,14 +44,21 @@ pub(crate) async fn ready(State(service): State<Service>) -> (StatusCode, Json<R
         Err(_) => "unavailable",
     };
     let store = store_answers(&service).await;
-    let ready = database == "ok" && migrations == "ok" && store == "ok";
+    let scanner = match service.scanner() {
+        Some(scanner) => match scanner.ping().await {
+            Ok(()) => "ok",
+            Err(_) => "unavailable",
+        },
+        None => "off",
+    };
+    let ready = database == "ok" && migrations == "ok" && store == "ok" && scanner != "unavailable";
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     if !ready {
-        tracing::warn!(database, migrations, store, "not ready");
+        tracing::warn!(database, migrations, store, scanner, "not ready");
     }
     (
         status,
@@ -56,6 +67,7 @@ pub(crate) async fn ready(State(service): State<Service>) -> (StatusCode, Json<R
             database,
             migrations,
             store,
+            scanner,
         }),
     )
 }
