@@ -1412,7 +1412,7 @@ fn check_file_size(len: usize, limit: u64) -> Result<()> {
 }
 
 fn kind_of(row: &attachment::Model) -> Result<FileKind> {
-    [FileKind::Jpeg, FileKind::Png, FileKind::Webp, FileKind::Pdf]
+    FileKind::ALL
         .into_iter()
         .find(|k| k.media_type() == row.content_type)
         .ok_or(Error::Corrupt("unknown attachment content type"))

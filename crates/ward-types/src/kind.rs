@@ -31,11 +31,14 @@ pub enum FileKind {
     Webp,
     /// PDF, extension `.pdf`.
     Pdf,
+    /// HEIC or HEIF still image (HEVC-coded, as phones save photos), extension `.heic`.
+    /// ward-sanitize accepts it only when built with its `heic` feature.
+    Heic,
 }
 
 impl FileKind {
     /// Every kind, for parsing and tests.
-    pub const ALL: [Self; 4] = [Self::Jpeg, Self::Png, Self::Webp, Self::Pdf];
+    pub const ALL: [Self; 5] = [Self::Jpeg, Self::Png, Self::Webp, Self::Pdf, Self::Heic];
 
     /// The canonical extension, lowercase, without the dot.
     pub fn extension(self) -> &'static str {
@@ -44,6 +47,7 @@ impl FileKind {
             Self::Png => "png",
             Self::Webp => "webp",
             Self::Pdf => "pdf",
+            Self::Heic => "heic",
         }
     }
 
@@ -54,6 +58,7 @@ impl FileKind {
             Self::Png => "image/png",
             Self::Webp => "image/webp",
             Self::Pdf => "application/pdf",
+            Self::Heic => "image/heic",
         }
     }
 
@@ -63,13 +68,14 @@ impl FileKind {
         Self::ALL.into_iter().find(|k| k.extension() == ext)
     }
 
-    /// The short lowercase name (`jpeg`, `png`, `webp`, `pdf`), as `Display` writes it.
+    /// The short lowercase name (`jpeg`, `png`, `webp`, `pdf`, `heic`), as `Display` writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Jpeg => "jpeg",
             Self::Png => "png",
             Self::Webp => "webp",
             Self::Pdf => "pdf",
+            Self::Heic => "heic",
         }
     }
 }
@@ -86,7 +92,7 @@ pub struct UnknownFileKind;
 
 impl fmt::Display for UnknownFileKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("expected jpeg, jpg, png, webp or pdf")
+        f.write_str("expected jpeg, jpg, png, webp, pdf or heic")
     }
 }
 
