@@ -184,7 +184,8 @@ pub enum NameRule {
     ControlCharacter,
     /// The last path component has no extension.
     NoExtension,
-    /// The extension is not one of `jpg`, `jpeg`, `png`, `webp`, `pdf`.
+    /// The extension is not one of `jpg`, `jpeg`, `png`, `webp`, `pdf` (nor, with the `heic`
+    /// feature, `heic` or `heif`).
     NotAllowed,
 }
 

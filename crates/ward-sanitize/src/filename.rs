@@ -55,7 +55,9 @@ pub fn display_name(raw: &str, kind: FileKind) -> String {
     let (stem, ext) = split_extension(&name);
     let ext_matches = ext.is_some_and(|e| {
         let e = e.to_ascii_lowercase();
-        e == kind.extension() || (kind == FileKind::Jpeg && e == "jpeg")
+        e == kind.extension()
+            || (kind == FileKind::Jpeg && e == "jpeg")
+            || (kind == FileKind::Heic && e == "heif")
     });
     if stem.is_empty() {
         return format!("attachment.{}", kind.extension());

@@ -37,6 +37,9 @@ pub fn kind_from_name(name: &str) -> Result<FileKind> {
         "png" => Ok(FileKind::Png),
         "webp" => Ok(FileKind::Webp),
         "pdf" => Ok(FileKind::Pdf),
+        #[cfg(feature = "heic")]
+        "heic" | "heif" => Ok(FileKind::Heic),
+        #[cfg(not(feature = "heic"))]
         "heic" | "heif" => Err(Error::UnsupportedType { detected: "heic" }),
         _ => Err(Error::Name {
             reason: NameRule::NotAllowed,
@@ -65,6 +68,13 @@ pub fn sniff_kind(bytes: &[u8]) -> Result<FileKind> {
     }
     if bytes.starts_with(b"%PDF-") {
         return Ok(FileKind::Pdf);
+    }
+    #[cfg(feature = "heic")]
+    if bytes.len() >= 12
+        && &bytes[4..8] == b"ftyp"
+        && crate::heic::BRANDS.iter().any(|b| &bytes[8..12] == *b)
+    {
+        return Ok(FileKind::Heic);
     }
     Err(Error::UnsupportedType {
         detected: refused_type(bytes),

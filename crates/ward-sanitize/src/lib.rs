@@ -53,7 +53,16 @@
 //!   are kept as they are.
 //! - **Names.** [`display_name`] makes an uploaded name safe to show. Storage names must never
 //!   come from it.
-//! - HEIC is refused as an unsupported type.
+//! - **HEIC/HEIF** (feature `heic`, off by default; refused as an unsupported type without
+//!   it). ward's own reader of the HEIF boxes rebuilds the file from an allow-list: the
+//!   primary image, its tiles, and its thumbnails and auxiliary images (alpha, depth) that no
+//!   metadata item describes, with the properties a decoder needs (`hvcC`, `ispe`, `colr`,
+//!   `irot`/`imir`, where HEIF keeps orientation, …); the `Exif`, XMP and IPTC items, item
+//!   names, unknown properties and other boxes go. The coded image data is copied byte for
+//!   byte, every offset written anew, nothing re-encoded. The content check is libheif's
+//!   decode of the primary image (every tile of a grid) under ward's pixel and memory limits,
+//!   after `ispe` has passed [`Limits::max_pixels`]. libheif and libde265 are LGPL-3.0: the
+//!   crate's README says what that asks of a build that links them.
 //!
 //! # Bounds
 //!
@@ -115,7 +124,10 @@
 //! - [`Error`] with [`NameRule`], [`LimitRule`], [`ActiveContent`]
 //! - [`display_name`]
 //!
-//! No feature flags.
+//! # Features
+//!
+//! - `heic`: accept HEIC/HEIF photos. Builds libheif 1.23 from the sources bundled in
+//!   `libheif-sys` with cmake, and links the system's libde265 (Debian `libde265-dev`).
 //!
 //! # Example
 //!
@@ -133,6 +145,10 @@
 mod error;
 mod exif;
 mod filename;
+#[cfg(feature = "heic")]
+mod heic;
+#[cfg(feature = "heic")]
+mod heif_box;
 mod jpeg;
 mod jpeg_scan;
 mod kind;

@@ -20,7 +20,7 @@ use crate::{jpeg, png, webp};
 pub(crate) const REENCODE_JPEG_QUALITY: u8 = 92;
 
 /// Most bytes the decoder may allocate: 50 megapixels at 16-bit RGBA, plus headroom.
-const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
+pub(crate) const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
 
 /// Strips metadata losslessly, without decoding pixels, checking `deadline` as it walks; PNG
 /// image data is inflated and checked only under [`ImageData::Check`].
@@ -35,6 +35,10 @@ pub(crate) fn strip(
         FileKind::Jpeg => jpeg::strip(input, deadline),
         FileKind::Png => png::strip(input, limits, deadline, image_data),
         FileKind::Webp => webp::strip(input, limits, deadline),
+        #[cfg(feature = "heic")]
+        FileKind::Heic => crate::heic::strip(input, limits, deadline),
+        #[cfg(not(feature = "heic"))]
+        FileKind::Heic => Err(Error::UnsupportedType { detected: "heic" }),
         FileKind::Pdf => Err(Error::malformed(kind, "not an image")),
     }
 }
@@ -104,7 +108,8 @@ pub(crate) fn prepare(
 }
 
 /// The content check of a stripped image, holding a decode permit: every block of every JPEG
-/// scan entropy-decoded ([`jpeg::check_scans`]), every pixel of PNG and WebP decoded.
+/// scan entropy-decoded ([`jpeg::check_scans`]), every pixel of PNG and WebP decoded, a HEIC's
+/// primary image decoded by libheif.
 pub(crate) fn check(
     kind: FileKind,
     stripped: &[u8],
@@ -116,6 +121,8 @@ pub(crate) fn check(
     deadline.check()?;
     match kind {
         FileKind::Jpeg => jpeg::check_scans(stripped, limits)?,
+        #[cfg(feature = "heic")]
+        FileKind::Heic => crate::heic::check(stripped, limits)?,
         _ => drop(decode(kind, stripped, limits)?),
     }
     deadline.check()
@@ -132,7 +139,9 @@ pub(crate) fn decode(
         FileKind::Jpeg => ImageFormat::Jpeg,
         FileKind::Png => ImageFormat::Png,
         FileKind::Webp => ImageFormat::WebP,
-        FileKind::Pdf => return Err(Error::malformed(kind, "not an image")),
+        // HEIC is decoded by libheif in its own check and never turned by ward (its
+        // orientation is in `irot`/`imir`, which are kept).
+        FileKind::Heic | FileKind::Pdf => return Err(Error::malformed(kind, "not an image")),
     };
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decode_limits = image::Limits::default();
@@ -190,7 +199,7 @@ fn encode(kind: FileKind, image: &DynamicImage, icc: Option<Vec<u8>>) -> Result<
             };
             image.write_with_encoder(encoder).map_err(fail)?;
         }
-        FileKind::Pdf => return Err(Error::malformed(kind, "not an image")),
+        FileKind::Heic | FileKind::Pdf => return Err(Error::malformed(kind, "not an image")),
     }
     Ok(out)
 }

@@ -24,8 +24,14 @@ pub enum Category {
     /// JPEG segments outside the allow-list that are not application data: the JPGn
     /// extensions, reserved markers, EXP, DHP, DNL, DAC and standalone markers outside a scan.
     OtherSegment,
-    /// Other ancillary PNG chunks or WebP chunks outside the allow-list (private chunks).
+    /// Other ancillary PNG chunks or WebP chunks outside the allow-list (private chunks), and
+    /// HEIF boxes and item properties outside the allow-list (`free`, `uuid`, entity groups,
+    /// user descriptions, camera parameters).
     OtherChunk,
+    /// HEIF items other than the image, its tiles, and its thumbnails and auxiliary images
+    /// (alpha, depth) that no metadata describes: MIME items that are not XMP, other images
+    /// (a burst's other frames, a stereo pair's other eye, described auxiliary images).
+    OtherItem,
     /// Bytes after the end of the image or document (trailers, MPO second frames).
     Trailer,
     /// The PDF Info dictionary (title, author, producer, dates).
@@ -50,6 +56,7 @@ impl fmt::Display for Category {
             Self::ApplicationData => "application data",
             Self::OtherSegment => "other segment",
             Self::OtherChunk => "other chunk",
+            Self::OtherItem => "other item",
             Self::Trailer => "trailer",
             Self::PdfInfo => "pdf info",
             Self::PdfMetadata => "pdf metadata",

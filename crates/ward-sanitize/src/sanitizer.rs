@@ -188,7 +188,7 @@ impl Sanitizer {
     }
 
     /// Validates and cleans `bytes` as [`sanitize`](Self::sanitize) does, except the content
-    /// check of an image (the full decode of PNG and WebP, the entropy decode of JPEG), which
+    /// check of an image (the full decode of PNG, WebP and HEIC, the entropy decode of JPEG), which
     /// [`Staged::check`] runs, so that a caller can check on one thread while it already
     /// encrypts and stores the output on another. The output is the same bytes `sanitize`
     /// returns; it is not valid until `check` has returned `Ok`.
@@ -395,7 +395,8 @@ impl Staged {
     }
 
     /// The content check [`Sanitizer::sanitize`] runs last: every pixel of a PNG or WebP
-    /// decoded, every block of a JPEG entropy-decoded, holding one of the sanitizer's decode
+    /// decoded, every block of a JPEG entropy-decoded, a HEIC's primary image decoded by
+    /// libheif (feature `heic`), holding one of the sanitizer's decode
     /// permits, within the image time limit counted from [`Sanitizer::stage`]. Blocks for as long
     /// as that takes: call it from a thread that may block. `Ok` at once when nothing is left
     /// to check; the same answer every time it is called.

@@ -86,3 +86,11 @@ fn nothing_left_becomes_attachment() {
     assert_eq!(display_name("dir/", FileKind::Png), "attachment.png");
     assert_eq!(display_name("...", FileKind::Png), "attachment.png");
 }
+
+#[test]
+fn the_second_spelling_of_an_extension_is_kept() {
+    assert_eq!(display_name("Wound.JPEG", FileKind::Jpeg), "Wound.JPEG");
+    assert_eq!(display_name("IMG_0001.heif", FileKind::Heic), "IMG_0001.heif");
+    assert_eq!(display_name("IMG_0001.HEIC", FileKind::Heic), "IMG_0001.HEIC");
+    assert_eq!(display_name("IMG_0001.png", FileKind::Heic), "IMG_0001.png.heic");
+}

@@ -142,6 +142,17 @@ fn fuzz_pdf() {
     assert!(fuzz("f.pdf", seeds) >= u64::from(cases()));
 }
 
+#[cfg(feature = "heic")]
+#[test]
+fn fuzz_heic() {
+    let seeds = corpus(&[
+        "heic/L_exif_xmp_iptc.heic",
+        "heic/RGBA_8__29x100.heif",
+        "heic/zPug_3.heic",
+    ]);
+    assert!(fuzz("f.heic", seeds) >= u64::from(cases()));
+}
+
 #[test]
 fn fuzz_names() {
     let mut runner = TestRunner::new(Config {

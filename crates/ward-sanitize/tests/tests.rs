@@ -6,6 +6,9 @@ mod common;
 mod corpus;
 /// Display-name rules.
 mod filename;
+/// HEIC/HEIF (feature `heic`): metadata items removed, pixels identical, hostile containers.
+#[cfg(feature = "heic")]
+mod heic;
 /// JPEG segment removal, pixels identical, orientation.
 mod jpeg;
 /// Log output during cleaning and refusals carries no canary from names, metadata or content.

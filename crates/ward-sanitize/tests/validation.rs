@@ -51,6 +51,8 @@ fn extension_rule_rejects_each_bad_name_with_its_reason() {
     assert_eq!(reason("photo.svg"), NameRule::NotAllowed);
 }
 
+/// Without the `heic` feature HEIC is refused; `tests/heic.rs` covers the feature.
+#[cfg(not(feature = "heic"))]
 #[test]
 fn heic_is_rejected_as_unsupported_by_name_and_by_content() {
     assert!(matches!(
