@@ -888,3 +888,66 @@ async fn clients_and_sessions_are_soft_deleted_once_their_files_are_gone() {
         stack.stop().await;
     }
 }
+
+/// A phone's HEIC photo with EXIF, XMP and IPTC, from ward-sanitize's corpus.
+fn heic_with_metadata() -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../ward-sanitize/tests/corpus/heic/L_exif_xmp_iptc.heic"),
+    )
+    .expect("corpus file")
+}
+
+/// With the `heic` feature a HEIC photo uploads, is stored cleaned and downloads as
+/// `image/heic`, its metadata gone.
+#[cfg(feature = "heic")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heic_photos_upload_cleaned_and_download_as_image_heic() {
+    let stack = common::embedded().await;
+    let (_, session) = client_and_session(&stack).await;
+    let session_path = format!("/sessions/{session}");
+    let photo = heic_with_metadata();
+    let up = upload(&stack, &stack.token, &session_path, "IMG_0001.HEIC", &photo).await;
+    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
+    assert_eq!(up.json()["file_type"], "image/heic");
+    let size = up.json()["file_size_bytes"].as_u64().expect("size");
+    assert!(size < photo.len() as u64 / 10, "{size} of {}", photo.len());
+    let id = up.json()["id"].as_str().expect("id").to_owned();
+    let api = format!("{}/api/v1", stack.base);
+    let link = get(
+        &format!("{api}{session_path}/attachments/{id}/download"),
+        Some(stack.token.as_str()),
+    )
+    .await;
+    let got = fetch_link(&stack, &link, None).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.headers["content-type"], "image/heic");
+    assert_eq!(&got.body[4..12], b"ftypheic");
+    assert_eq!(got.body.len() as u64, size);
+    for marker in [&b"xmpmeta"[..], b"Exif\0\0", b"Photoshop"] {
+        assert!(
+            !got.body.windows(marker.len()).any(|w| w == marker),
+            "{}",
+            String::from_utf8_lossy(marker)
+        );
+    }
+    stack.stop().await;
+}
+
+/// Without the `heic` feature a HEIC photo is refused as an unsupported type.
+#[cfg(not(feature = "heic"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heic_photos_are_refused_without_the_heic_feature() {
+    let stack = common::embedded().await;
+    let (_, session) = client_and_session(&stack).await;
+    let up = upload(
+        &stack,
+        &stack.token,
+        &format!("/sessions/{session}"),
+        "IMG_0001.HEIC",
+        &heic_with_metadata(),
+    )
+    .await;
+    assert_eq!(up.status, 415, "{}", String::from_utf8_lossy(&up.body));
+    stack.stop().await;
+}
