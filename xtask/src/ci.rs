@@ -29,6 +29,10 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // ward-sanitize's `heic` feature builds libheif with cmake against libde265: both are
+    // needed before anything is built with all features.
+    step("cmake and libde265 (ward-sanitize feature `heic`)");
+    required(in_ci, "the heic build tools", tools::ensure_heic_build())?;
     step("clippy (all features)");
     cargo(&[
         "clippy",

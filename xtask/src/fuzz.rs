@@ -18,7 +18,7 @@ const SMOKE_CASES: &str = "2000";
 /// Mutated inputs per parser in a long run without cargo-fuzz.
 const LONG_CASES: &str = "100000";
 /// The cargo-fuzz targets, one per parser.
-const TARGETS: &[&str] = &["jpeg", "png", "webp", "pdf", "sanitize_any"];
+const TARGETS: &[&str] = &["jpeg", "png", "webp", "pdf", "heic", "sanitize_any"];
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut smoke = false;
@@ -55,10 +55,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         // New inputs go to the git-ignored corpus/<target>; the test corpus seeds every run.
         let work = format!("corpus/{target}");
         std::fs::create_dir_all(dir.join(&work)).context("could not create the fuzz corpus")?;
-        let seeds = if *target == "pdf" {
-            "../tests/corpus/pypdf"
-        } else {
-            "../tests/corpus/pillow"
+        let seeds = match *target {
+            "pdf" => "../tests/corpus/pypdf",
+            "heic" => "../tests/corpus/heic",
+            _ => "../tests/corpus/pillow",
         };
         let status = Command::new("cargo")
             .args([

@@ -34,6 +34,8 @@ struct Scope {
     package: &'static str,
     files: &'static [&'static str],
     only: &'static [&'static str],
+    /// Cargo features the crate is built and tested with (the files need them).
+    features: &'static [&'static str],
 }
 
 /// The quick set: key commitment, associated data, the STREAM nonce, range planning and the
@@ -65,6 +67,7 @@ const QUICK: &[Scope] = &[Scope {
         "StreamHeader::plan_range",
         "RangePlan::check_header",
     ],
+    features: &[],
 }];
 
 /// The full set: every module whose decisions keep data safe. Security-critical first.
@@ -96,6 +99,7 @@ const FULL: &[Scope] = &[
             "crates/ward-crypto/src/keys.rs",
         ],
         only: &[],
+        features: &[],
     },
     Scope {
         package: "ward-storage",
@@ -105,6 +109,7 @@ const FULL: &[Scope] = &[
             "crates/ward-storage/src/key.rs",
         ],
         only: &[],
+        features: &[],
     },
     Scope {
         package: "ward-sanitize",
@@ -117,8 +122,12 @@ const FULL: &[Scope] = &[
             "crates/ward-sanitize/src/webp.rs",
             "crates/ward-sanitize/src/pdf_scan.rs",
             "crates/ward-sanitize/src/pdf.rs",
+            "crates/ward-sanitize/src/heif_box.rs",
+            "crates/ward-sanitize/src/heic.rs",
         ],
         only: &[],
+        // The HEIF reader and rewrite exist only with `heic`.
+        features: &["heic"],
     },
 ];
 
@@ -189,6 +198,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         }
         for re in scope.only {
             command.args(["--re", re]);
+        }
+        for feature in scope.features {
+            command.args(["--features", feature]);
         }
         command
             .args(&passthrough)

@@ -17,6 +17,27 @@ pub(crate) fn ensure_cargo_tool(krate: &str, version: &str, check: &[&str]) -> R
     cargo(&["install", "--locked", krate, "--version", version])
 }
 
+/// Installs what ward-sanitize's `heic` feature needs to build (cmake, which builds the bundled
+/// libheif, and libde265's development files, its HEVC decoder) and its tests' second decoder
+/// (`heif-convert`, Debian's `libheif-examples`), each only when missing. Only these codec
+/// packages: libheif's cmake build links every codec whose development files it finds, and
+/// ward's builds must carry no GPL encoder (a test checks).
+pub(crate) fn ensure_heic_build() -> Result<()> {
+    ensure_debian_packages(&[
+        ("cmake", "cmake --version", "cmake"),
+        (
+            "libde265",
+            "test -e /usr/include/libde265/de265.h",
+            "libde265-dev",
+        ),
+        (
+            "heif-convert",
+            "command -v heif-convert",
+            "libheif-examples",
+        ),
+    ])
+}
+
 /// Installs what is missing of exiftool (Debian `libimage-exiftool-perl`), qpdf (`qpdf`) and
 /// libpng's `pngfix` (`libpng-tools`): the ward-sanitize tests use them as independent judges,
 /// exiftool of metadata removal, `qpdf --check` of the cleaned PDFs, `pngfix` of cleaned PNGs.
@@ -125,11 +146,13 @@ pub(crate) fn ensure_in_venv(
     Ok(())
 }
 
-/// `cargo xtask judges`: installs what is missing of exiftool, qpdf, pngfix and Pillow, so the
+/// `cargo xtask judges`: installs what is missing of exiftool, qpdf, pngfix, heif-convert (with
+/// the heic build's cmake and libde265) and Pillow, so the
 /// ward-sanitize tests that use them run instead of skipping. The tests find Pillow in
 /// `.services/pillow-venv` without further set-up.
 pub(crate) fn judges() -> Result<()> {
     ensure_exiftool()?;
+    ensure_heic_build()?;
     let python = ensure_pillow()?;
     println!(
         "judges are installed; the tests find Pillow at {}",
