@@ -152,6 +152,43 @@ fn benches(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    #[cfg(feature = "heic")]
+    heic(c, &sanitizer);
+}
+
+/// A 12-megapixel phone HEIC (a grid of 48 tiles, EXIF, a thumbnail) from the test corpus:
+/// the container rewrite alone, the libheif decode alone, and the whole `sanitize`.
+/// `cargo bench -p ward-sanitize --features heic -- heic`.
+#[cfg(feature = "heic")]
+fn heic(c: &mut Criterion, sanitizer: &Sanitizer) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/heic/arrow.heic");
+    let heic = std::fs::read(path).expect("corpus file");
+    let mut g = c.benchmark_group("heic_12mp");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(heic.len() as u64));
+    g.bench_function("strip", |b| {
+        b.iter(|| {
+            sanitizer
+                .strip_image(FileKind::Heic, black_box(&heic))
+                .expect("strip")
+        })
+    });
+    g.bench_function("content_check", |b| {
+        b.iter_batched(
+            || sanitizer.stage("p.heic", &heic).expect("stage"),
+            |staged| staged.check().expect("check"),
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("sanitize", |b| {
+        b.iter(|| {
+            sanitizer
+                .sanitize("p.heic", black_box(&heic))
+                .expect("heic")
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(strip, benches);

@@ -613,6 +613,9 @@ pub(crate) fn check(stripped: &[u8], limits: &Limits) -> Result<()> {
     let mut options = DecodingOptions::new();
     if let Some(options) = options.as_mut() {
         options.set_strict_decoding(true);
+        // Rotation, mirroring and cropping are checked when libheif reads their properties;
+        // applying them to the decoded planes checks nothing more and copies every pixel.
+        options.set_ignore_transformations(true);
     }
     lib.decode(&handle, ColorSpace::Undefined, options)
         .map_err(|e| Error::decoder(KIND, "pixel data does not decode", e))?;
@@ -688,6 +691,40 @@ mod tests {
             ],
         );
         assert_eq!(keep(&m, &deadline()).unwrap(), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_thumbnail_derived_from_the_primary_image_is_dropped() {
+        let m = meta(
+            vec![item(1, b"hvc1"), item(2, b"iden")],
+            vec![reference(b"thmb", 2, [1]), reference(b"dimg", 2, [1])],
+        );
+        assert_eq!(keep(&m, &deadline()).unwrap(), vec![1]);
+    }
+
+    #[test]
+    fn only_structural_references_among_kept_items_are_written() {
+        // Kept: 1 (primary) and 2 (its thumbnail). Written: `thmb` 2 → 1 without 3, which goes;
+        // not `cdsc` 3 → 1 (from a removed item) nor `xtra` 1 → 2 (a type outside the list).
+        let m = meta(
+            vec![item(1, b"hvc1"), item(2, b"hvc1"), item(3, b"Exif")],
+            vec![
+                reference(b"thmb", 2, [1, 3]),
+                reference(b"cdsc", 3, [1]),
+                reference(b"xtra", 1, [2]),
+            ],
+        );
+        let kept = keep(&m, &deadline()).unwrap();
+        assert_eq!(kept, vec![1, 2]);
+        let written = write_meta(&m, &kept, &HashMap::new(), &[], 0, false).unwrap();
+        let meta_box = Boxes::new(&written, 0).next().unwrap().unwrap();
+        let read = heif_box::read_meta(meta_box).unwrap();
+        assert_eq!(read.references, vec![reference(b"thmb", 2, [1])]);
+        assert_eq!(
+            read.items.iter().map(|i| i.id).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(read.primary, 1);
     }
 
     #[test]

@@ -775,6 +775,25 @@ mod tests {
     }
 
     #[test]
+    fn protected_items_and_old_item_entries_are_refused() {
+        let infe = |version: u8, protection: u16| {
+            let mut w = Writer::new();
+            w.u32(u32::from(version) << 24);
+            w.u16(1);
+            w.u16(protection);
+            w.bytes(b"hvc1\0");
+            w.out
+        };
+        assert_eq!(read_item(&infe(2, 0)).unwrap().item_type, *b"hvc1");
+        let err = read_item(&infe(2, 1)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported heic variant: protected (encrypted) items"
+        );
+        assert_eq!(read_item(&infe(1, 0)).unwrap_err().rule(), "parse");
+    }
+
+    #[test]
     fn ipma_reads_both_index_widths() {
         let mut w = Writer::new();
         w.u32(1); // version 0, flags 1: 16-bit indexes

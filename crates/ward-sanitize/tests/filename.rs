@@ -90,7 +90,16 @@ fn nothing_left_becomes_attachment() {
 #[test]
 fn the_second_spelling_of_an_extension_is_kept() {
     assert_eq!(display_name("Wound.JPEG", FileKind::Jpeg), "Wound.JPEG");
-    assert_eq!(display_name("IMG_0001.heif", FileKind::Heic), "IMG_0001.heif");
-    assert_eq!(display_name("IMG_0001.HEIC", FileKind::Heic), "IMG_0001.HEIC");
-    assert_eq!(display_name("IMG_0001.png", FileKind::Heic), "IMG_0001.png.heic");
+    assert_eq!(
+        display_name("IMG_0001.heif", FileKind::Heic),
+        "IMG_0001.heif"
+    );
+    assert_eq!(
+        display_name("IMG_0001.HEIC", FileKind::Heic),
+        "IMG_0001.HEIC"
+    );
+    assert_eq!(
+        display_name("IMG_0001.png", FileKind::Heic),
+        "IMG_0001.png.heic"
+    );
 }

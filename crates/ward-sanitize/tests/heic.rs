@@ -236,10 +236,18 @@ fn thumbnails_and_undescribed_auxiliary_images_are_kept() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    // arrow.heic: a 240 × 320 thumbnail without metadata of its own.
+    // arrow.heic: a 240 × 320 thumbnail without metadata of its own. Only its EXIF item is
+    // removed (its data reference box is rewritten, not reported as removed).
     let cleaned = Sanitizer::new()
         .sanitize("arrow.heic", &corpus("arrow.heic"))
         .unwrap();
+    let removed: Vec<Category> = cleaned
+        .report()
+        .removed()
+        .iter()
+        .map(|r| r.category)
+        .collect();
+    assert_eq!(removed, vec![Category::Exif]);
     let out = write(dir.path(), "arrow.heic", cleaned.bytes());
     assert!(info(&out).contains("thumbnail: 240x320"), "{}", info(&out));
     // An alpha plane is an auxiliary image: still there.
@@ -304,6 +312,25 @@ fn a_hostile_ispe_is_refused_by_the_pixel_limit_not_decoded() {
     let ispe = find(&input, b"ispe");
     input[ispe + 12..ispe + 16].copy_from_slice(&100_000u32.to_be_bytes());
     input[ispe + 16..ispe + 20].copy_from_slice(&100_000u32.to_be_bytes());
+    let err = Sanitizer::new().sanitize("a.heic", &input).unwrap_err();
+    assert_eq!(err.rule(), "limit.pixels");
+}
+
+#[test]
+fn every_kept_image_passes_the_pixel_limit_not_only_the_primary() {
+    // arrow.heic's thumbnail (its third ispe, 320 × 240) made 100,000 × 100,000: the primary
+    // image is within the limit and decodes, the thumbnail would be kept, so it is refused.
+    let mut input = corpus("arrow.heic");
+    let ispes: Vec<usize> = input
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| w == b"ispe")
+        .map(|(i, _)| i - 4)
+        .collect();
+    let thumb = ispes[2];
+    assert_eq!(&input[thumb + 12..thumb + 20], &[0, 0, 1, 64, 0, 0, 0, 240]);
+    input[thumb + 12..thumb + 16].copy_from_slice(&100_000u32.to_be_bytes());
+    input[thumb + 16..thumb + 20].copy_from_slice(&100_000u32.to_be_bytes());
     let err = Sanitizer::new().sanitize("a.heic", &input).unwrap_err();
     assert_eq!(err.rule(), "limit.pixels");
 }
