@@ -65,12 +65,16 @@ fn capture_child() {
     let img = picture(64, 48);
     let png = png_insert(&encode_png(&img), &png_metadata_chunks(Some(6)));
     let pdf = save(&mut pdf_with_metadata(2));
-    for (ext, bytes) in [
+    #[allow(unused_mut)]
+    let mut inputs = vec![
         ("jpg", jpeg_with_metadata(&img, Some(6))),
         ("png", png),
         ("webp", webp_with_metadata(&img, Some(6))),
         ("pdf", pdf),
-    ] {
+    ];
+    #[cfg(feature = "heic")]
+    inputs.push(("heic", heic_with_canary()));
+    for (ext, bytes) in inputs {
         let name = format!("{canary} consent.{ext}");
         let cleaned = sanitizer.sanitize(&name, &bytes).unwrap();
         assert!(!cleaned.bytes().windows(SECRET.len()).any(|w| w == SECRET));
@@ -93,4 +97,21 @@ fn capture_child() {
         );
         let _ = ward_sanitize::display_name(&name, cleaned.kind());
     }
+}
+
+/// A corpus HEIC whose XMP item carries the canary (written over part of its packet).
+#[cfg(feature = "heic")]
+fn heic_with_canary() -> Vec<u8> {
+    let mut heic = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/corpus/heic/L_xmp.heif"
+    ))
+    .unwrap();
+    let at = heic
+        .windows(10)
+        .position(|w| w == b"<x:xmpmeta")
+        .expect("an XMP packet")
+        + 100;
+    heic[at..at + SECRET.len()].copy_from_slice(SECRET);
+    heic
 }
