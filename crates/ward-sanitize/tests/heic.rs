@@ -296,23 +296,35 @@ fn the_pixel_limit_applies_before_decoding() {
     assert!(arrow.is_ok());
 }
 
-/// Finds the first box of type `kind` at or after `from` by its type bytes.
-fn find(bytes: &[u8], kind: &[u8; 4]) -> usize {
+/// Where each box of type `kind` starts, found by its type bytes.
+fn find_all(bytes: &[u8], kind: &[u8; 4]) -> Vec<usize> {
     bytes
         .windows(4)
-        .position(|w| w == kind)
-        .expect("box present")
-        - 4
+        .enumerate()
+        .filter(|(_, w)| w == kind)
+        .map(|(i, _)| i - 4)
+        .collect()
+}
+
+/// Where the first box of type `kind` starts.
+fn find(bytes: &[u8], kind: &[u8; 4]) -> usize {
+    find_all(bytes, kind)[0]
+}
+
+/// Makes the `ispe` box at `at` claim 100,000 × 100,000 pixels, and sanitizes the file.
+fn with_huge_ispe(mut input: Vec<u8>, at: usize) -> ward_sanitize::Result<Vec<u8>> {
+    input[at + 12..at + 16].copy_from_slice(&100_000u32.to_be_bytes());
+    input[at + 16..at + 20].copy_from_slice(&100_000u32.to_be_bytes());
+    Sanitizer::new()
+        .sanitize("a.heic", &input)
+        .map(|s| s.into_bytes())
 }
 
 #[test]
 fn a_hostile_ispe_is_refused_by_the_pixel_limit_not_decoded() {
-    // The primary image claims 100,000 × 100,000 pixels.
-    let mut input = corpus("L_exif_xmp_iptc.heic");
-    let ispe = find(&input, b"ispe");
-    input[ispe + 12..ispe + 16].copy_from_slice(&100_000u32.to_be_bytes());
-    input[ispe + 16..ispe + 20].copy_from_slice(&100_000u32.to_be_bytes());
-    let err = Sanitizer::new().sanitize("a.heic", &input).unwrap_err();
+    let input = corpus("L_exif_xmp_iptc.heic");
+    let at = find(&input, b"ispe");
+    let err = with_huge_ispe(input, at).unwrap_err();
     assert_eq!(err.rule(), "limit.pixels");
 }
 
@@ -320,18 +332,10 @@ fn a_hostile_ispe_is_refused_by_the_pixel_limit_not_decoded() {
 fn every_kept_image_passes_the_pixel_limit_not_only_the_primary() {
     // arrow.heic's thumbnail (its third ispe, 320 × 240) made 100,000 × 100,000: the primary
     // image is within the limit and decodes, the thumbnail would be kept, so it is refused.
-    let mut input = corpus("arrow.heic");
-    let ispes: Vec<usize> = input
-        .windows(4)
-        .enumerate()
-        .filter(|(_, w)| w == b"ispe")
-        .map(|(i, _)| i - 4)
-        .collect();
-    let thumb = ispes[2];
+    let input = corpus("arrow.heic");
+    let thumb = find_all(&input, b"ispe")[2];
     assert_eq!(&input[thumb + 12..thumb + 20], &[0, 0, 1, 64, 0, 0, 0, 240]);
-    input[thumb + 12..thumb + 16].copy_from_slice(&100_000u32.to_be_bytes());
-    input[thumb + 16..thumb + 20].copy_from_slice(&100_000u32.to_be_bytes());
-    let err = Sanitizer::new().sanitize("a.heic", &input).unwrap_err();
+    let err = with_huge_ispe(input, thumb).unwrap_err();
     assert_eq!(err.rule(), "limit.pixels");
 }
 
