@@ -916,4 +916,52 @@ mod tests {
             Err(Stop::Weight)
         );
     }
+
+    #[test]
+    fn a_dictionary_ends_only_at_two_closing_brackets() {
+        let ends = |text: &[u8]| Weigher::new(text, u64::MAX, far()).weigh_at(0).ok();
+        assert_eq!(ends(b"<< /A 1 >>"), Some(Some((0, 10))));
+        // lopdf's `tag(">>")`: a lone `>` fails the dictionary, whatever follows it.
+        assert_eq!(ends(b"<< /A 1 > >>"), Some(None));
+        assert_eq!(ends(b"<< /A 1 >"), Some(None));
+        assert_eq!(ends(b"<< /A <41> >"), Some(None));
+    }
+
+    #[test]
+    fn spaces_and_tabs_may_follow_the_stream_keyword_before_its_end_of_line() {
+        let data = |text: &[u8]| Weigher::new(text, u64::MAX, far()).stream_data(0);
+        assert_eq!(data(b"stream\ndata"), Some(7));
+        assert_eq!(data(b" stream \t \r\ndata"), Some(12));
+        assert_eq!(data(b"stream\t\rdata"), Some(8));
+        assert_eq!(
+            data(b"stream \x0cdata"),
+            None,
+            "lopdf's space0 is blanks and tabs"
+        );
+        assert_eq!(data(b"streamdata"), None);
+    }
+
+    #[test]
+    fn filter_values_are_built_as_lopdf_objects() {
+        let built = |text: &[u8]| Weigher::new(text, u64::MAX, far()).build(0, text.len());
+        assert!(built(b"null") == Some(Object::Null));
+        assert!(built(b"true") == Some(Object::Boolean(true)));
+        assert!(built(b"false") == Some(Object::Boolean(false)));
+        assert!(built(b"/Flate#44ecode") == Some(Object::Name(b"FlateDecode".to_vec())));
+        assert!(built(b"7") == Some(Object::Integer(7)));
+        assert!(built(b"1 0 R") == Some(Object::Reference((1, 0))));
+        assert!(
+            built(b"[null /F true]")
+                == Some(Object::Array(vec![
+                    Object::Null,
+                    Object::Name(b"F".to_vec()),
+                    Object::Boolean(true),
+                ]))
+        );
+        let mut parms = Dictionary::new();
+        parms.set("Predictor", Object::Integer(12));
+        parms.set("Early", Object::Boolean(false));
+        assert!(built(b"<< /Predictor 12 /Early false >>") == Some(Object::Dictionary(parms)));
+        assert!(built(b"(a string)").is_none(), "strings are not needed");
+    }
 }
