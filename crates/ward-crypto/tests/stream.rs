@@ -273,6 +273,33 @@ fn a_bare_tag_after_full_batches_reads_as_truncated() {
     );
 }
 
+/// Within one batch too: input that ends less than a tag into a chunk, or with a bare tag
+/// after other chunks, is reported as truncated by the reader, before any chunk is opened.
+#[test]
+fn a_last_chunk_too_short_for_its_tag_reads_as_truncated() {
+    let ct = three_chunks();
+    for cut in [
+        HEADER + 5,
+        HEADER + SEALED + 5,
+        HEADER + SEALED + 16,
+        HEADER + 2 * SEALED + 15,
+    ] {
+        let err = rt()
+            .block_on(decrypt_async(&dek(), &ct[..cut], 4096))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Malformed {
+                    reason: "truncated: final chunk missing",
+                    ..
+                }
+            ),
+            "cut at {cut}: {err:?}"
+        );
+    }
+}
+
 #[test]
 fn stream_fails_to_decrypt_with_trailing_bytes() {
     let mut ct = three_chunks();

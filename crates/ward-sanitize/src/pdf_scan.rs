@@ -384,23 +384,40 @@ impl<'a> Weigher<'a> {
         Some(self.bytes.len() - rest.len() + eol)
     }
 
+    /// Runs `walk` over a span that was weighed already: what it counts again is not added,
+    /// and the weight limit cannot stop it (it could if the span were counted twice, and a
+    /// stopped re-walk would miss what follows). The deadline still applies.
+    fn rewalk<T>(&mut self, walk: impl FnOnce(&mut Self) -> T) -> T {
+        let (weight, limit) = (self.weight, self.limit);
+        self.limit = u64::MAX;
+        let result = walk(self);
+        (self.weight, self.limit) = (weight, limit);
+        result
+    }
+
     /// The top-level entries of the dictionary at `start` (already weighed): decoded key and
     /// the value's span. A later key replaces an earlier one, as in lopdf.
-    fn entries(&mut self, start: usize) -> Vec<(Vec<u8>, usize, usize)> {
-        let mut entries: Vec<(Vec<u8>, usize, usize)> = Vec::new();
-        let mut at = self.space(start + 2);
-        while self.at(at) == Some(b'/') {
-            let Ok(key_end) = self.name(at) else { break };
-            let key = decode_name(&self.bytes[at + 1..key_end]);
-            let value = self.space(key_end);
-            let Ok(value_end) = self.object(value, MAX_DEPTH) else {
-                break;
-            };
-            entries.retain(|(k, _, _)| *k != key);
-            entries.push((key, value, value_end));
-            at = self.space(value_end);
-        }
-        entries
+    fn entries(&mut self, start: usize) -> Result<Vec<(Vec<u8>, usize, usize)>, Stop> {
+        self.rewalk(|w| {
+            let mut entries: Vec<(Vec<u8>, usize, usize)> = Vec::new();
+            let mut at = w.space(start + 2);
+            while w.at(at) == Some(b'/') {
+                let spans = w.name(at).and_then(|key_end| {
+                    let value = w.space(key_end);
+                    Ok((key_end, value, w.object(value, MAX_DEPTH)?))
+                });
+                let (key_end, value, value_end) = match spans {
+                    Ok(spans) => spans,
+                    Err(Halt::Fail) => break,
+                    Err(Halt::Stop(stop)) => return Err(stop),
+                };
+                let key = decode_name(&w.bytes[at + 1..key_end]);
+                entries.retain(|(k, _, _)| *k != key);
+                entries.push((key, value, value_end));
+                at = w.space(value_end);
+            }
+            Ok(entries)
+        })
     }
 
     /// Builds the lopdf value of a small, already weighed span: enough for `/Filter` and
@@ -424,7 +441,7 @@ impl<'a> Weigher<'a> {
             }
             b'<' => {
                 let mut dict = Dictionary::new();
-                for (key, from, to) in self.entries(start) {
+                for (key, from, to) in self.entries(start).ok()? {
                     dict.set(key, self.build(from, to)?);
                 }
                 Some(Object::Dictionary(dict))
@@ -518,7 +535,7 @@ fn object_stream_content(
     data: usize,
     bounds: &FileBounds,
 ) -> Result<Option<(Vec<u8>, usize)>, Stop> {
-    let entries = w.entries(start);
+    let entries = w.entries(start)?;
     let value = |key: &[u8]| {
         entries
             .iter()
@@ -543,7 +560,7 @@ fn object_stream_content(
     let mut dict = Dictionary::new();
     for key in [&b"Filter"[..], b"DecodeParms"] {
         if let Some((a, b)) = value(key) {
-            dict.set(key, w.build(a, b).ok_or(Stop::Filter)?);
+            dict.set(key, w.rewalk(|w| w.build(a, b)).ok_or(Stop::Filter)?);
         }
     }
     let rest = &w.bytes[data.min(w.bytes.len())..];
@@ -582,7 +599,7 @@ fn object_stream_content(
 /// error, and raw deflate when zlib gave nothing.
 fn inflate(input: &[u8], cap: usize) -> Result<Vec<u8>, Stop> {
     use std::io::Read;
-    let limit = cap as u64 + 1;
+    let limit = (cap as u64).saturating_add(1);
     let mut out = Vec::new();
     let zlib = flate2::read::ZlibDecoder::new(input)
         .take(limit)
@@ -772,8 +789,9 @@ mod tests {
             inflated_bytes: usize::MAX,
             deadline: past,
         };
+        // One `obj` only (an `endobj` would be a second): the clock is read before the first.
         assert!(matches!(
-            file_weight(b"1 0 obj 0 endobj", &bounds),
+            file_weight(b"1 0 obj 0", &bounds),
             Err(Stop::Time)
         ));
         assert!(matches!(
@@ -785,7 +803,7 @@ mod tests {
             deadline: far(),
             ..bounds
         };
-        assert_eq!(file_weight(b"1 0 obj 0 endobj", &bounds).ok(), Some(1));
+        assert_eq!(file_weight(b"1 0 obj 0", &bounds).ok(), Some(1));
         assert_eq!(
             object_stream_weight(b"1 0 0", 4, u64::MAX, far()).ok(),
             Some(1)
@@ -915,6 +933,158 @@ mod tests {
             object_stream_weight(content, 12, 11, far),
             Err(Stop::Weight)
         );
+        // A repeat counts what its object weighed, not everything weighed before it.
+        let content = b"1 0 2 4 3 4 [0] [0 0 0]";
+        assert_eq!(
+            object_stream_weight(content, 12, u64::MAX, far),
+            Ok(2 + 4 + 4)
+        );
+    }
+
+    fn unbounded() -> FileBounds {
+        FileBounds {
+            weight: u64::MAX,
+            stream_bytes: usize::MAX,
+            inflated_bytes: usize::MAX,
+            deadline: far(),
+        }
+    }
+
+    #[test]
+    fn the_dictionary_after_trailer_is_weighed() {
+        let file = b"%PDF-1.7\ntrailer\n<< /A [0 0 0] >>\n";
+        // The dictionary, its one key, the array and its three numbers.
+        assert_eq!(file_weight(file, &unbounded()), Ok(1 + 1 + 4));
+    }
+
+    const OBJECT_STREAM: &[u8] =
+        b"1 0 obj << /Type /ObjStm /N 1 /First 4 >> stream\n2 0 [0 0 0]\nendstream endobj";
+
+    #[test]
+    fn object_stream_members_count_twice_even_with_no_weight_limit() {
+        // The stream's dictionary (one unit and two per entry), counted once although it is
+        // read again for its entries, then its one member, an array of three numbers, twice:
+        // lopdf parses it for a `/Length` and again with the stream.
+        assert_eq!(
+            file_weight(OBJECT_STREAM, &unbounded()),
+            Ok(1 + 3 * 2 + 2 * 4)
+        );
+    }
+
+    #[test]
+    fn reading_a_stream_dictionary_again_cannot_hide_its_members_from_the_limit() {
+        let limited = |weight| {
+            file_weight(
+                OBJECT_STREAM,
+                &FileBounds {
+                    weight,
+                    ..unbounded()
+                },
+            )
+        };
+        assert_eq!(limited(15), Ok(15));
+        assert_eq!(limited(14), Err(Stop::Weight));
+        // Exactly the dictionary's weight: reading its entries again must not stop the walk
+        // short of the members (which would then go uncounted); the members stop it.
+        assert_eq!(limited(7), Err(Stop::Weight));
+        // Nor refuse a file whose dictionary, counted twice, would pass the limit alone.
+        let small_member =
+            b"1 0 obj << /Type /ObjStm /N 1 /First 4 >> stream\n2 0 0\nendstream endobj";
+        let bounds = FileBounds {
+            weight: 7 + 2,
+            ..unbounded()
+        };
+        assert_eq!(file_weight(small_member, &bounds), Ok(7 + 2));
+    }
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(data).unwrap();
+        z.finish().unwrap()
+    }
+
+    fn object_stream(dictionary: &str, data: &[u8]) -> Vec<u8> {
+        [
+            format!("1 0 obj << {dictionary} >> stream\n").as_bytes(),
+            data,
+            b"\nendstream endobj",
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn only_a_stream_whose_type_is_the_name_objstm_is_an_object_stream() {
+        let members = b"2 0 [0 0 0]";
+        let weight =
+            |dictionary: &str| file_weight(&object_stream(dictionary, members), &unbounded());
+        assert_eq!(weight("/Type /ObjStm /N 1 /First 4"), Ok(7 + 2 * 4));
+        assert_eq!(weight("/Type /Obj#53tm /N 1 /First 4"), Ok(7 + 2 * 4));
+        assert_eq!(weight("/Type /XObject /N 1 /First 4"), Ok(7));
+        assert_eq!(weight("/Type (ObjStm) /N 1 /First 4"), Ok(7));
+    }
+
+    #[test]
+    fn a_chain_of_filters_is_decoded_whole_before_members_are_weighed() {
+        let twice = zlib(&zlib(b"2 0 [0 0 0]"));
+        // The dictionary: one unit, two for each entry whose value is one object, and the
+        // filter entry: its key, the array and the array's two names.
+        let dictionary = 1 + 3 * 2 + (1 + 1 + 2);
+        for filter in [
+            "[/FlateDecode /FlateDecode]",
+            "[/FlateDecode /FlateDecode] /DecodeParms [null null]",
+        ] {
+            let file = object_stream(
+                &format!("/Type /ObjStm /N 1 /First 4 /Filter {filter}"),
+                &twice,
+            );
+            let extra = if filter.contains("DecodeParms") {
+                1 + 1 + 2
+            } else {
+                0
+            };
+            assert_eq!(
+                file_weight(&file, &unbounded()),
+                Ok(dictionary + extra + 2 * 4),
+                "{filter}"
+            );
+        }
+        // One FlateDecode on data deflated once, by the fast path.
+        let once = object_stream(
+            "/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode",
+            &zlib(b"2 0 [0 0 0]"),
+        );
+        assert_eq!(file_weight(&once, &unbounded()), Ok(1 + 4 * 2 + 2 * 4));
+    }
+
+    #[test]
+    fn inflate_stops_one_byte_past_the_cap() {
+        let data = vec![7u8; 1000];
+        assert_eq!(inflate(&zlib(&data), 1000), Ok(data));
+        assert_eq!(inflate(&zlib(&[7u8; 1000]), 999), Err(Stop::Stream));
+    }
+
+    #[test]
+    fn inflate_keeps_what_decoded_before_an_error_once_and_falls_back_to_raw_deflate() {
+        use std::io::Write;
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        // Stored blocks, cut in the middle: zlib fails after the first half decoded.
+        let mut stored = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::none());
+        stored.write_all(&data).unwrap();
+        let stored = stored.finish().unwrap();
+        let Ok(prefix) = inflate(&stored[..stored.len() / 2], usize::MAX) else {
+            panic!("a cut stream keeps what decoded");
+        };
+        assert!(
+            prefix.len() > 50_000 && data.starts_with(&prefix),
+            "{}",
+            prefix.len()
+        );
+        // A damaged zlib header gives nothing: the rest is read as raw deflate, as lopdf does.
+        let mut bad_header = zlib(&data);
+        bad_header[0] = 0;
+        assert_eq!(inflate(&bad_header, usize::MAX), Ok(data));
+        assert_eq!(inflate(&[0, 0], 10), Ok(Vec::new()));
     }
 
     #[test]
