@@ -629,7 +629,8 @@ mod tests {
     use libheif_rs::{CompressionFormat, LibHeif};
 
     use super::*;
-    use crate::heif_box::{Association, Reference};
+    use crate::heif_box::{Association, Location, Reference};
+    use crate::report::Removed;
 
     fn item(id: u32, item_type: &FourCc) -> Item {
         Item {
@@ -665,10 +666,83 @@ mod tests {
         Deadline::new(Instant::now(), Duration::from_secs(60))
     }
 
+    fn bmff(kind: &FourCc, body: &[u8]) -> Vec<u8> {
+        let size = u32::try_from(8 + body.len()).unwrap();
+        [&size.to_be_bytes()[..], kind, body].concat()
+    }
+
+    fn top_level(input: &[u8]) -> std::result::Result<(), String> {
+        read_top_level(input, &mut Report::default())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_file_type_box_is_checked_before_anything_else_is_read() {
+        let ftyp = |brand: &FourCc, compatible: usize| {
+            bmff(
+                b"ftyp",
+                &[&brand[..], &[0; 4], &b"mif1".repeat(compatible)].concat(),
+            )
+        };
+        let meta = bmff(b"meta", &[0; 4]);
+        let file = |first: Vec<u8>| [first, meta.clone()].concat();
+        let refused = |reason: &str| Err(format!("malformed heic: {reason}"));
+        for brand in BRANDS {
+            assert_eq!(top_level(&file(ftyp(brand, 0))), Ok(()));
+        }
+        assert_eq!(
+            top_level(&file(ftyp(b"avif", 0))),
+            refused("ftyp major brand is not a heic brand")
+        );
+        // At most 1,000 compatible brands: 8 + 8 + 4,000 bytes.
+        assert_eq!(top_level(&file(ftyp(b"heic", 1_000))), Ok(()));
+        assert_eq!(
+            top_level(&file(ftyp(b"heic", 1_001))),
+            refused("ftyp of an impossible size")
+        );
+        // A major brand and a version at least, then whole brands.
+        for body in [&b"heic\0\0\0"[..], b"heic\0\0\0\0mi", b"heic\0\0\0\0mif1m"] {
+            assert_eq!(
+                top_level(&file(bmff(b"ftyp", body))),
+                refused("ftyp of an impossible size"),
+                "{body:?}"
+            );
+        }
+        assert_eq!(
+            top_level(
+                &[
+                    bmff(b"free", b"heic\0\0\0\0"),
+                    ftyp(b"heic", 0),
+                    meta.clone()
+                ]
+                .concat()
+            ),
+            refused("file does not start with ftyp")
+        );
+        // A first box that cannot be read is reported as such.
+        assert_eq!(
+            top_level(&[0, 0, 0]),
+            refused("box shorter than its fields")
+        );
+        assert_eq!(
+            top_level(&[ftyp(b"heic", 0), meta.clone(), ftyp(b"heic", 0)].concat()),
+            refused("two ftyp boxes")
+        );
+        assert_eq!(
+            top_level(&[ftyp(b"heic", 0), meta.clone(), meta.clone()].concat()),
+            refused("two meta boxes")
+        );
+        assert_eq!(
+            top_level(&ftyp(b"heic", 0)),
+            refused("no meta box (not a still image)")
+        );
+    }
+
     #[test]
     fn thumbnails_and_auxiliary_images_are_kept_unless_metadata_describes_them() {
         // 1: a grid of tiles 2 and 3; 4: a thumbnail; 5: a depth map described by XMP item 7;
-        // 6: the primary image's EXIF; 8: a second top-level image.
+        // 6: the primary image's EXIF; 8: a second top-level image and 9, its thumbnail.
         let mut xmp = item(7, b"mime");
         xmp.content_type = b"application/rdf+xml".to_vec();
         let m = meta(
@@ -681,10 +755,12 @@ mod tests {
                 item(6, b"Exif"),
                 xmp,
                 item(8, b"hvc1"),
+                item(9, b"hvc1"),
             ],
             vec![
                 reference(b"dimg", 1, [2, 3]),
                 reference(b"thmb", 4, [1]),
+                reference(b"thmb", 9, [8]),
                 reference(b"auxl", 5, [1]),
                 reference(b"cdsc", 6, [1]),
                 reference(b"cdsc", 7, [5]),
@@ -749,6 +825,281 @@ mod tests {
             vec![reference(b"thmb", 2, [1])],
         );
         assert_eq!(keep(&m, &deadline()).unwrap(), vec![1]);
+    }
+
+    #[test]
+    fn a_graph_that_takes_exactly_the_step_budget_is_walked() {
+        // A grid of 1,019 tiles and 256 thumbnails each derived from every tile: 257 walks of
+        // 1,020 steps, 262,140 in all, which is the budget; one step more is refused.
+        let graph = |extra_step: bool| {
+            let tiles = 2..1_021u32;
+            let mut items = vec![item(1, b"grid")];
+            items.extend(tiles.clone().map(|id| item(id, b"hvc1")));
+            let mut grid: Vec<u32> = tiles.clone().collect();
+            if extra_step {
+                grid.push(2);
+            }
+            let mut references = vec![reference(b"dimg", 1, grid)];
+            for thumb in 2_000..2_256 {
+                items.push(item(thumb, b"grid"));
+                references.push(reference(b"thmb", thumb, [1]));
+                references.push(reference(b"dimg", thumb, tiles.clone()));
+            }
+            meta(items, references)
+        };
+        assert_eq!(MAX_GRAPH_STEPS, 257 * 1_020);
+        assert_eq!(
+            keep(&graph(false), &deadline()).unwrap().len(),
+            1 + 1_019 + 256
+        );
+        assert_eq!(
+            keep(&graph(true), &deadline()).unwrap_err().to_string(),
+            "malformed heic: item references too many to follow"
+        );
+    }
+
+    #[test]
+    fn a_dependent_image_failing_on_the_last_step_of_the_budget_is_dropped_not_refused() {
+        // 1,020 steps for the primary grid, 255 thumbnails of 1,020 steps, then a last
+        // thumbnail whose 1,020th step, the budget's last, reaches an image that is not HEVC.
+        let tiles = 2..1_021u32;
+        let mut items = vec![item(1, b"grid"), item(3_000, b"jpeg")];
+        items.extend(tiles.clone().map(|id| item(id, b"hvc1")));
+        let mut references = vec![reference(b"dimg", 1, tiles.clone())];
+        for thumb in 2_000..2_256 {
+            items.push(item(thumb, b"grid"));
+            references.push(reference(b"thmb", thumb, [1]));
+            let inputs: Vec<u32> = if thumb == 2_255 {
+                // Walked last to first: the JPEG item is the walk's last step.
+                [3_000].into_iter().chain(2..1_020).collect()
+            } else {
+                tiles.clone().collect()
+            };
+            references.push(reference(b"dimg", thumb, inputs));
+        }
+        let kept = keep(&meta(items, references), &deadline()).unwrap();
+        assert_eq!(kept.len(), 1 + 1_019 + 255);
+        assert!(!kept.contains(&2_255) && !kept.contains(&3_000));
+    }
+
+    #[test]
+    fn a_kept_image_without_data_is_refused_and_a_removed_item_without_data_is_reported() {
+        let mut xmp = item(5, b"mime");
+        xmp.content_type = b"application/rdf+xml".to_vec();
+        let mut m = meta(
+            vec![
+                item(1, b"grid"),
+                item(2, b"hvc1"),
+                item(3, b"iden"),
+                item(4, b"Exif"),
+                xmp,
+            ],
+            Vec::new(),
+        );
+        let input = [0u8; 16];
+        let at = |offset| Location {
+            construction: 0,
+            extents: vec![(offset, 4)],
+        };
+        m.locations.insert(1, at(0));
+        m.locations.insert(2, at(4));
+        m.locations.insert(5, at(8));
+        let mut report = Report::default();
+        // The derived `iden` image carries no data: fine. The removed EXIF item has none
+        // either, and is reported once, as the removed XMP item is with its bytes.
+        let data = item_data(&input, &m, &[1, 2, 3], &mut report).unwrap();
+        assert_eq!(data.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1, 2]);
+        let removed = |category, bytes| Removed {
+            category,
+            count: 1,
+            bytes,
+        };
+        assert_eq!(
+            report.removed(),
+            [removed(Category::Xmp, 4), removed(Category::Exif, 0)]
+        );
+        m.locations.remove(&2);
+        assert_eq!(
+            item_data(&input, &m, &[1, 2, 3], &mut Report::default())
+                .err()
+                .map(|e| e.to_string()),
+            Some("malformed heic: an image item without data".to_owned())
+        );
+    }
+
+    #[test]
+    fn kept_items_may_fill_the_file_but_not_share_its_bytes() {
+        let mut m = meta(vec![item(1, b"grid"), item(2, b"hvc1")], Vec::new());
+        let input = [0u8; 16];
+        let at = |offset, length| Location {
+            construction: 0,
+            extents: vec![(offset, length)],
+        };
+        m.locations.insert(1, at(0, 8));
+        m.locations.insert(2, at(8, 8));
+        assert!(item_data(&input, &m, &[1, 2], &mut Report::default()).is_ok());
+        m.locations.insert(2, at(4, 12));
+        assert_eq!(
+            item_data(&input, &m, &[1, 2], &mut Report::default())
+                .err()
+                .map(|e| e.to_string()),
+            Some("malformed heic: items share their data".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_rewritten_tables_read_back_the_same_at_every_field_width() {
+        // Small and large item ids, 32- and 64-bit offsets, 7- and 15-bit property indexes.
+        for (base, wide_offsets, property_count) in [
+            (1, false, 3),
+            (70_000, true, 200),
+            (1, true, 128),
+            (65_533, false, 127),
+        ] {
+            let ids = [base, base + 1, base + 2];
+            let mut tile = item(ids[1], b"hvc1");
+            tile.hidden = true;
+            let boxes: Vec<u8> = (0..property_count)
+                .flat_map(|i: u32| bmff(b"colr", &i.to_be_bytes()))
+                .collect();
+            let properties: Vec<Bmff<'_>> = Boxes::new(&boxes, 0).map(|b| b.unwrap()).collect();
+            let last = property_count as u16;
+            let associations = vec![
+                Association {
+                    essential: true,
+                    index: last,
+                },
+                Association {
+                    essential: false,
+                    index: 1,
+                },
+            ];
+            let m = Meta {
+                primary: ids[0],
+                properties,
+                associations: [(ids[1], associations.clone())].into_iter().collect(),
+                ..meta(
+                    vec![item(ids[0], b"grid"), tile, item(ids[2], b"hvc1")],
+                    vec![reference(b"dimg", ids[0], [ids[1], ids[2]])],
+                )
+            };
+            let kept_properties: HashMap<u16, u16> = (1..=last).map(|i| (i, i)).collect();
+            let coded = [7u8; 6];
+            let grid = [9u8; 3];
+            let data = [
+                ItemData {
+                    id: ids[0],
+                    construction: 1,
+                    extents: vec![&grid[..]],
+                    len: 3,
+                },
+                ItemData {
+                    id: ids[1],
+                    construction: 0,
+                    extents: vec![&coded[..2], &coded[2..]],
+                    len: 6,
+                },
+                ItemData {
+                    id: ids[2],
+                    construction: 0,
+                    extents: vec![&coded[..]],
+                    len: 6,
+                },
+            ];
+            let written =
+                write_meta(&m, &ids, &kept_properties, &data, 1_000, wide_offsets).unwrap();
+            let read =
+                heif_box::read_meta(Boxes::new(&written, 0).next().unwrap().unwrap()).unwrap();
+            // 32-bit ids (pitm version 1) only when an id needs them.
+            assert_eq!(table(&written, b"pitm")[0], u8::from(base > 65_535));
+            // 15-bit property indexes (ipma flag 1) only past 127 properties.
+            let iprp = table(&written, b"iprp");
+            let ipma = Boxes::new(iprp, 0).find(|b| b.as_ref().unwrap().kind == *b"ipma");
+            assert_eq!(
+                ipma.unwrap().unwrap().body[3],
+                u8::from(property_count > 127)
+            );
+            assert_eq!(read.primary, ids[0]);
+            assert_eq!(read.items, m.items);
+            assert_eq!(read.references, m.references);
+            assert_eq!(read.associations, m.associations);
+            assert_eq!(read.properties.len(), m.properties.len());
+            assert!(
+                read.properties
+                    .iter()
+                    .zip(&m.properties)
+                    .all(|(a, b)| a.whole == b.whole)
+            );
+            let location = |construction, offset, length| Location {
+                construction,
+                extents: vec![(offset, length)],
+            };
+            assert_eq!(read.locations[&ids[0]], location(1, 0, 3));
+            assert_eq!(read.locations[&ids[1]], location(0, 1_000, 6));
+            assert_eq!(read.locations[&ids[2]], location(0, 1_006, 6));
+            assert_eq!(read.idat, grid);
+            assert!(
+                read.other_boxes
+                    .iter()
+                    .all(|(kind, _)| kind == b"hdlr" || kind == b"dinf")
+            );
+        }
+    }
+
+    #[test]
+    fn removed_items_are_reported_by_what_they_hold() {
+        let mime = |content_type: &[u8]| {
+            let mut i = item(1, b"mime");
+            i.content_type = content_type.to_vec();
+            category_of(&i)
+        };
+        assert_eq!(category_of(&item(1, b"Exif")), Category::Exif);
+        assert_eq!(category_of(&item(1, b"iptc")), Category::Iptc);
+        assert_eq!(mime(b"application/rdf+xml"), Category::Xmp);
+        assert_eq!(mime(b"Application/RDF+XML; charset=utf-8"), Category::Xmp);
+        assert_eq!(mime(b"application/x-IPTC"), Category::Iptc);
+        assert_eq!(mime(b"text/plain"), Category::OtherItem);
+        assert_eq!(category_of(&item(1, b"hvc1")), Category::OtherItem);
+    }
+
+    /// The body of the box `kind` in a written `meta` box.
+    fn table<'a>(meta: &'a [u8], kind: &FourCc) -> &'a [u8] {
+        let meta = Boxes::new(meta, 0).next().unwrap().unwrap();
+        let found = Boxes::new(&meta.body[4..], 0).find(|b| b.as_ref().unwrap().kind == *kind);
+        found.unwrap().unwrap().body
+    }
+
+    /// The iloc box of a written file: its version, and its offset and length field sizes.
+    fn iloc_layout(file: &[u8]) -> (u8, u8) {
+        let meta = Boxes::new(file, 0).find(|b| b.as_ref().unwrap().kind == *b"meta");
+        let body = table(meta.unwrap().unwrap().whole, b"iloc");
+        (body[0], body[4])
+    }
+
+    #[test]
+    fn the_rewrite_is_a_fixed_point_in_three_boxes_that_fill_the_file() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/heic");
+        for name in [
+            "L_exif_xmp_iptc.heic",
+            "L_xmp.heif",
+            "RGBA_8__29x100.heif",
+            "arrow.heic",
+            "entity_groups.heic",
+            "pug.heic",
+            "zPug_3.heic",
+        ] {
+            let input = std::fs::read(dir.join(name)).unwrap();
+            let once = strip(&input, &Limits::default(), &deadline()).unwrap();
+            let twice = strip(&once.bytes, &Limits::default(), &deadline()).unwrap();
+            assert!(twice.bytes == once.bytes, "{name}: not a fixed point");
+            let boxes: Vec<Bmff<'_>> = Boxes::new(&once.bytes, 0).map(|b| b.unwrap()).collect();
+            let kinds: Vec<FourCc> = boxes.iter().map(|b| b.kind).collect();
+            assert_eq!(kinds, [*b"ftyp", *b"meta", *b"mdat"], "{name}");
+            // Below 4 GiB of data the compact mdat header; below 1 GiB, 32-bit offsets and
+            // lengths in iloc (version 1: small ids).
+            assert_eq!(boxes[2].whole.len() - boxes[2].body.len(), 8, "{name}");
+            assert_eq!(iloc_layout(&once.bytes), (1, 0x44), "{name}");
+        }
     }
 
     #[test]

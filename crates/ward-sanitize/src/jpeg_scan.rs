@@ -635,6 +635,25 @@ mod tests {
     }
 
     #[test]
+    fn steps_refuse_magnitudes_no_8_bit_jpeg_holds() {
+        // DC differences take up to 11 magnitude bits, AC coefficients up to 10.
+        assert_eq!(step(Class::Dc, 3, 11), Some(3 + 11));
+        assert_eq!(step(Class::Dc, 3, 12), None);
+        assert_eq!(
+            step(Class::Ac, 5, 0x3A),
+            Some((5 + 10) | 4 << ADVANCE_SHIFT)
+        );
+        assert_eq!(step(Class::Ac, 5, 0x3B), None);
+        assert_eq!(step(Class::Ac, 5, 0x0F), None);
+        // Zero run length 16 (ZRL) and end of block carry no magnitude bits.
+        assert_eq!(step(Class::Ac, 5, 0xF0), Some(5 | 16 << ADVANCE_SHIFT));
+        assert_eq!(
+            step(Class::Ac, 5, 0x00),
+            Some(5 | END_OF_BLOCK << ADVANCE_SHIFT)
+        );
+    }
+
+    #[test]
     fn a_table_with_more_codes_than_fit_is_refused() {
         // Two 1-bit codes use the whole code space: the all-ones code is refused, as by libjpeg.
         assert!(Table::new(Class::Dc, &counts(&[(1, 2)]), &[0, 1]).is_err());
