@@ -92,7 +92,7 @@ pub(crate) fn strip(input: &[u8], limits: &Limits, deadline: &Deadline) -> Resul
 }
 
 fn read_top_level<'a>(input: &'a [u8], report: &mut Report) -> Result<TopLevel<'a>> {
-    let mut boxes = Boxes::new(input, 0);
+    let mut boxes = Boxes::new(input);
     let ftyp = match boxes.next() {
         Some(Ok(b)) if &b.kind == b"ftyp" => b,
         Some(Err(e)) => return Err(e),
@@ -793,7 +793,7 @@ mod tests {
         let kept = keep(&m, &deadline()).unwrap();
         assert_eq!(kept, vec![1, 2]);
         let written = write_meta(&m, &kept, &HashMap::new(), &[], 0, false).unwrap();
-        let meta_box = Boxes::new(&written, 0).next().unwrap().unwrap();
+        let meta_box = Boxes::new(&written).next().unwrap().unwrap();
         let read = heif_box::read_meta(meta_box).unwrap();
         assert_eq!(read.references, vec![reference(b"thmb", 2, [1])]);
         assert_eq!(
@@ -962,7 +962,7 @@ mod tests {
             let boxes: Vec<u8> = (0..property_count)
                 .flat_map(|i: u32| bmff(b"colr", &i.to_be_bytes()))
                 .collect();
-            let properties: Vec<Bmff<'_>> = Boxes::new(&boxes, 0).map(|b| b.unwrap()).collect();
+            let properties: Vec<Bmff<'_>> = Boxes::new(&boxes).map(|b| b.unwrap()).collect();
             let last = property_count as u16;
             let associations = vec![
                 Association {
@@ -1008,13 +1008,12 @@ mod tests {
             ];
             let written =
                 write_meta(&m, &ids, &kept_properties, &data, 1_000, wide_offsets).unwrap();
-            let read =
-                heif_box::read_meta(Boxes::new(&written, 0).next().unwrap().unwrap()).unwrap();
+            let read = heif_box::read_meta(Boxes::new(&written).next().unwrap().unwrap()).unwrap();
             // 32-bit ids (pitm version 1) only when an id needs them.
             assert_eq!(table(&written, b"pitm")[0], u8::from(base > 65_535));
             // 15-bit property indexes (ipma flag 1) only past 127 properties.
             let iprp = table(&written, b"iprp");
-            let ipma = Boxes::new(iprp, 0).find(|b| b.as_ref().unwrap().kind == *b"ipma");
+            let ipma = Boxes::new(iprp).find(|b| b.as_ref().unwrap().kind == *b"ipma");
             assert_eq!(
                 ipma.unwrap().unwrap().body[3],
                 u8::from(property_count > 127)
@@ -1064,14 +1063,14 @@ mod tests {
 
     /// The body of the box `kind` in a written `meta` box.
     fn table<'a>(meta: &'a [u8], kind: &FourCc) -> &'a [u8] {
-        let meta = Boxes::new(meta, 0).next().unwrap().unwrap();
-        let found = Boxes::new(&meta.body[4..], 0).find(|b| b.as_ref().unwrap().kind == *kind);
+        let meta = Boxes::new(meta).next().unwrap().unwrap();
+        let found = Boxes::new(&meta.body[4..]).find(|b| b.as_ref().unwrap().kind == *kind);
         found.unwrap().unwrap().body
     }
 
     /// The iloc box of a written file: its version, and its offset and length field sizes.
     fn iloc_layout(file: &[u8]) -> (u8, u8) {
-        let meta = Boxes::new(file, 0).find(|b| b.as_ref().unwrap().kind == *b"meta");
+        let meta = Boxes::new(file).find(|b| b.as_ref().unwrap().kind == *b"meta");
         let body = table(meta.unwrap().unwrap().whole, b"iloc");
         (body[0], body[4])
     }
@@ -1092,7 +1091,7 @@ mod tests {
             let once = strip(&input, &Limits::default(), &deadline()).unwrap();
             let twice = strip(&once.bytes, &Limits::default(), &deadline()).unwrap();
             assert!(twice.bytes == once.bytes, "{name}: not a fixed point");
-            let boxes: Vec<Bmff<'_>> = Boxes::new(&once.bytes, 0).map(|b| b.unwrap()).collect();
+            let boxes: Vec<Bmff<'_>> = Boxes::new(&once.bytes).map(|b| b.unwrap()).collect();
             let kinds: Vec<FourCc> = boxes.iter().map(|b| b.kind).collect();
             assert_eq!(kinds, [*b"ftyp", *b"meta", *b"mdat"], "{name}");
             // Below 4 GiB of data the compact mdat header; below 1 GiB, 32-bit offsets and
@@ -1100,6 +1099,52 @@ mod tests {
             assert_eq!(boxes[2].whole.len() - boxes[2].body.len(), 8, "{name}");
             assert_eq!(iloc_layout(&once.bytes), (1, 0x44), "{name}");
         }
+    }
+
+    #[test]
+    fn the_content_check_decodes_the_coded_data_the_container_rewrite_only_copies() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/heic");
+        let input = std::fs::read(dir.join("pug.heic")).unwrap();
+        let stripped = strip(&input, &Limits::default(), &deadline())
+            .unwrap()
+            .bytes;
+        assert!(check(&stripped, &Limits::default()).is_ok());
+        // The same container with its coded data zeroed: the rewrite takes it as it is, the
+        // decode does not.
+        let mdat = Boxes::new(&stripped).find(|b| b.as_ref().unwrap().kind == *b"mdat");
+        // The last box.
+        let start = stripped.len() - mdat.unwrap().unwrap().body.len();
+        let mut zeroed = stripped.clone();
+        zeroed[start..].fill(0);
+        let restripped = strip(&zeroed, &Limits::default(), &deadline())
+            .unwrap()
+            .bytes;
+        assert!(restripped == zeroed);
+        assert_eq!(
+            check(&zeroed, &Limits::default()).unwrap_err().rule(),
+            "parse"
+        );
+    }
+
+    #[test]
+    fn an_idat_box_is_written_only_for_items_stored_in_it() {
+        let m = meta(vec![item(1, b"hvc1")], Vec::new());
+        let coded = [7u8; 4];
+        let data = [ItemData {
+            id: 1,
+            construction: 0,
+            extents: vec![&coded[..]],
+            len: 4,
+        }];
+        let written = write_meta(&m, &[1], &HashMap::new(), &data, 100, false).unwrap();
+        let meta_box = Boxes::new(&written).next().unwrap().unwrap();
+        let kinds: Vec<FourCc> = Boxes::new(&meta_box.body[4..])
+            .map(|b| b.unwrap().kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [*b"hdlr", *b"dinf", *b"pitm", *b"iloc", *b"iinf", *b"iprp"]
+        );
     }
 
     #[test]
@@ -1135,7 +1180,6 @@ mod tests {
                 kind: *kind,
                 whole,
                 body: &whole[8..],
-                body_start: 8,
             }
         }
         let mut m = meta(vec![item(1, b"hvc1")], Vec::new());

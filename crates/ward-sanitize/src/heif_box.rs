@@ -138,7 +138,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// One box: its type, where it starts in the file, and its body (after the header).
+/// One box: its type, and its bytes whole and after the header. (No file offsets: `iloc`
+/// gives item data by absolute offset, `idat` by offset in its own body, and nothing else needs
+/// one.)
 #[derive(Clone, Copy)]
 pub(crate) struct Bmff<'a> {
     pub(crate) kind: FourCc,
@@ -146,20 +148,17 @@ pub(crate) struct Bmff<'a> {
     pub(crate) whole: &'a [u8],
     /// The bytes after the header.
     pub(crate) body: &'a [u8],
-    /// The offset of the body's first byte in the file.
-    pub(crate) body_start: usize,
 }
 
-/// The boxes laid end to end in `data`, which starts at file offset `base`.
+/// The boxes laid end to end in `data`.
 pub(crate) struct Boxes<'a> {
     data: &'a [u8],
-    base: usize,
     at: usize,
 }
 
 impl<'a> Boxes<'a> {
-    pub(crate) fn new(data: &'a [u8], base: usize) -> Self {
-        Self { data, base, at: 0 }
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        Self { data, at: 0 }
     }
 
     fn next_box(&mut self) -> Result<Bmff<'a>> {
@@ -185,7 +184,6 @@ impl<'a> Boxes<'a> {
             kind,
             whole,
             body: &whole[header..],
-            body_start: self.base + self.at + header,
         };
         self.at += size;
         Ok(b)
@@ -280,7 +278,7 @@ pub(crate) fn read_meta(meta: Bmff<'_>) -> Result<Meta<'_>> {
     let mut associations = None;
     let mut idat = None;
     let mut other_boxes = Vec::new();
-    for b in Boxes::new(&meta.body[4..], meta.body_start + 4) {
+    for b in Boxes::new(&meta.body[4..]) {
         let b = b?;
         match &b.kind {
             b"hdlr" => once(&mut handler, read_handler(b.body)?)?,
@@ -361,7 +359,7 @@ fn read_items(body: &[u8]) -> Result<Vec<Item>> {
     let count = r.count(count, 21)?;
     let entries = r.rest();
     let mut items = Vec::with_capacity(count);
-    for b in Boxes::new(entries, 0) {
+    for b in Boxes::new(entries) {
         let b = b?;
         if &b.kind != b"infe" {
             return Err(malformed("iinf holds a box other than infe"));
@@ -499,7 +497,7 @@ fn read_references(iref: Bmff<'_>) -> Result<Vec<Reference>> {
     let (version, _) = r.full_header()?;
     let wide = version >= 1;
     let mut references = Vec::new();
-    for b in Boxes::new(r.rest(), 0) {
+    for b in Boxes::new(r.rest()) {
         let b = b?;
         let mut r = Reader::new(b.body);
         let from = r.id(wide)?;
@@ -526,12 +524,12 @@ type Properties<'a> = (Vec<Bmff<'a>>, HashMap<u32, Vec<Association>>);
 fn read_item_properties(iprp: Bmff<'_>) -> Result<Properties<'_>> {
     let mut properties = None;
     let mut associations: HashMap<u32, Vec<Association>> = HashMap::new();
-    for b in Boxes::new(iprp.body, iprp.body_start) {
+    for b in Boxes::new(iprp.body) {
         let b = b?;
         match &b.kind {
             b"ipco" => {
                 let mut list = Vec::new();
-                for p in Boxes::new(b.body, b.body_start) {
+                for p in Boxes::new(b.body) {
                     if list.len() >= usize::from(u16::MAX >> 1) {
                         return Err(malformed("more properties than an index can name"));
                     }
@@ -651,31 +649,62 @@ mod tests {
         let mut data = Vec::new();
         data.extend_from_slice(&100u32.to_be_bytes());
         data.extend_from_slice(b"free");
-        let err = Boxes::new(&data, 0).next().unwrap().err().unwrap();
+        let err = Boxes::new(&data).next().unwrap().err().unwrap();
         assert_eq!(err.rule(), "parse");
         // A 64-bit size beyond the data, and one below its own header.
         let mut data = Vec::new();
         data.extend_from_slice(&1u32.to_be_bytes());
         data.extend_from_slice(b"free");
         data.extend_from_slice(&u64::MAX.to_be_bytes());
-        assert!(Boxes::new(&data, 0).next().unwrap().is_err());
+        assert!(Boxes::new(&data).next().unwrap().is_err());
         let mut data = Vec::new();
         data.extend_from_slice(&7u32.to_be_bytes());
         data.extend_from_slice(b"free");
-        assert!(Boxes::new(&data, 0).next().unwrap().is_err());
+        assert!(Boxes::new(&data).next().unwrap().is_err());
     }
 
     #[test]
-    fn a_size_of_zero_runs_to_the_end_and_offsets_are_absolute() {
-        let mut data = vec![0u8; 8];
+    fn a_later_box_is_measured_against_what_is_left_of_its_container() {
+        let mut data = Vec::new();
+        data.extend_from_slice(&8u32.to_be_bytes());
+        data.extend_from_slice(b"free");
+        data.extend_from_slice(&12u32.to_be_bytes());
+        data.extend_from_slice(b"mdat");
+        let mut boxes = Boxes::new(&data);
+        assert!(boxes.next().unwrap().is_ok());
+        assert_eq!(
+            boxes.next().unwrap().err().map(|e| e.to_string()),
+            Some("malformed heic: box size does not fit its container".to_owned())
+        );
+        assert!(boxes.next().is_none());
+    }
+
+    #[test]
+    fn a_table_may_hold_exactly_the_most_entries_ward_accepts() {
+        let room = [0u8; MAX_ENTRIES + 1];
+        assert_eq!(
+            Reader::new(&room).count(MAX_ENTRIES as u64, 1).ok(),
+            Some(MAX_ENTRIES)
+        );
+        assert_eq!(
+            Reader::new(&room)
+                .count(MAX_ENTRIES as u64 + 1, 1)
+                .err()
+                .map(|e| e.to_string()),
+            Some("malformed heic: more table entries than ward accepts".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_size_of_zero_runs_to_the_end() {
+        let mut data = Vec::new();
         data.extend_from_slice(&8u32.to_be_bytes());
         data.extend_from_slice(b"free");
         data.extend_from_slice(&0u32.to_be_bytes());
         data.extend_from_slice(b"mdat");
         data.extend_from_slice(b"abc");
-        let boxes: Vec<_> = Boxes::new(&data[8..], 8).collect::<Result<_>>().unwrap();
+        let boxes: Vec<_> = Boxes::new(&data).collect::<Result<_>>().unwrap();
         assert_eq!(boxes.len(), 2);
-        assert_eq!(boxes[1].body_start, 24);
         assert_eq!(boxes[1].body, b"abc");
         assert_eq!(boxes[1].whole.len(), 11);
     }
@@ -692,6 +721,12 @@ mod tests {
         );
         let mut body = vec![1, 0, 0, 0];
         body.extend_from_slice(&1000u32.to_be_bytes());
+        let err = read_items(&body).unwrap_err();
+        assert_eq!(err.to_string(), "malformed heic: count larger than its box");
+        // Measured from where the count ends: one entry (21 bytes at least) in 10 bytes.
+        let mut body = vec![1, 0, 0, 0];
+        body.extend_from_slice(&1u32.to_be_bytes());
+        body.extend_from_slice(&[0; 10]);
         let err = read_items(&body).unwrap_err();
         assert_eq!(err.to_string(), "malformed heic: count larger than its box");
     }
@@ -772,6 +807,26 @@ mod tests {
             err.to_string(),
             "malformed heic: more extents than ward accepts"
         );
+        // Exactly the ceiling is accepted.
+        let mut w = Writer::new();
+        w.u32(1 << 24);
+        w.u16(0x4400);
+        let items = MAX_EXTENTS.div_ceil(MAX_EXTENTS_PER_ITEM);
+        w.u16(items as u16);
+        for id in 0..items {
+            let extents = (MAX_EXTENTS - id * MAX_EXTENTS_PER_ITEM).min(MAX_EXTENTS_PER_ITEM);
+            w.u16(id as u16);
+            w.u16(0);
+            w.u16(0);
+            w.u16(extents as u16);
+            for _ in 0..extents {
+                w.u32(0);
+                w.u32(1);
+            }
+        }
+        let locations = read_locations(&w.out).unwrap();
+        let total: usize = locations.values().map(|l| l.extents.len()).sum();
+        assert_eq!(total, MAX_EXTENTS);
     }
 
     #[test]

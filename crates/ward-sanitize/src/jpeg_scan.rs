@@ -653,6 +653,46 @@ mod tests {
         );
     }
 
+    /// The bytes a refill put in the buffer (whole bytes of `count`).
+    fn buffered(bits: &Bits<'_>) -> Vec<u8> {
+        bits.buf.to_be_bytes()[..(bits.count / 8) as usize].to_vec()
+    }
+
+    #[test]
+    fn a_refill_drops_stuffed_zeros_and_stops_at_a_marker_wherever_they_fall() {
+        // Bytes with the high bit set, like 0xFF: a test for 0xFF that looks at one bit fails.
+        let plain: Vec<u8> = (0x80..0xA0).collect();
+        for at in 0..12 {
+            // 0xFF 0x00 is a data byte 0xFF.
+            let mut data = plain.clone();
+            data.splice(at..at, [0xFF, 0x00]);
+            let mut expected = plain.clone();
+            expected.insert(at, 0xFF);
+            let mut bits = Bits::new(&data, 0);
+            bits.refill();
+            let got = buffered(&bits);
+            assert!(
+                got.len() >= 7 && expected.starts_with(&got),
+                "stuffed at {at}: {got:02x?}"
+            );
+            // 0xFF 0xD0 is a marker: the data ends before it.
+            let mut data = plain.clone();
+            data.splice(at..at, [0xFF, 0xD0]);
+            let mut bits = Bits::new(&data, 0);
+            bits.refill();
+            let got = buffered(&bits);
+            assert!(
+                got.len() >= at.min(7) && got.len() <= at,
+                "marker at {at}: {got:02x?}"
+            );
+            assert!(plain.starts_with(&got));
+        }
+        // Fill bytes before a marker: eight 0xFF bytes in a row are not data either.
+        let mut bits = Bits::new(&[0xFF; 10], 0);
+        bits.refill();
+        assert_eq!(bits.count, 0);
+    }
+
     #[test]
     fn a_table_with_more_codes_than_fit_is_refused() {
         // Two 1-bit codes use the whole code space: the all-ones code is refused, as by libjpeg.
