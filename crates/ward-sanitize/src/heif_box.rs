@@ -449,10 +449,6 @@ fn read_locations(body: &[u8]) -> Result<HashMap<u32, Location>> {
         if extent_count > MAX_EXTENTS_PER_ITEM || all_extents > MAX_EXTENTS {
             return Err(malformed("more extents than ward accepts"));
         }
-        if extent_count > 1 && length_size == 0 {
-            // Every extent would run to the end of the file.
-            return Err(malformed("an extent to the end among several"));
-        }
         let per_extent =
             usize::from(index_size) + usize::from(offset_size) + usize::from(length_size);
         if extent_count.saturating_mul(per_extent) > r.remaining() {
@@ -473,6 +469,8 @@ fn read_locations(body: &[u8]) -> Result<HashMap<u32, Location>> {
             let length = r.sized(length_size)?;
             extents.push((offset, length));
         }
+        // A length of 0 runs to the end of the file: only an item's one extent may say so
+        // (with no length field, every length is 0).
         if extents.len() > 1 && extents.iter().any(|&(_, len)| len == 0) {
             return Err(malformed("an extent to the end among several"));
         }
@@ -755,6 +753,35 @@ mod tests {
                 extents: vec![(101, 10), (120, 5)]
             }
         );
+        // Version 1 with 4-byte extent indexes (each 0: this item's own data).
+        let mut w = Writer::new();
+        w.u32(1 << 24);
+        w.u16(0x4444);
+        w.u16(1);
+        w.u16(7);
+        w.u16(0);
+        w.u16(0);
+        w.u32(100);
+        w.u16(1);
+        w.u32(0); // index
+        w.u32(10);
+        w.u32(5);
+        assert_eq!(
+            read_locations(&w.out).unwrap()[&7],
+            Location {
+                construction: 0,
+                extents: vec![(110, 5)]
+            }
+        );
+        // A nonzero extent index: data built from other items.
+        w.out.truncate(w.out.len() - 12);
+        w.u32(1);
+        w.u32(10);
+        w.u32(5);
+        assert_eq!(
+            read_locations(&w.out).unwrap_err().to_string(),
+            "unsupported heic variant: item data built from other items"
+        );
         // Version 2 with 32-bit ids; construction from other items is refused.
         let mut w = Writer::new();
         w.u32(2 << 24);
@@ -770,21 +797,45 @@ mod tests {
 
     #[test]
     fn extents_without_lengths_or_past_the_ceiling_are_refused() {
-        // Lengths of 0 bytes: each extent would be "to the end", so several are refused before
-        // any is read (they would cost nothing in the box and 16 bytes each in memory).
+        // Lengths of 0 bytes: each extent would be "to the end", so several are refused; one
+        // is not. Without a length field, as with explicit lengths of 0.
+        let iloc = |length_size: u16, lengths: &[u32]| {
+            let mut w = Writer::new();
+            w.u32(1 << 24);
+            w.u16(0x4000 | length_size << 8);
+            w.u16(1);
+            w.u16(1);
+            w.u16(0);
+            w.u16(0);
+            w.u16(lengths.len() as u16);
+            for &length in lengths {
+                w.u32(8);
+                if length_size == 4 {
+                    w.u32(length);
+                }
+            }
+            read_locations(&w.out).map_err(|e| e.to_string())
+        };
+        let several = Err("malformed heic: an extent to the end among several".to_owned());
+        assert_eq!(iloc(0, &[0; 4_000]), several);
+        assert_eq!(iloc(4, &[5, 0]), several);
+        assert_eq!(iloc(4, &[0, 5]), several);
+        assert_eq!(iloc(0, &[0]).unwrap()[&1].extents, [(8, 0)]);
+        assert_eq!(iloc(4, &[0]).unwrap()[&1].extents, [(8, 0)]);
+        assert_eq!(iloc(4, &[5, 6]).unwrap()[&1].extents, [(8, 5), (8, 6)]);
+        // Fewer bytes than the extents claim: refused before any is read.
         let mut w = Writer::new();
         w.u32(1 << 24);
-        w.u16(0x4000);
+        w.u16(0x4400);
         w.u16(1);
         w.u16(1);
         w.u16(0);
         w.u16(0);
-        w.u16(4_000);
-        w.bytes(&[0; 16_000]);
-        let err = read_locations(&w.out).unwrap_err();
+        w.u16(2);
+        w.bytes(&[0; 12]);
         assert_eq!(
-            err.to_string(),
-            "malformed heic: an extent to the end among several"
+            read_locations(&w.out).unwrap_err().to_string(),
+            "malformed heic: count larger than its box"
         );
         // More extents in all than the ceiling, spread so no one item passes its own.
         let mut w = Writer::new();
@@ -846,6 +897,37 @@ mod tests {
             "unsupported heic variant: protected (encrypted) items"
         );
         assert_eq!(read_item(&infe(1, 0)).unwrap_err().rule(), "parse");
+    }
+
+    #[test]
+    fn ipco_holds_at_most_the_properties_a_15_bit_index_can_name() {
+        let iprp = |count: usize| {
+            let mut w = Writer::new();
+            let ipco = w.open(b"ipco");
+            for _ in 0..count {
+                let p = w.open(b"free");
+                w.close(p).unwrap();
+            }
+            w.close(ipco).unwrap();
+            w.out
+        };
+        let most = iprp(32_767);
+        let read = read_item_properties(Bmff {
+            kind: *b"iprp",
+            whole: &most,
+            body: &most,
+        });
+        assert_eq!(read.unwrap().0.len(), 32_767);
+        let more = iprp(32_768);
+        let read = read_item_properties(Bmff {
+            kind: *b"iprp",
+            whole: &more,
+            body: &more,
+        });
+        assert_eq!(
+            read.err().map(|e| e.to_string()),
+            Some("malformed heic: more properties than an index can name".to_owned())
+        );
     }
 
     #[test]

@@ -694,6 +694,21 @@ mod tests {
     }
 
     #[test]
+    fn a_long_dc_code_in_a_block_is_read_through_the_slow_path() {
+        // DC codes 0, 10 and 12-bit codes from 110000000000 (symbols 0 to 12); AC: 0 is
+        // end-of-block, the only code.
+        let symbols: Vec<u8> = (0..13).collect();
+        let dc = Table::new(Class::Dc, &counts(&[(1, 1), (2, 1), (12, 11)]), &symbols).unwrap();
+        let ac = Table::new(Class::Ac, &counts(&[(1, 1)]), &[0x00]).unwrap();
+        // 110000000000 = symbol 2: a difference of two bits, 01; then end-of-block.
+        let bits = "110000000000".to_owned() + "01" + "0";
+        let data = pack(&(bits.clone() + &"1".repeat(8)));
+        let mut reader = Bits::new(&data, 0);
+        reader.block(&dc, &ac).unwrap();
+        assert_eq!(reader.count as usize, 8 * data.len() - bits.len());
+    }
+
+    #[test]
     fn a_table_with_more_codes_than_fit_is_refused() {
         // Two 1-bit codes use the whole code space: the all-ones code is refused, as by libjpeg.
         assert!(Table::new(Class::Dc, &counts(&[(1, 2)]), &[0, 1]).is_err());
@@ -766,6 +781,84 @@ mod tests {
                 "both blocks, no more"
             );
         }
+    }
+
+    #[test]
+    fn a_block_with_all_63_coefficients_ends_exactly_at_its_last() {
+        // DC: 0, 10, 110 and 1110, "no difference". AC: 0 = a coefficient of 10 bits (11
+        // bits in all, never paired), 10 = end-of-block, 110 = sixteen zeros, 1110 = a
+        // coefficient of 1 bit, 11110 = a zero and a coefficient of 10 bits (15 bits, never
+        // paired), and a 12-bit code 111110000000 for a coefficient of 1 bit (through the
+        // slow path).
+        let dc = Table::new(
+            Class::Dc,
+            &counts(&[(1, 1), (2, 1), (3, 1), (4, 1)]),
+            &[0; 4],
+        )
+        .unwrap();
+        let ac = Table::new(
+            Class::Ac,
+            &counts(&[(1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (12, 1)]),
+            &[0x0A, 0x00, 0xF0, 0x01, 0x1A, 0x01],
+        )
+        .unwrap();
+        // Block 1: DC; coefficients 1 to 47; 48 to 60 past the paired part of the walk, one
+        // of them by the long code; a zero and coefficient 62; then coefficient 63, a short
+        // code the table pairs with what follows. Block 2: DC 1110, end-of-block; read as AC
+        // codes those bits are a coefficient, which must not be taken with coefficient 63.
+        let mut bits = String::from("0");
+        bits.push_str(&"00000000001".repeat(47));
+        bits.push_str(&"00000000001".repeat(12));
+        bits.push_str("1111100000001");
+        bits.push_str("111100000000001");
+        bits.push_str("11101");
+        bits.push_str("1110");
+        bits.push_str("10");
+        let data = pack(&bits);
+        let mut reader = Bits::new(&data, 0);
+        reader.block(&dc, &ac).unwrap();
+        reader.block(&dc, &ac).unwrap();
+        assert_eq!(
+            reader.count as usize,
+            8 * data.len() - bits.len(),
+            "both blocks, no more"
+        );
+    }
+
+    #[test]
+    fn coefficients_past_the_end_of_a_block_are_refused() {
+        // DC: 0. AC: 0 = a coefficient of 10 bits, 10 = end-of-block, 110 = sixteen zeros.
+        let dc = Table::new(Class::Dc, &counts(&[(1, 1)]), &[0]).unwrap();
+        let ac = Table::new(
+            Class::Ac,
+            &counts(&[(1, 1), (2, 1), (3, 1)]),
+            &[0x0A, 0x00, 0xF0],
+        )
+        .unwrap();
+        // Coefficients 1 to 49, then sixteen zeros: up to index 65.
+        let bits = "0".to_owned() + &"00000000001".repeat(49) + "110" + "10";
+        let data = pack(&bits);
+        let reason = match Bits::new(&data, 0).block(&dc, &ac) {
+            Err(Error::Malformed { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason, "coefficient past the end of a block");
+    }
+
+    #[test]
+    fn data_left_before_the_marker_is_extra_bytes_even_when_the_buffer_is_empty() {
+        let finish = |data: &[u8]| match Bits::new(data, 0).finish() {
+            Ok(end) => Ok(end),
+            Err(Error::Malformed { reason, .. }) => Err(reason),
+            Err(other) => panic!("{other:?}"),
+        };
+        assert_eq!(finish(&[0xFF, 0xD9]), Ok((0, 0xD9)));
+        assert_eq!(finish(&[0xFF, 0xFF, 0xD9]), Ok((1, 0xD9)));
+        assert_eq!(
+            finish(&[0x12, 0xFF, 0xD9]),
+            Err("extra bytes after a scan's blocks")
+        );
+        assert_eq!(finish(&[]), Err("scan data does not end at a marker"));
     }
 
     #[test]
