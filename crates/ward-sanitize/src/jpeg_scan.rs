@@ -862,6 +862,18 @@ mod tests {
     }
 
     #[test]
+    fn fill_bytes_before_a_segment_marker_are_skipped() {
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+            .encode(&[128; 64], 8, 8, image::ExtendedColorType::L8)
+            .unwrap();
+        assert_eq!(walk(&jpeg).unwrap(), Walk::Checked);
+        // Two FF fill bytes before the first marker after start-of-image.
+        let filled = [&jpeg[..2], &[0xFF, 0xFF], &jpeg[2..]].concat();
+        assert_eq!(walk(&filled).unwrap(), Walk::Checked);
+    }
+
+    #[test]
     fn two_steps_of_the_longest_kind_are_read_from_one_refill() {
         // DC: 0 = a difference of 4 bits. AC: 0 = end-of-block, and a 16-bit code for a
         // coefficient of 10 bits: 26 bits a step, the most one can take.
