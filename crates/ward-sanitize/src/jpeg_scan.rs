@@ -874,6 +874,44 @@ mod tests {
     }
 
     #[test]
+    fn frame_components_need_sampling_factors_1_to_4_and_a_table_id_0_to_3() {
+        let frame = |sampling: u8, table: u8| {
+            let body = [8, 0, 8, 0, 8, 1, 1, sampling, table];
+            match read_frame(&body) {
+                Ok(frame) => Ok((frame.h_max, frame.v_max)),
+                Err(Error::Malformed { reason, .. }) => Err(reason),
+                Err(other) => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(frame(0x11, 0), Ok((1, 1)));
+        assert_eq!(frame(0x44, 3), Ok((4, 4)));
+        for (sampling, table) in [(0x01, 0), (0x10, 0), (0x51, 0), (0x15, 0), (0x11, 4)] {
+            assert_eq!(
+                frame(sampling, table),
+                Err("bad frame component"),
+                "{sampling:#x} {table}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_huffman_table_holds_at_most_256_symbols() {
+        // Two 2-bit codes, then 9-bit codes: room for 255 of them (the all-ones code refused).
+        let table = |nine_bit_codes: u8| {
+            let mut body = vec![0x00];
+            let mut counts = [0u8; 16];
+            counts[1] = 2;
+            counts[8] = nine_bit_codes;
+            body.extend_from_slice(&counts);
+            body.extend(std::iter::repeat_n(0, 2 + usize::from(nine_bit_codes)));
+            let (mut dc, mut ac) = Default::default();
+            read_tables(&body, &mut dc, &mut ac).map(|()| dc[0].is_some())
+        };
+        assert_eq!(table(254).ok(), Some(true));
+        assert!(table(255).is_err(), "257 symbols");
+    }
+
+    #[test]
     fn two_steps_of_the_longest_kind_are_read_from_one_refill() {
         // DC: 0 = a difference of 4 bits. AC: 0 = end-of-block, and a 16-bit code for a
         // coefficient of 10 bits: 26 bits a step, the most one can take.
