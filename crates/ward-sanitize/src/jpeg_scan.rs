@@ -912,6 +912,70 @@ mod tests {
     }
 
     #[test]
+    fn quantisation_tables_have_ids_0_to_3_and_64_or_128_bytes() {
+        let quant = |head: u8, len: usize| {
+            let body = [&[head][..], &vec![1; len]].concat();
+            let mut quant = [false; 4];
+            read_quant(&body, &mut quant).map(|()| quant)
+        };
+        assert_eq!(quant(0x03, 64).ok(), Some([false, false, false, true]));
+        assert_eq!(quant(0x10, 128).ok(), Some([true, false, false, false]));
+        assert!(quant(0x04, 64).is_err());
+        assert!(quant(0x00, 63).is_err());
+        assert!(quant(0x10, 127).is_err());
+    }
+
+    #[test]
+    fn a_scan_names_1_to_4_components_with_defined_tables_and_at_most_10_blocks_an_mcu() {
+        // Frame components 1 to 3 with the given sampling factors; tables 0 of each class.
+        let scan = |sampling: [u8; 3], specs: &[(u8, u8)]| {
+            let mut frame_body = vec![8, 0, 16, 0, 16, 3];
+            for (id, hv) in (1..).zip(sampling) {
+                frame_body.extend_from_slice(&[id, hv, 0]);
+            }
+            let mut frame = read_frame(&frame_body).unwrap();
+            let table = |class| Table::new(class, &counts(&[(1, 1)]), &[0]).ok();
+            let dc = [table(Class::Dc), None, None, None];
+            let ac = [table(Class::Ac), None, None, None];
+            let mut body = vec![specs.len() as u8];
+            for &(id, tables) in specs {
+                body.extend_from_slice(&[id, tables]);
+            }
+            body.extend_from_slice(&[0, 63, 0]);
+            match read_scan(&body, &mut frame, &[true; 4], &dc, &ac) {
+                Ok(scan) => Ok(scan.components.len()),
+                Err(Error::Malformed { reason, .. }) => Err(reason),
+                Err(other) => panic!("{other:?}"),
+            }
+        };
+        let all = [(1, 0x00), (2, 0x00), (3, 0x00)];
+        assert_eq!(scan([0x11; 3], &all), Ok(3));
+        assert_eq!(
+            scan([0x11; 3], &[]),
+            Err("scan has no or too many components")
+        );
+        let five = [(1, 0), (2, 0), (3, 0), (4, 0), (5, 0)];
+        assert_eq!(
+            scan([0x11; 3], &five),
+            Err("scan has no or too many components")
+        );
+        for tables in [0x10, 0x01] {
+            assert_eq!(
+                scan([0x11; 3], &[(1, tables)]),
+                Err("scan names a huffman table not defined")
+            );
+        }
+        // Blocks an MCU: h × v of each component, at most 10 when the scan has several.
+        assert_eq!(scan([0x22, 0x22, 0x12], &all), Ok(3));
+        assert_eq!(
+            scan([0x22, 0x22, 0x22], &all),
+            Err("more than 10 blocks in an mcu")
+        );
+        // One component: one block an MCU, whatever its sampling factors.
+        assert_eq!(scan([0x44, 0x11, 0x11], &[(1, 0x00)]), Ok(1));
+    }
+
+    #[test]
     fn two_steps_of_the_longest_kind_are_read_from_one_refill() {
         // DC: 0 = a difference of 4 bits. AC: 0 = end-of-block, and a 16-bit code for a
         // coefficient of 10 bits: 26 bits a step, the most one can take.
