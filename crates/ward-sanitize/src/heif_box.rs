@@ -858,14 +858,15 @@ mod tests {
             err.to_string(),
             "malformed heic: more extents than ward accepts"
         );
-        // Exactly the ceiling is accepted.
+        // Exactly the documented ceiling is accepted: 131,070 extents, 4,096 an item.
+        let ceiling: usize = 131_070;
         let mut w = Writer::new();
         w.u32(1 << 24);
         w.u16(0x4400);
-        let items = MAX_EXTENTS.div_ceil(MAX_EXTENTS_PER_ITEM);
+        let items = ceiling.div_ceil(4_096);
         w.u16(items as u16);
         for id in 0..items {
-            let extents = (MAX_EXTENTS - id * MAX_EXTENTS_PER_ITEM).min(MAX_EXTENTS_PER_ITEM);
+            let extents = (ceiling - id * 4_096).min(4_096);
             w.u16(id as u16);
             w.u16(0);
             w.u16(0);
@@ -877,7 +878,7 @@ mod tests {
         }
         let locations = read_locations(&w.out).unwrap();
         let total: usize = locations.values().map(|l| l.extents.len()).sum();
-        assert_eq!(total, MAX_EXTENTS);
+        assert_eq!(total, ceiling);
     }
 
     #[test]
