@@ -741,23 +741,44 @@ mod tests {
         assert_eq!(fast(0b10, 2), 2 + 1);
     }
 
-    #[test]
-    fn a_pair_is_never_taken_across_the_end_of_a_block() {
-        // DC: 0, 10, 110 and 1110, each "no difference". AC: 0 = one coefficient of 10 bits
-        // (11 bits in all, never paired), 10 = end-of-block, 110 = sixteen zeros,
-        // 1110 = one coefficient of 1 bit, 11110 = a zero and a coefficient of 10 bits.
+    /// DC: 0, 10, 110 and 1110, each "no difference". AC: 0 = one coefficient of 10 bits
+    /// (11 bits in all, never paired), 10 = end-of-block, 110 = sixteen zeros, 1110 = one
+    /// coefficient of 1 bit, 11110 = a zero and a coefficient of 10 bits (15 bits, never
+    /// paired), and with `long_code` a 12-bit code 111110000000 for a coefficient of 1 bit
+    /// (read through the slow path).
+    fn block_tables(long_code: bool) -> (Table, Table) {
         let dc = Table::new(
             Class::Dc,
             &counts(&[(1, 1), (2, 1), (3, 1), (4, 1)]),
             &[0; 4],
         )
         .unwrap();
-        let ac = Table::new(
-            Class::Ac,
-            &counts(&[(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)]),
-            &[0x0A, 0x00, 0xF0, 0x01, 0x1A],
-        )
-        .unwrap();
+        let mut lengths = vec![(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)];
+        let mut symbols = vec![0x0A, 0x00, 0xF0, 0x01, 0x1A];
+        if long_code {
+            lengths.push((12, 1));
+            symbols.push(0x01);
+        }
+        let ac = Table::new(Class::Ac, &counts(&lengths), &symbols).unwrap();
+        (dc, ac)
+    }
+
+    /// Reads two blocks from `bits` and checks that exactly those bits were taken.
+    fn two_blocks_read_exactly(bits: &str, dc: &Table, ac: &Table) {
+        let data = pack(bits);
+        let mut reader = Bits::new(&data, 0);
+        reader.block(dc, ac).unwrap();
+        reader.block(dc, ac).unwrap();
+        assert_eq!(
+            reader.count as usize,
+            8 * data.len() - bits.len(),
+            "both blocks, no more"
+        );
+    }
+
+    #[test]
+    fn a_pair_is_never_taken_across_the_end_of_a_block() {
+        let (dc, ac) = block_tables(false);
         // Block 1: DC, coefficients 1 to 47, then sixteen zeros at index 48 end the block
         // exactly. Block 2: DC 1110, end-of-block. Read with the AC table, the bits after
         // "sixteen zeros" hold a 1-bit coefficient, so the table pairs the two: taking that
@@ -771,37 +792,13 @@ mod tests {
             bits.push_str("110");
             bits.push_str("1110");
             bits.push_str("10");
-            let data = pack(&bits);
-            let mut reader = Bits::new(&data, 0);
-            reader.block(&dc, &ac).unwrap();
-            reader.block(&dc, &ac).unwrap();
-            assert_eq!(
-                reader.count as usize,
-                8 * data.len() - bits.len(),
-                "both blocks, no more"
-            );
+            two_blocks_read_exactly(&bits, &dc, &ac);
         }
     }
 
     #[test]
     fn a_block_with_all_63_coefficients_ends_exactly_at_its_last() {
-        // DC: 0, 10, 110 and 1110, "no difference". AC: 0 = a coefficient of 10 bits (11
-        // bits in all, never paired), 10 = end-of-block, 110 = sixteen zeros, 1110 = a
-        // coefficient of 1 bit, 11110 = a zero and a coefficient of 10 bits (15 bits, never
-        // paired), and a 12-bit code 111110000000 for a coefficient of 1 bit (through the
-        // slow path).
-        let dc = Table::new(
-            Class::Dc,
-            &counts(&[(1, 1), (2, 1), (3, 1), (4, 1)]),
-            &[0; 4],
-        )
-        .unwrap();
-        let ac = Table::new(
-            Class::Ac,
-            &counts(&[(1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (12, 1)]),
-            &[0x0A, 0x00, 0xF0, 0x01, 0x1A, 0x01],
-        )
-        .unwrap();
+        let (dc, ac) = block_tables(true);
         // Block 1: DC; coefficients 1 to 47; 48 to 60 past the paired part of the walk, one
         // of them by the long code; a zero and coefficient 62; then coefficient 63, a short
         // code the table pairs with what follows. Block 2: DC 1110, end-of-block; read as AC
@@ -814,15 +811,7 @@ mod tests {
         bits.push_str("11101");
         bits.push_str("1110");
         bits.push_str("10");
-        let data = pack(&bits);
-        let mut reader = Bits::new(&data, 0);
-        reader.block(&dc, &ac).unwrap();
-        reader.block(&dc, &ac).unwrap();
-        assert_eq!(
-            reader.count as usize,
-            8 * data.len() - bits.len(),
-            "both blocks, no more"
-        );
+        two_blocks_read_exactly(&bits, &dc, &ac);
     }
 
     #[test]
