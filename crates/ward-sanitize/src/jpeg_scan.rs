@@ -965,6 +965,32 @@ mod tests {
     }
 
     #[test]
+    fn a_block_of_63_steps_of_the_longest_kind_is_read_whole() {
+        // DC: 0 = a difference of 4 bits. AC: 0 = end-of-block, and a 16-bit code for a
+        // coefficient of 10 bits: 26 bits a step. A block of 63 such steps runs through both
+        // loops of the walk, each of which must refill before any step that could run short.
+        let dc = Table::new(Class::Dc, &counts(&[(1, 1)]), &[4]).unwrap();
+        let ac = Table::new(Class::Ac, &counts(&[(1, 1), (16, 1)]), &[0x00, 0x0A]).unwrap();
+        let short_block = "0".to_owned() + "0000" + "0";
+        let long_block =
+            "0".to_owned() + "0000" + &("1".to_owned() + &"0".repeat(24) + "1").repeat(63);
+        // Short blocks first, 6 bits each, so the long steps fall at every place in the buffer.
+        for before in 0..8 {
+            let bits = short_block.repeat(before) + &long_block + &short_block;
+            let data = pack(&bits);
+            let mut reader = Bits::new(&data, 0);
+            for _ in 0..before + 2 {
+                reader.block(&dc, &ac).unwrap();
+            }
+            assert_eq!(
+                reader.count as usize,
+                8 * data.len() - bits.len(),
+                "{before}"
+            );
+        }
+    }
+
+    #[test]
     fn two_steps_of_the_longest_kind_are_read_from_one_refill() {
         // DC: 0 = a difference of 4 bits. AC: 0 = end-of-block, and a 16-bit code for a
         // coefficient of 10 bits: 26 bits a step, the most one can take.
